@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv with uv.
+PY ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+RUN := $(UV) run --no-sync
+STAMP := $(VENV)/.synced
+
+.PHONY: demo test lint fmt typecheck unit bench clean
+
+$(UV):
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.4"
+
+uv.lock: pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
+	$(UV) lock
+
+$(STAMP): uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --inexact --all-packages --all-groups
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(RUN) humansupport demo
+
+lint: $(STAMP)
+	$(RUN) ruff check --fix src tests bench plugins
+	$(RUN) ruff format src tests bench plugins
+	$(RUN) cog -r docs/cli.md
+
+typecheck: $(STAMP)
+	$(RUN) mypy src $(wildcard plugins/*/src)
+
+unit: $(STAMP)
+	$(RUN) pytest
+
+test: $(STAMP)
+	$(RUN) ruff check src tests bench plugins
+	$(RUN) ruff format --check src tests bench plugins
+	$(RUN) cog --check docs/cli.md
+	$(RUN) mypy src $(wildcard plugins/*/src)
+	$(RUN) pytest
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

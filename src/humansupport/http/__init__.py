@@ -1,0 +1,1 @@
+"""The only code that talks HTTP: client factory, retries, rate limiting, paging."""

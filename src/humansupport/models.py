@@ -1,0 +1,304 @@
+"""Vendor-neutral models: what every plugin maps its JSON into.
+
+Vendors add and omit fields without notice, so every model allows extras, keeps the vendor payload in
+`raw`, coerces ids to `str` and times to aware UTC, and maps an unknown enum value to `other`/`unknown`
+instead of failing (see STYLE.md §7, "Strict models on vendor JSON").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Agent",
+    "AgentAvailability",
+    "Assignment",
+    "AssignmentOutcome",
+    "AssignmentResult",
+    "AuthorRole",
+    "Capabilities",
+    "Conversation",
+    "ConversationStatus",
+    "Customer",
+    "Group",
+    "Message",
+    "ProfilePatch",
+    "RatingScore",
+    "SatisfactionRating",
+    "WebhookEvent",
+    "WebhookEventType",
+    "to_utc",
+]
+
+
+def to_utc(value: Any) -> datetime | None:
+    """Parses vendor times (ISO strings, 'Z' suffix, epoch seconds, naive or aware) into aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(float(value), tz=UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            dt = datetime.fromtimestamp(int(text), tz=UTC)
+        else:
+            if text.endswith(("Z", "z")):
+                text = text[:-1] + "+00:00"
+            dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"not a time: {type(value).__name__}")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _id(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _opt_id(value: Any) -> Any:
+    if value is None or value == "" or value == 0:
+        return None
+    return _id(value)
+
+
+Id = Annotated[str, BeforeValidator(_id)]
+OptionalId = Annotated[str | None, BeforeValidator(_opt_id)]
+UtcTime = Annotated[datetime, BeforeValidator(to_utc)]
+OptionalUtcTime = Annotated[datetime | None, BeforeValidator(to_utc)]
+
+
+def _tolerant_enum(enum_cls: type[StrEnum], fallback: StrEnum) -> BeforeValidator:
+    def parse(value: Any) -> Any:
+        if isinstance(value, enum_cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return enum_cls(value.lower())
+            except ValueError:
+                return fallback
+        return fallback if value is not None else value
+
+    return BeforeValidator(parse)
+
+
+class ConversationStatus(StrEnum):
+    """Normalized conversation status; a vendor word we do not know becomes OTHER."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+    OTHER = "other"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the conversation still waits on the team (counts toward an agent's load)."""
+        return self in (ConversationStatus.NEW, ConversationStatus.OPEN, ConversationStatus.ON_HOLD)
+
+
+class AuthorRole(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+    OTHER = "other"
+
+
+class AgentAvailability(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class RatingScore(StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+    OFFERED = "offered"
+    UNKNOWN = "unknown"
+
+
+class WebhookEventType(StrEnum):
+    CONVERSATION_CREATED = "conversation.created"
+    CONVERSATION_ASSIGNED = "conversation.assigned"
+    CONVERSATION_UPDATED = "conversation.updated"
+    CUSTOMER_REPLIED = "conversation.customer_replied"
+    AGENT_AVAILABILITY_CHANGED = "agent.availability_changed"
+    OTHER = "other"
+
+
+class AssignmentOutcome(StrEnum):
+    APPLIED = "applied"
+    CONFLICT = "conflict"  # changed since planning: skipped, never overwritten
+    NOT_FOUND = "not_found"  # deleted since planning: skipped
+    FAILED = "failed"
+    UNCHANGED = "unchanged"  # already assigned as asked
+
+
+Status = Annotated[ConversationStatus, _tolerant_enum(ConversationStatus, ConversationStatus.OTHER)]
+Role = Annotated[AuthorRole, _tolerant_enum(AuthorRole, AuthorRole.OTHER)]
+Availability = Annotated[AgentAvailability, _tolerant_enum(AgentAvailability, AgentAvailability.UNKNOWN)]
+Score = Annotated[RatingScore, _tolerant_enum(RatingScore, RatingScore.UNKNOWN)]
+EventType = Annotated[WebhookEventType, _tolerant_enum(WebhookEventType, WebhookEventType.OTHER)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=False)
+
+
+class _VendorRecord(_Model):
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class Capabilities(_Model):
+    """What a helpdesk adapter can do, so the core adapts instead of guessing."""
+
+    bulk_assign: bool = False
+    optimistic_concurrency: bool = False
+    availability: bool = False
+    signed_webhooks: bool = False
+    incremental_export: bool = False
+    satisfaction_ratings: bool = False
+    webhook_registration: bool = False
+
+    def enabled(self) -> list[str]:
+        return [name for name, on in self.model_dump().items() if on is True]
+
+
+class Customer(_VendorRecord):
+    id: Id
+    name: str | None = None
+    email: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    phone: str | None = None
+    avatar_url: str | None = None
+    organization: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    notes: str | None = None
+    created_at: OptionalUtcTime = None
+    updated_at: OptionalUtcTime = None
+
+
+class Group(_VendorRecord):
+    id: Id
+    name: str | None = None
+    agent_ids: list[Id] = Field(default_factory=list)
+
+
+class Agent(_VendorRecord):
+    id: Id
+    name: str | None = None
+    email: str | None = None
+    active: bool = True
+    availability: Availability = AgentAvailability.UNKNOWN
+    capacity: int | None = Field(default=None, ge=0)
+    group_ids: list[Id] = Field(default_factory=list)
+    avatar_url: str | None = None
+
+
+class Conversation(_VendorRecord):
+    id: Id
+    status: Status = ConversationStatus.OTHER
+    subject: str | None = None
+    customer_id: OptionalId = None
+    assignee_id: OptionalId = None
+    group_id: OptionalId = None
+    channel: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: OptionalUtcTime = None
+    updated_at: OptionalUtcTime = None
+    version: str | None = Field(
+        default=None, description="Opaque concurrency token (e.g. Zendesk updated_stamp) for assign()."
+    )
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class Message(_VendorRecord):
+    id: Id
+    conversation_id: Id
+    author_id: OptionalId = None
+    author_role: Role = AuthorRole.OTHER
+    public: bool = True
+    body: str | None = None
+    created_at: OptionalUtcTime = None
+
+
+class SatisfactionRating(_VendorRecord):
+    id: Id
+    conversation_id: OptionalId = None
+    customer_id: OptionalId = None
+    agent_id: OptionalId = None
+    score: Score = RatingScore.UNKNOWN
+    comment: str | None = None
+    created_at: OptionalUtcTime = None
+
+
+class Assignment(_Model):
+    """One requested move; `expected_updated_at`/`expected_version` guard against clobbering a human."""
+
+    conversation_id: Id
+    agent_id: OptionalId = None
+    group_id: OptionalId = None
+    expected_updated_at: OptionalUtcTime = None
+    expected_version: str | None = None
+    expected_assignee_id: OptionalId = None
+    reason: str | None = None
+
+
+class AssignmentResult(_Model):
+    conversation_id: Id
+    outcome: AssignmentOutcome
+    agent_id: OptionalId = None
+    group_id: OptionalId = None
+    message: str | None = None
+    conversation: Conversation | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (AssignmentOutcome.APPLIED, AssignmentOutcome.UNCHANGED)
+
+
+class ProfilePatch(_Model):
+    """A change to a customer's profile in the helpdesk; `None` means leave it alone."""
+
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    avatar_url: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.custom_attributes or self.note or self.tags or self.avatar_url)
+
+
+class WebhookEvent(_VendorRecord):
+    id: str | None = Field(default=None, description="Vendor delivery id, for deduplication.")
+    vendor: str
+    type: EventType = WebhookEventType.OTHER
+    conversation_id: OptionalId = None
+    customer_id: OptionalId = None
+    agent_id: OptionalId = None
+    previous_agent_id: OptionalId = None
+    occurred_at: OptionalUtcTime = None
+    actor: Literal["human", "system", "unknown"] = "unknown"
+    raw_type: str | None = None
+
