@@ -86,6 +86,8 @@ class HelpdeskError(HumansupportError):
     """The helpdesk answered with an error status (or, for TransportError, not at all)."""
 
     hint: ClassVar[str | None] = None
+    retry_after: float | None = None
+    """Seconds the helpdesk asked us to wait (Retry-After or a reset header); set on 429 and some 5xx."""
 
     def __init__(
         self,

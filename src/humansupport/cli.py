@@ -1,0 +1,239 @@
+"""The `humansupport` command line: fits cron (JSON on stdout, documented exit codes, no tracebacks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime
+from enum import IntEnum
+from typing import Annotated, Any, Final, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .clock import SYSTEM_CLOCK
+from .connect import build_adapter
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    HumansupportError,
+    LockHeldError,
+    PermissionDeniedError,
+    PluginError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from .plugins import get_registry
+
+__all__ = ["EXIT_FOR", "ExitCode", "app", "main"]
+
+DEBUG_ENV = "HUMANSUPPORT_DEBUG"
+T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    """What a cron job can tell apart: retry later, fix credentials, or look at a partial run."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    AUTH = 4
+    RETRY_LATER = 5
+    PARTIAL = 6
+    LOCKED = 7
+
+
+# checked in order: subclasses before their bases
+EXIT_FOR: Final[tuple[tuple[type[Exception], ExitCode], ...]] = (
+    (ConfigError, ExitCode.CONFIG),
+    (PluginError, ExitCode.CONFIG),
+    (AuthenticationError, ExitCode.AUTH),
+    (PermissionDeniedError, ExitCode.AUTH),
+    (RateLimitError, ExitCode.RETRY_LATER),
+    (ServerError, ExitCode.RETRY_LATER),
+    (TransportError, ExitCode.RETRY_LATER),
+    (LockHeldError, ExitCode.LOCKED),
+    (HumansupportError, ExitCode.ERROR),
+)
+
+app = typer.Typer(
+    name="humansupport",
+    help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+fake_app = typer.Typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).",
+                       no_args_is_help=True)
+app.add_typer(fake_app, name="fake")
+
+err_console = Console(stderr=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Write one JSON document to stdout.")]
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    for cls, code in EXIT_FOR:
+        if isinstance(exc, cls):
+            return code
+    return ExitCode.ERROR
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude={"raw"})
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout, stable keys, ISO-8601 times."""
+    typer.echo(json.dumps(data, default=_json_default, indent=2, sort_keys=True))
+
+
+def fail(exc: BaseException, *, as_json: bool) -> NoReturn:
+    """Prints a known error as a message (or JSON) with its exit code; no traceback unless debugging."""
+    code = exit_code_for(exc)
+    if os.environ.get(DEBUG_ENV):
+        raise exc
+    if as_json:
+        emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": int(code)}})
+    else:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"(set {DEBUG_ENV}=1 for the full traceback)", style="dim")
+    raise typer.Exit(int(code))
+
+
+def run_command(body: Callable[[], T], *, as_json: bool) -> T:
+    """Runs a command body, turning known errors into messages and exit codes."""
+    try:
+        return body()
+    except HumansupportError as exc:
+        fail(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"humansupport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Human-centric support on top of your helpdesk."""
+
+
+@app.command("plugins")
+def plugins_command(as_json: JsonOption = False) -> None:
+    """List installed plugins with version, vendors and capabilities (failed ones with their error)."""
+
+    def body() -> None:
+        rows = [p.to_dict() for p in get_registry().plugins()]
+        if as_json:
+            emit_json(rows)
+            return
+        if not rows:
+            typer.echo("No plugins installed.")
+            return
+        table = Table("plugin", "version", "vendors", "capabilities", "error")
+        for row in rows:
+            caps = "; ".join(f"{v}: {', '.join(c)}" for v, c in row["capabilities"].items())
+            table.add_row(row["name"], row["version"] or "", ", ".join(row["vendors"]), caps, row["error"] or "")
+        Console().print(table)
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("check")
+def check_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    base_url: Annotated[str | None, typer.Option(help="Override the API base URL (proxy, test server).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate the vendor's settings, call one cheap endpoint, and print rate-limit headroom."""
+
+    def body() -> None:
+        adapter = build_adapter(vendor, settings={"base_url": base_url} if base_url else None, clock=SYSTEM_CLOCK)
+
+        async def go() -> dict[str, Any]:
+            async with adapter:
+                return (await adapter.check()).to_dict()
+
+        report = asyncio.run(go())
+        if as_json:
+            emit_json(report)
+            return
+        typer.echo(f"{vendor}: ok")
+        if report.get("rate_limit"):
+            typer.echo(
+                f"rate limit: {report['rate_remaining']:.0f} of {report['rate_limit']:.0f} requests/min left"
+            )
+        for key, value in sorted((report.get("details") or {}).items()):
+            typer.echo(f"{key}: {value}")
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("demo")
+def demo_command(
+    vendor: Annotated[str | None, typer.Option(help="Fake helpdesk to run on (default: the first installed).")] = None,
+    customers: Annotated[int, typer.Option(min=10, max=5000, help="Synthetic customers to seed.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Run on a fake helpdesk seeded with a synthetic year of support: no credentials needed."""
+    from .demo import run_demo
+
+    def body() -> None:
+        report = run_demo(vendor=vendor, customers=customers, seed=seed)
+        if as_json:
+            emit_json(report.to_dict())
+        else:
+            report.print(Console())
+
+    run_command(body, as_json=as_json)
+
+
+@fake_app.command("serve")
+def fake_serve_command(
+    vendor: Annotated[str, typer.Argument(help="Vendor whose fake to serve.")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    customers: Annotated[int, typer.Option(min=10, max=50000, help="Synthetic customers to seed.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
+) -> None:
+    """Serve a plugin's stateful fake API on 127.0.0.1 (seeded with synthetic history)."""
+    from .testing.synthetic import HistoryConfig, generate_history
+
+    def body() -> None:
+        import uvicorn
+
+        fakes = get_registry().fakes()
+        if vendor not in fakes:
+            raise ConfigError(f"no fake for {vendor!r} (available: {', '.join(fakes) or 'none'})")
+        fake = fakes[vendor](history=generate_history(HistoryConfig(customers=customers, seed=seed)),
+                             rate_limit_per_minute=rate_limit)
+        err_console.print(f"serving fake {vendor} on http://127.0.0.1:{port}")
+        uvicorn.run(fake.asgi_app(), host="127.0.0.1", port=port, log_level="warning")
+
+    run_command(body, as_json=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,214 @@
+"""Plugin discovery and the registry of what plugins provide.
+
+Nothing loads at import time. `HUMANSUPPORT_PLUGINS` unset loads every entry point in the group
+`humansupport`; `""` loads none; `zendesk,intercom` loads those. A plugin that fails to import is kept
+as a `PluginError` naming it, and the others keep working. `HUMANSUPPORT_TRACE_PLUGINS=1` traces hook calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError, PluginError
+from .extensions import Enricher, RoutingStrategy
+from .helpdesk import AsyncHelpdesk
+
+if TYPE_CHECKING:
+    from .testing.fake import FakeHelpdesk
+
+__all__ = [
+    "PLUGINS_ENV",
+    "TRACE_ENV",
+    "PluginInfo",
+    "PluginRegistry",
+    "get_registry",
+    "new_plugin_manager",
+    "reset_registry",
+]
+
+PLUGINS_ENV = "HUMANSUPPORT_PLUGINS"
+TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
+log = logging.getLogger("humansupport.plugins")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PluginInfo:
+    """One row of `humansupport plugins`."""
+
+    name: str
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    vendors: list[str] = field(default_factory=list)
+    capabilities: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "hooks": self.hooks,
+            "vendors": self.vendors,
+            "capabilities": self.capabilities,
+            "error": self.error,
+        }
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A manager with our hook specs and nothing registered (tests register inline)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get(TRACE_ENV):
+        pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+class PluginRegistry:
+    """What the loaded plugins provide, with duplicate vendors and load failures reported by name."""
+
+    def __init__(self, pm: pluggy.PluginManager | None = None, *, errors: Iterable[PluginError] = ()) -> None:
+        self.pm = pm or new_plugin_manager()
+        self.errors: list[PluginError] = list(errors)
+        self._versions: dict[str, str | None] = {}
+
+    def register(self, plugin: object, *, name: str | None = None, version: str | None = None) -> None:
+        """Registers a plugin object (a module or a class with @hookimpl methods)."""
+        registered = self.pm.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"plugin {name!r} is already registered", plugin=name)
+        self.pm.check_pending()
+        self._versions[registered] = version
+
+    def load_entrypoints(self, *, environ: Mapping[str, str] | None = None) -> None:
+        """Imports the plugins installed under the entry-point group, honouring HUMANSUPPORT_PLUGINS."""
+        env = os.environ if environ is None else environ
+        wanted: set[str] | None = None
+        if PLUGINS_ENV in env:
+            wanted = {n.strip() for n in env[PLUGINS_ENV].split(",") if n.strip()}
+        found = {ep.name: ep for ep in metadata.entry_points(group=hookspecs.PROJECT)}
+        for missing in sorted((wanted or set()) - found.keys()):
+            self.errors.append(
+                PluginError(f"plugin {missing!r} named in {PLUGINS_ENV} is not installed", plugin=missing)
+            )
+        for name, ep in sorted(found.items()):
+            if wanted is not None and name not in wanted:
+                continue
+            if self.pm.has_plugin(name):
+                continue
+            version = ep.dist.version if ep.dist is not None else None
+            try:
+                module = ep.load()
+                self.register(module, name=name, version=version)
+            except Exception as exc:  # a broken plugin must not take the others down
+                log.warning("plugin %s failed to load: %s", name, exc)
+                self.errors.append(
+                    PluginError(f"plugin {name!r} failed to load: {type(exc).__name__}: {exc}", plugin=name)
+                )
+
+    # -- what plugins provide -----------------------------------------------------------------------
+
+    def _collect(self, hook: str) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        caller = getattr(self.pm.hook, hook)
+        for impl in caller.get_hookimpls():
+            try:
+                items = impl.function() or []
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {exc}", plugin=impl.plugin_name)
+                )
+                continue
+            out.extend((impl.plugin_name, item) for item in items)
+        return out
+
+    def helpdesks(self) -> dict[str, type[AsyncHelpdesk]]:
+        """Adapter classes by vendor name; two plugins claiming one vendor is a PluginError."""
+        by_vendor: dict[str, tuple[str, type[AsyncHelpdesk]]] = {}
+        for plugin, cls in self._collect("register_helpdesks"):
+            vendor = getattr(cls, "vendor", None)
+            if not isinstance(cls, type) or not issubclass(cls, AsyncHelpdesk) or not vendor:
+                raise PluginError(
+                    f"plugin {plugin!r} registered {cls!r}, which is not an AsyncHelpdesk with a vendor name",
+                    plugin=plugin,
+                )
+            if vendor in by_vendor and by_vendor[vendor][1] is not cls:
+                raise PluginError(
+                    f"vendor {vendor!r} is provided by both {by_vendor[vendor][0]!r} and {plugin!r}; "
+                    f"limit one with {PLUGINS_ENV}",
+                    plugin=plugin,
+                )
+            by_vendor[vendor] = (plugin, cls)
+        return {v: c for v, (_, c) in sorted(by_vendor.items())}
+
+    def helpdesk(self, vendor: str) -> type[AsyncHelpdesk]:
+        """The adapter class for a vendor, or a ConfigError listing what is installed."""
+        found = self.helpdesks()
+        if vendor in found:
+            return found[vendor]
+        broken = [e for e in self.errors if e.plugin == vendor]
+        if broken:
+            raise broken[0]
+        known = ", ".join(found) or "none"
+        raise ConfigError(
+            f"no helpdesk plugin for {vendor!r} (installed: {known}); "
+            f"install humansupport-{vendor} or check {PLUGINS_ENV}"
+        )
+
+    def fakes(self) -> dict[str, type[FakeHelpdesk]]:
+        """Fake API classes by vendor, for `humansupport demo` and `humansupport fake serve`."""
+        return {cls.vendor: cls for _, cls in sorted(self._collect("register_fakes"), key=lambda x: x[1].vendor)}
+
+    def enrichers(self) -> dict[str, type[Enricher]]:
+        return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_enrichers")}
+
+    def routing_strategies(self) -> dict[str, type[RoutingStrategy]]:
+        return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_routing_strategies")}
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin, loaded or failed, as rows for `humansupport plugins`."""
+        rows: list[PluginInfo] = []
+        provided: dict[str, list[type[AsyncHelpdesk]]] = {}
+        for plugin_name, cls in self._collect("register_helpdesks"):
+            provided.setdefault(plugin_name, []).append(cls)
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
+            hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+            classes = provided.get(name, [])
+            rows.append(
+                PluginInfo(
+                    name=name,
+                    version=self._versions.get(name),
+                    hooks=hooks,
+                    vendors=[c.vendor for c in classes],
+                    capabilities={c.vendor: c.capabilities.enabled() for c in classes},
+                )
+            )
+        rows.extend(PluginInfo(name=e.plugin or "?", error=str(e)) for e in self.errors if e.plugin)
+        return rows
+
+
+_REGISTRY: PluginRegistry | None = None
+
+
+def get_registry() -> PluginRegistry:
+    """The process-wide registry, loading entry points on first use (never at import time)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        registry = PluginRegistry()
+        registry.load_entrypoints()
+        _REGISTRY = registry
+    return _REGISTRY
+
+
+def reset_registry(registry: PluginRegistry | None = None) -> None:
+    """Forgets the loaded registry (or installs one); for tests and long-lived processes."""
+    global _REGISTRY
+    _REGISTRY = registry

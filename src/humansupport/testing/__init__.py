@@ -1,0 +1,34 @@
+"""Testing tools for plugin authors: the conformance kit, the fake-helpdesk base, a fake clock, synthetic data."""
+
+from typing import TYPE_CHECKING
+
+from .clock import FakeClock
+from .fake import Fault, FakeBadRequest, FakeHelpdesk, RecordedRequest, route
+from .synthetic import HistoryConfig, SyntheticHistory, generate_history, iter_history_conversations
+
+__all__ = [
+    "AdapterConformance",
+    "FakeBadRequest",
+    "FakeClock",
+    "FakeHelpdesk",
+    "Fault",
+    "HistoryConfig",
+    "KitConfig",
+    "RecordedRequest",
+    "SyntheticHistory",
+    "generate_history",
+    "iter_history_conversations",
+    "route",
+]
+
+if TYPE_CHECKING:
+    from .conformance import AdapterConformance, KitConfig
+
+
+def __getattr__(name: str) -> object:
+    # the kit imports pytest; load it only when asked so `fake serve` and the demo run without pytest
+    if name in ("AdapterConformance", "KitConfig"):
+        from . import conformance
+
+        return getattr(conformance, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
