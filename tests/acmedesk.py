@@ -11,7 +11,7 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -32,7 +32,6 @@ from humansupport import (
     hookimpl,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
-from humansupport.errors import ConflictError
 from humansupport.http import CursorPaginator, HttpClient, PageRequest, RateLimitHeaders, paginate
 from humansupport.testing import FakeBadRequest, FakeHelpdesk, route
 
@@ -148,14 +147,27 @@ class AcmeAdapter(AsyncHelpdesk):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         data = json.loads(body)
-        return [WebhookEvent(vendor=self.vendor, id=data.get("delivery_id"), type=data.get("event"),
-                             conversation_id=data.get("conversation_id"), raw_type=data.get("event"), raw=data)]
+        return [
+            WebhookEvent(
+                vendor=self.vendor,
+                id=data.get("delivery_id"),
+                type=data.get("event"),
+                conversation_id=data.get("conversation_id"),
+                raw_type=data.get("event"),
+                raw=data,
+            )
+        ]
 
     async def check(self) -> CheckReport:
         await self.http.get_json("/api/agents")
         room = self.http.limiter.headroom()
-        return CheckReport(vendor=self.vendor, ok=True, base_url=self.http.base_url,
-                           rate_limit=room.limit, rate_remaining=room.remaining)
+        return CheckReport(
+            vendor=self.vendor,
+            ok=True,
+            base_url=self.http.base_url,
+            rate_limit=room.limit_per_minute,
+            rate_remaining=room.remaining,
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -174,7 +186,7 @@ def _customer(item: Mapping[str, Any]) -> Customer:
 
 class FakeAcme(FakeHelpdesk):
     vendor = "acmedesk"
-    token = "acme-token"  # noqa: S105 - the fake's test credential
+    token = "acme-token"
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
@@ -200,8 +212,7 @@ class FakeAcme(FakeHelpdesk):
     @route("GET", r"/api/conversations")
     def list_conversations(self, request: httpx.Request) -> httpx.Response:
         wanted = set(filter(None, request.url.params.get("status", "").split(",")))
-        convs = [self._conv(c) for _, c in sorted(self.conversations.items())
-                 if not wanted or c.status.value in wanted]
+        convs = [self._conv(c) for _, c in sorted(self.conversations.items()) if not wanted or c.status.value in wanted]
         return self._page(request, convs)
 
     @route("GET", r"/api/conversations/(?P<cid>[^/]+)")
@@ -232,8 +243,14 @@ class FakeAcme(FakeHelpdesk):
     @route("POST", r"/api/conversations/(?P<cid>[^/]+)/notes")
     def add_note(self, request: httpx.Request, cid: str) -> httpx.Response:
         body = json.loads(request.content)
-        msg = Message(id=f"n{len(self.requests)}", conversation_id=cid, body=body["body"], public=False,
-                      author_role="agent", created_at=self.clock.now())
+        msg = Message(
+            id=f"n{len(self.requests)}",
+            conversation_id=cid,
+            body=body["body"],
+            public=False,
+            author_role="agent",
+            created_at=self.clock.now(),
+        )
         self.messages.setdefault(cid, []).append(msg)
         return self.json_response({"message": msg.model_dump(mode="json", exclude={"raw"})}, 201)
 
@@ -270,11 +287,13 @@ class FakeAcme(FakeHelpdesk):
         if not isinstance(body.get("custom_attributes", {}), dict):
             raise FakeBadRequest("custom_attributes must be an object", field="custom_attributes")
         cust = self.customers[cid]
-        updated = cust.model_copy(update={
-            "custom_attributes": {**cust.custom_attributes, **body.get("custom_attributes", {})},
-            "tags": sorted({*cust.tags, *body.get("add_tags", [])}),
-            "notes": body.get("note", cust.notes),
-        })
+        updated = cust.model_copy(
+            update={
+                "custom_attributes": {**cust.custom_attributes, **body.get("custom_attributes", {})},
+                "tags": sorted({*cust.tags, *body.get("add_tags", [])}),
+                "notes": body.get("note", cust.notes),
+            }
+        )
         self.customers[cid] = updated
         return self.json_response({"customer": updated.model_dump(mode="json", exclude={"raw"})})
 

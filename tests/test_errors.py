@@ -85,21 +85,42 @@ def test_auth_hint_names_the_environment_setting() -> None:
 
 
 def test_vendor_error_texts_are_surfaced() -> None:
-    zendesk = _response(422, {"error": "RecordInvalid", "description": "Record validation errors",
-                              "details": {"assignee": [{"description": "Assignee is not an agent"}]}})
+    zendesk = _response(
+        422,
+        {
+            "error": "RecordInvalid",
+            "description": "Record validation errors",
+            "details": {"assignee": [{"description": "Assignee is not an agent"}]},
+        },
+    )
     err = error_from_response("zendesk", zendesk)
     assert isinstance(err, ValidationError)
     assert "Assignee is not an agent" in str(err)
     assert err.field_errors == {"assignee": ["Assignee is not an agent"]}
-    freshdesk = _response(400, {"description": "Validation failed",
-                                "errors": [{"field": "email", "message": "It should be a valid email",
-                                            "code": "invalid_value"}]})
+    freshdesk = _response(
+        400,
+        {
+            "description": "Validation failed",
+            "errors": [{"field": "email", "message": "It should be a valid email", "code": "invalid_value"}],
+        },
+    )
     assert "email: It should be a valid email" in str(error_from_response("freshdesk", freshdesk))
-    intercom = _response(404, {"type": "error.list", "request_id": "abc",
-                               "errors": [{"code": "not_found", "message": "Resource Not Found"}]})
+    intercom = _response(
+        404,
+        {
+            "type": "error.list",
+            "request_id": "abc",
+            "errors": [{"code": "not_found", "message": "Resource Not Found"}],
+        },
+    )
     assert "Resource Not Found" in str(error_from_response("intercom", intercom))
-    helpscout = _response(400, {"message": "Bad request", "_embedded": {"errors": [
-        {"path": "assignTo", "message": "must be a user id"}]}})
+    helpscout = _response(
+        400,
+        {
+            "message": "Bad request",
+            "_embedded": {"errors": [{"path": "assignTo", "message": "must be a user id"}]},
+        },
+    )
     assert "assignTo: must be a user id" in str(error_from_response("helpscout", helpscout))
 
 

@@ -69,8 +69,11 @@ def test_times_are_aware_utc(value: object, expected: datetime | None) -> None:
         assert conv.updated_at.tzinfo is UTC
 
 
-@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
-                                              timezone(timedelta(hours=-8))])))
+@given(
+    st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
+    )
+)
 def test_any_aware_time_normalizes_to_the_same_instant(dt: datetime) -> None:
     out = to_utc(dt.isoformat())
     assert out == dt and out is not None and out.utcoffset() == timedelta(0)

@@ -27,8 +27,11 @@ def test_every_name_in_all_exists() -> None:
 
 
 def _public_methods(cls: type) -> list[str]:
-    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and callable(v) and not isinstance(v, type)
-                  and n not in {"from_settings", "aclose"})
+    return sorted(
+        n
+        for n, v in vars(cls).items()
+        if not n.startswith("_") and callable(v) and not isinstance(v, type) and n not in {"from_settings", "aclose"}
+    )
 
 
 def test_sync_facade_has_every_async_method() -> None:

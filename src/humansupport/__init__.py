@@ -4,6 +4,8 @@ The public API is exactly `__all__` (a test pins it). Submodules hold the implem
 report `humansupport` as their module so tracebacks and docs show the stable import path.
 """
 
+from contextlib import suppress as _suppress
+
 from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .config import HelpdeskSettings
 from .connect import aconnect, connect
@@ -103,8 +105,6 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type) or callable(_obj):
-        try:
+        with _suppress(AttributeError, TypeError):
             _obj.__module__ = __name__
-        except (AttributeError, TypeError):
-            pass
 del _name, _obj

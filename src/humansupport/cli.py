@@ -69,8 +69,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-fake_app = typer.Typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).",
-                       no_args_is_help=True)
+fake_app = typer.Typer(
+    help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True
+)
 app.add_typer(fake_app, name="fake")
 
 err_console = Console(stderr=True)
@@ -180,9 +181,7 @@ def check_command(
             return
         typer.echo(f"{vendor}: ok")
         if report.get("rate_limit"):
-            typer.echo(
-                f"rate limit: {report['rate_remaining']:.0f} of {report['rate_limit']:.0f} requests/min left"
-            )
+            typer.echo(f"rate limit: {report['rate_remaining']:.0f} of {report['rate_limit']:.0f} requests/min left")
         for key, value in sorted((report.get("details") or {}).items()):
             typer.echo(f"{key}: {value}")
 
@@ -226,8 +225,10 @@ def fake_serve_command(
         fakes = get_registry().fakes()
         if vendor not in fakes:
             raise ConfigError(f"no fake for {vendor!r} (available: {', '.join(fakes) or 'none'})")
-        fake = fakes[vendor](history=generate_history(HistoryConfig(customers=customers, seed=seed)),
-                             rate_limit_per_minute=rate_limit)
+        fake = fakes[vendor](
+            history=generate_history(HistoryConfig(customers=customers, seed=seed)),
+            rate_limit_per_minute=rate_limit,
+        )
         err_console.print(f"serving fake {vendor} on http://127.0.0.1:{port}")
         uvicorn.run(fake.asgi_app(), host="127.0.0.1", port=port, log_level="warning")
 

@@ -66,7 +66,9 @@ def config_path(explicit: str | os.PathLike[str] | None = None, *, environ: Mapp
     return Path.cwd() / _DEFAULT_FILE
 
 
-def load_config_file(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def load_config_file(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Reads the TOML config; a missing default file is an empty config, a missing explicit one an error."""
     target = config_path(path, environ=environ)
     explicit = path is not None or bool((os.environ if environ is None else environ).get(CONFIG_ENV))

@@ -44,7 +44,12 @@ def aconnect(
 ) -> AsyncHelpdesk:
     """An async adapter for `vendor`; use it as `async with humansupport.aconnect("zendesk") as hd:`."""
     return build_adapter(
-        vendor, registry=registry, transport=transport, clock=clock, config_file=config_file, settings=settings
+        vendor,
+        registry=registry,
+        transport=transport,
+        clock=clock,
+        config_file=config_file,
+        settings=settings,
     )
 
 
@@ -59,6 +64,11 @@ def connect(
 ) -> Helpdesk:
     """A blocking helpdesk for `vendor`; use it as `with humansupport.connect("zendesk") as hd:`."""
     adapter = build_adapter(
-        vendor, registry=registry, transport=transport, clock=clock, config_file=config_file, settings=settings
+        vendor,
+        registry=registry,
+        transport=transport,
+        clock=clock,
+        config_file=config_file,
+        settings=settings,
     )
     return Helpdesk(adapter)

@@ -50,8 +50,11 @@ class DemoReport:
         }
 
     def print(self, console: Console) -> None:
-        where = f"fake {self.vendor} (read through its adapter, {self.requests} API requests)" if self.vendor \
+        where = (
+            f"fake {self.vendor} (read through its adapter, {self.requests} API requests)"
+            if self.vendor
             else "synthetic data"
+        )
         console.print(f"[bold]humansupport demo[/] on {where}")
         if self.note:
             console.print(self.note, style="yellow")
@@ -62,8 +65,13 @@ class DemoReport:
         )
         table = Table("waiting conversation", "customer", "now with", "knows them best", "why")
         for s in self.suggestions:
-            table.add_row(s["conversation_id"], s["customer_id"], s["assignee"] or "(nobody)", s["suggested"],
-                          s["reason"])
+            table.add_row(
+                s["conversation_id"],
+                s["customer_id"],
+                s["assignee"] or "(nobody)",
+                s["suggested"],
+                s["reason"],
+            )
         console.print(table)
 
 
@@ -86,13 +94,15 @@ def _stats(conversations: list[Conversation], agents: dict[str, Agent]) -> tuple
             if conv.status.is_open and seen:
                 best, count = seen.most_common(1)[0]
                 if conv.assignee_id != best and best in agents and len(suggestions) < 8:
-                    suggestions.append({
-                        "conversation_id": conv.id,
-                        "customer_id": customer_id,
-                        "assignee": agents[conv.assignee_id].name if conv.assignee_id in agents else None,
-                        "suggested": agents[best].name or best,
-                        "reason": f"handled {count} of their {sum(seen.values())} earlier conversations",
-                    })
+                    suggestions.append(
+                        {
+                            "conversation_id": conv.id,
+                            "customer_id": customer_id,
+                            "assignee": agents[conv.assignee_id].name if conv.assignee_id in agents else None,
+                            "suggested": agents[best].name or best,
+                            "reason": f"handled {count} of their {sum(seen.values())} earlier conversations",
+                        }
+                    )
             if conv.assignee_id and not conv.status.is_open:
                 seen[conv.assignee_id] += 1
     return returning, (hits / total if total else 0.0), suggestions
@@ -114,10 +124,17 @@ def run_demo(*, vendor: str | None = None, customers: int = 300, seed: int = 7) 
     if chosen is None:
         agents = {a.id: a for a in history.agents}
         returning, share, suggestions = _stats(history.conversations, agents)
-        return DemoReport(vendor=None, customers=len(history.customers), conversations=len(history.conversations),
-                          agents=len(agents), requests=0, returning_customers=returning, usual_agent_share=share,
-                          suggestions=suggestions,
-                          note="No helpdesk plugin is installed; the demo ran on the synthetic data directly.")
+        return DemoReport(
+            vendor=None,
+            customers=len(history.customers),
+            conversations=len(history.conversations),
+            agents=len(agents),
+            requests=0,
+            returning_customers=returning,
+            usual_agent_share=share,
+            suggestions=suggestions,
+            note="No helpdesk plugin is installed; the demo ran on the synthetic data directly.",
+        )
     if chosen not in fakes:
         from .errors import ConfigError
 
@@ -129,6 +146,13 @@ def run_demo(*, vendor: str | None = None, customers: int = 300, seed: int = 7) 
     adapter = cls.from_settings(settings, transport=fake.transport(), clock=clock)
     conversations, agents = asyncio.run(_read(adapter))
     returning, share, suggestions = _stats(conversations, agents)
-    return DemoReport(vendor=chosen, customers=len(history.customers), conversations=len(conversations),
-                      agents=len(agents), requests=len(fake.requests), returning_customers=returning,
-                      usual_agent_share=share, suggestions=suggestions)
+    return DemoReport(
+        vendor=chosen,
+        customers=len(history.customers),
+        conversations=len(conversations),
+        agents=len(agents),
+        requests=len(fake.requests),
+        returning_customers=returning,
+        usual_agent_share=share,
+        suggestions=suggestions,
+    )

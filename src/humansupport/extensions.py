@@ -28,8 +28,6 @@ class RoutingStrategy(Protocol):
 
     name: ClassVar[str]
 
-    def choose(
-        self, conversation: Conversation, candidates: Sequence[Agent], loads: Mapping[str, int]
-    ) -> Agent | None:
+    def choose(self, conversation: Conversation, candidates: Sequence[Agent], loads: Mapping[str, int]) -> Agent | None:
         """One of `candidates`, or None to leave the conversation unassigned."""
         ...

@@ -92,7 +92,9 @@ class AsyncHelpdesk(ABC):
     ) -> Self:
         """Builds the adapter from resolved settings (what `connect()` calls)."""
         values = {k: v for k, v in settings.model_dump().items() if v is not None}
-        return cls(**values, transport=transport, clock=clock)
+        factory: Any = cls  # subclasses take their settings fields as keyword-only arguments
+        built: Self = factory(**values, transport=transport, clock=clock)
+        return built
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -176,16 +178,33 @@ class AsyncHelpdesk(ABC):
                 expected_version=item.expected_version,
             )
         except ConflictError as exc:
-            return AssignmentResult(conversation_id=item.conversation_id, outcome=AssignmentOutcome.CONFLICT,
-                                    agent_id=item.agent_id, message=str(exc))
+            return AssignmentResult(
+                conversation_id=item.conversation_id,
+                outcome=AssignmentOutcome.CONFLICT,
+                agent_id=item.agent_id,
+                message=str(exc),
+            )
         except NotFoundError as exc:
-            return AssignmentResult(conversation_id=item.conversation_id, outcome=AssignmentOutcome.NOT_FOUND,
-                                    agent_id=item.agent_id, message=str(exc))
+            return AssignmentResult(
+                conversation_id=item.conversation_id,
+                outcome=AssignmentOutcome.NOT_FOUND,
+                agent_id=item.agent_id,
+                message=str(exc),
+            )
         except HelpdeskError as exc:
-            return AssignmentResult(conversation_id=item.conversation_id, outcome=AssignmentOutcome.FAILED,
-                                    agent_id=item.agent_id, message=str(exc))
-        return AssignmentResult(conversation_id=item.conversation_id, outcome=AssignmentOutcome.APPLIED,
-                                agent_id=conv.assignee_id, group_id=conv.group_id, conversation=conv)
+            return AssignmentResult(
+                conversation_id=item.conversation_id,
+                outcome=AssignmentOutcome.FAILED,
+                agent_id=item.agent_id,
+                message=str(exc),
+            )
+        return AssignmentResult(
+            conversation_id=item.conversation_id,
+            outcome=AssignmentOutcome.APPLIED,
+            agent_id=conv.assignee_id,
+            group_id=conv.group_id,
+            conversation=conv,
+        )
 
     @abstractmethod
     async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
@@ -226,8 +245,8 @@ class AsyncHelpdesk(ABC):
 
 
 async def _empty() -> AsyncIterator[Any]:
-    for item in ():
-        yield item
+    return
+    yield  # an async generator that yields nothing
 
 
 class _LoopThread:
@@ -298,6 +317,7 @@ class Helpdesk:
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
+            coro.close()
             raise HumansupportError("this Helpdesk is closed; connect() again")
         return self._runner.run(coro)
 

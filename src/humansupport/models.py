@@ -301,4 +301,3 @@ class WebhookEvent(_VendorRecord):
     occurred_at: OptionalUtcTime = None
     actor: Literal["human", "system", "unknown"] = "unknown"
     raw_type: str | None = None
-

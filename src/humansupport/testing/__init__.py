@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 from .clock import FakeClock
-from .fake import Fault, FakeBadRequest, FakeHelpdesk, RecordedRequest, route
+from .fake import FakeBadRequest, FakeHelpdesk, Fault, RecordedRequest, route
 from .synthetic import HistoryConfig, SyntheticHistory, generate_history, iter_history_conversations
 
 __all__ = [

@@ -62,7 +62,10 @@ class KitConfig:
     secrets: tuple[str, ...] = ()
     #: custom attributes written by the customer round-trip check (vendors need them defined)
     profile_attributes: dict[str, Any] = field(
-        default_factory=lambda: {"humansupport_preferred_agent": "Ada Lovelace", "humansupport_conversations": 7}
+        default_factory=lambda: {
+            "humansupport_preferred_agent": "Ada Lovelace",
+            "humansupport_conversations": 7,
+        }
     )
     #: tags written by the customer round-trip check
     profile_tags: tuple[str, ...] = ("humansupport-vip",)
@@ -198,8 +201,9 @@ class AdapterConformance:
             fake.touch_conversation(conv.id)
             human = fake.conversations[conv.id].assignee_id
             with pytest.raises(ConflictError):
-                await adapter.assign(conv.id, agent.id, expected_updated_at=seen.updated_at,
-                                     expected_version=seen.version)
+                await adapter.assign(
+                    conv.id, agent.id, expected_updated_at=seen.updated_at, expected_version=seen.version
+                )
             assert fake.conversations[conv.id].assignee_id == human, "a stale assign overwrote a human's change"
 
         self.run(scenario)
@@ -209,15 +213,22 @@ class AdapterConformance:
 
         async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, clock: FakeClock) -> None:
             agent = next(a for a in fake.agents.values() if a.active)
-            candidates = [c for c in sorted(fake.conversations.values(), key=lambda c: c.id)
-                          if c.status.is_open and c.assignee_id != agent.id][:3]
+            candidates = [
+                c
+                for c in sorted(fake.conversations.values(), key=lambda c: c.id)
+                if c.status.is_open and c.assignee_id != agent.id
+            ][:3]
             assert len(candidates) == 3, "seed a history with at least 3 open conversations"
             reads = [await adapter.get_conversation(c.id) for c in candidates]
             clock.advance(5)
             fake.touch_conversation(candidates[0].id)
             batch = [
-                AssignmentModel(conversation_id=r.id, agent_id=agent.id, expected_updated_at=r.updated_at,
-                                expected_version=r.version)
+                AssignmentModel(
+                    conversation_id=r.id,
+                    agent_id=agent.id,
+                    expected_updated_at=r.updated_at,
+                    expected_version=r.version,
+                )
                 for r in reads
             ]
             results = {r.conversation_id: r for r in await adapter.assign_many(batch)}
@@ -285,8 +296,11 @@ class AdapterConformance:
 
         async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, _: FakeClock) -> None:
             customer_id = sorted(fake.customers)[0]
-            patch = ProfilePatch(custom_attributes=dict(cfg.profile_attributes), tags=list(cfg.profile_tags),
-                                 note="Prefers email; talked to Ada about the API in March.")
+            patch = ProfilePatch(
+                custom_attributes=dict(cfg.profile_attributes),
+                tags=list(cfg.profile_tags),
+                note="Prefers email; talked to Ada about the API in March.",
+            )
             await adapter.update_customer(customer_id, patch)
             after = await adapter.get_customer(customer_id)
             for key, value in cfg.profile_attributes.items():
@@ -353,4 +367,3 @@ def _contains_key(data: Any, key: str) -> bool:
     if isinstance(data, list):
         return any(_contains_key(v, key) for v in data)
     return False
-

@@ -41,7 +41,7 @@ def route(method: str, pattern: str) -> Callable[[F], F]:
     return deco
 
 
-class FakeBadRequest(Exception):  # noqa: N818 - reads as what the fake answers
+class FakeBadRequest(Exception):
     """Raised by a handler to answer the vendor's validation error (400 or 422) for a bad request body."""
 
     def __init__(self, message: str, *, status: int = 400, field: str | None = None) -> None:
@@ -163,12 +163,20 @@ class FakeHelpdesk:
         body: Any = None,
     ) -> Fault:
         """The next `times` matching requests (after `skip` of them pass) get `status`."""
-        fault = Fault(status=status, times=times, skip=skip, match=_matcher(match), headers=dict(headers or {}),
-                      body=body)
+        fault = Fault(
+            status=status,
+            times=times,
+            skip=skip,
+            match=_matcher(match),
+            headers=dict(headers or {}),
+            body=body,
+        )
         self.faults.append(fault)
         return fault
 
-    def drop_next(self, *, times: int = 1, skip: int = 0, match: Callable[[httpx.Request], bool] | str | None = None) -> Fault:
+    def drop_next(
+        self, *, times: int = 1, skip: int = 0, match: Callable[[httpx.Request], bool] | str | None = None
+    ) -> Fault:
         """The next matching requests fail with a dropped connection (httpx.ConnectError)."""
         fault = Fault(drop=True, times=times, skip=skip, match=_matcher(match))
         self.faults.append(fault)
@@ -193,11 +201,14 @@ class FakeHelpdesk:
 
     # -- responses -----------------------------------------------------------------------------------
 
-    def json_response(self, data: Any, status: int = 200, *, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def json_response(
+        self, data: Any, status: int = 200, *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         return httpx.Response(status, json=data, headers=dict(headers or {}))
 
-    def error(self, status: int, message: str, *, headers: Mapping[str, str] | None = None,
-              field: str | None = None) -> httpx.Response:
+    def error(
+        self, status: int, message: str, *, headers: Mapping[str, str] | None = None, field: str | None = None
+    ) -> httpx.Response:
         return httpx.Response(status, json=self.error_body(status, message, field=field), headers=dict(headers or {}))
 
     def paginate_list(self, items: list[Any], *, page: int, per_page: int | None = None) -> tuple[list[Any], bool]:
@@ -343,18 +354,22 @@ class FakeHelpdesk:
             query = scope.get("query_string", b"").decode()
             url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}" + (f"?{query}" if query else "")
             request = httpx.Request(
-                scope["method"], url, headers=[(k.decode(), v.decode()) for k, v in scope.get("headers", [])],
+                scope["method"],
+                url,
+                headers=[(k.decode(), v.decode()) for k, v in scope.get("headers", [])],
                 content=b"".join(chunks),
             )
             try:
                 response = self(request)
             except httpx.TransportError:
                 response = httpx.Response(502, json={"error": "dropped by fault injection"})
-            await send({
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [(k.encode(), v.encode()) for k, v in _plain_headers(response).items()],
-            })
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [(k.encode(), v.encode()) for k, v in _plain_headers(response).items()],
+                }
+            )
             await send({"type": "http.response.body", "body": response.content})
 
         return app

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+from humansupport import AsyncHelpdesk, ConfigError, PluginError, PluginRegistry, hookimpl
+from humansupport.plugins import new_plugin_manager
+
+from .acmedesk import AcmeAdapter, AcmePlugin, FakeAcme
+
+
+def test_registered_plugin_provides_its_vendor(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(AcmePlugin, name="acmedesk", version="1.2.3")
+    assert plugin_registry.helpdesks() == {"acmedesk": AcmeAdapter}
+    assert plugin_registry.fakes() == {"acmedesk": FakeAcme}
+    [row] = plugin_registry.plugins()
+    assert row.to_dict() == {
+        "name": "acmedesk",
+        "version": "1.2.3",
+        "hooks": ["register_fakes", "register_helpdesks"],
+        "vendors": ["acmedesk"],
+        "capabilities": {"acmedesk": ["optimistic_concurrency", "signed_webhooks"]},
+        "error": None,
+    }
+
+
+def test_unknown_vendor_lists_what_is_installed(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(AcmePlugin, name="acmedesk")
+    with pytest.raises(ConfigError, match=r"no helpdesk plugin for 'zendesk' \(installed: acmedesk\)"):
+        plugin_registry.helpdesk("zendesk")
+
+
+def test_two_plugins_claiming_one_vendor_is_an_error(plugin_registry: PluginRegistry) -> None:
+    class Other(AcmeAdapter):
+        pass
+
+    class OtherPlugin:
+        @staticmethod
+        @hookimpl
+        def register_helpdesks() -> list[type[AsyncHelpdesk]]:
+            return [Other]
+
+    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(OtherPlugin, name="other")
+    with pytest.raises(PluginError, match="provided by both"):
+        plugin_registry.helpdesks()
+
+
+def test_hook_typo_is_caught_at_registration() -> None:
+    class Typo:
+        @staticmethod
+        @hookimpl
+        def register_helpdesk() -> list[Any]:
+            return []
+
+    registry = PluginRegistry(new_plugin_manager())
+    with pytest.raises(Exception, match="unknown hook"):
+        registry.register(Typo, name="typo")
+
+
+class _EntryPoint:
+    def __init__(self, name: str, target: str) -> None:
+        self.name = name
+        self.target = target
+        self.dist = types.SimpleNamespace(version="0.9")
+
+    def load(self) -> Any:
+        __import__(self.target)
+        return sys.modules[self.target]
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = types.ModuleType("hs_good_plugin")
+    good.register_helpdesks = hookimpl(lambda: [AcmeAdapter])  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hs_good_plugin", good)
+    eps = [_EntryPoint("good", "hs_good_plugin"), _EntryPoint("broken", "hs_missing_module_xyz")]
+
+    def entry_points(*, group: str) -> list[_EntryPoint]:
+        assert group == "humansupport"
+        return eps
+
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
+
+
+@pytest.mark.usefixtures("fake_entry_points")
+def test_a_broken_plugin_is_reported_by_name_and_the_others_load() -> None:
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={})
+    assert registry.helpdesks() == {"acmedesk": AcmeAdapter}
+    rows = {r.name: r for r in registry.plugins()}
+    assert rows["good"].version == "0.9" and rows["good"].error is None
+    assert "hs_missing_module_xyz" in (rows["broken"].error or "")
+
+
+@pytest.mark.usefixtures("fake_entry_points")
+@pytest.mark.parametrize(
+    ("value", "loaded", "errors"),
+    [("", set(), set()), ("good", {"good"}, set()), ("good,nothere", {"good"}, {"nothere"})],
+)
+def test_allow_list(value: str, loaded: set[str], errors: set[str]) -> None:
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={"HUMANSUPPORT_PLUGINS": value})
+    assert {name for name, _ in registry.pm.list_name_plugin()} == loaded
+    assert {e.plugin for e in registry.errors} == errors
+
+
+def test_nothing_loads_at_import_time() -> None:
+    code = "import humansupport, sys; print(any(m.startswith('humansupport_') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
