@@ -96,6 +96,7 @@ def test_every_first_party_plugin_is_installed_and_its_settings_documented() -> 
         page = DOCS / "vendors" / f"{vendor}.md"
         assert page.exists(), f"docs/vendors/{vendor}.md is missing"
         text = page.read_text()
-        missing = [f for f in cls.settings_model.model_fields if f"`{f}`" not in text]
+        own = sorted(set(cls.settings_model.model_fields) - set(HelpdeskSettings.model_fields))
+        missing = [f for f in own if f"`{f}`" not in text]
         assert not missing, f"{vendor} settings not documented in {page.name}: {missing}"
         assert f"vendors/{vendor}.md" in (DOCS / "index.md").read_text()
