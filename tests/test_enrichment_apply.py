@@ -1,0 +1,160 @@
+"""apply_profile against the AcmeDesk example fake: dry-run, write + read-back, 422 and missing fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
+from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
+from humansupport.enrichment.writeback import (
+    MissingCustomFieldError,
+    WriteBackError,
+    WriteRecord,
+    apply_profile,
+    forget,
+    plan_writeback,
+)
+from humansupport.errors import ConfigError
+from humansupport.models import ProfilePatch
+from humansupport.testing import FakeBadRequest, FakeClock, generate_history, route
+
+from .acmedesk import AcmeAdapter, FakeAcme
+
+SETTINGS = EnrichmentSettings(
+    allowed_fields=frozenset({"conversation_count", "preferred_agent", "first_contact", "details.plan"}),
+    tags=("humansupport",),
+)
+HISTORY = generate_history(customers=12, agents=4, groups=2, seed=5)
+
+
+class TypedAcme(FakeAcme):
+    """AcmeDesk with declared customer fields: unknown ones are dropped, wrong types get a 422 naming them."""
+
+    fields: dict[str, type] = {}  # noqa: RUF012 - set per instance below
+
+    @route("PATCH", r"/api/customers/(?P<cid>[^/]+)")
+    def update_customer(self, request: httpx.Request, cid: str) -> httpx.Response:
+        body = json.loads(request.content)
+        attrs: dict[str, Any] = body.get("custom_attributes", {})
+        for name, value in attrs.items():
+            kind = self.fields.get(name)
+            if kind is not None and value is not None and not isinstance(value, kind):
+                raise FakeBadRequest(f"{name} must be a {kind.__name__}", status=422, field=name)
+        keep = {k: v for k, v in attrs.items() if k in self.fields or not k.startswith("humansupport_")}
+        request = httpx.Request("PATCH", request.url, json={**body, "custom_attributes": keep})
+        return super().update_customer(request, cid)
+
+
+def _setup(fake: FakeAcme) -> tuple[AcmeAdapter, FakeAcme]:
+    fake.load(HISTORY)
+    return AcmeAdapter(api_token=SecretStr(FakeAcme.token), transport=fake.transport(), clock=fake.clock), fake
+
+
+async def _plan(adapter: AcmeAdapter, customer_id: str, record: WriteRecord) -> Any:
+    customer = await adapter.get_customer(customer_id)
+    builder = ProfileBuilder([cls() for cls in BUILTIN_ENRICHERS], settings=SETTINGS)
+    histories = history_from_synthetic(HISTORY)
+    profile = await builder.build(customer, now=HISTORY.config.end, history=histories[customer_id])
+    return plan_writeback(customer, profile, settings=SETTINGS, record=record)
+
+
+def _writes(fake: FakeAcme) -> list[Any]:
+    return [r for r in fake.requests if r.method == "PATCH"]
+
+
+async def test_dry_run_writes_nothing_then_write_verifies_and_a_second_run_is_empty() -> None:
+    adapter, fake = _setup(FakeAcme(clock=FakeClock()))
+    cid = HISTORY.customers[0].id
+    record = WriteRecord()
+    plan = await _plan(adapter, cid, record)
+    assert not plan.patch.empty
+    dry = await apply_profile(adapter, cid, plan.patch, record=record)
+    assert dry.dry_run and not dry.written and _writes(fake) == [] and record == WriteRecord()
+    done = await apply_profile(adapter, cid, plan.patch, dry_run=False, record=record)
+    assert done.written and done.mismatches == [] and done.customer is not None
+    assert len(_writes(fake)) == 1 and fake.requests[-1].method == "GET"  # read-back
+    stored = fake.customers[cid]
+    assert (
+        stored.custom_attributes["humansupport_conversation_count"]
+        == plan.patch.custom_attributes["humansupport_conversation_count"]
+    )
+    assert "humansupport" in stored.tags and stored.notes and "[humansupport profile]" in stored.notes
+    assert record.attributes[cid] == plan.patch.custom_attributes
+    again = await _plan(adapter, cid, record)
+    assert again.patch.empty, again.to_dict()
+    before = len(fake.requests)
+    assert not (await apply_profile(adapter, cid, again.patch, dry_run=False, record=record)).written
+    assert len(fake.requests) == before
+    await adapter.aclose()
+
+
+async def test_forget_through_the_fake_removes_our_values() -> None:
+    adapter, fake = _setup(FakeAcme(clock=FakeClock()))
+    cid = HISTORY.customers[1].id
+    record = WriteRecord()
+    plan = await _plan(adapter, cid, record)
+    await apply_profile(adapter, cid, plan.patch, dry_run=False, record=record)
+    erase = forget(await adapter.get_customer(cid), settings=SETTINGS, record=record)
+    await apply_profile(adapter, cid, erase.patch, dry_run=False, record=record)
+    left = fake.customers[cid].custom_attributes
+    assert all(v is None for k, v in left.items() if k.startswith("humansupport_"))
+    assert left["plan"] == HISTORY.customers[1].custom_attributes["plan"]
+    assert erase.tags_not_removed == ["humansupport"] and record.attributes == {}
+    await adapter.aclose()
+
+
+async def test_a_422_is_surfaced_with_the_field_name() -> None:
+    fake = TypedAcme(clock=FakeClock())
+    fake.fields = {
+        "humansupport_conversation_count": str,  # created as a text field: our int is rejected
+        "humansupport_preferred_agent": str,
+        "humansupport_first_contact": str,
+        "humansupport_detail_plan": str,
+    }
+    adapter, _ = _setup(fake)
+    cid = HISTORY.customers[2].id
+    plan = await _plan(adapter, cid, WriteRecord())
+    with pytest.raises(WriteBackError, match=r"humansupport_conversation_count.*humansupport setup acmedesk") as info:
+        await apply_profile(adapter, cid, plan.patch, dry_run=False)
+    assert info.value.fields == ["humansupport_conversation_count"] and info.value.customer_id == cid
+    assert "must be a str" in str(info.value)
+    await adapter.aclose()
+
+
+async def test_a_missing_custom_field_names_humansupport_setup() -> None:
+    fake = TypedAcme(clock=FakeClock())
+    fake.fields = {"humansupport_conversation_count": int, "humansupport_first_contact": str}
+    adapter, _ = _setup(fake)
+    cid = HISTORY.customers[3].id
+    record = WriteRecord()
+    plan = await _plan(adapter, cid, record)
+    with pytest.raises(MissingCustomFieldError, match="run `humansupport setup acmedesk`") as info:
+        await apply_profile(adapter, cid, plan.patch, dry_run=False, record=record)
+    assert isinstance(info.value, ConfigError)
+    assert set(info.value.fields) == {"humansupport_preferred_agent", "humansupport_detail_plan"}
+    # what did land is remembered, so the next run does not treat it as a human's value
+    assert set(record.attributes[cid]) == {"humansupport_conversation_count", "humansupport_first_contact"}
+    await adapter.aclose()
+
+
+async def test_a_value_the_helpdesk_changes_on_write_is_reported_as_a_mismatch() -> None:
+    class Shouting(FakeAcme):
+        @route("PATCH", r"/api/customers/(?P<cid>[^/]+)")
+        def update_customer(self, request: httpx.Request, cid: str) -> httpx.Response:
+            body = json.loads(request.content)
+            attrs = {k: v.upper() if isinstance(v, str) else v for k, v in body["custom_attributes"].items()}
+            return super().update_customer(
+                httpx.Request("PATCH", request.url, json={**body, "custom_attributes": attrs}), cid
+            )
+
+    adapter, _ = _setup(Shouting(clock=FakeClock()))
+    cid = HISTORY.customers[4].id
+    patch = ProfilePatch(custom_attributes={"humansupport_preferred_agent": "Nina", "humansupport_n": 2})
+    result = await apply_profile(adapter, cid, patch, dry_run=False)
+    assert result.mismatches == ["humansupport_preferred_agent"]
+    await adapter.aclose()
