@@ -20,15 +20,17 @@ from .profile import Profile
 __all__ = ["html_card", "render_card", "safe_url"]
 
 
-def _rows(profile: Profile) -> list[tuple[str, str]]:
+def _rows(profile: Profile, *, header: bool = True) -> list[tuple[str, str]]:
+    """Label/value lines; `header=False` leaves out what the HTML card already shows under the name."""
     rows: list[tuple[str, str]] = []
 
     def add(label: str, value: object) -> None:
         if value not in (None, "", [], {}):
             rows.append((label, str(value)))
 
-    add("Email", profile.email)
-    add("Organization", profile.organization)
+    if header:
+        add("Email", profile.email)
+        add("Organization", profile.organization)
     if profile.local_time is not None:
         add("Local time", f"{profile.local_time:%a %H:%M} ({profile.timezone})")
     add("Locale", profile.locale)
@@ -45,8 +47,11 @@ def _rows(profile: Profile) -> list[tuple[str, str]]:
     for key, value in sorted(profile.details.items()):
         add(key.replace("_", " ").capitalize(), value)
     for network, url in sorted(profile.social_links.items()):
-        add(network.capitalize(), url)
+        add(_NETWORK_LABELS.get(network, network.capitalize()), url)
     return rows
+
+
+_NETWORK_LABELS: Final = {"linkedin": "LinkedIn", "github": "GitHub", "youtube": "YouTube"}
 
 
 def _day(value: datetime) -> str:
@@ -117,8 +122,8 @@ def html_card(profile: Profile, *, picture_url: str | None = None) -> str:
         body = '<p class="optout">This customer asked not to be enriched.</p>'
     else:
         items = []
-        for label, value in _rows(profile):
-            link = safe_url(value) if label.lower() in {n.capitalize().lower() for n in profile.social_links} else None
+        for label, value in _rows(profile, header=False):
+            link = safe_url(value) if value in profile.social_links.values() else None
             shown = (
                 f'<a href="{escape(link, quote=True)}" rel="noopener noreferrer">{escape(value)}</a>'
                 if link
