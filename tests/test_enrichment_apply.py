@@ -10,11 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
-from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
+from humansupport.enrichment.lookup import CustomerLookupError, resolve_customer
+from humansupport.enrichment.profile import EnrichmentSettings, Profile, ProfileBuilder, history_from_synthetic
 from humansupport.enrichment.writeback import (
     MissingCustomFieldError,
+    PatchPlan,
     WriteBackError,
     WriteRecord,
+    apply_plans,
     apply_profile,
     forget,
     plan_writeback,
@@ -157,4 +160,84 @@ async def test_a_value_the_helpdesk_changes_on_write_is_reported_as_a_mismatch()
     patch = ProfilePatch(custom_attributes={"humansupport_preferred_agent": "Nina", "humansupport_n": 2})
     result = await apply_profile(adapter, cid, patch, dry_run=False)
     assert result.mismatches == ["humansupport_preferred_agent"]
+    await adapter.aclose()
+
+
+# -- many customers ----------------------------------------------------------------------------------
+
+
+async def _plans(adapter: AcmeAdapter, record: WriteRecord) -> list[Any]:
+    return [await _plan(adapter, c.id, record) for c in HISTORY.customers]
+
+
+async def test_apply_plans_sends_one_request_per_changed_customer_and_nothing_on_a_rerun() -> None:
+    adapter, fake = _setup(FakeAcme(clock=FakeClock()))
+    record = WriteRecord()
+    first = await apply_plans(adapter, await _plans(adapter, record), dry_run=False, record=record, concurrency=3)
+    assert first.written == first.planned == len(HISTORY.customers) and not first.failed
+    assert len(_writes(fake)) == first.written
+    # a human touches one customer, the history of another changes: only that one is written
+    touched = HISTORY.customers[5].id
+    fake.customers[touched] = fake.customers[touched].model_copy(
+        update={"custom_attributes": {**fake.customers[touched].custom_attributes, "humansupport_preferred_agent": "X"}}
+    )
+    plans = await _plans(adapter, record)
+    changed = HISTORY.customers[6].id
+    plans = [p if p.customer_id != changed else plan_writeback(
+        fake.customers[changed], _bumped(changed), settings=SETTINGS, record=record
+    ) for p in plans]  # fmt: skip
+    writes_before, requests_before = len(_writes(fake)), len(fake.requests)
+    second = await apply_plans(adapter, plans, dry_run=False, record=record)
+    assert (second.written, second.unchanged, second.protected) == (1, len(HISTORY.customers) - 1, 1)
+    assert len(_writes(fake)) - writes_before == 1 and len(fake.requests) - requests_before == 1  # no read-back GET
+    assert fake.customers[touched].custom_attributes["humansupport_preferred_agent"] == "X"
+    await adapter.aclose()
+
+
+def _bumped(customer_id: str) -> Profile:
+    """A profile whose history changed since the last run."""
+    return Profile(customer_id=customer_id, conversation_count=10_000)
+
+
+async def test_apply_plans_reports_a_rejected_customer_and_goes_on_but_stops_on_missing_fields() -> None:
+    fake = TypedAcme(clock=FakeClock())
+    fake.fields = {"humansupport_conversation_count": int, "humansupport_first_contact": str}
+    adapter, _ = _setup(fake)
+    narrow = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "first_contact"}))
+    customers = [await adapter.get_customer(c.id) for c in HISTORY.customers[:3]]
+    plans = [
+        plan_writeback(c, _bumped(c.id).model_copy(update={"first_contact": HISTORY.config.end}), settings=narrow)
+        for c in customers
+    ]
+    bad = plans[1].patch.model_copy(update={"custom_attributes": {"humansupport_conversation_count": "many"}})
+    plans[1] = PatchPlan(customer_id=plans[1].customer_id, patch=bad)
+    report = await apply_plans(adapter, plans, dry_run=False)
+    assert report.written == 2 and list(report.failed) == [customers[1].id]
+    assert "humansupport_conversation_count" in report.failed[customers[1].id]
+    fake.fields = {}
+    with pytest.raises(MissingCustomFieldError):
+        await apply_plans(adapter, plans, dry_run=False, concurrency=1)
+    dry = await apply_plans(adapter, plans)
+    assert dry.written == 0 and dry.planned == 3
+    await adapter.aclose()
+
+
+# -- finding the customer ----------------------------------------------------------------------------
+
+
+async def test_resolve_customer_by_id_and_email_never_guessing() -> None:
+    adapter, fake = _setup(FakeAcme(clock=FakeClock()))
+    ana, other = HISTORY.customers[0], HISTORY.customers[1]
+    assert (await resolve_customer(adapter, ana.id)).email == ana.email
+    assert ana.email is not None
+    assert (await resolve_customer(adapter, f" {ana.email.upper()} ", known=HISTORY.customers)).id == ana.id
+    with pytest.raises(CustomerLookupError, match="no customer with id '999'"):
+        await resolve_customer(adapter, "999")
+    with pytest.raises(CustomerLookupError, match="no customer with email"):
+        await resolve_customer(adapter, "nobody@nowhere.test", known=HISTORY.customers)
+    twin = other.model_copy(update={"emails": [*other.emails, ana.email]})
+    fake.customers[other.id] = twin
+    with pytest.raises(CustomerLookupError, match="2 customers") as info:
+        await resolve_customer(adapter, ana.email, known=[ana, twin])
+    assert info.value.candidates == sorted([ana.id, other.id])
     await adapter.aclose()

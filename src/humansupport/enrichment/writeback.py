@@ -9,19 +9,21 @@ the customer's notes, `tags` are added.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError, HumansupportError, ValidationError
+from ..errors import ConfigError, ConflictError, HumansupportError, NotFoundError, ValidationError
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer, ProfilePatch
 from .profile import EnrichmentSettings, Profile
 
 __all__ = [
+    "BatchReport",
     "NOTE_BEGIN",
     "NOTE_END",
     "TRUNCATION_MARKER",
@@ -32,6 +34,7 @@ __all__ = [
     "Truncation",
     "WriteBackError",
     "WriteRecord",
+    "apply_plans",
     "apply_profile",
     "attribute_name",
     "forget",
@@ -380,18 +383,21 @@ async def apply_profile(
     *,
     dry_run: bool = True,
     record: WriteRecord | None = None,
+    read_back: bool = True,
 ) -> ApplyResult:
     """Writes `patch` through `adapter.update_customer` and verifies it by reading the customer back.
 
-    Dry-run (the default) writes nothing. A 400/422 becomes a `WriteBackError` naming the attributes the
-    helpdesk blamed; attributes the helpdesk silently dropped raise `MissingCustomFieldError` pointing to
-    ``humansupport setup``. What was verified is remembered in `record`.
+    Dry-run (the default) writes nothing. `read_back=False` verifies against the customer the update
+    returned instead, so a bulk run sends one request per changed customer. A 400/422 becomes a
+    `WriteBackError` naming the attributes the helpdesk blamed (a field type mismatch); attributes the
+    helpdesk silently dropped raise `MissingCustomFieldError` pointing to ``humansupport setup``. What was
+    verified is remembered in `record`.
     """
     if dry_run or patch.empty:
         return ApplyResult(customer_id=customer_id, patch=patch, dry_run=dry_run, written=False)
     vendor = adapter.vendor
     try:
-        await adapter.update_customer(customer_id, patch)
+        returned = await adapter.update_customer(customer_id, patch)
     except ValidationError as exc:
         blamed = _blamed(exc, patch.custom_attributes)
         what = ", ".join(blamed) if blamed else "the profile patch"
@@ -401,7 +407,7 @@ async def apply_profile(
             customer_id=customer_id,
             fields=blamed,
         ) from exc
-    after = await adapter.get_customer(customer_id)
+    after = await adapter.get_customer(customer_id) if read_back else returned
     missing: list[str] = []
     mismatches: list[str] = []
     verified: dict[str, Any] = {}
@@ -431,3 +437,84 @@ async def apply_profile(
     return ApplyResult(
         customer_id=customer_id, patch=patch, dry_run=False, written=True, customer=after, mismatches=mismatches
     )
+
+
+@dataclass(kw_only=True)
+class BatchReport:
+    """What a bulk write did; `failed` maps customer ids to the reason, the run goes on past them."""
+
+    planned: int = 0
+    written: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    protected: int = 0
+    truncated: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    mismatches: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "planned": self.planned,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "protected": self.protected,
+            "truncated": self.truncated,
+            "failed": self.failed,
+            "mismatches": self.mismatches,
+        }
+
+
+async def apply_plans(
+    adapter: AsyncHelpdesk,
+    plans: Iterable[PatchPlan],
+    *,
+    dry_run: bool = True,
+    record: WriteRecord | None = None,
+    concurrency: int = 8,
+    read_back: bool = False,
+) -> BatchReport:
+    """Applies many plans; empty ones send nothing, so requests = customers that changed.
+
+    The adapter's rate limiter paces the writes. A rejected or vanished customer is reported and the run
+    goes on; a `ConfigError` (missing custom fields) or an authentication error stops it, since every
+    other customer would fail the same way.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    report = BatchReport()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(plan: PatchPlan) -> None:
+        async with gate:
+            try:
+                result = await apply_profile(
+                    adapter, plan.customer_id, plan.patch, dry_run=dry_run, record=record, read_back=read_back
+                )
+            except (WriteBackError, NotFoundError, ConflictError) as exc:
+                report.failed[plan.customer_id] = str(exc)
+                return
+        if result.written:
+            report.written += 1
+        if result.mismatches:
+            report.mismatches[plan.customer_id] = result.mismatches
+
+    tasks: list[asyncio.Task[None]] = []
+    for plan in plans:
+        report.planned += 1
+        report.protected += bool(plan.protected)
+        report.truncated += bool(plan.truncated)
+        if plan.skipped:
+            report.skipped += 1
+        elif plan.patch.empty:
+            report.unchanged += 1
+        else:
+            tasks.append(asyncio.ensure_future(one(plan)))
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return report
