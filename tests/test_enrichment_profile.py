@@ -84,6 +84,13 @@ async def test_returning_an_undeclared_field_is_an_error_naming_it() -> None:
     assert (info.value.enricher, info.value.field) == ("sneaky", "email")
 
 
+async def test_a_value_of_the_wrong_type_names_the_enricher_and_field() -> None:
+    crm = _enricher("crm", {"conversation_count"}, {"conversation_count": "lots"})
+    with pytest.raises(EnrichmentError, match=r"'crm' gave 'conversation_count' a value of the wrong type") as info:
+        await ProfileBuilder([crm], settings=_settings(("crm",))).build(Customer(id="1"), now=NOW)
+    assert (info.value.enricher, info.value.field) == ("crm", "conversation_count")
+
+
 def test_declaring_an_unknown_field_fails_at_construction() -> None:
     with pytest.raises(EnrichmentError, match="shoe_size"):
         ProfileBuilder([_enricher("odd", {"shoe_size"}, {})], settings=_settings(("odd",)))

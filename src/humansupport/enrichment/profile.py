@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import ConfigError, HumansupportError
 from ..extensions import Enricher
@@ -370,12 +371,22 @@ class ProfileBuilder:
                 elif key not in values:
                     values[key] = value
                     sources[key] = enricher.name
-        return Profile(
-            customer_id=customer.id,
-            local_time=local_time(values.get("timezone"), now),
-            sources=sources,
-            **values,
-        )
+        try:
+            return Profile(
+                customer_id=customer.id,
+                local_time=local_time(values.get("timezone"), now),
+                sources=sources,
+                **values,
+            )
+        except PydanticValidationError as exc:
+            bad = str(exc.errors()[0]["loc"][0]) if exc.errors() and exc.errors()[0]["loc"] else "?"
+            culprit = sources.get(bad, "?")
+            raise EnrichmentError(
+                f"enricher {culprit!r} gave {bad!r} a value of the wrong type for customer {customer.id}: "
+                f"{exc.errors()[0]['msg']}",
+                enricher=culprit,
+                field=bad,
+            ) from exc
 
     @staticmethod
     async def _run(enricher: Enricher, customer: Customer, ctx: Mapping[str, Any]) -> Mapping[str, Any]:
