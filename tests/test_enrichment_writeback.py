@@ -16,6 +16,7 @@ from humansupport.enrichment.writeback import (
     PatchPlan,
     WriteRecord,
     attribute_name,
+    field_specs,
     forget,
     plan_writeback,
     profile_values,
@@ -288,3 +289,20 @@ def test_applying_the_patch_then_diffing_again_is_empty_and_stays_in_the_allow_l
     assert again.patch.empty, again.to_dict()
     if not force:
         assert plan.patch.custom_attributes.keys().isdisjoint(plan.protected)
+
+
+def test_field_specs_list_what_setup_must_create_for_the_allow_list() -> None:
+    s = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "top_tags", "details.pronouns", "social.*"}))
+    specs = {f.name: f for f in field_specs(s, detail_keys=["Preferred Name", "pronouns"])}
+    assert specs["humansupport_conversation_count"].kind == "integer"
+    assert specs["humansupport_top_tags"].kind == "text" and specs["humansupport_top_tags"].max_length == 255
+    assert "humansupport_detail_pronouns" in specs and "humansupport_detail_preferred_name" not in specs
+    assert "humansupport_social_linkedin" in specs and "humansupport_organization" not in specs
+    # every attribute a plan can write has a spec
+    plan = plan_writeback(
+        Customer(id="1"),
+        _profile(top_tags=["a"], social_links={"github": "https://github.com/a"}),
+        settings=s,
+    )
+    assert set(plan.patch.custom_attributes) <= set(specs)
+    assert field_specs(EnrichmentSettings()) == []

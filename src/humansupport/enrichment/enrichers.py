@@ -23,6 +23,7 @@ from .profile import CONTEXT_HISTORY, CONTEXT_SETTINGS, CustomerHistory, Enrichm
 
 __all__ = [
     "BUILTIN_ENRICHERS",
+    "SOCIAL_NETWORKS",
     "ConsentedDetailsEnricher",
     "EnrichmentPlugin",
     "HelpdeskEnricher",
@@ -213,7 +214,7 @@ class ConsentedDetailsEnricher:
         return {"details": {k: v for k, v in found.items() if s.allows(f"details.{k}")}}
 
 
-_NETWORKS: Final = {
+SOCIAL_NETWORKS: Final = {  # host -> network name; the social_links enricher recognizes these
     "linkedin.com": "linkedin",
     "twitter.com": "twitter",
     "x.com": "twitter",
@@ -246,7 +247,7 @@ def _network(url: str) -> str | None:
     except ValueError:
         return None
     host = host.removeprefix("www.").removeprefix("m.")
-    for domain, network in _NETWORKS.items():
+    for domain, network in SOCIAL_NETWORKS.items():
         if host == domain or host.endswith("." + domain):
             return network
     return None

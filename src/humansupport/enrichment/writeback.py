@@ -20,6 +20,7 @@ from typing import Any, Final
 from ..errors import ConfigError, ConflictError, HumansupportError, NotFoundError, ValidationError
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer, ProfilePatch
+from .enrichers import SOCIAL_NETWORKS
 from .profile import EnrichmentSettings, Profile
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "TRUNCATION_MARKER",
     "ApplyResult",
     "FieldChange",
+    "FieldSpec",
     "MissingCustomFieldError",
     "PatchPlan",
     "Truncation",
@@ -37,6 +39,7 @@ __all__ = [
     "apply_plans",
     "apply_profile",
     "attribute_name",
+    "field_specs",
     "forget",
     "plan_writeback",
     "profile_values",
@@ -107,6 +110,46 @@ def attribute_name(key: str, settings: EnrichmentSettings) -> str:
         head = {"details": "detail", "social": "social"}.get(head, head)
         return f"{settings.attribute_prefix}{head}_{_slug(rest)}"
     return f"{settings.attribute_prefix}{_slug(key)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldSpec:
+    """A custom field `humansupport setup` must create: name, kind (``integer`` or ``text``), max length."""
+
+    name: str
+    key: str
+    kind: str
+    max_length: int | None = None
+
+
+_INTEGER_KEYS: Final = frozenset({"conversation_count"})
+_SOCIAL_NETWORKS: Final = tuple(dict.fromkeys(SOCIAL_NETWORKS.values()))
+
+
+def field_specs(settings: EnrichmentSettings, *, detail_keys: Iterable[str] = ()) -> list[FieldSpec]:
+    """Every custom field the allow-list can write, for `humansupport setup VENDOR` to create.
+
+    Patterns cannot be enumerated for details, so pass the detail keys you expect (the details file's
+    columns, your vendor fields); explicit ``details.<key>`` entries of the allow-list are always included.
+    """
+    keys = [*_SCALARS, *(f"details.{_slug(k)}" for k in detail_keys), *(f"social.{n}" for n in _SOCIAL_NETWORKS)]
+    keys += [k for k in sorted(settings.allowed_fields) if k.startswith("details.") and not any(c in k for c in "*?[")]
+    specs: dict[str, FieldSpec] = {}
+    for key in keys:
+        if not settings.allows(key):
+            continue
+        name = attribute_name(key, settings)
+        integer = key in _INTEGER_KEYS
+        specs.setdefault(
+            name,
+            FieldSpec(
+                name=name,
+                key=key,
+                kind="integer" if integer else "text",
+                max_length=None if integer else settings.max_value_length,
+            ),
+        )
+    return list(specs.values())
 
 
 @dataclass(frozen=True, kw_only=True)
