@@ -192,3 +192,8 @@ async def test_all_builtins_together_on_one_customer(tmp_path: Path) -> None:
     assert profile.picture_url == gravatar_url("ana@x.test")
     assert profile.social_links == {"twitter": "https://twitter.com/ana"}
     assert profile.sources["picture_url"] == "picture" and profile.sources["details.pronouns"] == "consented_details"
+
+
+def test_csv_cells_may_hold_quoted_commas_and_newlines(tmp_path: Path) -> None:
+    path = _csv(tmp_path, 'email,bio\nana@x.test,"Loves cats, dogs\nand long walks"\n')
+    assert load_details_file(path) == {"email:ana@x.test": {"bio": "Loves cats, dogs\nand long walks"}}

@@ -232,3 +232,21 @@ def test_preferred_agent_agrees_with_the_synthetic_ground_truth() -> None:
 def test_top_tags_are_stable_on_ties() -> None:
     h = CustomerHistory(customer_id="1", tag_counts={"b": 2, "a": 2, "c": 1})
     assert h.top_tags(2) == ["a", "b"]
+
+
+def test_settings_from_the_toml_table() -> None:
+    s = EnrichmentSettings.from_mapping(
+        {
+            "allowed_fields": ["details.*", "conversation_count"],
+            "order": ["history", "helpdesk"],
+            "details_file": "d.csv",
+        }
+    )
+    assert s.allows("details.pronouns") and s.allows("conversation_count") and not s.allows("organization")
+    assert s.order == ("history", "helpdesk") and s.details_file is not None and s.details_file.name == "d.csv"
+    with pytest.raises(ConfigError, match=r"unknown enrichment setting.*alowed_fields"):
+        EnrichmentSettings.from_mapping({"alowed_fields": ["*"]})
+    with pytest.raises(ConfigError, match="allowed_fields must be a list of strings"):
+        EnrichmentSettings.from_mapping({"allowed_fields": "*"})
+    with pytest.raises(ConfigError, match="attribute_prefix"):
+        EnrichmentSettings.from_mapping({"attribute_prefix": "hs-"})

@@ -306,3 +306,12 @@ def test_field_specs_list_what_setup_must_create_for_the_allow_list() -> None:
     )
     assert set(plan.patch.custom_attributes) <= set(specs)
     assert field_specs(EnrichmentSettings()) == []
+
+
+def test_turning_the_note_off_removes_our_block_only() -> None:
+    record = WriteRecord()
+    after, _ = run(Customer(id="1", notes="Human."), _profile(), record)
+    no_note = EnrichmentSettings(allowed_fields=frozenset({"*"}), note=False)
+    later, plan = run(after, _profile(), record, settings=no_note)
+    assert plan.patch.note == "Human." and later.notes == "Human."
+    assert run(later, _profile(), record, settings=no_note)[1].patch.empty

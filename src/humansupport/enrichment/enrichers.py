@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -153,7 +154,7 @@ def load_details_file(path: Path) -> dict[str, dict[str, str]]:
         else:
             raise ConfigError(f"{path} must hold a list of objects or an object keyed by email or customer id")
     else:
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         columns = {_detail_key(c) for c in reader.fieldnames or []}
         if not columns & set(_KEY_COLUMNS):
             raise ConfigError(f"{path} needs an 'email' or 'customer_id' column (found: {', '.join(sorted(columns))})")

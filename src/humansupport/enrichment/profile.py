@@ -7,6 +7,7 @@ later, and `build_histories` computes it from core models today (tests, demo, be
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -92,6 +93,24 @@ class EnrichmentSettings:
         if self.max_value_length < 16 or self.max_note_length < 16:
             raise ConfigError("max_value_length and max_note_length must be at least 16")
 
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> EnrichmentSettings:
+        """From the ``[enrichment]`` table of `humansupport.toml` (lists become sets/tuples, paths Paths)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown enrichment setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        values: dict[str, Any] = dict(data)
+        for name in ("allowed_fields", "do_not_enrich_tags", "do_not_enrich_attributes"):
+            if name in values:
+                values[name] = frozenset(_strings(values[name], name))
+        for name in ("order", "tags"):
+            if name in values:
+                values[name] = tuple(_strings(values[name], name))
+        if values.get("details_file") is not None:
+            values["details_file"] = Path(values["details_file"])
+        return cls(**values)
+
     def allows(self, key: str) -> bool:
         """Whether the consent allow-list lets `key` (e.g. ``details.pronouns``) be written back."""
         return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.allowed_fields)
@@ -102,6 +121,12 @@ class EnrichmentSettings:
         if tags & {t.lower() for t in self.do_not_enrich_tags}:
             return True
         return any(_truthy(customer.custom_attributes.get(name)) for name in self.do_not_enrich_attributes)
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"enrichment setting {name} must be a list of strings, got {value!r}")
+    return list(value)
 
 
 def _truthy(value: Any) -> bool:

@@ -352,17 +352,16 @@ def plan_writeback(
         changes.append(FieldChange(attribute=name, before=before, after=value))
 
     note: str | None = None
-    if settings.note:
-        block = _note_block(profile, settings)
-        now_block = _current_block(customer.notes)
-        if block != now_block:
-            ours = record.notes.get(customer.id)
-            edited = now_block is not None and (ours is None or ours != now_block)
-            if edited and not force:
-                protected.append("note")
-            else:
-                note = _with_block(customer.notes, block)
-                changes.append(FieldChange(attribute="note", before=now_block, after=block))
+    block = _note_block(profile, settings) if settings.note else None  # note off: our old block goes
+    now_block = _current_block(customer.notes)
+    if block != now_block:
+        ours = record.notes.get(customer.id)
+        edited = now_block is not None and (ours is None or ours != now_block)
+        if edited and not force:
+            protected.append("note")
+        else:
+            note = _with_block(customer.notes, block)
+            changes.append(FieldChange(attribute="note", before=now_block, after=block))
     tags = [t for t in settings.tags if t not in customer.tags]
     changes.extend(FieldChange(attribute=f"tag:{t}", before=None, after=t) for t in tags)
     return PatchPlan(
