@@ -369,7 +369,7 @@ def plan_writeback(
         patch=ProfilePatch(custom_attributes=attributes, note=note, tags=tags),
         changes=changes,
         protected=protected,
-        truncated=truncated,
+        truncated=[t for t in truncated if t.attribute in attributes],  # reported when written, not every run
     )
 
 
