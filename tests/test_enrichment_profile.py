@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -250,3 +251,11 @@ def test_settings_from_the_toml_table() -> None:
         EnrichmentSettings.from_mapping({"allowed_fields": "*"})
     with pytest.raises(ConfigError, match="attribute_prefix"):
         EnrichmentSettings.from_mapping({"attribute_prefix": "hs-"})
+
+
+def test_the_example_in_docs_enrichment_runs() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "enrichment.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "docs/enrichment.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert namespace["profile"].name == namespace["customer"].name
