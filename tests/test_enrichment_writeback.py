@@ -154,6 +154,22 @@ def test_long_values_are_truncated_with_a_marker_and_reported() -> None:
     assert again.patch.empty and again.truncated == []  # a truncated value is stable, not rewritten every run
 
 
+def test_opting_out_removes_what_we_wrote_but_not_a_humans_edit() -> None:
+    record = WriteRecord()
+    after, _ = run(Customer(id="1", notes="Human."), _profile(), record)
+    edited = after.model_copy(
+        update={
+            "tags": ["do_not_enrich"],
+            "custom_attributes": {**after.custom_attributes, "humansupport_organization": "edited by hand"},
+        }
+    )
+    gone, plan = run(edited, _profile(), record)
+    assert plan.skipped == "do_not_enrich" and plan.protected == ["humansupport_organization"]
+    assert plan.patch.custom_attributes and all(v is None for v in plan.patch.custom_attributes.values())
+    assert gone.custom_attributes == {"humansupport_organization": "edited by hand"} and gone.notes == "Human."
+    assert run(gone, _profile(), record)[1].patch.empty
+
+
 def test_do_not_enrich_writes_nothing() -> None:
     for customer in (
         Customer(id="1", tags=["do-not-enrich"]),
@@ -281,8 +297,7 @@ def test_applying_the_patch_then_diffing_again_is_empty_and_stays_in_the_allow_l
     assert all(k.startswith("humansupport_") for k in plan.patch.custom_attributes)
     assert all(len(v) <= limit for v in plan.patch.custom_attributes.values() if isinstance(v, str))
     if plan.skipped:
-        assert plan.patch.empty
-        return
+        assert not written and not plan.patch.tags
     record.remember(state.id, plan.patch)
     after = simulate_apply(state, plan.patch)
     again = plan_writeback(after, profile, settings=settings_, record=record, force=force)

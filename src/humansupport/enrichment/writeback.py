@@ -319,15 +319,18 @@ def plan_writeback(
     record: WriteRecord | None = None,
     force: bool = False,
 ) -> PatchPlan:
-    """Only the changes the helpdesk needs so that it shows `profile`; empty when it already does."""
-    if settings.opted_out(customer) or profile.do_not_enrich:
-        return PatchPlan(customer_id=customer.id, patch=ProfilePatch(), skipped="do_not_enrich")
+    """Only the changes the helpdesk needs so that it shows `profile`; empty when it already does.
+
+    An opted-out customer (`do_not_enrich`) gets nothing new, and what we wrote before is removed
+    (a human's edits to it stay, unless `force`).
+    """
+    opted_out = settings.opted_out(customer) or profile.do_not_enrich
     record = record or WriteRecord()
     last = record.attributes.get(customer.id, {})
     current = customer.custom_attributes
     wanted: dict[str, Any] = {}
     truncated: list[Truncation] = []
-    for key, value in profile_values(profile, settings).items():
+    for key, value in ({} if opted_out else profile_values(profile, settings)).items():
         name = attribute_name(key, settings)
         if isinstance(value, str) and len(value) > settings.max_value_length:
             truncated.append(Truncation(attribute=name, length=len(value), limit=settings.max_value_length))
@@ -352,7 +355,7 @@ def plan_writeback(
         changes.append(FieldChange(attribute=name, before=before, after=value))
 
     note: str | None = None
-    block = _note_block(profile, settings) if settings.note else None  # note off: our old block goes
+    block = _note_block(profile, settings) if settings.note and not opted_out else None  # else ours goes
     now_block = _current_block(customer.notes)
     if block != now_block:
         ours = record.notes.get(customer.id)
@@ -362,7 +365,7 @@ def plan_writeback(
         else:
             note = _with_block(customer.notes, block)
             changes.append(FieldChange(attribute="note", before=now_block, after=block))
-    tags = [t for t in settings.tags if t not in customer.tags]
+    tags = [] if opted_out else [t for t in settings.tags if t not in customer.tags]
     changes.extend(FieldChange(attribute=f"tag:{t}", before=None, after=t) for t in tags)
     return PatchPlan(
         customer_id=customer.id,
@@ -370,6 +373,7 @@ def plan_writeback(
         changes=changes,
         protected=protected,
         truncated=[t for t in truncated if t.attribute in attributes],  # reported when written, not every run
+        skipped="do_not_enrich" if opted_out else None,
     )
 
 
