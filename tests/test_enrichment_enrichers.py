@@ -177,6 +177,14 @@ async def test_social_links_found_in_custom_attributes_and_nested_raw_payload() 
             "github": "http://github.com/ana",
         }
     }
+    stale = Customer(
+        id="3",
+        raw={
+            "custom_attributes": {"humansupport_social_github": "https://github.com/old"},
+            "gh": "https://github.com/new",
+        },
+    )
+    assert await SocialLinksEnricher().enrich(stale, _ctx()) == {"social_links": {"github": "https://github.com/new"}}
     tricky = Customer(id="2", custom_attributes={"u": "https://linkedin.com.evil.test/in/x"})
     assert await SocialLinksEnricher().enrich(tricky, _ctx()) == {"social_links": {}}
 

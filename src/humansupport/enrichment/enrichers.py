@@ -229,17 +229,19 @@ SOCIAL_NETWORKS: Final = {  # host -> network name; the social_links enricher re
 _URL: Final = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE)
 
 
-def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+def _strings(value: Any, skip_prefix: str, depth: int = 0) -> Iterator[str]:
+    """Every string in a vendor payload, except under keys we wrote (our copies must not feed back)."""
     if depth > 6:
         return
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item, depth + 1)
+        for key, item in value.items():
+            if not (isinstance(key, str) and key.startswith(skip_prefix)):
+                yield from _strings(item, skip_prefix, depth + 1)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _strings(item, depth + 1)
+            yield from _strings(item, skip_prefix, depth + 1)
 
 
 def _network(url: str) -> str | None:
@@ -262,10 +264,8 @@ class SocialLinksEnricher:
 
     async def enrich(self, customer: Customer, context: Mapping[str, Any]) -> Mapping[str, Any]:
         prefix = _settings(context).attribute_prefix
-        ours = {k for k in customer.custom_attributes if k.startswith(prefix)}
-        sources = [{k: v for k, v in customer.custom_attributes.items() if k not in ours}, customer.raw]
         links: dict[str, str] = {}
-        for text in _strings(sources):
+        for text in _strings([customer.custom_attributes, customer.raw], prefix):
             for match in _URL.finditer(text):
                 url = match.group(0).rstrip(".,;)")
                 network = _network(url)
