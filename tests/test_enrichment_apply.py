@@ -241,3 +241,21 @@ async def test_resolve_customer_by_id_and_email_never_guessing() -> None:
         await resolve_customer(adapter, ana.email, known=[ana, twin])
     assert info.value.candidates == sorted([ana.id, other.id])
     await adapter.aclose()
+
+
+async def test_a_note_the_helpdesk_did_not_keep_is_a_mismatch_and_not_remembered() -> None:
+    class NoteEater(FakeAcme):
+        @route("PATCH", r"/api/customers/(?P<cid>[^/]+)")
+        def update_customer(self, request: httpx.Request, cid: str) -> httpx.Response:
+            body = {k: v for k, v in json.loads(request.content).items() if k != "note"}
+            return super().update_customer(httpx.Request("PATCH", request.url, json=body), cid)
+
+    adapter, fake = _setup(NoteEater(clock=FakeClock()))
+    record = WriteRecord()
+    cid = HISTORY.customers[0].id
+    fake.customers[cid] = fake.customers[cid].model_copy(update={"notes": "Human note."})
+    plan = await _plan(adapter, cid, record)
+    assert plan.patch.note is not None
+    result = await apply_profile(adapter, cid, plan.patch, dry_run=False, record=record)
+    assert "note" in result.mismatches and cid not in record.notes
+    await adapter.aclose()

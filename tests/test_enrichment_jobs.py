@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import partial
+from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -11,6 +13,7 @@ from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
 from humansupport.enrichment.jobs import enrich_customer, enrich_customers, forget_customer
 from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
 from humansupport.enrichment.writeback import WriteRecord
+from humansupport.models import Customer
 from humansupport.testing import FakeClock, generate_history
 
 from .acmedesk import AcmeAdapter, FakeAcme
@@ -67,4 +70,25 @@ async def test_enrich_command_writes_only_changed_customers() -> None:
     )  # fmt: skip
     assert (report.written, report.unchanged, plans) == (0, len(customers), [])
     assert len([r for r in fake.requests if r.method == "PATCH"]) == patches
+    await adapter.aclose()
+
+
+async def test_enrich_command_reports_a_customer_whose_enricher_fails_and_goes_on() -> None:
+    adapter, fake, _ = _setup()
+
+    class FlakyCrm:
+        name: ClassVar[str] = "crm"
+        provides: ClassVar[frozenset[str]] = frozenset({"organization"})
+
+        async def enrich(self, customer: Customer, context: Mapping[str, Any]) -> Mapping[str, Any]:
+            if customer.id == HISTORY.customers[2].id:
+                raise TimeoutError("CRM did not answer")
+            return {"organization": "From CRM"}
+
+    builder = ProfileBuilder([*(cls() for cls in BUILTIN_ENRICHERS), FlakyCrm()], settings=SETTINGS)
+    customers = list(fake.customers.values())
+    report, _ = await enrich_customers(adapter, customers, builder=builder, now=NOW, histories=HISTORIES, write=True)
+    flaky = HISTORY.customers[2].id
+    assert list(report.failed) == [flaky] and "CRM did not answer" in report.failed[flaky]
+    assert report.written == len(customers) - 1 and report.planned == len(customers)
     await adapter.aclose()

@@ -14,7 +14,7 @@ from typing import Any
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer
 from .lookup import resolve_customer
-from .profile import CustomerHistory, EnrichmentSettings, Profile, ProfileBuilder
+from .profile import CustomerHistory, EnrichmentError, EnrichmentSettings, Profile, ProfileBuilder
 from .writeback import (
     ApplyResult,
     BatchReport,
@@ -110,11 +110,19 @@ async def enrich_customers(
 ) -> tuple[BatchReport, list[PatchPlan]]:
     """`humansupport enrich VENDOR [--since] [--write]` over customers as the store holds them.
 
-    Returns the report and the non-empty plans (the dry-run diff). Unchanged customers cost no request.
+    Returns the report and the non-empty plans (the dry-run diff). Unchanged customers cost no request; a
+    customer whose enricher fails is reported in `failed` and the others go on.
     """
     plans: list[PatchPlan] = []
+    broken: dict[str, str] = {}
     for customer in customers:
-        profile = await builder.build(customer, now=now, history=_history(histories, customer.id))
+        try:
+            profile = await builder.build(customer, now=now, history=_history(histories, customer.id))
+        except EnrichmentError as exc:  # one customer's failing enricher must not stop the run
+            broken[customer.id] = str(exc)
+            continue
         plans.append(plan_writeback(customer, profile, settings=builder.settings, record=record, force=force))
     report = await apply_plans(adapter, plans, dry_run=not write, record=record, concurrency=concurrency)
+    report.planned += len(broken)
+    report.failed.update(broken)
     return report, [p for p in plans if not p.patch.empty]

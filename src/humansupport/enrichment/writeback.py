@@ -471,8 +471,13 @@ async def apply_profile(
         else:
             verified[name] = value
     mismatches.extend(f"tag:{t}" for t in patch.tags if t not in after.tags)
+    note = patch.note
+    # vendors that keep notes elsewhere return none: only a returned note that lacks our block is a mismatch
+    if note is not None and after.notes is not None and _current_block(note) != _current_block(after.notes):
+        mismatches.append("note")
+        note = None
     if record is not None:
-        record.remember(customer_id, ProfilePatch(custom_attributes=verified, note=patch.note))
+        record.remember(customer_id, ProfilePatch(custom_attributes=verified, note=note))
     if missing:
         raise MissingCustomFieldError(
             f"{vendor} has no custom field(s) {', '.join(missing)} for customers, so the values were dropped; "
