@@ -83,8 +83,8 @@ async def test_dry_run_writes_nothing_then_write_verifies_and_a_second_run_is_em
     assert len(_writes(fake)) == 1 and fake.requests[-1].method == "GET"  # read-back
     stored = fake.customers[cid]
     assert (
-        stored.custom_attributes["humansupport_conversation_count"]
-        == plan.patch.custom_attributes["humansupport_conversation_count"]
+        stored.custom_attributes["humansupport_conversations"]
+        == plan.patch.custom_attributes["humansupport_conversations"]
     )
     assert "humansupport" in stored.tags and stored.notes and "[humansupport profile]" in stored.notes
     assert record.attributes[cid] == plan.patch.custom_attributes
@@ -114,7 +114,7 @@ async def test_forget_through_the_fake_removes_our_values() -> None:
 async def test_a_422_is_surfaced_with_the_field_name() -> None:
     fake = TypedAcme(clock=FakeClock())
     fake.fields = {
-        "humansupport_conversation_count": str,  # created as a text field: our int is rejected
+        "humansupport_conversations": str,  # created as a text field: our int is rejected
         "humansupport_preferred_agent": str,
         "humansupport_first_contact": str,
         "humansupport_detail_plan": str,
@@ -122,16 +122,16 @@ async def test_a_422_is_surfaced_with_the_field_name() -> None:
     adapter, _ = _setup(fake)
     cid = HISTORY.customers[2].id
     plan = await _plan(adapter, cid, WriteRecord())
-    with pytest.raises(WriteBackError, match=r"humansupport_conversation_count.*humansupport setup acmedesk") as info:
+    with pytest.raises(WriteBackError, match=r"humansupport_conversations.*humansupport setup acmedesk") as info:
         await apply_profile(adapter, cid, plan.patch, dry_run=False)
-    assert info.value.fields == ["humansupport_conversation_count"] and info.value.customer_id == cid
+    assert info.value.fields == ["humansupport_conversations"] and info.value.customer_id == cid
     assert "must be a str" in str(info.value)
     await adapter.aclose()
 
 
 async def test_a_missing_custom_field_names_humansupport_setup() -> None:
     fake = TypedAcme(clock=FakeClock())
-    fake.fields = {"humansupport_conversation_count": int, "humansupport_first_contact": str}
+    fake.fields = {"humansupport_conversations": int, "humansupport_first_contact": str}
     adapter, _ = _setup(fake)
     cid = HISTORY.customers[3].id
     record = WriteRecord()
@@ -141,7 +141,7 @@ async def test_a_missing_custom_field_names_humansupport_setup() -> None:
     assert isinstance(info.value, ConfigError)
     assert set(info.value.fields) == {"humansupport_preferred_agent", "humansupport_detail_plan"}
     # what did land is remembered, so the next run does not treat it as a human's value
-    assert set(record.attributes[cid]) == {"humansupport_conversation_count", "humansupport_first_contact"}
+    assert set(record.attributes[cid]) == {"humansupport_conversations", "humansupport_first_contact"}
     await adapter.aclose()
 
 
@@ -201,7 +201,7 @@ def _bumped(customer_id: str) -> Profile:
 
 async def test_apply_plans_reports_a_rejected_customer_and_goes_on_but_stops_on_missing_fields() -> None:
     fake = TypedAcme(clock=FakeClock())
-    fake.fields = {"humansupport_conversation_count": int, "humansupport_first_contact": str}
+    fake.fields = {"humansupport_conversations": int, "humansupport_first_contact": str}
     adapter, _ = _setup(fake)
     narrow = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "first_contact"}))
     customers = [await adapter.get_customer(c.id) for c in HISTORY.customers[:3]]
@@ -209,11 +209,11 @@ async def test_apply_plans_reports_a_rejected_customer_and_goes_on_but_stops_on_
         plan_writeback(c, _bumped(c.id).model_copy(update={"first_contact": HISTORY.config.end}), settings=narrow)
         for c in customers
     ]
-    bad = plans[1].patch.model_copy(update={"custom_attributes": {"humansupport_conversation_count": "many"}})
+    bad = plans[1].patch.model_copy(update={"custom_attributes": {"humansupport_conversations": "many"}})
     plans[1] = PatchPlan(customer_id=plans[1].customer_id, patch=bad)
     report = await apply_plans(adapter, plans, dry_run=False)
     assert report.written == 2 and list(report.failed) == [customers[1].id]
-    assert "humansupport_conversation_count" in report.failed[customers[1].id]
+    assert "humansupport_conversations" in report.failed[customers[1].id]
     fake.fields = {}
     with pytest.raises(MissingCustomFieldError):
         await apply_plans(adapter, plans, dry_run=False, concurrency=1)

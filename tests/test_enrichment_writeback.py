@@ -68,7 +68,7 @@ def test_first_run_writes_prefixed_attributes_and_a_note_second_run_writes_nothi
     customer = Customer(id="1", notes="Prefers email.", custom_attributes={"plan": "pro"})
     after, first = run(customer, _profile(), record)
     attrs = first.patch.custom_attributes
-    assert attrs["humansupport_conversation_count"] == 3
+    assert attrs["humansupport_conversations"] == 3
     assert attrs["humansupport_detail_pronouns"] == "she/her"
     assert attrs["humansupport_first_contact"] == (NOW - timedelta(days=100)).date().isoformat()
     assert attrs["humansupport_satisfaction_history"].startswith("1 good, 0 bad")
@@ -84,8 +84,8 @@ def test_only_changed_values_are_sent() -> None:
     record = WriteRecord()
     after, _ = run(Customer(id="1"), _profile(), record)
     _, plan = run(after, _profile(conversation_count=4), record)
-    assert plan.patch.custom_attributes == {"humansupport_conversation_count": 4}
-    assert [c.attribute for c in plan.changes] == ["humansupport_conversation_count", "note"]
+    assert plan.patch.custom_attributes == {"humansupport_conversations": 4}
+    assert [c.attribute for c in plan.changes] == ["humansupport_conversations", "note"]
     assert plan.changes[0].before == 3
 
 
@@ -93,7 +93,7 @@ def test_vendor_type_coercion_is_not_a_change() -> None:
     record = WriteRecord()
     after, _ = run(Customer(id="1"), _profile(), record)
     coerced = after.model_copy(
-        update={"custom_attributes": {**after.custom_attributes, "humansupport_conversation_count": "3"}}
+        update={"custom_attributes": {**after.custom_attributes, "humansupport_conversations": "3"}}
     )
     assert plan_writeback(coerced, _profile(), settings=ALL, record=record).patch.empty
 
@@ -101,7 +101,7 @@ def test_vendor_type_coercion_is_not_a_change() -> None:
 def test_nothing_outside_the_allow_list_is_written() -> None:
     narrow = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "details.pronouns"}))
     plan = plan_writeback(Customer(id="1"), _profile(details={"pronouns": "x", "salary": "1"}), settings=narrow)
-    assert set(plan.patch.custom_attributes) == {"humansupport_conversation_count", "humansupport_detail_pronouns"}
+    assert set(plan.patch.custom_attributes) == {"humansupport_conversations", "humansupport_detail_pronouns"}
     assert plan.patch.note is not None and "Nina" not in plan.patch.note and "Conversations: 3" in plan.patch.note
     nothing = plan_writeback(Customer(id="1"), _profile(), settings=EnrichmentSettings())
     assert nothing.patch.empty
@@ -113,7 +113,7 @@ def test_withdrawn_consent_removes_what_we_wrote() -> None:
     narrower = EnrichmentSettings(allowed_fields=frozenset({"conversation_count"}))
     _, plan = run(after, _profile(), record, settings=narrower)
     removed = {k for k, v in plan.patch.custom_attributes.items() if v is None}
-    assert "humansupport_detail_pronouns" in removed and "humansupport_conversation_count" not in removed
+    assert "humansupport_detail_pronouns" in removed and "humansupport_conversations" not in removed
     assert not {k for k, v in plan.patch.custom_attributes.items() if v is not None}
 
 
@@ -128,7 +128,7 @@ def test_a_value_a_human_edited_is_kept_unless_forced() -> None:
     )
     plan = plan_writeback(edited, _profile(preferred_agent="Nina", conversation_count=5), settings=ALL, record=record)
     assert plan.protected == ["humansupport_preferred_agent", "note"]
-    assert plan.patch.custom_attributes == {"humansupport_conversation_count": 5} and plan.patch.note is None
+    assert plan.patch.custom_attributes == {"humansupport_conversations": 5} and plan.patch.note is None
     forced = plan_writeback(edited, _profile(conversation_count=5), settings=ALL, record=record, force=True)
     assert forced.patch.custom_attributes["humansupport_preferred_agent"] == "Nina" and forced.patch.note
     assert forced.protected == []
@@ -229,6 +229,9 @@ def test_write_record_round_trips_through_json(tmp_path: Any) -> None:
 
 def test_attribute_names_are_prefixed_and_slugged() -> None:
     s = EnrichmentSettings(attribute_prefix="hs_")
+    # the names the conformance kit's profile round-trip uses, which every vendor fake defines
+    assert attribute_name("conversation_count", s) == "hs_conversations"
+    assert attribute_name("preferred_agent", s) == "hs_preferred_agent"
     assert attribute_name("details.Preferred Name", s) == "hs_detail_preferred_name"
     assert attribute_name("social.linkedin", s) == "hs_social_linkedin"
     assert attribute_name("top_tags", s) == "hs_top_tags"
@@ -309,7 +312,9 @@ def test_applying_the_patch_then_diffing_again_is_empty_and_stays_in_the_allow_l
 def test_field_specs_list_what_setup_must_create_for_the_allow_list() -> None:
     s = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "top_tags", "details.pronouns", "social.*"}))
     specs = {f.name: f for f in field_specs(s, detail_keys=["Preferred Name", "pronouns"])}
-    assert specs["humansupport_conversation_count"].kind == "integer"
+    assert (
+        specs["humansupport_conversations"].kind == "number" and specs["humansupport_conversations"].max_length is None
+    )
     assert specs["humansupport_top_tags"].kind == "text" and specs["humansupport_top_tags"].max_length == 255
     assert "humansupport_detail_pronouns" in specs and "humansupport_detail_preferred_name" not in specs
     assert "humansupport_social_linkedin" in specs and "humansupport_organization" not in specs

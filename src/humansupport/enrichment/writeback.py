@@ -83,6 +83,9 @@ _SCALARS: Final[dict[str, Callable[[Profile], Any]]] = {
     "preferred_agent": lambda p: _opt(p.preferred_agent),
     "preferred_agent_reason": lambda p: _opt(p.preferred_agent_reason),
     "last_conversation": lambda p: p.last_conversation.line() if p.last_conversation else None,
+    "last_contact": lambda p: (
+        p.last_conversation.date.date().isoformat() if p.last_conversation and p.last_conversation.date else None
+    ),
     "satisfaction_history": lambda p: p.satisfaction_line(),
     "top_tags": lambda p: ", ".join(p.top_tags) or None,
     "organization": lambda p: _opt(p.organization),
@@ -103,18 +106,25 @@ def profile_values(profile: Profile, settings: EnrichmentSettings) -> dict[str, 
     return {k: v for k, v in values.items() if v is not None and v != "" and settings.allows(k)}
 
 
+# the names the conformance kit and the vendor fakes already define for these keys
+_NAMES: Final = {"conversation_count": "conversations"}
+
+
 def attribute_name(key: str, settings: EnrichmentSettings) -> str:
     """The helpdesk attribute for a write-back key: ``details.pronouns`` -> ``humansupport_detail_pronouns``."""
     head, _, rest = key.partition(".")
     if rest:
         head = {"details": "detail", "social": "social"}.get(head, head)
         return f"{settings.attribute_prefix}{head}_{_slug(rest)}"
-    return f"{settings.attribute_prefix}{_slug(key)}"
+    return f"{settings.attribute_prefix}{_NAMES.get(key, _slug(key))}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class FieldSpec:
-    """A custom field `humansupport setup` must create: name, kind (``integer`` or ``text``), max length."""
+    """A custom field `humansupport setup` must create: name, kind, and max length for text and urls.
+
+    Kinds: ``text``, ``number`` (an integer), ``date`` (an ISO ``YYYY-MM-DD`` string) and ``url``.
+    """
 
     name: str
     key: str
@@ -122,7 +132,7 @@ class FieldSpec:
     max_length: int | None = None
 
 
-_INTEGER_KEYS: Final = frozenset({"conversation_count"})
+_KINDS: Final = {"conversation_count": "number", "first_contact": "date", "last_contact": "date", "picture_url": "url"}
 _SOCIAL_NETWORKS: Final = tuple(dict.fromkeys(SOCIAL_NETWORKS.values()))
 
 
@@ -139,16 +149,9 @@ def field_specs(settings: EnrichmentSettings, *, detail_keys: Iterable[str] = ()
         if not settings.allows(key):
             continue
         name = attribute_name(key, settings)
-        integer = key in _INTEGER_KEYS
-        specs.setdefault(
-            name,
-            FieldSpec(
-                name=name,
-                key=key,
-                kind="integer" if integer else "text",
-                max_length=None if integer else settings.max_value_length,
-            ),
-        )
+        kind = "url" if key.startswith("social.") else _KINDS.get(key, "text")
+        limit = settings.max_value_length if kind in ("text", "url") else None
+        specs.setdefault(name, FieldSpec(name=name, key=key, kind=kind, max_length=limit))
     return list(specs.values())
 
 
