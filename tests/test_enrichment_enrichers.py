@@ -132,6 +132,10 @@ async def test_consented_details_from_json_and_from_vendor_fields(tmp_path: Path
         custom_attributes={"plan": "pro", "Pronouns": "ignored: file wins", "humansupport_detail_plan": "ours", "x": 1},
     )
     assert await ConsentedDetailsEnricher().enrich(customer, ctx) == {"details": {"pronouns": "he/him", "plan": "pro"}}
+    phone_ok = _ctx(allowed_fields=frozenset({"details.phone"}))
+    with_phone = Customer(id="7", phone="+1-555-0100")
+    assert await ConsentedDetailsEnricher().enrich(with_phone, phone_ok) == {"details": {"phone": "+1-555-0100"}}
+    assert await ConsentedDetailsEnricher().enrich(with_phone, _ctx()) == {"details": {}}
     listed = tmp_path / "list.json"
     listed.write_text(json.dumps([{"email": "ana@x.test", "pronouns": "she/her"}]))
     assert load_details_file(listed) == {"email:ana@x.test": {"pronouns": "she/her"}}

@@ -173,7 +173,7 @@ def load_details_file(path: Path) -> dict[str, dict[str, str]]:
 
 
 class ConsentedDetailsEnricher:
-    """Details the customer chose to share: the team's file first, then existing vendor fields.
+    """Details the customer chose to share: the team's file first, then existing vendor fields (and phone).
 
     Only details whose ``details.<key>`` the consent allow-list names are returned at all.
     """
@@ -206,7 +206,8 @@ class ConsentedDetailsEnricher:
             for key in keys:
                 for detail, value in table.get(key, {}).items():
                     found.setdefault(detail, value)
-        for attr, value in customer.custom_attributes.items():
+        vendor_fields = {**customer.custom_attributes, "phone": customer.phone}
+        for attr, value in vendor_fields.items():
             if attr.startswith(s.attribute_prefix) or value is None or isinstance(value, dict | list):
                 continue
             detail = _detail_key(attr)
