@@ -335,3 +335,23 @@ def test_turning_the_note_off_removes_our_block_only() -> None:
     later, plan = run(after, _profile(), record, settings=no_note)
     assert plan.patch.note == "Human." and later.notes == "Human."
     assert run(later, _profile(), record, settings=no_note)[1].patch.empty
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=_profiles, second=_profiles, edits=st.dictionaries(st.integers(0, 20), _text, max_size=3))
+def test_a_human_edit_after_our_write_is_never_overwritten_without_force(
+    first: Profile, second: Profile, edits: dict[int, str]
+) -> None:
+    settings_ = ALL
+    record = WriteRecord()
+    after, _ = run(Customer(id="1"), first, record, settings=settings_)
+    ours = sorted(after.custom_attributes)
+    if not ours:
+        return
+    human = {ours[i % len(ours)]: value for i, value in edits.items()}
+    edited = after.model_copy(update={"custom_attributes": {**after.custom_attributes, **human}})
+    changed = {k for k, v in human.items() if str(v) != str(after.custom_attributes[k])}
+    nxt = plan_writeback(edited, second, settings=settings_, record=record)
+    assert changed.isdisjoint(nxt.patch.custom_attributes), (changed, nxt.patch.custom_attributes)
+    forced = plan_writeback(edited, second, settings=settings_, record=record, force=True)
+    assert not forced.protected
