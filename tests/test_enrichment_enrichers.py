@@ -49,6 +49,9 @@ def test_builtins_implement_the_enricher_protocol_and_register_through_the_hook(
     registry.register(EnrichmentPlugin(), name="humansupport-enrichment")
     assert set(registry.enrichers()) == {"helpdesk", "history", "consented_details", "picture", "social_links"}
     assert registry.enrichers()["picture"] is PictureEnricher
+    # what the CLI will do: instantiate what the registry holds, in the configured order
+    builder = ProfileBuilder([cls() for cls in registry.enrichers().values()])
+    assert [e.name for e in builder.enrichers] == list(EnrichmentSettings().order)
 
 
 async def test_helpdesk_enricher_copies_what_the_helpdesk_knows() -> None:
