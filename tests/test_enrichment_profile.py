@@ -16,6 +16,7 @@ from humansupport.enrichment.profile import (
     CustomerHistory,
     EnrichmentError,
     EnrichmentSettings,
+    Profile,
     ProfileBuilder,
     build_histories,
     history_from_synthetic,
@@ -259,3 +260,15 @@ def test_the_example_in_docs_enrichment_runs() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(example, "docs/enrichment.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["profile"].name == namespace["customer"].name
+
+
+async def test_a_profile_round_trips_through_json() -> None:
+    history = generate_history(customers=5, seed=2)
+    histories = history_from_synthetic(history)
+    settings = EnrichmentSettings(allowed_fields=frozenset({"details.*"}))
+    builder = ProfileBuilder([cls() for cls in BUILTIN_ENRICHERS], settings=settings)
+    customer = history.customers[0]
+    profile = await builder.build(customer, now=history.config.end, history=histories[customer.id])
+    text = profile.model_dump_json()
+    assert Profile.model_validate_json(text) == profile
+    assert profile.details and profile.last_conversation is not None
