@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from humansupport.enrichment.writeback import (
     plan_writeback,
     profile_values,
 )
+from humansupport.errors import ConfigError
 from humansupport.models import Customer, ProfilePatch, RatingScore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -225,6 +227,12 @@ def test_write_record_round_trips_through_json(tmp_path: Any) -> None:
     record.save(path)
     assert WriteRecord.load(path) == record
     assert WriteRecord.load(tmp_path / "none.json") == WriteRecord()
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"bad\.json is damaged"):
+        WriteRecord.load(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[]")
+    with pytest.raises(ConfigError, match="damaged"):
+        WriteRecord.load(tmp_path / "list.json")
 
 
 def test_attribute_names_are_prefixed_and_slugged() -> None:

@@ -261,7 +261,16 @@ class WriteRecord:
 
     @classmethod
     def load(cls, path: Path) -> WriteRecord:
-        return cls.from_json(path.read_text(encoding="utf-8")) if path.exists() else cls()
+        """The record saved at `path`, or an empty one when there is none yet."""
+        if not path.exists():
+            return cls()
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise ConfigError(
+                f"the write record {path} is damaged ({exc}); restore it or delete it, and every field we wrote "
+                "before will be treated as a human's until `--force`"
+            ) from exc
 
 
 # -- the diff --------------------------------------------------------------------------------------
