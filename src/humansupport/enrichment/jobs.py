@@ -1,7 +1,9 @@
 """What the CLI commands call: find, build, diff and (with `write=True`) write, in one function each.
 
 `humansupport profile` -> `enrich_customer`; `profile --forget` -> `forget_customer`; `humansupport enrich`
--> `enrich_customers`. History comes from the caller (the store), as a mapping or a function of the id.
+-> `enrich_customers`. History comes from the caller (the store), as a mapping or a function of the id. Pass the same
+`WriteRecord` to every run (`WriteRecord.load`/`save` until the store keeps it): without it, values we
+wrote earlier look human-written and are left alone.
 """
 
 from __future__ import annotations
