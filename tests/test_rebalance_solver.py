@@ -51,6 +51,11 @@ def instances(draw: st.DrawFn, *, weighted: bool = False, capped: bool = True) -
         has_leave.append(leave)
         options.append([*mine, LEAVE] if leave else mine)
     free = [draw(st.integers(0, 3)) for _ in range(m)]
+    w = [draw(st.integers(1, 2)) if weighted else 1 for _ in range(n)]
+    stays = [0] * m
+    for c, a, mv in zip(arc_conv, arc_agent, arc_move, strict=True):
+        stays[a] += 0 if mv else w[c]
+    overflow_cap = [max(0, stays[a] - free[a]) + draw(st.integers(0, 1)) for a in range(m)]
     problem = Problem(
         n_conversations=n,
         n_agents=m,
@@ -63,9 +68,10 @@ def instances(draw: st.DrawFn, *, weighted: bool = False, capped: bool = True) -
         free=np.array(free, dtype=np.int64),
         free_at_target=np.array([draw(st.integers(0, f)) for f in free], dtype=np.int64),
         move_cap=np.array([draw(st.integers(0, 3)) for _ in range(m)], dtype=np.int64),
+        overflow_cap=np.array(overflow_cap, dtype=np.int64) if draw(st.booleans()) else None,
         fairness_cost=draw(st.integers(0, 5)),
         overflow_cost=draw(st.integers(0, 30)),
-        weights=np.array([draw(st.integers(1, 2)) for _ in range(n)], dtype=np.int64) if weighted else None,
+        weights=np.array(w, dtype=np.int64) if weighted else None,
         max_moves=draw(st.one_of(st.none(), st.integers(0, 4))) if capped else None,
     )
     return Instance(problem, options)
@@ -95,6 +101,9 @@ def brute_force(inst: Instance) -> int | None:
         if p.max_moves is not None and sum(moves) > p.max_moves:
             continue
         if any(moves[a] > p.move_cap[a] or move_w[a] > p.free[a] for a in range(p.n_agents)):
+            continue
+        limit = [10**9] * p.n_agents if p.overflow_cap is None else [int(x) for x in p.overflow_cap]
+        if any(move_w[a] + stay_w[a] - int(p.free[a]) > limit[a] for a in range(p.n_agents)):
             continue
         for a in range(p.n_agents):
             total = move_w[a] + stay_w[a]

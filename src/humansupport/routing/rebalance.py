@@ -9,7 +9,8 @@ capacity and the move caps allow, unassigned conversations get an agent first, t
 agents who are over capacity, away or offline move, and only then affinity decides. Subject to: capacity
 (conversations held outside the plan count), group eligibility, `max_moves`, `max_moves_per_agent`.
 Only agents who are active and available (or of unknown availability) receive conversations; a
-conversation may stay with an agent already over capacity, but nothing moves in over capacity.
+conversation may stay with an agent already over capacity, but no agent ends further over capacity than
+it started (a move into an agent over capacity needs a move out).
 
 Candidates per conversation (the sparse graph the solver is exact on): its current agent, its customer's
 `candidates` most affine eligible agents, and the `fallback_agents` eligible agents of its group with the
@@ -448,6 +449,9 @@ def build_problem(
     target = _targets(cfg, agent_list, capacity)
     free_at_target = np.where(target < 0, free, np.clip(target - fixed, 0, None)).astype(np.int64)
     free_at_target = np.minimum(free_at_target, free)
+    stays_held = np.zeros(m, dtype=np.int64)
+    np.add.at(stays_held, agent_arr[~move_arr], weights[conv_arr[~move_arr]])
+    overflow_cap = np.where(unlimited, 0, np.maximum(0, stays_held - free)).astype(np.int64)
     move_cap = np.full(m, n + 1 if cfg.max_moves_per_agent is None else cfg.max_moves_per_agent, dtype=np.int64)
     problem = Problem(
         n_conversations=n,
@@ -461,6 +465,7 @@ def build_problem(
         free=free,
         free_at_target=free_at_target,
         move_cap=move_cap,
+        overflow_cap=overflow_cap,
         fairness_cost=fair,
         overflow_cost=big,
         weights=None if cfg.channel_weights is None else weights,

@@ -9,14 +9,17 @@ The network (one unit of flow per conversation, minimized cost)::
     conversation c --stay--> St[a0] --------------------------> A[a] --(target_free, 0)---------> T
                     --move--> M[a] --(move_cap[a], 0)----------> A[a] --(free-target_free, fair)-> T
                     --leave (unplaced, big cost)--------------------------------------------------> T
-    St[a] --(overflow+fair)--> T      (a conversation may stay with an agent over capacity, never move in)
+    St[a] --(overflow_cap[a], overflow+fair)--> T
 
-Capacity in units of one conversation and the per-agent move cap (`M[a] -> A[a]`) are arc capacities, so
-the flow is exact for them. A global cap on the number of moves is not: it bounds a sum over arcs of
-different conversations and agents, which no arc of a single-commodity network can carry while keeping
-who-goes-where. When that cap binds we either solve the MILP below (exact, small and medium instances) or
-price moves with a Lagrange multiplier λ (bisection over integer λ, one exact flow per step), which gives a
-feasible plan plus a proven bound: the reported `gap` is exact, and 0 when the plan is proven optimal.
+A conversation may stay with an agent over capacity (at a big cost), but only up to the agent's current
+excess (`overflow_cap`): nobody is pushed further over capacity, and a move into an agent over capacity
+must be paid for by at least one move out. Capacity in units of one conversation, the overflow cap and the
+per-agent move cap (`M[a] -> A[a]`) are arc capacities, so the flow is exact for them. A global cap on the
+number of moves is not: it bounds a sum over arcs of different conversations and agents, which no arc of a
+single-commodity network can carry while keeping who-goes-where. When that cap binds we either solve the
+MILP below (exact; small and medium instances) or price moves with a Lagrange multiplier (bisection over
+an integer price, one exact flow per step), which gives a feasible plan plus a proven bound: the reported
+`gap` is an upper bound on the true one, and 0 when the plan is proven optimal.
 Per-channel weights (a chat is 1 unit, an email 2) make assignments unsplittable: only the MILP is exact.
 
 Why OR-Tools' `SimpleMinCostFlow` for the flow: it is a C++ cost-scaling push-relabel solver that takes
@@ -64,6 +67,7 @@ class Problem:
     free: NDArray[np.int64]
     free_at_target: NDArray[np.int64]
     move_cap: NDArray[np.int64]
+    overflow_cap: NDArray[np.int64] | None = None
     fairness_cost: int = 0
     overflow_cost: int = 0
     weights: NDArray[np.int64] | None = None
@@ -85,10 +89,20 @@ class Problem:
             raise ValueError("a conversation has more than one stay arc")
         if not np.all(has_stay | self.has_leave):
             raise ValueError("every conversation needs a stay arc or a leave arc")
+        stays = ~self.arc_move
+        stay_w = np.bincount(self.arc_agent[stays], weights=self.weight_array()[self.arc_conv[stays]], minlength=m)
+        if np.any(stay_w > self.free + self.overflow_array()):
+            raise ValueError("overflow_cap must let every conversation stay (free + overflow_cap >= stays)")
 
     @property
     def unit_weights(self) -> bool:
         return self.weights is None or bool(np.all(self.weights == 1))
+
+    def overflow_array(self) -> NDArray[np.int64]:
+        """Per agent, how many units of stays may exceed capacity (None: unlimited)."""
+        if self.overflow_cap is None:
+            return np.full(self.n_agents, np.iinfo(np.int64).max // 4, dtype=np.int64)
+        return self.overflow_cap
 
     def weight_array(self) -> NDArray[np.int64]:
         if self.weights is None:
@@ -145,6 +159,8 @@ def evaluate(problem: Problem, choice: NDArray[np.int64]) -> int:
         raise ValueError("moved into an agent without capacity")
     used = np.minimum(move_w + stay_w, p.free)
     overflow = move_w + stay_w - used
+    if np.any(overflow > p.overflow_array()):
+        raise ValueError("an agent was pushed further over capacity")
     above = np.maximum(0, used - p.free_at_target)
     agent_cost = int(above.sum()) * p.fairness_cost + int(overflow.sum()) * (p.overflow_cost + p.fairness_cost)
     return int(p.arc_cost[picked].sum()) + int(p.leave_cost[left].sum()) + agent_cost
@@ -221,7 +237,7 @@ def solve_flow(problem: Problem, *, move_price: int = 0) -> Solution:
         [
             np.ones(e + len(leavers), dtype=np.int64),
             np.full(m, big),
-            np.full(m, big),
+            np.minimum(p.overflow_array(), big),
             np.minimum(p.move_cap, big),
             np.minimum(p.free_at_target, big),
             np.minimum(p.free - p.free_at_target, big),
@@ -278,6 +294,7 @@ def _without_move_cap(p: Problem) -> Problem:
         free=p.free,
         free_at_target=p.free_at_target,
         move_cap=p.move_cap,
+        overflow_cap=p.overflow_cap,
         fairness_cost=p.fairness_cost,
         overflow_cost=p.overflow_cost,
         weights=p.weights,
@@ -402,7 +419,13 @@ def solve_milp(problem: Problem, *, time_limit: float = 30.0) -> Solution:
     c[iy1] = p.fairness_cost
     c[io] = p.overflow_cost + p.fairness_cost
     upper = np.concatenate(
-        [np.ones(e), p.has_leave.astype(float), p.free_at_target, p.free - p.free_at_target, np.full(m, np.inf)]
+        [
+            np.ones(e),
+            p.has_leave.astype(float),
+            p.free_at_target,
+            p.free - p.free_at_target,
+            np.full(m, np.inf) if p.overflow_cap is None else p.overflow_cap,
+        ]
     )
     integrality = np.concatenate([np.ones(e + n), np.zeros(3 * m)])
     res = milp(
