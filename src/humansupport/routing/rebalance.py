@@ -117,6 +117,7 @@ class ExclusionReason(StrEnum):
 
 
 _DEFAULT_STATUSES: Final = frozenset({ConversationStatus.NEW, ConversationStatus.OPEN})
+_NONE: Final[frozenset[int]] = frozenset()
 _RECEIVING: Final = frozenset({AgentAvailability.AVAILABLE, AgentAvailability.UNKNOWN})
 
 
@@ -384,6 +385,7 @@ def build_problem(
         order = sorted(members, key=lambda j: (-int(free_now[j]), agent_list[j].id))
         fallbacks[group] = order[: cfg.fallback_agents]
 
+    eligible_sets = {group: frozenset(members) for group, members in by_group.items()}
     s = cfg.cost_scale
     arc_conv: list[int] = []
     arc_agent: list[int] = []
@@ -395,8 +397,7 @@ def build_problem(
     has_candidates: list[bool] = []
     fetch = max(cfg.candidates * 4, cfg.candidates + 16)
     for ci, conv in enumerate(movable):
-        eligible_here = by_group.get(conv.group_id, []) if conv.group_id is not None else by_group[None]
-        eligible_set = set(eligible_here)
+        eligible_set = eligible_sets.get(conv.group_id, _NONE)
         cur = current[ci]
         top = lookup.top_agents(conv.customer_id, fetch) if conv.customer_id else []
         preferred.append(top[0][0] if top else None)
