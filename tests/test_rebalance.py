@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from humansupport.models import Agent, AgentAvailability, Conversation, ConversationStatus
 from humansupport.routing.rebalance import (
+    ExclusionReason,
     MappingAffinity,
     MoveReason,
     RebalanceConfig,
@@ -337,3 +339,16 @@ def test_plans_hold_every_constraint_and_match_the_milp_reference(
             assert moved_in[a.id] <= config.max_moves_per_agent
         if moved_in[a.id]:  # nobody is pushed further over capacity
             assert a.capacity is not None and held[a.id] <= max(a.capacity, before[a.id])
+
+
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "rebalance.md").read_text()
+
+
+@pytest.mark.parametrize("knob", [f.name for f in fields(RebalanceConfig)])
+def test_every_knob_documented(knob: str) -> None:
+    assert f"| `{knob}` |" in DOC
+
+
+@pytest.mark.parametrize("reason", [*MoveReason, *UnplacedReason, *ExclusionReason], ids=str)
+def test_every_reason_documented(reason: StrEnum) -> None:
+    assert f"| `{reason.value}` |" in DOC
