@@ -149,6 +149,8 @@ def main() -> int:
     if seconds > TARGET_SECONDS:
         print(f"FAIL: planner took {seconds:.2f} s CPU > {TARGET_SECONDS} s")
         ok = False
+    capped = replace(cfg, max_moves=2_000, time_limit=20)  # a binding global cap: Lagrangian flow + greedy fill
+    run("full size, max_moves=2000 (Lagrangian, 20 s limit)", convs, agents, aff, capped)
 
     print("-- objective vs the exact reference (scipy milp / HiGHS), ratio = planner / reference")
     for n, m, groups in ((500, 20, 3), (2_000, 60, 6)):

@@ -193,3 +193,26 @@ def test_problem_needs_a_stay_or_leave_arc() -> None:
             free_at_target=np.array([1]),
             move_cap=np.array([1]),
         )
+
+
+def test_lagrangian_spends_the_budget_a_tie_would_waste() -> None:
+    # four identical unassigned conversations: any price moves all of them or none; max_moves is 2
+    n = 4
+    p = Problem(
+        n_conversations=n,
+        n_agents=1,
+        arc_conv=np.arange(n),
+        arc_agent=np.zeros(n, dtype=np.int64),
+        arc_cost=np.full(n, -5),
+        arc_move=np.ones(n, dtype=bool),
+        leave_cost=np.full(n, 100),
+        has_leave=np.ones(n, dtype=bool),
+        free=np.array([10]),
+        free_at_target=np.array([10]),
+        move_cap=np.array([10]),
+        max_moves=2,
+    )
+    sol = solve(p, method="flow")
+    assert sol.method == "flow+lagrangian"
+    assert int(np.count_nonzero(sol.choice != LEAVE)) == 2
+    assert sol.cost == 2 * -5 + 2 * 100 and sol.optimal

@@ -182,7 +182,7 @@ def solve(
         return free if problem.max_moves is None else _retag(free, started, "flow (max_moves not binding)")
     if method == "auto" and len(problem.arc_conv) <= milp_max_arcs:
         return solve_milp(problem, time_limit=max(1.0, time_limit - (time.perf_counter() - started)))
-    return _lagrangian(problem, started=started, time_limit=time_limit)
+    return _lagrangian(problem, relaxed=free, started=started, time_limit=time_limit)
 
 
 def _retag(sol: Solution, started: float, detail: str) -> Solution:
@@ -302,52 +302,113 @@ def _without_move_cap(p: Problem) -> Problem:
     )
 
 
-def _lagrangian(problem: Problem, *, started: float, time_limit: float) -> Solution:
-    """Bisection over an integer price per move until the flow's plan fits `max_moves`.
+def _lagrangian(problem: Problem, *, relaxed: Solution, started: float, time_limit: float) -> Solution:
+    """Bisection over an integer price per move, then spend the moves left unused on single improving moves.
 
     For any price λ ≥ 0 and its optimal flow x_λ, cost(x_λ) + λ·(moves(x_λ) - max_moves) is a lower bound on
-    the constrained optimum (weak duality), so the best feasible plan comes with a proven gap.
+    the constrained optimum (weak duality; `relaxed` is λ = 0), so the plan comes with a proven gap. Keeping
+    everything where it is fits any move cap, so a plan exists even if no price is tried in time.
     """
     p = problem
     assert p.max_moves is not None
     limit = p.max_moves
+    stay = np.full(p.n_conversations, LEAVE, dtype=np.int64)
+    stays = np.flatnonzero(~p.arc_move)
+    stay[p.arc_conv[stays]] = stays
+    best_choice, best_cost = stay, evaluate(p, stay)
+    bound = float(relaxed.cost)
     span = int(np.abs(p.arc_cost).max(initial=0)) + int(np.abs(p.leave_cost).max(initial=0))
-    lo, hi = 0, 2 * (span + p.overflow_cost + 2 * p.fairness_cost) + 1
-    bound = -float("inf")
-    best: Solution | None = None
+    lo, hi = 0, 2 * (span + p.overflow_cost + 2 * p.fairness_cost) + 1  # hi: nothing is worth a move
     steps = 0
-
-    def probe(price: int) -> bool:
-        nonlocal bound, best, steps
-        sol = solve_flow(p, move_price=price)
-        steps += 1
-        moves = _moves(p, sol.choice)
-        bound = max(bound, float(sol.cost + price * (moves - limit)))
-        if moves > limit:
-            return False
-        if best is None or sol.cost < best.cost:
-            best = sol
-        return True
-
-    while not probe(hi):  # a price above every possible gain leaves nothing worth moving
-        lo, hi = hi, 2 * hi
     while lo + 1 < hi and time.perf_counter() - started < time_limit:
         mid = (lo + hi) // 2
-        if probe(mid):
-            hi = mid
-        else:
+        sol = solve_flow(p, move_price=mid)
+        steps += 1
+        moves = _moves(p, sol.choice)
+        bound = max(bound, float(sol.cost + mid * (moves - limit)))
+        if moves > limit:
             lo = mid
-    assert best is not None
-    optimal = best.cost <= bound
+            continue
+        hi = mid
+        if sol.cost < best_cost:
+            best_choice, best_cost = sol.choice, sol.cost
+    choice, filled = _fill_budget(p, best_choice)
+    cost = evaluate(p, choice)
+    optimal = cost <= bound
     return Solution(
-        choice=best.choice,
-        cost=best.cost,
-        bound=float(best.cost) if optimal else bound,
+        choice=choice,
+        cost=cost,
+        bound=float(cost) if optimal else bound,
         optimal=optimal,
         method="flow+lagrangian",
         seconds=time.perf_counter() - started,
-        detail=f"{steps} flow solves, move price {hi}",
+        detail=f"{steps} priced flow solves, move price {hi}, {filled} moves added greedily",
     )
+
+
+def _fill_budget(problem: Problem, choice: NDArray[np.int64]) -> tuple[NDArray[np.int64], int]:
+    """Spends the moves the Lagrangian plan left unused: single improving moves, best arc gain first.
+
+    Prices make ties move all-or-nothing (e.g. every unassigned conversation is worth the same), so the
+    plan that fits `max_moves` often leaves budget unused; each accepted move keeps every constraint and
+    lowers the cost, so the bound stays valid and the gap only shrinks.
+    """
+    p = problem
+    assert p.max_moves is not None
+    choice = choice.copy()
+    budget = p.max_moves - _moves(p, choice)
+    if budget <= 0:
+        return choice, 0
+    w = p.weight_array()
+    ocap = p.overflow_array()
+    picked = choice[choice != LEAVE]
+    moved, stayed = picked[p.arc_move[picked]], picked[~p.arc_move[picked]]
+    move_w = np.bincount(p.arc_agent[moved], weights=w[p.arc_conv[moved]], minlength=p.n_agents).astype(np.int64)
+    stay_w = np.bincount(p.arc_agent[stayed], weights=w[p.arc_conv[stayed]], minlength=p.n_agents).astype(np.int64)
+    move_n = np.bincount(p.arc_agent[moved], minlength=p.n_agents).astype(np.int64)
+    now_cost = np.where(choice == LEAVE, p.leave_cost, p.arc_cost[np.maximum(choice, 0)])
+    gain = now_cost[p.arc_conv] - p.arc_cost
+    order = np.flatnonzero(p.arc_move & (gain > 0) & (choice[p.arc_conv] != np.arange(len(p.arc_conv))))
+    order = order[np.argsort(-gain[order], kind="stable")]
+
+    def agent_cost(a: int, mw: int, sw: int) -> float:
+        total = mw + sw
+        used = min(total, int(p.free[a]))
+        over = total - used
+        if mw > p.free[a] or over > ocap[a]:
+            return float("inf")
+        return float(
+            p.fairness_cost * max(0, used - int(p.free_at_target[a])) + (p.overflow_cost + p.fairness_cost) * over
+        )
+
+    filled = 0
+    for arc in order.tolist():
+        if budget <= 0:
+            break
+        c, a = int(p.arc_conv[arc]), int(p.arc_agent[arc])
+        old = int(choice[c])
+        if old != LEAVE and p.arc_move[old]:
+            continue  # already moved elsewhere: changing its target costs no budget but needs a swap check
+        if move_n[a] >= p.move_cap[a]:
+            continue
+        wc = int(w[c])
+        delta = float(p.arc_cost[arc] - now_cost[c])
+        delta += agent_cost(a, int(move_w[a]) + wc, int(stay_w[a])) - agent_cost(a, int(move_w[a]), int(stay_w[a]))
+        if old != LEAVE:
+            a0 = int(p.arc_agent[old])
+            delta += agent_cost(a0, int(move_w[a0]), int(stay_w[a0]) - wc)
+            delta -= agent_cost(a0, int(move_w[a0]), int(stay_w[a0]))
+        if not delta < 0:
+            continue
+        choice[c] = arc
+        now_cost[c] = p.arc_cost[arc]
+        move_w[a] += wc
+        move_n[a] += 1
+        if old != LEAVE:
+            stay_w[int(p.arc_agent[old])] -= wc
+        budget -= 1
+        filled += 1
+    return choice, filled
 
 
 def solve_milp(problem: Problem, *, time_limit: float = 30.0) -> Solution:
