@@ -352,3 +352,19 @@ def test_every_knob_documented(knob: str) -> None:
 @pytest.mark.parametrize("reason", [*MoveReason, *UnplacedReason, *ExclusionReason], ids=str)
 def test_every_reason_documented(reason: StrEnum) -> None:
     assert f"| `{reason.value}` |" in DOC
+
+
+def test_a_plan_without_a_bound_still_serializes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import scipy.optimize
+
+    class Stopped:
+        x = None
+        status = 1
+        message = "Time limit reached"
+
+    monkeypatch.setattr(scipy.optimize, "milp", lambda *a, **k: Stopped())
+    p = plan([conv("1", "c1", channel="email")], [agent("a")], {}, channel_weights={"email": 2})
+    assert p.totals.gap is None and not p.totals.optimal and p.moves == []
+    assert p.summary().endswith("no bound")
+    p.save(tmp_path / "plan.json")
+    assert RebalancePlan.load(tmp_path / "plan.json") == p

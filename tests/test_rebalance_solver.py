@@ -216,3 +216,31 @@ def test_lagrangian_spends_the_budget_a_tie_would_waste() -> None:
     assert sol.method == "flow+lagrangian"
     assert int(np.count_nonzero(sol.choice != LEAVE)) == 2
     assert sol.cost == 2 * -5 + 2 * 100 and sol.optimal
+
+
+def test_milp_stopped_before_any_plan_keeps_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.optimize
+
+    class Stopped:
+        x = None
+        status = 1
+        message = "Time limit reached"
+        mip_dual_bound = float("nan")
+
+    monkeypatch.setattr(scipy.optimize, "milp", lambda *a, **k: Stopped())
+    p = Problem(
+        n_conversations=2,
+        n_agents=2,
+        arc_conv=np.array([0, 0, 1]),
+        arc_agent=np.array([0, 1, 1]),
+        arc_cost=np.array([0, -9, -9]),
+        arc_move=np.array([False, True, True]),
+        leave_cost=np.array([50, 50]),
+        has_leave=np.array([False, True]),
+        free=np.array([2, 2]),
+        free_at_target=np.array([2, 2]),
+        move_cap=np.array([2, 2]),
+    )
+    sol = solve_milp(p, time_limit=0.1)
+    assert sol.choice.tolist() == [0, LEAVE] and sol.cost == 50
+    assert not sol.optimal and sol.gap == float("inf")

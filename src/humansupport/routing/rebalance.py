@@ -20,6 +20,7 @@ most free capacity.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -222,7 +223,7 @@ class RebalanceTotals(_Frozen):
     unassigned_after: int
     objective: float
     optimal: bool
-    gap: float
+    gap: float | None  # None: the solver stopped before it had a bound
     solver: str
     solve_seconds: float
 
@@ -249,7 +250,7 @@ class RebalancePlan(_Frozen):
             f"rebalance: {t.moves} moves, affinity +{t.affinity_gained:.2f}, "
             f"over capacity {t.agents_over_capacity_before}->{t.agents_over_capacity_after}, "
             f"unassigned {t.unassigned_before}->{t.unassigned_after}, "
-            f"{t.considered} considered, {t.excluded} excluded, {'optimal' if t.optimal else f'gap {t.gap:.2%}'}"
+            f"{t.considered} considered, {t.excluded} excluded, {'optimal' if t.optimal else _gap(t.gap)}"
         )
 
     def save(self, path: str | Path) -> None:
@@ -263,6 +264,10 @@ class RebalancePlan(_Frozen):
         if data.get("format") != PLAN_FORMAT:
             raise ValueError(f"unknown plan format {data.get('format')!r} (expected {PLAN_FORMAT})")
         return cls.model_validate(data)
+
+
+def _gap(gap: float | None) -> str:
+    return "no bound" if gap is None else f"gap {gap:.2%}"
 
 
 # --- building the problem ---------------------------------------------------------------------------------
@@ -618,7 +623,7 @@ def _to_plan(built: _Built, solution: Solution, cfg: RebalanceConfig, now: datet
         unassigned_after=sum(1 for u in unplaced if u.agent_id is None),
         objective=-solution.cost / cfg.cost_scale,
         optimal=solution.optimal,
-        gap=solution.gap,
+        gap=solution.gap if math.isfinite(solution.gap) else None,
         solver=solution.method,
         solve_seconds=solution.seconds,
     )

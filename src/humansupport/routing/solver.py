@@ -127,6 +127,7 @@ class Solution:
 
     @property
     def gap(self) -> float:
+        """Relative distance to the bound; `inf` when no bound is known (a MILP stopped before any bound)."""
         return max(0.0, (self.cost - self.bound) / max(1.0, abs(self.cost)))
 
 
@@ -312,9 +313,7 @@ def _lagrangian(problem: Problem, *, relaxed: Solution, started: float, time_lim
     p = problem
     assert p.max_moves is not None
     limit = p.max_moves
-    stay = np.full(p.n_conversations, LEAVE, dtype=np.int64)
-    stays = np.flatnonzero(~p.arc_move)
-    stay[p.arc_conv[stays]] = stays
+    stay = _keep_everything(p)
     best_choice, best_cost = stay, evaluate(p, stay)
     bound = float(relaxed.cost)
     span = int(np.abs(p.arc_cost).max(initial=0)) + int(np.abs(p.leave_cost).max(initial=0))
@@ -344,6 +343,14 @@ def _lagrangian(problem: Problem, *, relaxed: Solution, started: float, time_lim
         seconds=time.perf_counter() - started,
         detail=f"{steps} priced flow solves, move price {hi}, {filled} moves added greedily",
     )
+
+
+def _keep_everything(p: Problem) -> NDArray[np.int64]:
+    """Every conversation on its stay arc, else unplaced: feasible under any cap (Problem guarantees it)."""
+    choice = np.full(p.n_conversations, LEAVE, dtype=np.int64)
+    stays = np.flatnonzero(~p.arc_move)
+    choice[p.arc_conv[stays]] = stays
+    return choice
 
 
 def _fill_budget(problem: Problem, choice: NDArray[np.int64]) -> tuple[NDArray[np.int64], int]:
@@ -496,16 +503,16 @@ def solve_milp(problem: Problem, *, time_limit: float = 30.0) -> Solution:
         integrality=integrality,
         options={"time_limit": max(0.1, time_limit), "mip_rel_gap": 0.0},
     )
-    if res.x is None:  # cannot happen for a valid Problem unless the time limit hit before any solution
-        raise RuntimeError(f"MILP found no solution: {res.message}")
-    x = np.rint(res.x[:e]).astype(np.int64)
-    choice = np.full(n, LEAVE, dtype=np.int64)
-    used = np.flatnonzero(x > 0)
-    choice[p.arc_conv[used]] = used
-    cost = evaluate(p, choice)
     dual = getattr(res, "mip_dual_bound", None)
+    if res.x is None:  # the time limit hit before HiGHS found any plan: keeping everything is always feasible
+        choice = _keep_everything(p)
+    else:
+        choice = np.full(n, LEAVE, dtype=np.int64)
+        used = np.flatnonzero(np.rint(res.x[:e]) > 0)
+        choice[p.arc_conv[used]] = used
+    cost = evaluate(p, choice)
     optimal = bool(res.status == 0)
-    bound = float(cost) if optimal or dual is None else float(dual)
+    bound = float(cost) if optimal else float(dual) if dual is not None and np.isfinite(dual) else -np.inf
     return Solution(
         choice=choice,
         cost=cost,
