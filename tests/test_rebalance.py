@@ -368,3 +368,20 @@ def test_a_plan_without_a_bound_still_serializes(monkeypatch: pytest.MonkeyPatch
     assert p.summary().endswith("no bound")
     p.save(tmp_path / "plan.json")
     assert RebalancePlan.load(tmp_path / "plan.json") == p
+
+
+def test_assignments_guard_against_human_changes() -> None:
+    c = conv("1", "c1", "a", version="v7")
+    (a,) = plan([c], [agent("a"), agent("b")], {("c1", "b"): 3.0}).assignments()
+    assert (a.conversation_id, a.agent_id, a.expected_assignee_id) == ("1", "b", "a")
+    assert a.expected_updated_at == OLD and a.expected_version == "v7" and "preferred" in (a.reason or "")
+
+
+def test_table_for_people_limits_rows() -> None:
+    from rich.console import Console
+
+    p = plan([conv(str(i), f"c{i}") for i in range(3)], [agent("a")], {})
+    console = Console(width=200, record=True)
+    console.print(p.table(limit=2))
+    text = console.export_text()
+    assert text.count("unassigned │") == 2 and "1 more moves not shown" in text and "rebalance: 3 moves" in text

@@ -31,8 +31,9 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from rich.table import Table
 
-from humansupport.models import Agent, AgentAvailability, Conversation, ConversationStatus
+from humansupport.models import Agent, AgentAvailability, Assignment, Conversation, ConversationStatus
 from humansupport.routing.solver import LEAVE, Method, Problem, Solution, solve
 
 __all__ = [
@@ -243,6 +244,39 @@ class RebalancePlan(_Frozen):
         """JSON-ready (ISO times, plain strings)."""
         return self.model_dump(mode="json")
 
+    def assignments(self) -> list[Assignment]:
+        """The moves as the adapter's `assign_many` input, guarded so a human's change since planning wins."""
+        return [
+            Assignment(
+                conversation_id=m.conversation_id,
+                agent_id=m.to_agent_id,
+                expected_updated_at=m.expected_updated_at,
+                expected_version=m.expected_version,
+                expected_assignee_id=m.from_agent_id,
+                reason=m.explanation,
+            )
+            for m in self.moves
+        ]
+
+    def table(self, *, limit: int | None = 50) -> Table:
+        """A rich table of the moves for people (`--json` is for machines); `limit=None` shows all."""
+        table = Table(title=self.summary(), show_lines=False)
+        for column in ("conversation", "from", "to", "reason", "affinity", "delta"):
+            table.add_column(column, justify="right" if column in ("affinity", "delta") else "left")
+        shown = self.moves if limit is None else self.moves[:limit]
+        for m in shown:
+            table.add_row(
+                m.conversation_id,
+                m.from_agent_id or "-",
+                m.to_agent_id,
+                m.reason.value,
+                f"{m.score_after:.2f}",
+                f"{m.score_delta:+.2f}",
+            )
+        if len(shown) < len(self.moves):
+            table.caption = f"{len(self.moves) - len(shown)} more moves not shown"
+        return table
+
     def summary(self) -> str:
         """One line for cron mail."""
         t = self.totals
@@ -451,7 +485,7 @@ def build_problem(
         away_stay = np.where(~move_arr & away[agent_arr], big, 0)
     arc_cost = -aff_int + np.where(move_arr, penalty, 0) + away_stay
 
-    free = np.where(unlimited, n + 1, np.maximum(0, capacity - fixed)).astype(np.int64)
+    free = np.where(unlimited, int(weights.sum()) + 1, np.maximum(0, capacity - fixed)).astype(np.int64)
     target = _targets(cfg, agent_list, capacity)
     free_at_target = np.where(target < 0, free, np.clip(target - fixed, 0, None)).astype(np.int64)
     free_at_target = np.minimum(free_at_target, free)
