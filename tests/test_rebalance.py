@@ -385,3 +385,18 @@ def test_table_for_people_limits_rows() -> None:
     console.print(p.table(limit=2))
     text = console.export_text()
     assert text.count("unassigned │") == 2 and "1 more moves not shown" in text and "rebalance: 3 moves" in text
+
+
+def test_making_room_for_an_unassigned_conversation() -> None:
+    agents = [agent("a", capacity=1, groups=("g", "h")), agent("b", capacity=1)]
+    convs = [conv("x", "c1", "a"), conv("y", "c2", group_id="h")]  # only a serves group h, and a is full
+    p = plan(convs, agents, {("c1", "a"): 1.0, ("c2", "a"): 5.0})
+    assert moved(p) == {"x": "b", "y": "a"}
+    assert reasons(p) == {"x": MoveReason.MAKE_ROOM, "y": MoveReason.UNASSIGNED}
+
+
+def test_load_balance_reason_with_a_fairness_target() -> None:
+    agents = [agent("a", capacity=4), agent("b", capacity=4)]
+    convs = [conv(str(i), f"c{i}", "a") for i in range(4)]
+    p = plan(convs, agents, {}, fairness_target=0.5, fairness_cost=1.0)
+    assert len(p.moves) == 2 and set(reasons(p).values()) == {MoveReason.LOAD_BALANCE}

@@ -696,7 +696,7 @@ def _move_reason(
         if built.preferred[ci] == built.agent_ids[to]:
             return MoveReason.PREFERRED_AGENT
         return MoveReason.HIGHER_AFFINITY
-    if built.problem.fairness_cost > 0:
+    if built.problem.fairness_cost > 0 and bool(np.any(built.problem.free_at_target < built.problem.free)):
         return MoveReason.LOAD_BALANCE
     return MoveReason.MAKE_ROOM
 
