@@ -47,7 +47,6 @@ __all__ = [
     "RebalanceTotals",
     "Unplaced",
     "UnplacedReason",
-    "build_problem",
     "plan_rebalance",
 ]
 
@@ -358,7 +357,7 @@ def _weight(conv: Conversation, config: RebalanceConfig) -> int:
     return int(config.channel_weights.get(conv.channel or "", config.default_channel_weight))
 
 
-def build_problem(
+def _build_problem(
     conversations: Iterable[Conversation],
     agents: Iterable[Agent],
     affinity: Mapping[tuple[str, str], float] | AffinityLookup,
@@ -564,7 +563,7 @@ def plan_rebalance(
     injected (no wall clock).
     """
     cfg = config or RebalanceConfig()
-    built = build_problem(
+    built = _build_problem(
         conversations, agents, affinity, now=now, config=cfg, loads=loads, last_human_activity=last_human_activity
     )
     solution = solve(built.problem, method=cfg.solver, time_limit=cfg.time_limit, milp_max_arcs=cfg.milp_max_arcs)
