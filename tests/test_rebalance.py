@@ -400,3 +400,36 @@ def test_load_balance_reason_with_a_fairness_target() -> None:
     convs = [conv(str(i), f"c{i}", "a") for i in range(4)]
     p = plan(convs, agents, {}, fairness_target=0.5, fairness_cost=1.0)
     assert len(p.moves) == 2 and set(reasons(p).values()) == {MoveReason.LOAD_BALANCE}
+
+
+def test_synthetic_history_moves_customers_toward_their_usual_agent() -> None:
+    from collections import Counter
+
+    from humansupport.models import AuthorRole
+    from humansupport.testing import generate_history
+
+    history = generate_history(customers=300, agents=12)
+    customer_of = {c.id: c.customer_id for c in history.conversations}
+    replies = Counter(
+        (customer_of[m.conversation_id], m.author_id)
+        for thread in history.messages.values()
+        for m in thread
+        if m.author_role == AuthorRole.AGENT and m.public and m.author_id
+    )
+    affinity = {(c, a): n / 10 for (c, a), n in replies.items() if c}
+    open_now = history.open_conversations()
+    end = max(c.updated_at for c in history.conversations if c.updated_at)
+    p = plan_rebalance(open_now, history.agents, affinity, now=end)
+    after = {c.id: c.assignee_id for c in open_now} | moved(p)
+    receiving = {a.id for a in history.agents if a.active and a.availability in (AgentAvailability.AVAILABLE,)}
+
+    def with_usual(assignment: dict[str, str | None]) -> int:
+        return sum(
+            1
+            for c in open_now
+            if c.customer_id and (u := history.usual_agent(c.customer_id)) in receiving and assignment[c.id] == u
+        )
+
+    assert p.totals.optimal and p.totals.affinity_gained > 0 and p.totals.unassigned_after < p.totals.unassigned_before
+    assert with_usual(after) > with_usual({c.id: c.assignee_id for c in open_now})
+    assert {m.reason for m in p.moves} >= {MoveReason.UNASSIGNED}
