@@ -280,7 +280,7 @@ class RebalancePlan(_Frozen):
         """One line for cron mail."""
         t = self.totals
         return (
-            f"rebalance: {t.moves} moves, affinity +{t.affinity_gained:.2f}, "
+            f"rebalance: {t.moves} moves, affinity {t.affinity_gained:+.2f}, "
             f"over capacity {t.agents_over_capacity_before}->{t.agents_over_capacity_after}, "
             f"unassigned {t.unassigned_before}->{t.unassigned_after}, "
             f"{t.considered} considered, {t.excluded} excluded, {'optimal' if t.optimal else _gap(t.gap)}"
