@@ -1,0 +1,1 @@
+"""Routing: affinity, the preferred-agent router and the nightly rebalance planner/solver."""
