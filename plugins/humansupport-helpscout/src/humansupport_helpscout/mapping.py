@@ -466,6 +466,8 @@ def conversation_to_hs(
             "last": last,
             "email": customer.email,
         }
+    elif conv.customer_id is not None and conv.customer_id.isdigit():
+        data["primaryCustomer"] = {"id": int(conv.customer_id), "type": "customer"}  # deleted: the id remains
     if conv.status in (ConversationStatus.SOLVED, ConversationStatus.CLOSED):
         data["closedAt"] = hs_time(conv.updated_at)
     return data
