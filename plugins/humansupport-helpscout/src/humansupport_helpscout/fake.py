@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl
@@ -223,7 +224,15 @@ class FakeHelpScout(FakeHelpdesk):
 
     # -- helpers ----------------------------------------------------------------------------------------
 
-    def _hal(self, request: httpx.Request, key: str, items: list[dict[str, Any]]) -> httpx.Response:
+    def _hal(
+        self,
+        request: httpx.Request,
+        key: str,
+        items: list[Any],
+        *,
+        render: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> httpx.Response:
+        """One HAL page; `render` turns only this page's records into JSON (listings stay linear)."""
         raw = request.url.params.get("page", "1")
         try:
             number = int(raw)
@@ -234,6 +243,8 @@ class FakeHelpScout(FakeHelpdesk):
         size = self.page_size
         total_pages = max(1, math.ceil(len(items) / size))
         page, _ = self.paginate_list(items, page=number, per_page=size)
+        if render is not None:
+            page = [render(item) for item in page]
         base = str(request.url.copy_remove_param("page"))
         sep = "&" if "?" in base else "?"
         links: dict[str, Any] = {
@@ -401,7 +412,7 @@ class FakeHelpScout(FakeHelpdesk):
         since = self._since(request)
         field, descending = self._sort(request)
         assigned_to = params.get("assigned_to")
-        rendered = []
+        chosen = []
         for conv in self.conversations.values():
             hs_status = mapping.status_to_hs(conv.status)
             if status == "open" and hs_status not in ("active", "pending"):
@@ -410,19 +421,18 @@ class FakeHelpScout(FakeHelpdesk):
                 continue
             if assigned_to is not None and conv.assignee_id != assigned_to:
                 continue
-            data = self.render_conversation(conv)
-            if mailboxes is not None and data["mailboxId"] not in mailboxes:
+            if mailboxes is not None and self._mailbox_for(conv) not in mailboxes:
                 continue
             if since is not None and (conv.updated_at is None or conv.updated_at < since):
                 continue
-            rendered.append((conv, data))
+            chosen.append(conv)
         if field == "modifiedAt":
-            rendered.sort(key=lambda p: (p[0].updated_at or p[0].created_at or _EPOCH, int(p[0].id)))
+            chosen.sort(key=lambda c: (c.updated_at or c.created_at or _EPOCH, int(c.id)))
         else:
-            rendered.sort(key=lambda p: (p[0].created_at or _EPOCH, int(p[0].id)))
+            chosen.sort(key=lambda c: (c.created_at or _EPOCH, int(c.id)))
         if descending:
-            rendered.reverse()
-        return self._hal(request, "conversations", [data for _, data in rendered])
+            chosen.reverse()
+        return self._hal(request, "conversations", chosen, render=self.render_conversation)
 
     @route("GET", r"/v2/conversations/(?P<cid>\d+)")
     def get_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
@@ -540,7 +550,7 @@ class FakeHelpScout(FakeHelpdesk):
             if (since is None or (c.updated_at or c.created_at or _EPOCH) >= since)
             and (email is None or email in {e.lower() for e in [*(c.emails or []), c.email or ""] if e})
         ]
-        return self._hal(request, "customers", [self.render_customer(c) for c in found])
+        return self._hal(request, "customers", found, render=self.render_customer)
 
     @route("GET", r"/v2/customers/(?P<cid>\d+)")
     def get_customer(self, request: httpx.Request, cid: str) -> httpx.Response:
