@@ -30,8 +30,6 @@ _MAX_REDIRECTS: Final = 2
 class ClientCredentialsAuth(httpx.Auth):
     """Bearer auth from an app id and secret; also follows a merged conversation's 301 on GET."""
 
-    requires_response_body = True
-
     def __init__(self, *, app_id: str, app_secret: SecretStr, token_url: str, clock: Clock) -> None:
         self._app_id = app_id
         self._app_secret = app_secret
@@ -96,6 +94,7 @@ class ClientCredentialsAuth(httpx.Auth):
             async with self._get_lock():
                 if not self._fresh():
                     token_response = yield self._token_request()
+                    await token_response.aread()  # overriding the flow skips httpx's own read
                     if not self._accept(token_response):
                         return
         used = self._generation
@@ -105,6 +104,7 @@ class ClientCredentialsAuth(httpx.Auth):
             async with self._get_lock():
                 if used == self._generation:
                     token_response = yield self._token_request()
+                    await token_response.aread()
                     if not self._accept(token_response):
                         return
             response = yield self._authorize(request)
