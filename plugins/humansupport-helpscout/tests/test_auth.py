@@ -109,3 +109,58 @@ def test_from_settings_builds_an_adapter(fake: FakeHelpScout, clock: FakeClock) 
     assert isinstance(adapter, HelpScoutAdapter)
     assert adapter.http.base_url == "https://api.helpscout.net"
     assert make_adapter(fake, clock).vendor == "helpscout"
+
+
+async def test_concurrent_first_calls_fetch_one_token(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    import asyncio
+
+    ids = sorted(fake.conversations)[:12]
+    got = await asyncio.gather(*(adapter.get_conversation(cid) for cid in ids))
+    assert [c.id for c in got] == ids
+    assert fake.tokens_issued == 1
+
+
+async def test_concurrent_401s_refresh_once(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    import asyncio
+
+    ids = sorted(fake.conversations)[:12]
+    await adapter.get_conversation(ids[0])
+    fake.expire_tokens()
+    await asyncio.gather(*(adapter.get_conversation(cid) for cid in ids))
+    assert fake.tokens_issued == 2, "each request that saw a 401 fetched its own token"
+
+
+def test_sync_facade_runs_the_adapter_on_its_own_loop(fake: FakeHelpScout, clock: FakeClock) -> None:
+    from humansupport import Helpdesk
+
+    with Helpdesk(make_adapter(fake, clock)) as hd:
+        cid = sorted(fake.conversations)[0]
+        assert hd.get_conversation(cid).id == cid
+        assert len(list(hd.iter_groups())) == len(fake.groups)
+        assert hd.capabilities.signed_webhooks
+    assert fake.tokens_issued == 1
+
+
+def test_mailbox_ids_from_the_environment_limit_listings(fake: FakeHelpScout, clock: FakeClock) -> None:
+    import asyncio
+
+    mailbox = sorted(fake.mailboxes)[0]
+    env = {
+        "HUMANSUPPORT_HELPSCOUT_APP_ID": FakeHelpScout.app_id,
+        "HUMANSUPPORT_HELPSCOUT_APP_SECRET": FakeHelpScout.app_secret,
+        "HUMANSUPPORT_HELPSCOUT_MAILBOX_IDS": f'["{mailbox}"]',
+        "HUMANSUPPORT_HELPSCOUT_CAPACITY_DEFAULT": "9",
+    }
+    settings = resolve_settings(HelpScoutSettings, environ=env)
+    adapter = HelpScoutAdapter.from_settings(settings, transport=fake.transport(), clock=clock)
+
+    async def go() -> tuple[list[str], list[int | None]]:
+        async with adapter:
+            convs = [c.raw["mailboxId"] async for c in adapter.iter_conversations()]
+            caps = [a.capacity async for a in adapter.iter_agents()]
+        return convs, caps
+
+    mailboxes, capacities = asyncio.run(go())
+    assert mailboxes and set(mailboxes) == {int(mailbox)}
+    assert set(capacities) == {9}
+    assert fake.requests[1].url_params["mailbox"] == mailbox

@@ -10,7 +10,7 @@ import pytest
 from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter
 from pydantic import SecretStr
 
-from humansupport import Assignment, ProfilePatch
+from humansupport import Assignment, ConversationStatus, ProfilePatch
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 
 from .contract import ContractTransport, openapi, request_errors, response_errors
@@ -33,6 +33,7 @@ async def test_every_adapter_call_conforms(fake: FakeHelpScout, clock: FakeClock
         convs = [c async for c in adapter.iter_conversations(updated_since=clock.now().replace(year=2025))]
         assert convs
         [m async for m in adapter.iter_messages(convs[0].id)]
+        assert [pair async for pair in adapter.iter_conversations_with_messages(status=[ConversationStatus.PENDING])]
         [a async for a in adapter.iter_agents()]
         [g async for g in adapter.iter_groups()]
         customers = [c async for c in adapter.iter_customers(updated_since=clock.now().replace(year=2020))]

@@ -247,3 +247,19 @@ async def test_status_filter_maps_to_one_vendor_value_and_filters_after(
     everything = [c async for c in adapter.iter_conversations()]
     assert [r for r in fake.requests if r.path == "/v2/conversations"][-1].url_params["status"] == "all"
     assert len(everything) == len(fake.conversations)
+
+
+async def test_listing_with_embedded_threads_saves_a_request_per_conversation(
+    adapter: HelpScoutAdapter, fake: FakeHelpScout
+) -> None:
+    pairs = [pair async for pair in adapter.iter_conversations_with_messages()]
+    assert {conv.id for conv, _ in pairs} == set(fake.conversations)
+    for conv, messages in pairs:
+        assert len(messages) == len(fake.messages.get(conv.id, []))
+        times = [m.created_at for m in messages if m.created_at is not None]
+        assert times == sorted(times)
+    chats = {conv.id for conv, _ in pairs if conv.channel == "chat"}
+    thread_calls = {r.path.split("/")[3] for r in fake.requests if r.path.endswith("/threads")}
+    assert thread_calls == chats, "only chats (truncated in the list view) may be read again"
+    listings = [r for r in fake.requests if r.path == "/v2/conversations"]
+    assert all(r.url_params.get("embed") == "threads" for r in listings)

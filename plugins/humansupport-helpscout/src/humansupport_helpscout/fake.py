@@ -432,7 +432,19 @@ class FakeHelpScout(FakeHelpdesk):
             chosen.sort(key=lambda c: (c.created_at or _EPOCH, int(c.id)))
         if descending:
             chosen.reverse()
-        return self._hal(request, "conversations", chosen, render=self.render_conversation)
+        embed = params.get("embed")
+        if embed not in (None, "threads"):
+            raise FakeBadRequest("Expected one of these: 'threads'", field="embed")
+        render = self.render_conversation if embed is None else self._render_with_threads
+        return self._hal(request, "conversations", chosen, render=render)
+
+    def _render_with_threads(self, conv: Conversation) -> dict[str, Any]:
+        data = self.render_conversation(conv)
+        threads = self._threads(conv)
+        if data["type"] == "chat":
+            threads = [{**t, "body": (t.get("body") or "")[:100]} for t in threads]  # the list view truncates chats
+        data["_embedded"] = {"threads": threads}
+        return data
 
     @route("GET", r"/v2/conversations/(?P<cid>\d+)")
     def get_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
