@@ -193,3 +193,54 @@ async def test_check_reports_account_and_headroom(clock: FakeClock) -> None:
     assert report["rate_limit"] == 120
     assert report["rate_remaining"] == 118  # the token call and GET /v2/users/me
     assert report["account"] and "@" in report["account"]
+
+
+async def test_a_409_from_the_vendor_is_a_conflict_outcome(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    from humansupport import Assignment, AssignmentOutcome
+
+    cid = next(c.id for c in sorted(fake.conversations.values(), key=lambda c: int(c.id)) if c.status.is_open)
+    agent = next(a for a in sorted(fake.agents) if fake.agents[a].active)
+    fake.fail_next(409, match=lambda r: r.method == "PATCH")
+    (result,) = await adapter.assign_many([Assignment(conversation_id=cid, agent_id=agent)])
+    assert result.outcome is AssignmentOutcome.CONFLICT
+    assert sum(1 for r in fake.requests if r.method == "PATCH") == 1, "a conflict must not be retried"
+
+
+async def test_a_422_surfaces_the_vendor_field_errors(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    from humansupport import ProfilePatch, ValidationError
+
+    body = {
+        "logRef": "00000000-0000-0000-0000-000000000001",
+        "message": "Unprocessable entity",
+        "_embedded": {"errors": [{"path": "background", "message": "size must be between 0 and 200"}]},
+    }
+    fake.fail_next(422, match=lambda r: r.method == "PATCH", body=body)
+    with pytest.raises(ValidationError) as info:
+        await adapter.update_customer(sorted(fake.customers)[0], ProfilePatch(note="hi"))
+    assert info.value.status == 422
+    assert info.value.field_errors == {"background": ["size must be between 0 and 200"]}
+    assert "size must be between 0 and 200" in str(info.value)
+    assert info.value.request_id and info.value.request_id.startswith("fake-hs-")
+
+
+async def test_a_conversation_moving_to_the_end_mid_listing_is_listed_once(
+    adapter: HelpScoutAdapter, fake: FakeHelpScout, clock: FakeClock
+) -> None:
+    fake.page_size = 10
+    got: list[str] = []
+    async for conv in adapter.iter_conversations():
+        got.append(conv.id)
+        if len(got) == 3:
+            clock.advance(1)
+            fake.touch_conversation(got[0])  # newest modifiedAt now: it shows up again on the last page
+    assert len(got) == len(set(got))
+    assert set(got) <= set(fake.conversations)
+
+
+async def test_find_customer_quotes_the_search(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    customer = next(c for c in fake.customers.values() if c.email)
+    found = await adapter.find_customer(email=customer.email or "")
+    assert found is not None and found.id == customer.id
+    assert await adapter.find_customer(email='nobody"@example.com') is None
+    queries = [r.url_params.get("query") for r in fake.requests if r.path == "/v2/customers"]
+    assert queries[-1] == '(email:"nobody@example.com")'

@@ -267,3 +267,10 @@ def test_user_and_webhook_mapping_survive_noise(data: st.DataObject) -> None:
     assert mapping.agent_from_user(user, status=data.draw(JSON_VALUE)).id == "4"  # type: ignore[arg-type]
     event = mapping.event_from_webhook(data.draw(st.none() | st.text(max_size=20)), _mutate(CONVERSATION, data.draw))
     assert event.vendor == "helpscout"
+
+
+@given(st.sets(st.sampled_from(list(ConversationStatus))))
+def test_status_filter_always_covers_what_was_asked(statuses: set[ConversationStatus]) -> None:
+    value = mapping.hs_status_filter(sorted(statuses))
+    covered = {"all": {"active", "pending", "closed", "spam"}, "open": {"active", "pending"}}.get(value, {value})
+    assert {mapping.status_to_hs(s) for s in statuses} <= covered

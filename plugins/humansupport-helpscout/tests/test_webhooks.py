@@ -10,6 +10,8 @@ import json
 import pytest
 from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter
 from humansupport_helpscout.webhooks import parse_webhook, sign, verify_signature
+from hypothesis import given
+from hypothesis import strategies as st
 
 from humansupport import WebhookEventType
 
@@ -83,3 +85,21 @@ def test_customer_and_rating_events_name_their_records() -> None:
 def test_malformed_bodies_give_an_other_event_not_an_exception(body: bytes) -> None:
     (event,) = parse_webhook({"X-HelpScout-Event": "convo.created"}, body)
     assert event.conversation_id is None and event.raw == {}
+
+
+@given(
+    st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=4),
+    st.binary(max_size=200),
+    st.text(max_size=40),
+)
+def test_verify_and_parse_never_raise(headers: dict[str, str], body: bytes, secret: str) -> None:
+    assert verify_signature(headers, body, secret) in (True, False)
+    events = parse_webhook(headers, body)
+    assert len(events) == 1 and events[0].vendor == "helpscout"
+
+
+@given(st.binary(max_size=200), st.text(min_size=1, max_size=40))
+def test_only_the_right_signature_verifies(body: bytes, secret: str) -> None:
+    good = {"X-HelpScout-Signature": sign(body, secret)}
+    assert verify_signature(good, body, secret)
+    assert not verify_signature(good, body + b"x", secret)

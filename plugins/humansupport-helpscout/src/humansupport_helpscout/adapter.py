@@ -269,13 +269,13 @@ class HelpScoutAdapter(AsyncHelpdesk):
     async def _team_members(self) -> dict[str, list[str]]:
         teams: dict[str, list[str]] = {}
         async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping._id(team.get("id"))
+            team_id = mapping.vendor_id(team.get("id"))
             if team_id is None:
                 continue
             teams[team_id] = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping._id(member.get("id"))) is not None
+                if (uid := mapping.vendor_id(member.get("id"))) is not None
             ]
         return teams
 
@@ -295,7 +295,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         async for user in self._list("/v2/users", "users"):
             if str(user.get("type") or "user").lower() != "user":
                 continue
-            user_id = mapping._id(user.get("id"))
+            user_id = mapping.vendor_id(user.get("id"))
             if user_id is None:
                 continue
             status = await self._status(user_id)
@@ -305,13 +305,13 @@ class HelpScoutAdapter(AsyncHelpdesk):
 
     async def iter_groups(self) -> AsyncIterator[Group]:
         async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping._id(team.get("id"))
+            team_id = mapping.vendor_id(team.get("id"))
             if team_id is None:
                 continue
             members = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping._id(member.get("id"))) is not None
+                if (uid := mapping.vendor_id(member.get("id"))) is not None
             ]
             yield mapping.group_from_team(team, members)
 
@@ -333,7 +333,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         # Search syntax `(email:"a@b.com")` on GET /v2/customers; quotes in the address are dropped.
         query = '(email:"{}")'.format(email.replace('"', ""))
         async for item in self._list("/v2/customers", "customers", query=query):
-            found = mapping._id(item.get("id"))
+            found = mapping.vendor_id(item.get("id"))
             if found is not None:
                 return await self.get_customer(found)  # the list view lacks properties
         return None
@@ -459,10 +459,10 @@ class HelpScoutAdapter(AsyncHelpdesk):
             vendor=self.vendor,
             ok=True,
             base_url=self.http.base_url,
-            account=mapping._str(me.get("email")),
+            account=mapping.vendor_text(me.get("email")),
             rate_limit=room.limit_per_minute,
             rate_remaining=room.remaining,
-            details={"user_id": mapping._id(me.get("id")), "role": mapping._str(me.get("role"))},
+            details={"user_id": mapping.vendor_id(me.get("id")), "role": mapping.vendor_text(me.get("role"))},
         )
 
     async def aclose(self) -> None:

@@ -50,6 +50,8 @@ __all__ = [
     "status_to_hs",
     "thread_to_hs",
     "user_to_hs",
+    "vendor_id",
+    "vendor_text",
 ]
 
 #: Help Scout customers have no tags (Mailbox API 2.0 documents none); tags live in this text property.
@@ -126,6 +128,16 @@ def _time(value: Any) -> Any:
         return to_utc(value)
     except (ValueError, TypeError, OverflowError, OSError):
         return None
+
+
+def vendor_id(value: Any) -> str | None:
+    """A Help Scout id (number or string) as the core's str id; None for missing, 0, booleans and objects."""
+    return _id(value)
+
+
+def vendor_text(value: Any) -> str | None:
+    """A scalar as text; None for missing, empty, booleans and objects."""
+    return _str(value)
 
 
 def _required_id(item: Mapping[str, Any], what: str) -> str:
