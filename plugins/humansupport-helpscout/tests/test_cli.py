@@ -108,3 +108,31 @@ def test_demo_runs_on_the_helpscout_fake(plugin_registry: PluginRegistry) -> Non
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["requests"] > 0
+
+
+def test_served_fake_follows_wall_time() -> None:
+    """Rate windows and token expiry need time to pass while served; the ASGI app moves the fake clock."""
+    import asyncio
+
+    ticks = iter([100.0, 190.0, 250.0])
+    fake = FakeHelpScout(clock=FakeClock(), history=history())
+    fake.wall_time = lambda: next(ticks)
+    app_ = fake.asgi_app()  # reads 100.0
+    sent: list[dict[str, object]] = []
+
+    async def call() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/v2/users/me", "headers": [], "query_string": b""}
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await app_(scope, receive, send)
+
+    asyncio.run(call())  # 190.0: 90 s passed
+    assert fake.clock.monotonic() == 90.0
+    asyncio.run(call())  # 250.0
+    assert fake.clock.monotonic() == 150.0
+    assert sent[0]["status"] == 401  # no token: the fake still answers as Help Scout does

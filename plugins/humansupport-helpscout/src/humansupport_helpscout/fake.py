@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl
@@ -87,6 +88,8 @@ class FakeHelpScout(FakeHelpdesk):
         self.writes = 0
         self.read_requests = 0
         self._cost = 1
+        #: wall time source while served over HTTP (see `asgi_app`); tests replace it
+        self.wall_time: Callable[[], float] = time.monotonic
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -197,6 +200,25 @@ class FakeHelpScout(FakeHelpdesk):
         conv = self.conversations[conversation_id]
         body = json.dumps(self.render_conversation(conv)).encode()
         return {EVENT_HEADER: event, SIGNATURE_HEADER: sign(body, secret), "Content-Type": "application/json"}, body
+
+    def asgi_app(self) -> Callable[[dict[str, Any], Any, Any], Awaitable[None]]:
+        """The base ASGI app, with the fake clock following wall time while served.
+
+        Served over HTTP (`humansupport fake serve helpscout`) nobody advances the FakeClock, so rate windows
+        would never reset and tokens never expire; each request first moves the clock by the real time passed.
+        """
+        inner = super().asgi_app()
+        last = self.wall_time()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            nonlocal last
+            now = self.wall_time()
+            if now > last:
+                self.clock.advance(now - last)
+            last = now
+            await inner(scope, receive, send)
+
+        return app
 
     # -- rate limiting: writes cost double -------------------------------------------------------------
 
