@@ -51,6 +51,7 @@ async def test_every_adapter_call_conforms(fake: FakeHelpScout, clock: FakeClock
         await adapter.add_internal_note(convs[0].id, "checked")
         await adapter.ensure_properties({"humansupport_churn_risk": "number"})
         await adapter.get_rating(sorted(fake.ratings)[0])
+        assert [m async for m in adapter.iter_mailboxes()]
         await adapter.check()
         fake.merge_conversation(convs[6].id, convs[7].id)
         await adapter.get_conversation(convs[6].id)

@@ -263,3 +263,17 @@ async def test_listing_with_embedded_threads_saves_a_request_per_conversation(
     assert thread_calls == chats, "only chats (truncated in the list view) may be read again"
     listings = [r for r in fake.requests if r.path == "/v2/conversations"]
     assert all(r.url_params.get("embed") == "threads" for r in listings)
+
+
+async def test_mailboxes_and_ratings_read(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    from humansupport import RatingScore
+
+    boxes = [m async for m in adapter.iter_mailboxes()]
+    assert {m.id for m in boxes} == set(fake.mailboxes)
+    assert all(m.email and m.name for m in boxes)
+    rating_id, rating = sorted(fake.ratings.items())[0]
+    got = await adapter.get_rating(rating_id)
+    assert got.conversation_id == rating.conversation_id and got.agent_id == rating.agent_id
+    assert got.score is rating.score and got.score in (RatingScore.GOOD, RatingScore.BAD)
+    with pytest.raises(NotFoundError):
+        await adapter.get_rating("1")

@@ -338,6 +338,14 @@ class HelpScoutAdapter(AsyncHelpdesk):
                 return await self.get_customer(found)  # the list view lacks properties
         return None
 
+    async def iter_mailboxes(self) -> AsyncIterator[mapping.Mailbox]:
+        """Inboxes the app's user can see (GET /v2/mailboxes); their ids go into the `mailbox_ids` setting."""
+        async for item in self._list("/v2/mailboxes", "mailboxes"):
+            try:
+                yield mapping.mailbox_from_hs(item)
+            except mapping.MappingError as exc:
+                logger.warning("%s (skipped)", exc)
+
     async def get_rating(self, rating_id: str) -> SatisfactionRating:
         """GET /v2/ratings/{id}: ids come from `satisfaction.ratings` webhooks (there is no list endpoint)."""
         return mapping.rating_from_hs(_object(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))

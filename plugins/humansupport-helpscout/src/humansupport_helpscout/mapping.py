@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from humansupport.models import (
     Agent,
     AgentAvailability,
@@ -31,6 +33,7 @@ from humansupport.models import (
 
 __all__ = [
     "DEFAULT_TAGS_PROPERTY",
+    "Mailbox",
     "MappingError",
     "PROFILE_PROPERTIES",
     "agent_from_user",
@@ -44,6 +47,7 @@ __all__ = [
     "group_from_team",
     "hs_status_filter",
     "hs_time",
+    "mailbox_from_hs",
     "message_from_thread",
     "rating_from_hs",
     "status_from_hs",
@@ -94,6 +98,17 @@ _EVENTS: Final[Mapping[str, WebhookEventType]] = {
 }
 # Thread types written by people, per the threads object docs; anything else (lineitem, forward*) is SYSTEM.
 _PERSON_THREADS: Final = frozenset({"customer", "reply", "message", "note", "chat", "phone", "beaconchat"})
+
+
+class Mailbox(BaseModel):
+    """A Help Scout inbox: the scope conversations live in (the core has no inbox model)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
 class MappingError(ValueError):
@@ -362,6 +377,16 @@ def customer_from_hs(item: Mapping[str, Any], *, tags_property: str = DEFAULT_TA
         notes=_str(item.get("background")),
         created_at=_time(item.get("createdAt")),
         updated_at=_time(item.get("updatedAt")),
+        raw=dict(item),
+    )
+
+
+def mailbox_from_hs(item: Mapping[str, Any]) -> Mailbox:
+    """An inbox from `GET /v2/mailboxes`."""
+    return Mailbox(
+        id=_required_id(item, "mailbox"),
+        name=_str(item.get("name")),
+        email=_str(item.get("email")),
         raw=dict(item),
     )
 
