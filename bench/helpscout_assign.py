@@ -24,13 +24,14 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter, mapping
 from pydantic import SecretStr
 
 from humansupport import Assignment, AssignmentOutcome
 from humansupport.http import reset_limiters
-from humansupport.testing import FakeClock, HistoryConfig, generate_history
+from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
 
 LIMIT = 400  # requests per minute; writes count 2
 ASSIGNMENTS = 2000
@@ -66,10 +67,15 @@ class Result:
         return self.ratio >= TARGET and self.failed == 0
 
 
+@cache
+def _history() -> SyntheticHistory:
+    return generate_history(HISTORY)
+
+
 async def _scenario(name: str, *, guarded: bool, seed: float) -> Result:
     started = time.perf_counter()
     reset_limiters()
-    history = generate_history(HISTORY)
+    history = _history()
     clock = FakeClock(start=HISTORY.end + timedelta(hours=1))
     fake = FakeHelpScout(clock=clock, history=history, rate_limit_per_minute=LIMIT)
     agents = [a.id for a in sorted(fake.agents.values(), key=lambda a: int(a.id)) if a.active]
@@ -81,10 +87,8 @@ async def _scenario(name: str, *, guarded: bool, seed: float) -> Result:
         rate_limit_per_minute=seed,
     ) as adapter:
         # Planning state, as the adapter maps it (a listing would give the same versions; it is not measured).
-        planned = [
-            mapping.conversation_from_hs(fake.render_conversation(c))
-            for c in sorted(fake.conversations.values(), key=lambda c: int(c.id))
-        ]
+        ordered = sorted(fake.conversations.values(), key=lambda c: int(c.id))[:ASSIGNMENTS]
+        planned = [mapping.conversation_from_hs(fake.render_conversation(c)) for c in ordered]
         if len(planned) < ASSIGNMENTS:
             raise SystemExit(f"the history holds {len(planned)} conversations; seed a larger one")
         batch = [
