@@ -277,3 +277,18 @@ async def test_mailboxes_and_ratings_read(adapter: HelpScoutAdapter, fake: FakeH
     assert got.score is rating.score and got.score in (RatingScore.GOOD, RatingScore.BAD)
     with pytest.raises(NotFoundError):
         await adapter.get_rating("1")
+
+
+async def test_a_merged_conversation_in_a_batch_is_not_found_not_a_conflict(
+    adapter: HelpScoutAdapter, fake: FakeHelpScout
+) -> None:
+    old, survivor = sorted(fake.conversations)[:2]
+    planned = await adapter.get_conversation(old)
+    fake.merge_conversation(old, survivor)
+    agent = next(a for a in sorted(fake.agents) if fake.agents[a].active)
+    (result,) = await adapter.assign_many(
+        [Assignment(conversation_id=old, agent_id=agent, expected_version=planned.version)]
+    )
+    assert result.outcome is AssignmentOutcome.NOT_FOUND
+    assert f"merged into {survivor}" in (result.message or "")
+    assert not any(r.method == "PATCH" for r in fake.requests)

@@ -372,6 +372,13 @@ class HelpScoutAdapter(AsyncHelpdesk):
         guarded = expected_updated_at is not None or expected_version is not None
         if guarded:
             current = await self.get_conversation(cid)
+            if current.id != cid:  # GET followed a merge's 301; writes to the old id are 404
+                raise NotFoundError(
+                    vendor=self.vendor,
+                    method="PATCH",
+                    path=path,
+                    vendor_message=f"the conversation was merged into {current.id}; re-plan it",
+                )
             _raise_if_stale(current, path, expected_updated_at=expected_updated_at, expected_version=expected_version)
             if current.assignee_id == (str(agent_id) if agent_id else None) and (
                 agent_id is not None or current.group_id == group_id
