@@ -292,3 +292,22 @@ async def test_a_merged_conversation_in_a_batch_is_not_found_not_a_conflict(
     assert result.outcome is AssignmentOutcome.NOT_FOUND
     assert f"merged into {survivor}" in (result.message or "")
     assert not any(r.method == "PATCH" for r in fake.requests)
+
+
+async def test_wrong_property_type_and_overlong_tags_are_rejected_by_field(
+    adapter: HelpScoutAdapter, fake: FakeHelpScout
+) -> None:
+    cid = sorted(fake.customers)[0]
+    with pytest.raises(ValidationError) as info:
+        await adapter.update_customer(cid, ProfilePatch(custom_attributes={"humansupport_conversations": "many"}))
+    assert "humansupport_conversations" in info.value.field_errors
+    with pytest.raises(ValidationError) as info:
+        await adapter.update_customer(cid, ProfilePatch(tags=[f"tag-{i:03d}-long-enough" for i in range(20)]))
+    assert "humansupport_tags" in info.value.field_errors  # the text property holds 255 characters
+
+
+async def test_an_empty_patch_writes_nothing(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    cid = sorted(fake.customers)[0]
+    customer = await adapter.update_customer(cid, ProfilePatch())
+    assert customer.id == cid
+    assert not any(r.method == "PATCH" for r in fake.requests)
