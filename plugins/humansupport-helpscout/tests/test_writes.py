@@ -311,3 +311,26 @@ async def test_an_empty_patch_writes_nothing(adapter: HelpScoutAdapter, fake: Fa
     customer = await adapter.update_customer(cid, ProfilePatch())
     assert customer.id == cid
     assert not any(r.method == "PATCH" for r in fake.requests)
+
+
+async def test_an_empty_note_leaves_the_background_alone(adapter: HelpScoutAdapter, fake: FakeHelpScout) -> None:
+    cid = sorted(fake.customers)[0]
+    await adapter.update_customer(cid, ProfilePatch(note="Prefers email."))
+    before = len(fake.requests)
+    after = await adapter.update_customer(cid, ProfilePatch(note="", custom_attributes={"humansupport_locale": "fr"}))
+    assert after.notes == "Prefers email."
+    second = fake.requests[before:]
+    assert not any(r.path == f"/v2/customers/{cid}" and r.method == "PATCH" for r in second)
+    assert any(r.path.endswith("/properties") for r in second)
+
+
+@pytest.mark.parametrize(
+    ("slug", "value"),
+    [("humansupport_last_contact", "last tuesday"), ("humansupport_picture_url", "javascript:alert(1)")],
+)
+async def test_dates_and_urls_are_checked_like_the_vendor(
+    adapter: HelpScoutAdapter, fake: FakeHelpScout, slug: str, value: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await adapter.update_customer(sorted(fake.customers)[0], ProfilePatch(custom_attributes={slug: value}))
+    assert slug in info.value.field_errors

@@ -403,7 +403,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         """
         cid = _path_id(customer_id)
         ops: list[dict[str, Any]] = []
-        if patch.note is not None:
+        if patch.note:  # None and "" leave the background alone (the core's convention)
             ops.append({"op": "replace", "path": "/background", "value": patch.note[:200]})  # UI limit: 200
         if patch.avatar_url is not None:
             ops.append({"op": "replace", "path": "/photoUrl", "value": patch.avatar_url})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -658,8 +659,12 @@ class FakeHelpScout(FakeHelpdesk):
                 raise FakeBadRequest("must be a number", field=slug) from None
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             raise FakeBadRequest("must be a string", field=slug)
-        elif kind == "text" and len(str(value)) > 255:
+        elif kind in ("text", "url") and len(str(value)) > 255:
             raise FakeBadRequest("size must be between 0 and 255", field=slug)
+        elif kind == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+            raise FakeBadRequest("must be a date (YYYY-MM-DD)", field=slug)
+        elif kind == "url" and not str(value).startswith(("http://", "https://")):
+            raise FakeBadRequest("must be a URL", field=slug)
 
     def _ops(self, request: httpx.Request) -> list[dict[str, Any]]:
         body = self._body(request)

@@ -60,13 +60,23 @@ __all__ = [
 
 #: Help Scout customers have no tags (Mailbox API 2.0 documents none); tags live in this text property.
 DEFAULT_TAGS_PROPERTY: Final = "humansupport_tags"
-#: Customer properties profile enrichment writes (slug -> type); `HelpScoutAdapter.ensure_properties` creates them.
+#: Customer properties profile write-back uses (slug -> type): the core's default attribute names
+#: (`humansupport_` + key, `conversation_count` as `humansupport_conversations`) plus the tags property.
+#: `HelpScoutAdapter.ensure_properties` creates them; an account holds at most 50 definitions.
 PROFILE_PROPERTIES: Final[Mapping[str, str]] = {
     DEFAULT_TAGS_PROPERTY: "text",
-    "humansupport_preferred_agent": "text",
+    "humansupport_picture_url": "url",
+    "humansupport_first_contact": "date",
     "humansupport_conversations": "number",
+    "humansupport_preferred_agent": "text",
+    "humansupport_preferred_agent_reason": "text",
+    "humansupport_last_conversation": "text",
     "humansupport_last_contact": "date",
-    "humansupport_profile_url": "url",
+    "humansupport_satisfaction_history": "text",
+    "humansupport_top_tags": "text",
+    "humansupport_organization": "text",
+    "humansupport_locale": "text",
+    "humansupport_timezone": "text",
 }
 
 _STATUS_FROM_HS: Final[Mapping[str, ConversationStatus]] = {
