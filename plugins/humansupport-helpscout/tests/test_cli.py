@@ -86,13 +86,16 @@ def test_check_against_the_fake_served_over_http(served_fake: tuple[FakeHelpScou
     assert FakeHelpScout.app_secret not in result.stdout + result.stderr
 
 
-def test_check_with_a_wrong_secret_exits_auth_with_the_hint(served_fake: tuple[FakeHelpScout, int]) -> None:
+def test_check_with_a_wrong_secret_exits_auth_with_the_hint(
+    served_fake: tuple[FakeHelpScout, int], plugin_registry: PluginRegistry
+) -> None:
     _, port = served_fake
+    plugin_registry.register(humansupport_helpscout, name="helpscout")  # in-process: no interpreter start-up
     env = _env(HUMANSUPPORT_HELPSCOUT_APP_ID=FakeHelpScout.app_id, HUMANSUPPORT_HELPSCOUT_APP_SECRET="sekret-no-789")
-    result = _run("check", "helpscout", "--base-url", f"http://127.0.0.1:{port}", env=env)
-    assert result.returncode == 4, result.stdout + result.stderr  # ExitCode.AUTH
-    assert "HUMANSUPPORT_HELPSCOUT_APP_SECRET" in result.stderr
-    assert "sekret-no-789" not in result.stdout + result.stderr
+    result = CliRunner().invoke(app, ["check", "helpscout", "--base-url", f"http://127.0.0.1:{port}"], env=env)
+    assert result.exit_code == 4, result.output  # ExitCode.AUTH
+    assert "HUMANSUPPORT_HELPSCOUT_APP_SECRET" in result.output
+    assert "sekret-no-789" not in result.output
 
 
 def test_check_without_credentials_names_the_env_vars(plugin_registry: PluginRegistry) -> None:

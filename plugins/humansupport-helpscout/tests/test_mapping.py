@@ -233,7 +233,7 @@ def _mutate(base: dict[str, Any], draw: Any) -> dict[str, Any]:
     return data
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_conversation_mapping_survives_removed_and_added_fields(data: st.DataObject) -> None:
     payload = _mutate(CONVERSATION, data.draw)
@@ -242,7 +242,7 @@ def test_conversation_mapping_survives_removed_and_added_fields(data: st.DataObj
     assert isinstance(conv.status, ConversationStatus)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_thread_mapping_survives_removed_and_added_fields(data: st.DataObject) -> None:
     payload = _mutate(THREAD, data.draw)
@@ -251,7 +251,7 @@ def test_thread_mapping_survives_removed_and_added_fields(data: st.DataObject) -
     assert isinstance(msg.author_role, AuthorRole)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_customer_mapping_survives_removed_and_added_fields(data: st.DataObject) -> None:
     payload = _mutate(CUSTOMER, data.draw)
