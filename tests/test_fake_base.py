@@ -112,3 +112,13 @@ async def test_asgi_app_serves_the_fake(fake: FakeAcme) -> None:
         assert resp.status_code == 200 and len(resp.json()["data"]) == len(fake.groups)
         fake.drop_next()
         assert (await client.get("/api/groups")).status_code == 502
+
+
+def test_live_clock_follows_real_time_and_advances() -> None:
+    from humansupport.testing.clock import LiveClock
+
+    clock = LiveClock()
+    first = clock.monotonic()
+    clock.advance(30)
+    assert clock.monotonic() - first >= 30
+    assert clock.now().tzinfo is not None

@@ -217,6 +217,7 @@ def fake_serve_command(
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
 ) -> None:
     """Serve a plugin's stateful fake API on 127.0.0.1 (seeded with synthetic history)."""
+    from .testing.clock import LiveClock
     from .testing.synthetic import HistoryConfig, generate_history
 
     def body() -> None:
@@ -228,6 +229,7 @@ def fake_serve_command(
         fake = fakes[vendor](
             history=generate_history(HistoryConfig(customers=customers, seed=seed)),
             rate_limit_per_minute=rate_limit,
+            clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
         )
         err_console.print(f"serving fake {vendor} on http://127.0.0.1:{port}")
         uvicorn.run(fake.asgi_app(), host="127.0.0.1", port=port, log_level="warning")
