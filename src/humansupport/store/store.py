@@ -381,6 +381,14 @@ class Store:
             for row in conn.execution_options(yield_per=2000).execute(query).mappings():
                 yield _conversation_from(row)
 
+    def conversation_facts(self, account: str) -> Iterator[tuple[str, str, list[str], str | None, str | None]]:
+        """(id, status, tags, customer_id, assignee_id) of every conversation, without building models."""
+        t = self.t["conversations"]
+        query = sa.select(t.c.id, t.c.status, t.c.tags, t.c.customer_id, t.c.assignee_id).where(t.c.account == account)
+        with self.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield row[0], row[1], list(row[2] or []), row[3], row[4]
+
     def iter_replies(self, account: str, *, since: datetime | None = None) -> Iterator[Reply]:
         """Public agent messages joined to their conversation's customer, oldest first, streamed."""
         m, c = self.t["messages"], self.t["conversations"]
