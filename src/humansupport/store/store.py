@@ -449,6 +449,12 @@ class Store:
             for r in rows
         ]
 
+    def accounts(self) -> list[str]:
+        """Helpdesk accounts with synced conversations."""
+        t = self.t["sync_cursors"]
+        with self.connect() as conn:
+            return sorted(set(conn.execute(sa.select(t.c.account)).scalars()))
+
     def counts(self, account: str) -> dict[str, int]:
         out = {}
         with self.connect() as conn:
