@@ -130,6 +130,14 @@ class Router:
                 f"unknown routing strategy {self.config.fallback!r} (available: {', '.join(sorted(available))})"
             )
         self.strategy: RoutingStrategy = available[self.config.fallback]()
+        # present, active and not away: what changes only when the team is re-read
+        self._ready = {
+            a.id
+            for a in agents
+            if a.active
+            and a.id not in self.deleted
+            and a.availability not in (AgentAvailability.AWAY, AgentAvailability.OFFLINE)
+        }
         self._members: dict[str, list[Agent]] = {}
         for agent in agents:
             for gid in agent.group_ids:
@@ -195,15 +203,29 @@ class Router:
         return agent is not None and agent.active and agent_id not in self.deleted
 
     def _pool(self, groups: tuple[str, ...]) -> list[Agent]:
+        """Eligible agents of the groups; the hot path of cold-start routing, so no per-agent string work."""
         if groups:
-            seen: dict[str, Agent] = {}
-            for gid in groups:
-                for agent in self._members.get(gid, []):
-                    seen[agent.id] = agent
-            members = list(seen.values())
+            if len(groups) == 1:
+                members = self._members.get(groups[0], [])
+            else:
+                seen: dict[str, Agent] = {}
+                for gid in groups:
+                    for agent in self._members.get(gid, []):
+                        seen[agent.id] = agent
+                members = list(seen.values())
         else:
             members = list(self.agents.values())
-        return [a for a in members if self.why_not(a.id, groups) is None]
+        ready = self._ready
+        loads = self.loads
+        out = []
+        for agent in members:
+            if agent.id not in ready:
+                continue
+            cap = agent.capacity if agent.capacity is not None else self.config.default_capacity
+            if cap is not None and loads.get(agent.id, 0) >= cap:
+                continue
+            out.append(agent)
+        return out
 
     def _name(self, agent_id: str | None) -> str | None:
         if agent_id is None:
