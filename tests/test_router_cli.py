@@ -189,3 +189,14 @@ def test_sync_on_a_future_schema_refuses_and_changes_nothing(env: Env) -> None:
     assert result.exit_code == ExitCode.ERROR and "newer than this humansupport" in result.output
     with sqlite3.connect(env.store) as conn:
         assert conn.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+
+
+def test_route_options_reach_the_router(env: Env) -> None:
+    env.run("sync", "acmedesk")
+    target = _unassigned_open(env.fake)[0]
+    result = env.run("route", "acmedesk", target, "--json", "--threshold", "1000000", "--fallback", "round_robin")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)["decisions"][0]
+    assert decision["stage"] in ("fallback:round_robin", "none") and "too thin" in decision["reason"]
+    bad = env.run("route", "acmedesk", target, "--fallback", "nope")
+    assert bad.exit_code == ExitCode.CONFIG and "unknown routing strategy" in bad.output

@@ -299,6 +299,13 @@ def route_command(
     fallback: Annotated[str, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's.")] = (
         "least_loaded"
     ),
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Groups to route within when a conversation has none.")
+    ] = None,
+    keep_owner: Annotated[
+        list[str] | None,
+        typer.Option("--keep-owner-channel", help="Channel (e.g. email) kept with the preferred agent when away."),
+    ] = None,
     store_url: StoreOption = None,
     account: AccountOption = None,
     as_json: JsonOption = False,
