@@ -5,7 +5,7 @@ UV := $(VENV)/bin/uv
 RUN := $(UV) run --no-sync
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint fmt typecheck unit bench clean postgres
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -37,10 +37,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(RUN) mypy src $(wildcard plugins/*/src)
 
-unit: $(STAMP) postgres
+# the HTML profile card is checked by rendering it in headless Chromium (Debian's package)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium missing: the HTML card render test is skipped"
+
+unit: $(STAMP) postgres browser
 	$(RUN) pytest
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser
 	$(RUN) ruff check src tests bench plugins
 	$(RUN) ruff format --check src tests bench plugins
 	$(RUN) cog --check docs/cli.md

@@ -261,7 +261,7 @@ def error_from_response(
     body_text = _clipped_body(resp)
     try:
         parsed = json.loads(resp.content) if resp.content else None
-    except (ValueError, UnicodeDecodeError):
+    except Exception:  # unread stream, bad JSON, bad encoding: the status still says enough
         parsed = None
     vendor_msg, field_errors = _vendor_message(parsed)
     if vendor_msg is None and body_text and not body_text.lstrip().startswith("<"):
