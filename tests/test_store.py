@@ -184,3 +184,13 @@ def test_postgres_urls_use_psycopg() -> None:
 
     assert _as_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert _as_url("/tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_unreachable_postgres_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r"127\.0\.0\.1"):
+        Store.open("postgresql://postgres@127.0.0.1:1/nothing")
+
+
+def test_bad_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r"not a store URL|cannot use"):
+        Store.open("nosuchdb+driver://x/y")

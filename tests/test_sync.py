@@ -72,9 +72,9 @@ def test_full_sync_stores_everything(store_url: str) -> None:
         assert store.get_cursor("acmedesk", "conversations") is not None
 
 
-def test_second_run_changes_nothing_and_fetches_no_messages(tmp_path: Path) -> None:
+def test_second_run_changes_nothing_and_fetches_no_messages(store_url: str) -> None:
     fake = _fake()
-    with Store.open(tmp_path / "s.db") as store:
+    with Store.open(store_url) as store:
         _sync(fake, store)
         before = store.dump("acmedesk")
         fake.requests.clear()
@@ -116,9 +116,9 @@ def test_deleted_agent_is_marked_and_keeps_history(tmp_path: Path) -> None:
         assert agents[gone] is not None
 
 
-def test_merged_customers_history_follows_the_conversations(tmp_path: Path) -> None:
+def test_merged_customers_history_follows_the_conversations(store_url: str) -> None:
     fake = _fake()
-    with Store.open(tmp_path / "s.db") as store:
+    with Store.open(store_url) as store:
         _sync(fake, store)
         by_customer: dict[str, list[str]] = {}
         for c in fake.conversations.values():
