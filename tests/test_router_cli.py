@@ -200,3 +200,50 @@ def test_route_options_reach_the_router(env: Env) -> None:
     assert decision["stage"] in ("fallback:round_robin", "none") and "too thin" in decision["reason"]
     bad = env.run("route", "acmedesk", target, "--fallback", "nope")
     assert bad.exit_code == ExitCode.CONFIG and "unknown routing strategy" in bad.output
+
+
+def test_routing_table_in_the_config_file_and_options_override_it(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from humansupport.cli import _routing_config
+
+    config = tmp_path / "humansupport.toml"
+    config.write_text('[routing]\nthreshold = 2.5\nhalf_life_days = 30\nkeep_owner_channels = ["email"]\n')
+    monkeypatch.setenv("HUMANSUPPORT_CONFIG", str(config))
+    router, affinity = _routing_config({"threshold": None, "top_k": 5, "groups": ("g1",)})
+    assert (router.threshold, router.top_k, router.groups, router.keep_owner_channels) == (2.5, 5, ("g1",), ("email",))
+    assert affinity.half_life_days == 30
+    router, _ = _routing_config({"threshold": 0.1})
+    assert router.threshold == 0.1
+    config.write_text("[routing]\nthresold = 1\n")
+    result = env.run("route", "acmedesk", "--new")
+    assert result.exit_code == ExitCode.CONFIG and "thresold" in result.output
+    config.write_text("[routing]\nhalf_life_days = 0\n")
+    assert env.run("route", "acmedesk", "--new").exit_code == ExitCode.CONFIG
+
+
+def test_half_life_option_changes_the_scores(env: Env) -> None:
+    env.run("sync", "acmedesk")
+    target = _unassigned_open(env.fake)[0]
+
+    def top_score(*extra: str) -> float:
+        out = json.loads(env.run("route", "acmedesk", target, "--json", *extra).stdout)["decisions"][0]
+        scores = [out["score"] or 0.0] + [c["score"] for c in out["candidates"]]
+        return max(scores)
+
+    assert top_score("--half-life-days", "7") < top_score("--half-life-days", "365")
+
+
+def test_keep_owner_channel_option_reaches_the_router(env: Env) -> None:
+    env.run("sync", "acmedesk")
+    away = {a.id for a in env.fake.agents.values() if str(a.availability) in ("away", "offline") and a.active}
+    decisions = json.loads(env.run("route", "acmedesk", "--new", "--json").stdout)["decisions"]
+    blocked = [
+        d for d in decisions if any(c["agent_id"] in away for c in d["candidates"][:1]) and d["stage"] != "preferred"
+    ]
+    channels = {env.fake.conversations[d["conversation_id"]].channel for d in blocked} - {None}
+    if not channels:
+        pytest.skip("this seed has no conversation whose preferred agent is away")
+    channel = sorted(channels)[0]
+    kept = json.loads(env.run("route", "acmedesk", "--new", "--json", "--keep-owner-channel", channel).stdout)
+    assert any(d["stage"] == "owner" for d in kept["decisions"])

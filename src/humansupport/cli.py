@@ -226,6 +226,32 @@ def _open_store(url: str | None, *, create: bool = True) -> Any:
     return Store.open(url or default_store_url(config=load_config_file()), create=create)
 
 
+def _routing_config(options: dict[str, Any]) -> tuple[Any, Any]:
+    """RouterConfig and AffinityConfig from command-line options > `[routing]` in humansupport.toml > defaults."""
+    from dataclasses import fields
+
+    from .config import load_config_file
+    from .routing import AffinityConfig, RouterConfig
+
+    table = dict(load_config_file().get("routing") or {})
+    known = {f.name for f in fields(RouterConfig)} | {f.name for f in fields(AffinityConfig)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"[routing] in humansupport.toml: unknown key(s) {', '.join(unknown)}; known: {sorted(known)}"
+        )
+    merged = {**table, **{k: v for k, v in options.items() if v is not None}}
+    for key in ("groups", "keep_owner_channels"):
+        if key in merged:
+            merged[key] = tuple(merged[key])
+    try:
+        affinity = AffinityConfig(**{k: v for k, v in merged.items() if k in {f.name for f in fields(AffinityConfig)}})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"routing: {exc}") from None
+    router = RouterConfig(**{k: v for k, v in merged.items() if k in {f.name for f in fields(RouterConfig)}})
+    return router, affinity
+
+
 def _progress_enabled(as_json: bool) -> bool:
     return not as_json and err_console.is_terminal
 
@@ -293,12 +319,12 @@ def route_command(
     conversation_id: Annotated[str | None, typer.Argument(help="The conversation to route (or --new).")] = None,
     new: Annotated[bool, typer.Option("--new", help="Route every unassigned open conversation in the store.")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Assign through the helpdesk (default: dry run).")] = False,
-    threshold: Annotated[float, typer.Option(help="Minimum affinity for a preferred agent.")] = 0.5,
-    wait_hours: Annotated[float, typer.Option(help="Wait this long for an away preferred agent.")] = 0.0,
-    top_k: Annotated[int, typer.Option(min=1, help="Affine agents tried before the fallback.")] = 3,
-    fallback: Annotated[str, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's.")] = (
-        "least_loaded"
-    ),
+    threshold: Annotated[float | None, typer.Option(help="Minimum affinity for a preferred agent [0.5].")] = None,
+    wait_hours: Annotated[float | None, typer.Option(help="Wait this long for an away preferred agent [0].")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Affine agents tried before the fallback [3].")] = None,
+    fallback: Annotated[
+        str | None, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's [least_loaded].")
+    ] = None,
     group: Annotated[
         list[str] | None, typer.Option("--group", help="Groups to route within when a conversation has none.")
     ] = None,
@@ -306,19 +332,33 @@ def route_command(
         list[str] | None,
         typer.Option("--keep-owner-channel", help="Channel (e.g. email) kept with the preferred agent when away."),
     ] = None,
+    half_life_days: Annotated[float | None, typer.Option(help="Affinity half-life in days [90].")] = None,
+    stickiness_days: Annotated[
+        float | None, typer.Option(help="Ignore conversations older than this many days [no limit].")
+    ] = None,
     store_url: StoreOption = None,
     account: AccountOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Pick the agent who knows the customer best, with the reason; dry run unless --apply."""
-    from .routing import RouterConfig
     from .routing.service import route_conversations
 
     def body() -> None:
         if (conversation_id is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
         adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
-        config = RouterConfig(threshold=threshold, wait_for_preferred_hours=wait_hours, top_k=top_k, fallback=fallback)
+        config, affinity = _routing_config(
+            {
+                "threshold": threshold,
+                "wait_for_preferred_hours": wait_hours,
+                "top_k": top_k,
+                "fallback": fallback,
+                "groups": tuple(group) if group else None,
+                "keep_owner_channels": tuple(keep_owner) if keep_owner else None,
+                "half_life_days": half_life_days,
+                "stickiness_days": stickiness_days,
+            }
+        )
         with _open_store(store_url, create=False) as store:
             result = asyncio.run(
                 route_conversations(
@@ -328,6 +368,7 @@ def route_command(
                     conversation_id=conversation_id,
                     apply=apply,
                     config=config,
+                    affinity=affinity,
                     clock=SYSTEM_CLOCK,
                     strategies=get_registry().routing_strategies(),
                 )
