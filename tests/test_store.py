@@ -52,6 +52,13 @@ def test_upserts_are_idempotent_and_round_trip(store_url: str, synthetic_history
             conv.created_at,
         )
         assert stored.created_at is not None and stored.created_at.tzinfo is not None
+        someone = conv.customer_id or ""
+        mine = store.conversations_of("acct", someone)
+        assert [c.id for c in mine] == [
+            c.id
+            for c in sorted(synthetic_history.conversations, key=lambda c: (c.created_at, c.id))
+            if c.customer_id == someone
+        ]
         customer = store.customer("acct", synthetic_history.customers[0].id)
         assert customer is not None and customer.email == synthetic_history.customers[0].email
 

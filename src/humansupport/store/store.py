@@ -381,6 +381,15 @@ class Store:
             for row in conn.execution_options(yield_per=2000).execute(query).mappings():
                 yield _conversation_from(row)
 
+    def conversations_of(self, account: str, customer_id: str) -> list[Conversation]:
+        """One customer's conversations, oldest first (profiles and `route` explanations use it)."""
+        t = self.t["conversations"]
+        query = (
+            sa.select(t).where(t.c.account == account, t.c.customer_id == customer_id).order_by(t.c.created_at, t.c.id)
+        )
+        with self.connect() as conn:
+            return [_conversation_from(row) for row in conn.execute(query).mappings()]
+
     def conversation_facts(self, account: str) -> Iterator[tuple[str, str, list[str], str | None, str | None]]:
         """(id, status, tags, customer_id, assignee_id) of every conversation, without building models."""
         t = self.t["conversations"]
