@@ -138,10 +138,17 @@ class Router:
             and a.id not in self.deleted
             and a.availability not in (AgentAvailability.AWAY, AgentAvailability.OFFLINE)
         }
-        self._members: dict[str, list[Agent]] = {}
+        # per group, the ready agents with their capacity: a decision then only compares loads
+        self._ready_members: dict[str, list[tuple[str, int | None, Agent]]] = {}
+        self._ungrouped: list[tuple[str, int | None, Agent]] = []
         for agent in agents:
+            if agent.id not in self._ready:
+                continue
+            member = (agent.id, self._capacity(agent), agent)
             for gid in agent.group_ids:
-                self._members.setdefault(gid, []).append(agent)
+                self._ready_members.setdefault(gid, []).append(member)
+            if not agent.group_ids:
+                self._ungrouped.append(member)
 
     @classmethod
     def from_store(
@@ -203,29 +210,19 @@ class Router:
         return agent is not None and agent.active and agent_id not in self.deleted
 
     def _pool(self, groups: tuple[str, ...]) -> list[Agent]:
-        """Eligible agents of the groups; the hot path of cold-start routing, so no per-agent string work."""
-        if groups:
-            if len(groups) == 1:
-                members = self._members.get(groups[0], [])
-            else:
-                seen: dict[str, Agent] = {}
-                for gid in groups:
-                    for agent in self._members.get(gid, []):
-                        seen[agent.id] = agent
-                members = list(seen.values())
+        """Eligible agents of the groups; the hot path of cold-start routing, so only a load check per agent."""
+        if len(groups) == 1:
+            members = self._ready_members.get(groups[0], [])
         else:
-            members = list(self.agents.values())
-        ready = self._ready
+            seen: dict[str, tuple[str, int | None, Agent]] = {}
+            for gid in groups or tuple(self._ready_members):
+                for member in self._ready_members.get(gid, []):
+                    seen[member[0]] = member
+            members = list(seen.values())
+            if not groups:  # no group: the whole team, including agents in no group
+                members += [m for m in self._ungrouped if m[0] not in seen]
         loads = self.loads
-        out = []
-        for agent in members:
-            if agent.id not in ready:
-                continue
-            cap = agent.capacity if agent.capacity is not None else self.config.default_capacity
-            if cap is not None and loads.get(agent.id, 0) >= cap:
-                continue
-            out.append(agent)
-        return out
+        return [agent for aid, cap, agent in members if cap is None or loads.get(aid, 0) < cap]
 
     def _name(self, agent_id: str | None) -> str | None:
         if agent_id is None:
