@@ -168,4 +168,4 @@ async def test_check_reports_rate_headroom(env: Env) -> None:
     assert report["ok"] and report["account"] == env.fake.domain
     assert report["rate_limit"] == env.fake.nominal_limit, "X-RateLimit-Total was not learned"
     assert report["rate_remaining"] == env.fake.nominal_limit - 1
-    assert report["details"]["tickets_list_per_minute"] == 20  # growth plan, the default
+    assert report["details"]["tickets_list_per_minute"] == 18  # 90% of the growth plan's 20, the default

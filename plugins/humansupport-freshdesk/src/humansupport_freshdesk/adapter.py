@@ -110,6 +110,7 @@ _NO_HEADERS: Final = RateLimitHeaders(limit=None, remaining=None, reset=None)
 _API: Final = "/api/v2"
 _PER_PAGE: Final = 100  # the documented maximum
 _DEFAULT_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_ENDPOINT_SHARE: Final = 0.9
 _BULK_CHUNK: Final = 100  # max ids per bulk_update call is unconfirmed; 100 keeps one job small
 _DOMAIN_LABEL: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _TICKET_UPDATE: Final = re.compile(rf"^{_API}/tickets/(\d+|bulk_update)$")
@@ -274,8 +275,12 @@ class FreshdeskAdapter(AsyncHelpdesk):
         self._clock = clock
         limits = ENDPOINT_LIMITS[plan]
         account = f"freshdesk:{self.domain or base_url}"
+        # 90% of each endpoint limit: a bucket's burst plus a minute of refill must fit in one vendor minute,
+        # and other clients of the account spend from the same limits.
         self.endpoint_limiters = {
-            name: limiter_for(f"{account}:{name}", per_minute=limits[name], clock=clock, headers=_NO_HEADERS)
+            name: limiter_for(
+                f"{account}:{name}", per_minute=limits[name] * _ENDPOINT_SHARE, clock=clock, headers=_NO_HEADERS
+            )
             for name in ("tickets_list", "tickets_update", "contacts_list")
         }
         inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)

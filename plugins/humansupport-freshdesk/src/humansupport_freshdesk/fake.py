@@ -303,11 +303,16 @@ class FakeFreshdesk(FakeHelpdesk):
             raise _Invalid("per_page", "It should be a Positive Integer less than or equal to 100", "invalid_value")
         return page, per_page
 
-    def _link_page(self, request: httpx.Request, records: list[Any]) -> httpx.Response:
-        """One page of `records` with Freshdesk's `Link` header; the next URL echoes the query unencoded."""
+    def _link_page(
+        self, request: httpx.Request, records: list[Any], render: Callable[[Any], Any] | None = None
+    ) -> httpx.Response:
+        """One page of `records` (rendered lazily, page only) with Freshdesk's `Link` header; the next URL
+        echoes the query unencoded, as Freshdesk does."""
         page, per_page = self._page_params(request)
         size = min(per_page, self.page_size)
         chunk, more = self.paginate_list(records, page=page, per_page=size)
+        if render is not None:
+            chunk = [render(item) for item in chunk]
         headers: dict[str, str] = {}
         if more:
             parts = [(k, v) for k, v in request.url.params.multi_items() if k != "page"] + [("page", str(page + 1))]
@@ -492,7 +497,7 @@ class FakeFreshdesk(FakeHelpdesk):
 
         convs.sort(key=key, reverse=order_type == "desc")
         include_description = "description" in params.get("include", "").split(",")
-        return self._link_page(request, [self.render_ticket(c, description=include_description) for c in convs])
+        return self._link_page(request, convs, lambda c: self.render_ticket(c, description=include_description))
 
     @route("GET", rf"{_API}/tickets/(?P<tid>\d+)")
     def get_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
@@ -600,7 +605,7 @@ class FakeFreshdesk(FakeHelpdesk):
         if tid not in self.conversations:
             return self.error(404, "Record not found")
         thread = self.messages.get(tid, [])[1:]  # the first message is the ticket's description
-        return self._link_page(request, [self.render_conversation(m) for m in thread])
+        return self._link_page(request, thread, self.render_conversation)
 
     @route("POST", rf"{_API}/tickets/(?P<tid>\d+)/notes")
     @_validating
@@ -694,8 +699,8 @@ class FakeFreshdesk(FakeHelpdesk):
                 continue
             if since is not None and (contact.updated_at is None or contact.updated_at < since):
                 continue
-            out.append(self.render_contact(contact))
-        return self._link_page(request, out)
+            out.append(contact)
+        return self._link_page(request, out, self.render_contact)
 
     @route("GET", rf"{_API}/contacts/(?P<cid>\d+)")
     def get_contact(self, request: httpx.Request, cid: str) -> httpx.Response:
