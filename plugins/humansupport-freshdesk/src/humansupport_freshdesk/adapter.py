@@ -672,7 +672,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
 def _updated_at(item: Mapping[str, Any]) -> datetime | None:
     try:
         return to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         return None
 
 

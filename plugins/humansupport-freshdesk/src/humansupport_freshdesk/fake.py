@@ -328,7 +328,7 @@ class FakeFreshdesk(FakeHelpdesk):
             return None
         try:
             value = to_utc(raw)
-        except (ValueError, TypeError, OverflowError):
+        except (ValueError, TypeError, OverflowError, OSError):
             value = None
         if value is None:
             raise _Invalid(name, "It should be in the 'valid date time' format", "invalid_value")

@@ -102,7 +102,7 @@ def fd_time(value: datetime) -> str:
 def _time(value: Any) -> datetime | None:
     try:
         return to_utc(value)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         return None
 
 

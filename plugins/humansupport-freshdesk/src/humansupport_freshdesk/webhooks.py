@@ -86,7 +86,7 @@ def parse_webhook_body(body: bytes, *, vendor: str = "freshdesk") -> list[Webhoo
             event_type = WebhookEventType.CONVERSATION_ASSIGNED
     try:
         occurred = to_utc(payload.get("updated_at") or ticket.get("updated_at") or payload.get("created_at"))
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         occurred = None
     return [
         WebhookEvent(
