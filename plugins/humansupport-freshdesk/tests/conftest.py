@@ -15,6 +15,8 @@ from pydantic import SecretStr
 from humansupport.http import reset_limiters
 from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
 
+from .contract import ContractTransport
+
 
 @cache
 def small_history() -> SyntheticHistory:
@@ -26,20 +28,22 @@ class Env:
     fake: FakeFreshdesk
     adapter: FreshdeskAdapter
     clock: FakeClock
+    contract: ContractTransport
 
 
 def build(fake_kw: dict[str, Any] | None = None, **adapter_kw: Any) -> Env:
     history = small_history()
     clock = FakeClock(start=history.config.end + timedelta(hours=1))
     fake = FakeFreshdesk(clock=clock, history=history, **(fake_kw or {}))
+    contract = ContractTransport(fake.transport())
     adapter = FreshdeskAdapter(
         domain=FakeFreshdesk.domain,
         api_key=SecretStr(FakeFreshdesk.api_key),
-        transport=fake.transport(),
+        transport=contract,
         clock=clock,
         **adapter_kw,
     )
-    return Env(fake, adapter, clock)
+    return Env(fake, adapter, clock, contract)
 
 
 @pytest.fixture(autouse=True)

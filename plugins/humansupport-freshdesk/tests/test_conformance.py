@@ -8,6 +8,8 @@ from pydantic import SecretStr
 
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 
+from .contract import ContractTransport
+
 
 class TestFreshdeskConformance(AdapterConformance):
     config = KitConfig(pages=6, page_size=10, secrets=(FakeFreshdesk.api_key,))
@@ -17,5 +19,8 @@ class TestFreshdeskConformance(AdapterConformance):
 
     def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> FreshdeskAdapter:
         return FreshdeskAdapter(
-            domain=FakeFreshdesk.domain, api_key=SecretStr(FakeFreshdesk.api_key), transport=transport, clock=clock
+            domain=FakeFreshdesk.domain,
+            api_key=SecretStr(FakeFreshdesk.api_key),
+            transport=ContractTransport(transport),  # every request and fake response checked against our description
+            clock=clock,
         )
