@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 
 from humansupport.config import resolve_settings
 from humansupport.errors import ConfigError
+from humansupport.models import ConversationStatus
 
 KEY = "fd-test-key-visible-123"
 
@@ -89,3 +91,21 @@ async def test_basic_auth_uses_key_as_username_and_x_as_password() -> None:
     assert seen[0].url == "https://acme.freshdesk.com/api/v2/agents/me"
     expected = "Basic " + base64.b64encode(f"{KEY}:X".encode()).decode()
     assert seen[0].headers["authorization"] == expected
+
+
+def test_custom_statuses_from_env_json() -> None:
+    settings = resolve_settings(
+        FreshdeskSettings,
+        environ={"HUMANSUPPORT_FRESHDESK_DOMAIN": "acme", "HUMANSUPPORT_FRESHDESK_API_KEY": KEY,
+                 "HUMANSUPPORT_FRESHDESK_CUSTOM_STATUSES": '{"6": "on_hold", "7": "pending"}'},
+    )  # fmt: skip
+    adapter = FreshdeskAdapter.from_settings(settings)
+    assert adapter.custom_statuses == {6: ConversationStatus.ON_HOLD, 7: ConversationStatus.PENDING}
+
+
+def test_every_setting_is_documented() -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "vendors" / "freshdesk.md").read_text()
+    for name in FreshdeskSettings.model_fields:
+        if name == "account":
+            continue  # a core field Freshdesk does not use (the domain names the account)
+        assert f"`{name}`" in page and f"HUMANSUPPORT_FRESHDESK_{name.upper()}" in page, name

@@ -181,3 +181,8 @@ async def test_internal_note_is_private_html(env: Env) -> None:
     assert post.json == {"body": "<div>Customer &lt;b&gt;asked&lt;/b&gt;<br>for Ada</div>", "private": True}
     assert not msg.public and msg.conversation_id == conv.id and msg.body == "Customer <b>asked</b>\nfor Ada"
     assert env.fake.conversations[conv.id].updated_at != before
+
+
+async def test_missing_contact_fields_reads_the_definitions(env: Env) -> None:
+    wanted = ["humansupport_preferred_agent", "humansupport_favourite_colour", "plan", "plan"]
+    assert await env.adapter.missing_contact_fields(wanted) == ["humansupport_favourite_colour"]

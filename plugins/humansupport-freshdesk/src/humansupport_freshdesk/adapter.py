@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -636,6 +636,15 @@ class FreshdeskAdapter(AsyncHelpdesk):
         if not isinstance(data, dict):
             raise HelpdeskError(vendor=self.vendor, vendor_message="expected a conversation object in the response")
         return message_from_json(data, str(ticket_id))
+
+    async def missing_contact_fields(self, names: Iterable[str]) -> list[str]:
+        """Which of these contact custom-field API names are not defined yet (`GET /api/v2/contact_fields`).
+
+        Writing an undefined one fails with 400 `invalid_field`; run this before the first enrichment.
+        """
+        fields = await self.http.get_json(f"{_API}/contact_fields")
+        defined = {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
+        return [name for name in dict.fromkeys(names) if name not in defined]
 
     # -- webhooks ------------------------------------------------------------------------------------
 
