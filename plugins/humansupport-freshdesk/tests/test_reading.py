@@ -169,3 +169,17 @@ async def test_check_reports_rate_headroom(env: Env) -> None:
     assert report["rate_limit"] == env.fake.nominal_limit, "X-RateLimit-Total was not learned"
     assert report["rate_remaining"] == env.fake.nominal_limit - 1
     assert report["details"]["tickets_list_per_minute"] == 18  # 90% of the growth plan's 20, the default
+
+
+async def test_fake_list_follows_changes_between_reads(env: Env) -> None:
+    """The fake caches its sorted ticket list; every kind of change must still show in the next read."""
+    before = await collect_ids(env)
+    env.clock.advance(3600)
+    touched = env.fake.touch_conversation(before[0])
+    since = touched.updated_at
+    assert await collect_ids(env, updated_since=since) == [before[0]]
+    later = since + timedelta(hours=1) if since else None
+    env.fake.conversations[before[1]] = env.fake.conversations[before[1]].model_copy(update={"updated_at": later})
+    assert await collect_ids(env, updated_since=later) == [before[1]]
+    env.fake.delete_ticket(before[1])
+    assert await collect_ids(env, updated_since=later) == []

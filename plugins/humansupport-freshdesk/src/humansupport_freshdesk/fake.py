@@ -12,10 +12,12 @@ deleted agent turning into a contact with the same id. Sources: ../shared/vendor
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
+import itertools
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -42,6 +44,8 @@ _API: Final = "/api/v2"
 _MAX_PER_PAGE: Final = 100
 _DEFAULT_WINDOW: Final = timedelta(days=30)
 _EPOCH_TEXT: Final = "2024-01-01T00:00:00Z"
+_MIN_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_VERSIONS: Final = itertools.count(1)
 _CHANNEL_SOURCE: Final[Mapping[str, int]] = {"email": 1, "web": 2, "portal": 2, "phone": 3, "chat": 7}
 _CUSTOM_STATUS: Final[Mapping[ConversationStatus, int]] = {ConversationStatus.ON_HOLD: 6, ConversationStatus.OTHER: 7}
 _PAGE_CAP_MESSAGE: Final = "You cannot access tickets beyond the 300th page. Please provide a smaller page number."
@@ -63,6 +67,43 @@ _CONTACT_UPDATE_FIELDS: Final = frozenset(
      "language", "tags", "time_zone"}
 )  # fmt: skip
 _NOTE_FIELDS: Final = frozenset({"body", "private", "incoming", "notify_emails", "user_id", "attachments"})
+
+
+class _Tracked(dict[str, Conversation]):
+    """The conversations dict, counting changes, so the fake can cache its sorted ticket list safely."""
+
+    version = 0
+
+    def _bump(self) -> None:
+        self.version = next(_VERSIONS)
+
+    def __setitem__(self, key: str, value: Conversation) -> None:
+        self._bump()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._bump()
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._bump()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Conversation]:
+        self._bump()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._bump()
+        super().clear()
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        self._bump()
+        super().update(*args, **kw)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._bump()
+        return super().setdefault(key, default)
 
 
 class _Invalid(Exception):
@@ -121,7 +162,17 @@ class FakeFreshdesk(FakeHelpdesk):
         self._endpoint_windows: dict[str, tuple[float, int]] = {}
         self._nominal_window: tuple[float, int] = (0.0, 0)
         self._next_message = 90_000_001
+        self._sorted: dict[tuple[str, str], tuple[int, list[Conversation], list[Any]]] = {}
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
+
+    @property
+    def conversations(self) -> _Tracked:
+        return self._conversations
+
+    @conversations.setter
+    def conversations(self, value: Mapping[str, Conversation]) -> None:
+        self._conversations = value if isinstance(value, _Tracked) else _Tracked(value)
+        self._conversations._bump()  # versions come from one counter: a new dict never matches a cached list
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
@@ -482,22 +533,33 @@ class FakeFreshdesk(FakeHelpdesk):
         if page > self.page_cap:
             raise _Invalid("page", _PAGE_CAP_MESSAGE.replace("300th", f"{self.page_cap}th"))
         since = self._time_param(request, "updated_since")
-        convs = list(self.conversations.values())
-        if since is not None:
-            convs = [c for c in convs if c.updated_at is not None and c.updated_at >= since]
+        ordered, keys = self._ordered(order_by, order_type)
+        if since is not None and order_by == "updated_at" and order_type == "asc":
+            convs = ordered[bisect.bisect_left(keys, (since, -1)) :]  # the common sync case, without a scan
+        elif since is not None:
+            convs = [c for c in ordered if c.updated_at is not None and c.updated_at >= since]
         else:  # the documented default: tickets created in the last 30 days
             floor = self.clock.now() - _DEFAULT_WINDOW
-            convs = [c for c in convs if c.created_at is not None and c.created_at >= floor]
+            convs = [c for c in ordered if c.created_at is not None and c.created_at >= floor]
+        include_description = "description" in params.get("include", "").split(",")
+        return self._link_page(request, convs, lambda c: self.render_ticket(c, description=include_description))
+
+    def _ordered(self, order_by: str, order_type: str) -> tuple[list[Conversation], list[Any]]:
+        """Tickets sorted for the list (cached until the conversations change) and their sort keys."""
+        cached = self._sorted.get((order_by, order_type))
+        if cached is not None and cached[0] == self.conversations.version:
+            return cached[1], cached[2]
 
         def key(c: Conversation) -> tuple[Any, int]:
             if order_by == "status":
                 return (status_to_freshdesk(c.status) or 7, int(c.id))
             value = c.updated_at if order_by == "updated_at" else c.created_at
-            return (value or datetime.min, int(c.id))
+            return (value or _MIN_TIME, int(c.id))
 
-        convs.sort(key=key, reverse=order_type == "desc")
-        include_description = "description" in params.get("include", "").split(",")
-        return self._link_page(request, convs, lambda c: self.render_ticket(c, description=include_description))
+        ordered = sorted(self.conversations.values(), key=key, reverse=order_type == "desc")
+        keys = [key(c) for c in ordered]
+        self._sorted[(order_by, order_type)] = (self.conversations.version, ordered, keys)
+        return ordered, keys
 
     @route("GET", rf"{_API}/tickets/(?P<tid>\d+)")
     def get_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
