@@ -6,7 +6,10 @@ from types import FunctionType, ModuleType
 
 import humansupport_freshdesk as fd
 
+import humansupport
 from humansupport.plugins import PluginRegistry
+
+from .conftest import small_history
 
 
 def test_all_is_exactly_the_public_surface() -> None:
@@ -24,3 +27,15 @@ def test_hooks_register_adapter_and_fake(plugin_registry: PluginRegistry) -> Non
     info = next(p for p in plugin_registry.plugins() if p.name == "freshdesk").to_dict()
     assert "bulk_assign" in info["capabilities"]["freshdesk"]
     assert "signed_webhooks" not in info["capabilities"]["freshdesk"]
+
+
+def test_connect_builds_a_sync_helpdesk_from_the_registry(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(fd, name="freshdesk")
+    fake = fd.FakeFreshdesk(history=small_history())
+    with humansupport.connect(
+        "freshdesk", registry=plugin_registry, transport=fake.transport(), **fd.FakeFreshdesk.adapter_settings()
+    ) as helpdesk:
+        assert helpdesk.vendor == "freshdesk" and helpdesk.capabilities.bulk_assign
+        tickets = list(helpdesk.iter_conversations())
+        assert {t.id for t in tickets} == set(fake.conversations)
+        assert helpdesk.check().ok

@@ -169,6 +169,7 @@ async def test_check_reports_rate_headroom(env: Env) -> None:
     assert report["rate_limit"] == env.fake.nominal_limit, "X-RateLimit-Total was not learned"
     assert report["rate_remaining"] == env.fake.nominal_limit - 1
     assert report["details"]["tickets_list_per_minute"] == 18  # 90% of the growth plan's 20, the default
+    assert report["details"]["credits_per_call"] == 1  # X-RateLimit-Used-CurrentRequest
 
 
 async def test_fake_list_follows_changes_between_reads(env: Env) -> None:

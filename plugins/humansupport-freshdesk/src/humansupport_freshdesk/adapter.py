@@ -200,12 +200,21 @@ class _EndpointBudget(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, limiters: Mapping[str, RateLimiter]) -> None:
         self._inner = inner
         self._limiters = dict(limiters)
+        self.last_cost: float | None = None
+        """Credits the last answered call used (`X-RateLimit-Used-CurrentRequest`; `include=` costs more)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         name = endpoint_for(request.method, request.url.path)
         if name is not None and name in self._limiters:
             await self._limiters[name].acquire(1.0)
-        return await self._inner.handle_async_request(request)
+        response = await self._inner.handle_async_request(request)
+        used = response.headers.get("X-RateLimit-Used-CurrentRequest")
+        if used is not None:
+            try:
+                self.last_cost = float(used)
+            except ValueError:
+                self.last_cost = None
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -284,12 +293,13 @@ class FreshdeskAdapter(AsyncHelpdesk):
             for name in ("tickets_list", "tickets_update", "contacts_list")
         }
         inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
+        self._budget = _EndpointBudget(inner, self.endpoint_limiters)
         self.http = HttpClient(
             vendor=self.vendor,
             base_url=(base_url or f"https://{self.domain}.freshdesk.com").rstrip("/"),
             auth=httpx.BasicAuth(key, "X"),  # the key is the username, any password (API v2 "Authentication")
             headers={"Content-Type": "application/json"},
-            transport=_EndpointBudget(inner, self.endpoint_limiters),
+            transport=self._budget,
             clock=clock,
             retry=retry or RetryPolicy(),
             limiter=limiter_for(account, per_minute=limits["overall"], clock=clock, headers=FRESHDESK_RATE_HEADERS),
@@ -667,6 +677,8 @@ class FreshdeskAdapter(AsyncHelpdesk):
             details["agent"] = contact.get("email")
         for name, limiter in self.endpoint_limiters.items():
             details[f"{name}_per_minute"] = limiter.per_minute
+        if self._budget.last_cost is not None:
+            details["credits_per_call"] = self._budget.last_cost
         return CheckReport(
             vendor=self.vendor,
             ok=True,
