@@ -32,9 +32,10 @@ def test_hooks_register_adapter_and_fake(plugin_registry: PluginRegistry) -> Non
 def test_connect_builds_a_sync_helpdesk_from_the_registry(plugin_registry: PluginRegistry) -> None:
     plugin_registry.register(fd, name="freshdesk")
     fake = fd.FakeFreshdesk(history=small_history())
+    settings = fd.FakeFreshdesk.adapter_settings()
     with humansupport.connect(
-        "freshdesk", registry=plugin_registry, transport=fake.transport(), **fd.FakeFreshdesk.adapter_settings()
-    ) as helpdesk:
+        "freshdesk", registry=plugin_registry, transport=fake.transport(), clock=fake.clock, **settings
+    ) as helpdesk:  # the fake's clock: the ticket-list budget waits on it, never in real time
         assert helpdesk.vendor == "freshdesk" and helpdesk.capabilities.bulk_assign
         tickets = list(helpdesk.iter_conversations())
         assert {t.id for t in tickets} == set(fake.conversations)
