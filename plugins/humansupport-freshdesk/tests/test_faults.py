@@ -198,7 +198,7 @@ async def test_resume_after_retries_run_out_continues_from_the_checkpoint(make_e
 
         with pytest.raises(HelpdeskError):
             await run()
-        assert checkpoint[0] is not None and len(first) == 40
+        assert checkpoint[0] is not None and 30 <= len(first) <= 40  # four pages, less edge re-reads
         rest = [c.id async for c in env.adapter.iter_conversations(updated_since=checkpoint[0])]
     combined = set(first) | set(rest)
     assert combined == set(env.fake.conversations), "a gap after resuming"

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from humansupport_freshdesk import FreshdeskAdapter
 
 from humansupport.errors import PaginationLoopError
 from humansupport.models import AgentAvailability, AuthorRole, ConversationStatus, RatingScore
 
 from .conftest import Env
+from .contract import ContractTransport
 
 
 async def collect_ids(env: Env, **kw: object) -> list[str]:
@@ -23,8 +25,51 @@ def ticket_list_requests(env: Env) -> list[dict[str, str]]:
     return [r.url_params for r in env.fake.requests if r.path == "/api/v2/tickets"]
 
 
-async def test_walks_windows_past_the_page_cap_without_gaps_or_duplicates(make_env: Callable[..., Env]) -> None:
+async def test_keyset_reads_everything_once_without_meeting_the_cap(make_env: Callable[..., Env]) -> None:
     env = make_env({"page_cap": 3})
+    env.fake.page_size = 10
+    async with env.adapter:
+        got = await collect_ids(env)
+    assert len(got) == len(set(got)) and set(got) == set(env.fake.conversations)
+    requests = ticket_list_requests(env)
+    assert all(r.get("page", "1") == "1" for r in requests), "keyset restarts at the edge instead of paging"
+    assert not any(r.status == 400 for r in env.fake.requests)
+    windows = [r["updated_since"] for r in requests]
+    assert windows == sorted(windows) and len(set(windows)) == len(windows)
+    assert len(requests) <= len(got) / 9 + 1, "more than one re-read per page of 10"
+
+
+async def _missed_under_edits(env: Env, mode: str) -> set[str]:
+    """Reads every ticket while a human edits one already-read ticket after each list page."""
+    env.fake.page_size = 10
+    oldest_first = [c.id for c in sorted(env.fake.conversations.values(), key=lambda c: (c.updated_at, int(c.id)))]
+    touched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = env.fake(request)
+        if request.url.path == "/api/v2/tickets" and response.status_code == 200:
+            env.clock.advance(1)
+            touched.append(oldest_first[len(touched)])
+            env.fake.touch_conversation(touched[-1])  # already read: it jumps to the end of the list
+        return response
+
+    adapter = FreshdeskAdapter(
+        domain="acme", api_key=env.fake.api_key, ticket_paging=mode, clock=env.clock,  # type: ignore[arg-type]
+        transport=ContractTransport(httpx.MockTransport(handler)),
+    )  # fmt: skip
+    async with adapter:
+        got = [c.id async for c in adapter.iter_conversations()]
+    return set(env.fake.conversations) - set(got)
+
+
+async def test_concurrent_updates_shift_pages_and_only_keyset_survives(make_env: Callable[..., Env]) -> None:
+    """Each edit moves a ticket from behind our position to the end, so page N+1 starts one ticket late."""
+    assert await _missed_under_edits(make_env(), "keyset") == set()
+    assert await _missed_under_edits(make_env(), "windows"), "the scenario no longer shifts pages; it proves nothing"
+
+
+async def test_windows_mode_walks_past_the_page_cap_without_gaps_or_duplicates(make_env: Callable[..., Env]) -> None:
+    env = make_env({"page_cap": 3}, ticket_paging="windows")
     env.fake.page_size = 10
     async with env.adapter:
         got = await collect_ids(env)
@@ -37,8 +82,21 @@ async def test_walks_windows_past_the_page_cap_without_gaps_or_duplicates(make_e
     assert windows == sorted(windows), "windows must move forward"
 
 
+async def test_keyset_follows_link_through_a_second_shared_by_many(make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.fake.page_size = 10
+    ordered = sorted(env.fake.conversations.values(), key=lambda c: (c.updated_at, int(c.id)))
+    same = ordered[15].updated_at
+    for conv in ordered[12:47]:  # 35 tickets in one second: pages that cannot move the edge
+        env.fake.conversations[conv.id] = conv.model_copy(update={"updated_at": same})
+    async with env.adapter:
+        got = await collect_ids(env)
+    assert len(got) == len(set(got)) and set(got) == set(env.fake.conversations)
+    assert any(r.get("page") == "3" for r in ticket_list_requests(env)), "Link was not followed inside the second"
+
+
 async def test_window_edge_inside_a_group_sharing_one_updated_at(make_env: Callable[..., Env]) -> None:
-    env = make_env({"page_cap": 2})
+    env = make_env({"page_cap": 2}, ticket_paging="windows")
     env.fake.page_size = 10
     ordered = sorted(env.fake.conversations.values(), key=lambda c: (c.updated_at, int(c.id)))
     same = ordered[15].updated_at

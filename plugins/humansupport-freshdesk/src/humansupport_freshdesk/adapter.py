@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import httpx
 from pydantic import SecretStr, field_validator, model_validator
@@ -55,6 +55,7 @@ from humansupport.errors import (
 from humansupport.http import (
     HttpClient,
     LinkHeaderPaginator,
+    Page,
     PageRequest,
     RateLimiter,
     RateLimitHeaders,
@@ -85,6 +86,7 @@ __all__ = [
     "FreshdeskAdapter",
     "FreshdeskSettings",
     "Plan",
+    "TicketPaging",
     "endpoint_for",
     "normalize_domain",
 ]
@@ -92,6 +94,7 @@ __all__ = [
 logger = logging.getLogger("humansupport.freshdesk")
 
 Plan = Literal["trial", "growth", "pro", "enterprise"]
+TicketPaging = Literal["keyset", "windows"]
 
 #: Requests per minute by plan (support.freshdesk.com article 225439): overall, then the endpoint limits,
 #: which count within the overall one. Trial states only an overall limit.
@@ -159,6 +162,7 @@ class FreshdeskSettings(HelpdeskSettings):
     domain: str | None = None
     api_key: SecretStr
     plan: Plan = "growth"
+    ticket_paging: TicketPaging = "keyset"
     webhook_secret_header: str = DEFAULT_SECRET_HEADER
     custom_statuses: dict[int, ConversationStatus] | None = None
     history_start: datetime | None = None
@@ -251,6 +255,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
         domain: str | None = None,
         base_url: str | None = None,
         plan: Plan = "growth",
+        ticket_paging: TicketPaging = "keyset",
         capacity_default: int | None = None,
         webhook_secret_header: str = DEFAULT_SECRET_HEADER,
         custom_statuses: Mapping[int, ConversationStatus] | None = None,
@@ -276,6 +281,12 @@ class FreshdeskAdapter(AsyncHelpdesk):
                 "(set HUMANSUPPORT_FRESHDESK_PLAN)"
             )
         self.plan: Plan = plan
+        if ticket_paging not in ("keyset", "windows"):
+            raise ConfigError(
+                f"freshdesk: unknown ticket_paging {ticket_paging!r}; use keyset or windows "
+                "(set HUMANSUPPORT_FRESHDESK_TICKET_PAGING)"
+            )
+        self.ticket_paging: TicketPaging = ticket_paging
         self.capacity_default = capacity_default
         self.webhook_secret_header = webhook_secret_header
         self.custom_statuses = dict(custom_statuses or {})
@@ -342,7 +353,17 @@ class FreshdeskAdapter(AsyncHelpdesk):
                 yield conv
 
     async def iter_ticket_json(self, *, updated_since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every ticket updated at or after `updated_since` exactly once, walking windows past the page cap."""
+        """Every ticket updated at or after `updated_since` once, in `updated_at` order, past the page cap.
+
+        `ticket_paging="keyset"` (default) opens a new window at the newest `updated_at` after every page
+        that moved it: a ticket updated during the walk moves to the end of the list, which shifts page
+        numbers, and following `page=N+1` would then skip the ticket that slid back across the boundary.
+        Restarting at the edge costs the re-read of the edge tickets (~1 per page) and never reaches the
+        cap. `"windows"` follows `Link` pages and opens a new window only on the page-cap 400 (Airbyte's
+        way): fewest requests, exposed to that shift. In both, a window whose page does not move past the
+        edge (over 100 tickets in one second) follows `Link`, and the page-cap 400 there opens the next
+        window; the cap is never hard-coded.
+        """
         window = (updated_since or self.history_start).astimezone(UTC).replace(microsecond=0)
         edge: datetime | None = None  # the newest updated_at yielded so far
         at_edge: set[str] = set()  # ids yielded with updated_at == edge
@@ -356,8 +377,9 @@ class FreshdeskAdapter(AsyncHelpdesk):
                     "per_page": _PER_PAGE,
                 },
             )
+            pages = cast(AsyncGenerator[Page, None], iter_pages(self.http, first, LinkHeaderPaginator()))
             try:
-                async for page in iter_pages(self.http, first, LinkHeaderPaginator()):
+                async for page in pages:
                     for item in page.items:
                         ticket_id = str(item.get("id"))
                         updated = _updated_at(item)
@@ -368,19 +390,29 @@ class FreshdeskAdapter(AsyncHelpdesk):
                         if updated is not None:
                             at_edge.add(ticket_id)
                         yield item
-                return
+                    if page.next is None:
+                        return
+                    if self.ticket_paging == "keyset" and edge is not None and edge > window:
+                        break  # restart at the edge instead of following page=N+1
             except ValidationError as exc:
                 if "page" not in exc.field_errors:
                     raise
                 if edge is None or edge <= window:
-                    raise PaginationLoopError(
-                        vendor=self.vendor,
-                        token=f"GET {_API}/tickets updated_since={fd_time(window)}",
-                        pages=0,
-                        reason="the page cap was reached inside one updated_at second; cannot open a later window",
-                    ) from exc
+                    raise self._stuck(window) from exc
                 logger.info("freshdesk: ticket list page cap reached; next window from %s", fd_time(edge))
-                window = edge
+            finally:
+                await pages.aclose()
+            if edge is None or edge <= window:  # both restarts above need progress; never loop
+                raise self._stuck(window)
+            window = edge
+
+    def _stuck(self, window: datetime) -> PaginationLoopError:
+        return PaginationLoopError(
+            vendor=self.vendor,
+            token=f"GET {_API}/tickets updated_since={fd_time(window)}",
+            pages=0,
+            reason="the page cap was reached inside one updated_at second; cannot open a later window",
+        )
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         ticket_id = _numeric_id(conversation_id, "ticket")
