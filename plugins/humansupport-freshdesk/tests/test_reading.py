@@ -129,7 +129,7 @@ async def test_list_always_sends_updated_since_in_z_form_sorted_ascending(env: E
     assert set(got) == expected
     first = ticket_list_requests(env)[0]
     assert first == {"updated_since": "2026-09-01T08:30:00Z", "order_by": "updated_at", "order_type": "asc",
-                     "per_page": "100"}  # fmt: skip
+                     "per_page": "100", "include": "description"}  # fmt: skip
     env.fake.requests.clear()
     await collect_ids(env)
     assert ticket_list_requests(env)[0]["updated_since"] == "2000-01-01T00:00:00Z", "no 30-day default window"
@@ -242,3 +242,22 @@ async def test_fake_list_follows_changes_between_reads(env: Env) -> None:
     assert await collect_ids(env, updated_since=later) == [before[1]]
     env.fake.delete_ticket(before[1])
     assert await collect_ids(env, updated_since=later) == []
+
+
+async def test_threads_of_listed_tickets_need_no_ticket_get(env: Env) -> None:
+    listed = [c.id async for c in env.adapter.iter_conversations()][:5]
+    env.fake.requests.clear()
+    for tid in listed:
+        messages = [m async for m in env.adapter.iter_messages(tid)]
+        assert messages[0].id == f"{tid}:description" and messages[0].body == env.fake.messages[tid][0].body
+    assert not any(r.path.startswith("/api/v2/tickets/") and r.path.count("/") == 4 for r in env.fake.requests)
+    again = [m async for m in env.adapter.iter_messages(listed[0])]  # not cached twice: a fresh GET
+    assert again[0].id == f"{listed[0]}:description"
+    assert any(r.path == f"/api/v2/tickets/{listed[0]}" for r in env.fake.requests)
+
+
+async def test_listing_costs_the_include_credits(env: Env) -> None:
+    _ = [c async for c in env.adapter.iter_conversations()]
+    listing = [r for r in env.fake.requests if r.path == "/api/v2/tickets"]
+    assert listing and all(r.url_params["include"] == "description" for r in listing)
+    assert env.adapter._budget.last_cost == 3

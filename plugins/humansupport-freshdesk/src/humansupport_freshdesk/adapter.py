@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, cast
@@ -114,6 +115,7 @@ _API: Final = "/api/v2"
 _PER_PAGE: Final = 100  # the documented maximum
 _DEFAULT_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _ENDPOINT_SHARE: Final = 0.9
+_DESCRIPTION_CACHE: Final = 5_000  # first messages of recently listed tickets (a few MB at most)
 _BULK_CHUNK: Final = 100  # max ids per bulk_update call is unconfirmed; 100 keeps one job small
 _DOMAIN_LABEL: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _TICKET_UPDATE: Final = re.compile(rf"^{_API}/tickets/(\d+|bulk_update)$")
@@ -292,6 +294,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
         self.custom_statuses = dict(custom_statuses or {})
         self.history_start = history_start or _DEFAULT_START
         self.job_timeout = job_timeout
+        self._descriptions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._clock = clock
         limits = ENDPOINT_LIMITS[plan]
         account = f"freshdesk:{self.domain or base_url}"
@@ -375,6 +378,8 @@ class FreshdeskAdapter(AsyncHelpdesk):
                     "order_by": "updated_at",
                     "order_type": "asc",
                     "per_page": _PER_PAGE,
+                    # +2 credits a page (vendors/freshdesk.md section 5) instead of one GET per ticket later
+                    "include": "description",
                 },
             )
             pages = cast(AsyncGenerator[Page, None], iter_pages(self.http, first, LinkHeaderPaginator()))
@@ -389,6 +394,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
                             edge, at_edge = updated, set()
                         if updated is not None:
                             at_edge.add(ticket_id)
+                        self._remember_description(item)
                         yield item
                     if page.next is None:
                         return
@@ -418,10 +424,27 @@ class FreshdeskAdapter(AsyncHelpdesk):
         ticket_id = _numeric_id(conversation_id, "ticket")
         return self._ticket(await self.http.get_json(f"{_API}/tickets/{ticket_id}"))
 
+    def _remember_description(self, item: Mapping[str, Any]) -> None:
+        """Keeps the first message of a listed ticket, so `iter_messages` right after needs no GET."""
+        if "description" not in item and "description_text" not in item:
+            return
+        key = str(item.get("id"))
+        self._descriptions[key] = {k: item.get(k) for k in ("id", "requester_id", "description",
+                                                            "description_text", "created_at")}  # fmt: skip
+        self._descriptions.move_to_end(key)
+        while len(self._descriptions) > _DESCRIPTION_CACHE:
+            self._descriptions.popitem(last=False)
+
     async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
-        """The ticket's description (its first message), then its conversations, oldest first."""
+        """The ticket's description (its first message), then its conversations, oldest first.
+
+        The description comes from the listing when the ticket was just listed (`include=description`),
+        else from `GET /tickets/{id}`; a ticket deleted since is a NotFoundError either way.
+        """
         ticket_id = _numeric_id(conversation_id, "ticket")
-        ticket = await self.http.get_json(f"{_API}/tickets/{ticket_id}")
+        ticket = self._descriptions.pop(str(ticket_id), None)
+        if ticket is None:
+            ticket = await self.http.get_json(f"{_API}/tickets/{ticket_id}")
         if isinstance(ticket, dict):
             first = description_message(ticket)
             if first is not None:

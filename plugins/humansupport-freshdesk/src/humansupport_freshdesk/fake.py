@@ -283,17 +283,21 @@ class FakeFreshdesk(FakeHelpdesk):
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         response = super().__call__(request)
+        includes = [v for v in request.url.params.get("include", "").split(",") if v]
         if "x-ratelimit-total" not in response.headers:
             # Real Freshdesk reports its budget on every response; unenforced here unless rate_limit_per_minute.
             start, count = self._nominal_window
             now = self.clock.monotonic()
             if now - start >= 60.0:
                 start, count = now, 0
-            count += 1
+            count += 1 + 2 * len(includes) if request.url.path == f"{_API}/tickets" else 1
             self._nominal_window = (start, count)
             response.headers.update(
                 self.rate_limit_headers(limit=self.nominal_limit, remaining=self.nominal_limit - count, reset_seconds=0)
             )
+        if includes and request.url.path == f"{_API}/tickets":
+            # each include= value costs 2 more credits (vendors/freshdesk.md section 5, treated as unconfirmed)
+            response.headers["X-RateLimit-Used-CurrentRequest"] = str(1 + 2 * len(includes))
         return response
 
     # -- helpers -------------------------------------------------------------------------------------
