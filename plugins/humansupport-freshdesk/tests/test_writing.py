@@ -186,3 +186,34 @@ async def test_internal_note_is_private_html(env: Env) -> None:
 async def test_missing_contact_fields_reads_the_definitions(env: Env) -> None:
     wanted = ["humansupport_preferred_agent", "humansupport_favourite_colour", "plan", "plan"]
     assert await env.adapter.missing_contact_fields(wanted) == ["humansupport_favourite_colour"]
+
+
+async def test_job_without_per_ticket_data_is_read_back(env: Env) -> None:
+    convs = open_tickets(env, 3)
+    agent = sorted(a.id for a in env.fake.agents.values() if a.active)[2]
+    env.fake.fail_next(200, body={"id": "j", "status": "SUCCESS"}, match="/api/v2/jobs/")
+    results = await env.adapter.assign_many([Assignment(conversation_id=c.id, agent_id=agent) for c in convs])
+    assert all(r.outcome is AssignmentOutcome.APPLIED and r.conversation is not None for r in results)
+    reads = [r.path for r in env.fake.requests if r.method == "GET" and r.path.startswith("/api/v2/tickets/")]
+    assert sorted(reads) == sorted(f"/api/v2/tickets/{c.id}" for c in convs)
+
+
+async def test_job_that_failed_as_a_whole_fails_every_ticket(env: Env) -> None:
+    convs = open_tickets(env, 2)
+    agent = sorted(a.id for a in env.fake.agents.values() if a.active)[2]
+    env.fake.fail_next(200, body={"id": "j", "status": "FAILED", "message": "quota"}, match="/api/v2/jobs/")
+    results = await env.adapter.assign_many([Assignment(conversation_id=c.id, agent_id=agent) for c in convs])
+    assert [r.outcome for r in results] == [AssignmentOutcome.FAILED] * 2
+    assert all("quota" in (r.message or "") for r in results)
+
+
+async def test_bulk_post_rejected_fails_the_chunk_only(env: Env) -> None:
+    convs = open_tickets(env, 4)
+    agents = sorted(a.id for a in env.fake.agents.values() if a.active)
+    batch = [Assignment(conversation_id=c.id, agent_id=agents[0]) for c in convs[:2]]
+    batch += [Assignment(conversation_id=c.id, agent_id=agents[1]) for c in convs[2:]]
+    body = {"description": "Validation failed", "errors": [{"field": "ids", "message": "bad", "code": "invalid_value"}]}
+    env.fake.fail_next(400, body=body, match="/bulk_update")
+    results = await env.adapter.assign_many(batch)
+    assert [r.outcome for r in results[:2]] == [AssignmentOutcome.FAILED] * 2
+    assert [r.outcome for r in results[2:]] == [AssignmentOutcome.APPLIED] * 2
