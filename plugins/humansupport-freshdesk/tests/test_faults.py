@@ -4,6 +4,8 @@ customer or agent deleted while referenced."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import traceback
 from collections.abc import Callable
 from datetime import datetime
@@ -275,3 +277,17 @@ async def test_the_synthetic_deactivated_agent_is_a_contact(env: Env) -> None:
 
 def _patch() -> ProfilePatch:
     return ProfilePatch(tags=["x-new-tag"])
+
+
+async def test_no_key_in_any_log_record(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    env.fake.fail_next(503, times=1)
+    _ = [c async for c in env.adapter.iter_conversations()]
+    env.fake.revoke_credentials()
+    with pytest.raises(AuthenticationError):
+        await env.adapter.get_conversation(sorted(env.fake.conversations)[0])
+    assert caplog.records, "nothing was logged; the check proves nothing"
+    basic = base64.b64encode(f"{env.fake.api_key}:X".encode()).decode()
+    for record in caplog.records:
+        text = record.getMessage()
+        assert env.fake.api_key not in text and basic not in text
