@@ -291,3 +291,19 @@ async def test_no_key_in_any_log_record(env: Env, caplog: pytest.LogCaptureFixtu
     for record in caplog.records:
         text = record.getMessage()
         assert env.fake.api_key not in text and basic not in text
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://evil.example.com/api/v2/agents?page=2", "http://humansupport-fake.freshdesk.com/api/v2/agents?page=2"],
+)
+async def test_next_link_to_another_origin_is_not_followed(env: Env, link: str) -> None:
+    """The client sends the key with every request; a Link elsewhere would hand it over."""
+    env.contract.check_responses = False  # the hostile Link header is the point
+    agents = [env.fake.render_agent(a) for a in env.fake.agents.values() if a.active][:2]
+    env.fake.fail_next(200, body=agents, headers={"Link": f'<{link}>; rel="next"'}, match="/api/v2/agents$")
+    with pytest.raises(HelpdeskError, match="another origin") as info:
+        _ = [a async for a in env.adapter.iter_agents()]
+    assert env.fake.api_key not in str(info.value)
+    assert all(r.path == "/api/v2/agents" for r in env.fake.requests), "the foreign link was requested"
+    assert len(env.fake.requests) == 1

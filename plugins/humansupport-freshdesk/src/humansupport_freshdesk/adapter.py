@@ -226,6 +226,30 @@ class _EndpointBudget(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class _SameOriginLinks(LinkHeaderPaginator):
+    """Follows `Link: rel="next"` only to the account's own origin: the client sends the API key (Basic
+    auth) with every request, so a next URL on another host or scheme would hand the key to it."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        base = httpx.URL(base_url)
+        self._origin = (base.scheme, base.host, base.port)
+
+    def next_request(self, current: PageRequest, data: Any, response: httpx.Response) -> PageRequest | None:
+        following = super().next_request(current, data, response)
+        if following is None:
+            return None
+        url = httpx.URL(following.url)
+        if url.is_absolute_url and (url.scheme, url.host, url.port) != self._origin:
+            raise HelpdeskError(
+                vendor="freshdesk",
+                method=current.method,
+                path=httpx.URL(current.url).path,
+                vendor_message=f"the next-page link points to another origin ({url.scheme}://{url.host}); not followed",
+            )
+        return following
+
+
 def _numeric_id(value: str, what: str) -> int:
     text = str(value).strip()
     if not text.isdigit():
@@ -321,6 +345,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
             request_id_headers=("X-Request-Id",),
             error_hints=_HINTS,
         )
+        self._links = _SameOriginLinks(self.http.base_url)
 
     def __repr__(self) -> str:
         return f"FreshdeskAdapter(domain={self.domain!r}, base_url={self.http.base_url!r}, plan={self.plan!r})"
@@ -333,7 +358,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
     def _list(self, path: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
         query = {k: v for k, v in params.items() if v is not None}
         query.setdefault("per_page", _PER_PAGE)
-        return paginate(self.http, PageRequest(url=f"{_API}{path}", params=query), LinkHeaderPaginator())
+        return paginate(self.http, PageRequest(url=f"{_API}{path}", params=query), self._links)
 
     def _ticket(self, data: Any) -> Conversation:
         if not isinstance(data, dict):
@@ -382,7 +407,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
                     "include": "description",
                 },
             )
-            pages = cast(AsyncGenerator[Page, None], iter_pages(self.http, first, LinkHeaderPaginator()))
+            pages = cast(AsyncGenerator[Page, None], iter_pages(self.http, first, self._links))
             try:
                 async for page in pages:
                     for item in page.items:
