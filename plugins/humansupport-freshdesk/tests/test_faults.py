@@ -21,6 +21,7 @@ from humansupport.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ServerError,
     ValidationError,
 )
 from humansupport.http import RetryPolicy
@@ -307,3 +308,56 @@ async def test_next_link_to_another_origin_is_not_followed(env: Env, link: str) 
     assert env.fake.api_key not in str(info.value)
     assert all(r.path == "/api/v2/agents" for r in env.fake.requests), "the foreign link was requested"
     assert len(env.fake.requests) == 1
+
+
+@pytest.mark.parametrize("bad", ["1/../../admin", "abc", "-5", "", "1e3", "٣"])
+async def test_ids_that_are_not_freshdesk_ids_send_nothing(env: Env, bad: str) -> None:
+    with pytest.raises(ValidationError, match="not a Freshdesk id"):
+        await env.adapter.get_conversation(bad)
+    with pytest.raises(ValidationError):
+        await env.adapter.get_customer(bad)
+    with pytest.raises(ValidationError):
+        await env.adapter.assign(sorted(env.fake.conversations)[0], bad)
+    assert env.fake.requests == []
+
+
+async def test_note_post_is_not_retried_on_503_so_it_is_never_doubled(env: Env) -> None:
+    tid = sorted(env.fake.conversations)[0]
+    before = len(env.fake.messages[tid])
+    env.fake.fail_next(503, match="/notes")
+    with pytest.raises(ServerError):
+        await env.adapter.add_internal_note(tid, "once")
+    assert sum(1 for r in env.fake.requests if r.path.endswith("/notes")) == 1
+    assert len(env.fake.messages[tid]) == before
+
+
+async def test_note_post_is_retried_on_429_the_vendor_did_not_process_it(env: Env) -> None:
+    tid = sorted(env.fake.conversations)[0]
+    env.fake.fail_next(429, headers={"Retry-After": "1"}, match="/notes")
+    msg = await env.adapter.add_internal_note(tid, "after the wait")
+    assert msg.body == "after the wait" and sum(1 for r in env.fake.requests if r.path.endswith("/notes")) == 2
+
+
+class _TimeoutOnce(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, on_call: int) -> None:
+        self.inner, self.on_call, self.calls = inner, on_call, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls == self.on_call:
+            raise httpx.ReadTimeout("read timed out", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_read_timeout_mid_pagination_is_retried_without_gaps(make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    env.fake.page_size = 10
+    adapter = FreshdeskAdapter(
+        domain="acme",
+        api_key=env.fake.api_key,
+        clock=env.clock,
+        transport=_TimeoutOnce(env.fake.transport(), on_call=4),
+    )
+    async with adapter:
+        got = [c.id async for c in adapter.iter_conversations()]
+    assert len(got) == len(set(got)) and set(got) == set(env.fake.conversations)

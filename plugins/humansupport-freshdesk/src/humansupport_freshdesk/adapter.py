@@ -252,7 +252,7 @@ class _SameOriginLinks(LinkHeaderPaginator):
 
 def _numeric_id(value: str, what: str) -> int:
     text = str(value).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # isdigit alone takes "٣" (int() reads it as 3)
         raise ValidationError(
             vendor="freshdesk", vendor_message=f"{what} id {value!r} is not a Freshdesk id (a positive number)"
         )
