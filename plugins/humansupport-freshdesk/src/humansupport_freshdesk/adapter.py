@@ -1,0 +1,807 @@
+"""The Freshdesk adapter: API v2 calls through `humansupport.http`, JSON through `mapping`.
+
+Facts and sources: ../shared/vendors/freshdesk.md. The non-obvious choices:
+
+- Ticket listing always sends `updated_since` (without it the list holds only tickets created in the last
+  30 days) with `order_by=updated_at&order_type=asc`, and walks time windows: the list refuses pages past a
+  cap (300 today) with a 400 on field `page`; we treat that 400 itself as the signal to restart at the last
+  `updated_at` seen (the cap is not hard-coded). `updated_since` is inclusive, so tickets at the window edge
+  come again and are skipped by id (Airbyte's source-freshdesk does the same restart, test_300_page.py).
+- There is no optimistic concurrency in v2 (no ETag, no version). `assign` re-reads the ticket and refuses
+  to write when `updated_at` moved since planning. The race window left is the time between that re-read
+  and the PUT (one round trip); `updated_at` has one-second resolution, so two edits in the same second as
+  our read are indistinguishable.
+- Rate limits are per account per minute, with lower per-endpoint limits for ticket list, ticket update
+  and contact list (support article 225439). The account bucket learns from `X-RateLimit-Total` and
+  `X-RateLimit-Remaining`; per-endpoint buckets are seeded from the plan, because no header reports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, cast
+
+import httpx
+from pydantic import SecretStr, field_validator, model_validator
+
+from humansupport import (
+    Agent,
+    AsyncHelpdesk,
+    Capabilities,
+    CheckReport,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Group,
+    HelpdeskSettings,
+    Message,
+    ProfilePatch,
+    SatisfactionRating,
+    WebhookEvent,
+)
+from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.errors import (
+    ConfigError,
+    ConflictError,
+    HelpdeskError,
+    NotFoundError,
+    PaginationLoopError,
+    ValidationError,
+)
+from humansupport.http import (
+    HttpClient,
+    LinkHeaderPaginator,
+    Page,
+    PageRequest,
+    RateLimiter,
+    RateLimitHeaders,
+    RetryPolicy,
+    iter_pages,
+    limiter_for,
+    paginate,
+)
+from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
+
+from .mapping import (
+    agent_from_json,
+    contact_update_body,
+    customer_from_json,
+    description_message,
+    fd_time,
+    group_from_json,
+    message_from_json,
+    rating_from_json,
+    text_to_html,
+    ticket_from_json,
+)
+from .webhooks import DEFAULT_SECRET_HEADER, parse_webhook_body, verify_shared_secret
+
+__all__ = [
+    "ENDPOINT_LIMITS",
+    "FRESHDESK_RATE_HEADERS",
+    "FreshdeskAdapter",
+    "FreshdeskSettings",
+    "Plan",
+    "TicketPaging",
+    "endpoint_for",
+    "normalize_domain",
+]
+
+logger = logging.getLogger("humansupport.freshdesk")
+
+Plan = Literal["trial", "growth", "pro", "enterprise"]
+TicketPaging = Literal["keyset", "windows"]
+
+#: Requests per minute by plan (support.freshdesk.com article 225439): overall, then the endpoint limits,
+#: which count within the overall one. Trial states only an overall limit.
+ENDPOINT_LIMITS: Final[Mapping[str, Mapping[str, int]]] = {
+    "trial": {"overall": 50, "tickets_list": 50, "tickets_update": 50, "contacts_list": 50},
+    "growth": {"overall": 200, "tickets_list": 20, "tickets_update": 80, "contacts_list": 20},
+    "pro": {"overall": 400, "tickets_list": 100, "tickets_update": 160, "contacts_list": 100},
+    "enterprise": {"overall": 700, "tickets_list": 200, "tickets_update": 280, "contacts_list": 200},
+}
+
+FRESHDESK_RATE_HEADERS: Final = RateLimitHeaders(
+    limit="X-RateLimit-Total", remaining="X-RateLimit-Remaining", reset=None, retry_after="Retry-After"
+)
+_NO_HEADERS: Final = RateLimitHeaders(limit=None, remaining=None, reset=None)
+
+_API: Final = "/api/v2"
+_PER_PAGE: Final = 100  # the documented maximum
+_DEFAULT_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_ENDPOINT_SHARE: Final = 0.9
+_DESCRIPTION_CACHE: Final = 5_000  # first messages of recently listed tickets (a few MB at most)
+_BULK_CHUNK: Final = 100  # max ids per bulk_update call is unconfirmed; 100 keeps one job small
+_DOMAIN_LABEL: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_TICKET_UPDATE: Final = re.compile(rf"^{_API}/tickets/(\d+|bulk_update)$")
+_JOB_DONE: Final = frozenset({"success", "completed", "complete", "failed", "failure", "partial", "partial_success"})
+
+_HINTS: Final[Mapping[int, str]] = {
+    401: (
+        "Freshdesk refused the API key; set HUMANSUPPORT_FRESHDESK_API_KEY to an agent's key "
+        "(Profile settings -> View API key) and check HUMANSUPPORT_FRESHDESK_DOMAIN"
+    ),
+    403: (
+        "the key's agent lacks the role, ticket scope or plan feature for this call; use an admin agent's key "
+        "in HUMANSUPPORT_FRESHDESK_API_KEY (see docs/vendors/freshdesk.md)"
+    ),
+    404: (
+        "the record does not exist or was deleted; if every call 404s, HUMANSUPPORT_FRESHDESK_DOMAIN must be "
+        "the <name>.freshdesk.com account name, not a custom CNAME"
+    ),
+}
+
+
+def normalize_domain(value: str) -> str:
+    """`acme`, `acme.freshdesk.com` or `https://acme.freshdesk.com/` -> `acme`; anything else is refused.
+
+    The API answers only on `*.freshdesk.com`, never on a custom helpdesk CNAME (developers.freshdesk.com/api).
+    """
+    text = value.strip().lower()
+    text = re.sub(r"^https?://", "", text).split("/", 1)[0]
+    if text.endswith(".freshdesk.com"):
+        text = text[: -len(".freshdesk.com")]
+    if "." in text:
+        raise ValueError(
+            f"{value!r} is not a Freshdesk account domain: the API works only on <name>.freshdesk.com, "
+            "not on a custom CNAME; give the <name> part"
+        )
+    if not _DOMAIN_LABEL.match(text):
+        raise ValueError(f"{value!r} is not a valid Freshdesk domain (letters, digits and hyphens, e.g. 'acme')")
+    return text
+
+
+class FreshdeskSettings(HelpdeskSettings):
+    """`HUMANSUPPORT_FRESHDESK_DOMAIN`, `HUMANSUPPORT_FRESHDESK_API_KEY` (env or kwargs only), optional rest."""
+
+    vendor = "freshdesk"
+
+    domain: str | None = None
+    api_key: SecretStr
+    plan: Plan = "growth"
+    ticket_paging: TicketPaging = "keyset"
+    webhook_secret_header: str = DEFAULT_SECRET_HEADER
+    custom_statuses: dict[int, ConversationStatus] | None = None
+    history_start: datetime | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return normalize_domain(value) if value is not None else None
+
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("the API key is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _where(self) -> FreshdeskSettings:
+        if self.domain is None and self.base_url is None:
+            raise ValueError("set the account domain (the <name> of <name>.freshdesk.com)")
+        return self
+
+
+def endpoint_for(method: str, path: str) -> str | None:
+    """Which per-endpoint budget a request spends, if any."""
+    method = method.upper()
+    if method == "GET" and path.rstrip("/") == f"{_API}/tickets":
+        return "tickets_list"
+    if method in ("PUT", "POST") and _TICKET_UPDATE.match(path):
+        return "tickets_update"
+    if method == "GET" and path.rstrip("/") == f"{_API}/contacts":
+        return "contacts_list"
+    return None
+
+
+class _EndpointBudget(httpx.AsyncBaseTransport):
+    """Spends a per-endpoint token before each attempt (retries included: invalid calls cost credits too)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiters: Mapping[str, RateLimiter]) -> None:
+        self._inner = inner
+        self._limiters = dict(limiters)
+        self.last_cost: float | None = None
+        """Credits the last answered call used (`X-RateLimit-Used-CurrentRequest`; `include=` costs more)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        name = endpoint_for(request.method, request.url.path)
+        if name is not None and name in self._limiters:
+            await self._limiters[name].acquire(1.0)
+        response = await self._inner.handle_async_request(request)
+        used = response.headers.get("X-RateLimit-Used-CurrentRequest")
+        if used is not None:
+            try:
+                self.last_cost = float(used)
+            except ValueError:
+                self.last_cost = None
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _SameOriginLinks(LinkHeaderPaginator):
+    """Follows `Link: rel="next"` only to the account's own origin: the client sends the API key (Basic
+    auth) with every request, so a next URL on another host or scheme would hand the key to it."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        base = httpx.URL(base_url)
+        self._origin = (base.scheme, base.host, base.port)
+
+    def next_request(self, current: PageRequest, data: Any, response: httpx.Response) -> PageRequest | None:
+        following = super().next_request(current, data, response)
+        if following is None:
+            return None
+        url = httpx.URL(following.url)
+        if url.is_absolute_url and (url.scheme, url.host, url.port) != self._origin:
+            raise HelpdeskError(
+                vendor="freshdesk",
+                method=current.method,
+                path=httpx.URL(current.url).path,
+                vendor_message=f"the next-page link points to another origin ({url.scheme}://{url.host}); not followed",
+            )
+        return following
+
+
+def _numeric_id(value: str, what: str) -> int:
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):  # isdigit alone takes "٣" (int() reads it as 3)
+        raise ValidationError(
+            vendor="freshdesk", vendor_message=f"{what} id {value!r} is not a Freshdesk id (a positive number)"
+        )
+    return int(text)
+
+
+class FreshdeskAdapter(AsyncHelpdesk):
+    """Freshdesk API v2 (`https://<domain>.freshdesk.com/api/v2`), Basic auth with the agent's API key."""
+
+    vendor = "freshdesk"
+    settings_model = FreshdeskSettings
+    capabilities = Capabilities(
+        bulk_assign=True,  # POST /tickets/bulk_update + job polling
+        optimistic_concurrency=False,  # no ETag/version: re-read before write (see module docstring)
+        availability=True,  # agent `available`
+        signed_webhooks=False,  # automation webhooks carry no signature; a shared-secret header instead
+        incremental_export=False,  # no export endpoint: time windows over the ticket list
+        satisfaction_ratings=True,
+        webhook_registration=False,  # webhooks are automation-rule actions, made in the admin UI
+    )
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | str | None = None,
+        domain: str | None = None,
+        base_url: str | None = None,
+        plan: Plan = "growth",
+        ticket_paging: TicketPaging = "keyset",
+        capacity_default: int | None = None,
+        webhook_secret_header: str = DEFAULT_SECRET_HEADER,
+        custom_statuses: Mapping[int, ConversationStatus] | None = None,
+        history_start: datetime | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+        job_timeout: float = 300.0,
+        **_: Any,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
+        if not key.strip():
+            raise ConfigError("freshdesk: no API key; set HUMANSUPPORT_FRESHDESK_API_KEY (or pass api_key=...)")
+        try:
+            self.domain = normalize_domain(domain) if domain else None
+        except ValueError as exc:
+            raise ConfigError(f"freshdesk: {exc} (set HUMANSUPPORT_FRESHDESK_DOMAIN)") from None
+        if self.domain is None and not base_url:
+            raise ConfigError("freshdesk: no account domain; set HUMANSUPPORT_FRESHDESK_DOMAIN (or pass domain=...)")
+        if plan not in ENDPOINT_LIMITS:
+            raise ConfigError(
+                f"freshdesk: unknown plan {plan!r}; use one of {', '.join(ENDPOINT_LIMITS)} "
+                "(set HUMANSUPPORT_FRESHDESK_PLAN)"
+            )
+        self.plan: Plan = plan
+        if ticket_paging not in ("keyset", "windows"):
+            raise ConfigError(
+                f"freshdesk: unknown ticket_paging {ticket_paging!r}; use keyset or windows "
+                "(set HUMANSUPPORT_FRESHDESK_TICKET_PAGING)"
+            )
+        self.ticket_paging: TicketPaging = ticket_paging
+        self.capacity_default = capacity_default
+        self.webhook_secret_header = webhook_secret_header
+        self.custom_statuses = dict(custom_statuses or {})
+        self.history_start = history_start or _DEFAULT_START
+        self.job_timeout = job_timeout
+        self._descriptions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._clock = clock
+        limits = ENDPOINT_LIMITS[plan]
+        account = f"freshdesk:{self.domain or base_url}"
+        # 90% of each endpoint limit: a bucket's burst plus a minute of refill must fit in one vendor minute,
+        # and other clients of the account spend from the same limits.
+        self.endpoint_limiters = {
+            name: limiter_for(
+                f"{account}:{name}", per_minute=limits[name] * _ENDPOINT_SHARE, clock=clock, headers=_NO_HEADERS
+            )
+            for name in ("tickets_list", "tickets_update", "contacts_list")
+        }
+        inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
+        self._budget = _EndpointBudget(inner, self.endpoint_limiters)
+        self.http = HttpClient(
+            vendor=self.vendor,
+            base_url=(base_url or f"https://{self.domain}.freshdesk.com").rstrip("/"),
+            auth=httpx.BasicAuth(key, "X"),  # the key is the username, any password (API v2 "Authentication")
+            headers={"Content-Type": "application/json"},
+            transport=self._budget,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            limiter=limiter_for(account, per_minute=limits["overall"], clock=clock, headers=FRESHDESK_RATE_HEADERS),
+            rate_headers=FRESHDESK_RATE_HEADERS,
+            request_id_headers=("X-Request-Id",),
+            error_hints=_HINTS,
+        )
+        self._links = _SameOriginLinks(self.http.base_url)
+
+    def __repr__(self) -> str:
+        return f"FreshdeskAdapter(domain={self.domain!r}, base_url={self.http.base_url!r}, plan={self.plan!r})"
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _list(self, path: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
+        query = {k: v for k, v in params.items() if v is not None}
+        query.setdefault("per_page", _PER_PAGE)
+        return paginate(self.http, PageRequest(url=f"{_API}{path}", params=query), self._links)
+
+    def _ticket(self, data: Any) -> Conversation:
+        if not isinstance(data, dict):
+            raise HelpdeskError(vendor=self.vendor, vendor_message="expected a ticket object in the response")
+        return ticket_from_json(data, self.custom_statuses)
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    async def iter_conversations(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> AsyncIterator[Conversation]:
+        """Oldest change first. The list has no status filter we can use for core statuses, so we filter here."""
+        wanted = set(status) if status else None
+        async for item in self.iter_ticket_json(updated_since=updated_since):
+            conv = self._ticket(item)
+            if wanted is None or conv.status in wanted:
+                yield conv
+
+    async def iter_ticket_json(self, *, updated_since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every ticket updated at or after `updated_since` once, in `updated_at` order, past the page cap.
+
+        `ticket_paging="keyset"` (default) opens a new window at the newest `updated_at` after every page
+        that moved it: a ticket updated during the walk moves to the end of the list, which shifts page
+        numbers, and following `page=N+1` would then skip the ticket that slid back across the boundary.
+        Restarting at the edge costs the re-read of the edge tickets (~1 per page) and never reaches the
+        cap. `"windows"` follows `Link` pages and opens a new window only on the page-cap 400 (Airbyte's
+        way): fewest requests, exposed to that shift. In both, a window whose page does not move past the
+        edge (over 100 tickets in one second) follows `Link`, and the page-cap 400 there opens the next
+        window; the cap is never hard-coded.
+        """
+        window = (updated_since or self.history_start).astimezone(UTC).replace(microsecond=0)
+        edge: datetime | None = None  # the newest updated_at yielded so far
+        at_edge: set[str] = set()  # ids yielded with updated_at == edge
+        while True:
+            first = PageRequest(
+                url=f"{_API}/tickets",
+                params={
+                    "updated_since": fd_time(window),
+                    "order_by": "updated_at",
+                    "order_type": "asc",
+                    "per_page": _PER_PAGE,
+                    # +2 credits a page (vendors/freshdesk.md section 5) instead of one GET per ticket later
+                    "include": "description",
+                },
+            )
+            pages = cast(AsyncGenerator[Page, None], iter_pages(self.http, first, self._links))
+            try:
+                async for page in pages:
+                    for item in page.items:
+                        ticket_id = str(item.get("id"))
+                        updated = _updated_at(item)
+                        if updated is not None and updated == edge and ticket_id in at_edge:
+                            continue  # yielded before the window restarted at this same instant
+                        if updated is not None and (edge is None or updated > edge):
+                            edge, at_edge = updated, set()
+                        if updated is not None:
+                            at_edge.add(ticket_id)
+                        self._remember_description(item)
+                        yield item
+                    if page.next is None:
+                        return
+                    if self.ticket_paging == "keyset" and edge is not None and edge > window:
+                        break  # restart at the edge instead of following page=N+1
+            except ValidationError as exc:
+                if "page" not in exc.field_errors:
+                    raise
+                if edge is None or edge <= window:
+                    raise self._stuck(window) from exc
+                logger.info("freshdesk: ticket list page cap reached; next window from %s", fd_time(edge))
+            finally:
+                await pages.aclose()
+            if edge is None or edge <= window:  # both restarts above need progress; never loop
+                raise self._stuck(window)
+            window = edge
+
+    def _stuck(self, window: datetime) -> PaginationLoopError:
+        return PaginationLoopError(
+            vendor=self.vendor,
+            token=f"GET {_API}/tickets updated_since={fd_time(window)}",
+            pages=0,
+            reason="the page cap was reached inside one updated_at second; cannot open a later window",
+        )
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        ticket_id = _numeric_id(conversation_id, "ticket")
+        return self._ticket(await self.http.get_json(f"{_API}/tickets/{ticket_id}"))
+
+    def _remember_description(self, item: Mapping[str, Any]) -> None:
+        """Keeps the first message of a listed ticket, so `iter_messages` right after needs no GET."""
+        if "description" not in item and "description_text" not in item:
+            return
+        key = str(item.get("id"))
+        self._descriptions[key] = {k: item.get(k) for k in ("id", "requester_id", "description",
+                                                            "description_text", "created_at")}  # fmt: skip
+        self._descriptions.move_to_end(key)
+        while len(self._descriptions) > _DESCRIPTION_CACHE:
+            self._descriptions.popitem(last=False)
+
+    async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
+        """The ticket's description (its first message), then its conversations, oldest first.
+
+        The description comes from the listing when the ticket was just listed (`include=description`),
+        else from `GET /tickets/{id}`; a ticket deleted since is a NotFoundError either way.
+        """
+        ticket_id = _numeric_id(conversation_id, "ticket")
+        ticket = self._descriptions.pop(str(ticket_id), None)
+        if ticket is None:
+            ticket = await self.http.get_json(f"{_API}/tickets/{ticket_id}")
+        if isinstance(ticket, dict):
+            first = description_message(ticket)
+            if first is not None:
+                yield first
+        async for item in self._list(f"/tickets/{ticket_id}/conversations"):
+            yield message_from_json(item, str(ticket_id))
+
+    async def iter_agents(self) -> AsyncIterator[Agent]:
+        async for item in self._list("/agents"):
+            yield agent_from_json(item, capacity_default=self.capacity_default)
+
+    async def iter_groups(self) -> AsyncIterator[Group]:
+        async for item in self._list("/groups"):
+            yield group_from_json(item)
+
+    async def iter_customers(self, *, updated_since: datetime | None = None) -> AsyncIterator[Customer]:
+        since = fd_time(updated_since) if updated_since is not None else None
+        async for item in self._list("/contacts", _updated_since=since):  # sic: leading underscore
+            yield customer_from_json(item)
+
+    async def iter_ratings(self, *, updated_since: datetime | None = None) -> AsyncIterator[SatisfactionRating]:
+        since = fd_time(updated_since or self.history_start)
+        async for item in self._list("/surveys/satisfaction_ratings", created_since=since):
+            yield rating_from_json(item)
+
+    async def _contact_json(self, customer_id: str) -> dict[str, Any]:
+        contact_id = _numeric_id(customer_id, "contact")
+        data = await self.http.get_json(f"{_API}/contacts/{contact_id}")
+        if not isinstance(data, dict):
+            raise HelpdeskError(vendor=self.vendor, vendor_message="expected a contact object in the response")
+        return data
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        return customer_from_json(await self._contact_json(customer_id))
+
+    async def find_customer(self, *, email: str) -> Customer | None:
+        async for item in self._list("/contacts", email=email.strip()):
+            return customer_from_json(item)
+        return None
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _stale(
+        self, current: Conversation, expected_updated_at: datetime | None, expected_version: str | None
+    ) -> str | None:
+        """Why the ticket counts as changed since planning, or None."""
+        if expected_updated_at is not None:
+            expected = expected_updated_at.astimezone(UTC).replace(microsecond=0)
+            if current.updated_at is not None and current.updated_at > expected:
+                return f"updated_at is {fd_time(current.updated_at)}, planned against {fd_time(expected)}"
+        elif expected_version is not None and current.version != expected_version:
+            return f"updated_at is {current.version}, planned against {expected_version}"
+        return None
+
+    def _conflict(self, ticket_id: int, why: str) -> ConflictError:
+        return ConflictError(
+            vendor=self.vendor,
+            method="PUT",
+            path=f"{_API}/tickets/{ticket_id}",
+            vendor_message=f"ticket changed since it was read ({why}); not overwritten, re-plan",
+        )
+
+    def _assignment_body(self, agent_id: str | None, group_id: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"responder_id": _numeric_id(agent_id, "agent") if agent_id is not None else None}
+        if group_id is not None:
+            body["group_id"] = _numeric_id(group_id, "group")
+        return body
+
+    async def assign(
+        self,
+        conversation_id: str,
+        agent_id: str | None,
+        *,
+        group_id: str | None = None,
+        expected_updated_at: datetime | None = None,
+        expected_version: str | None = None,
+    ) -> Conversation:
+        ticket_id = _numeric_id(conversation_id, "ticket")
+        body = self._assignment_body(agent_id, group_id)
+        if expected_updated_at is not None or expected_version is not None:
+            current = await self.get_conversation(str(ticket_id))
+            why = self._stale(current, expected_updated_at, expected_version)
+            if why is not None:
+                raise self._conflict(ticket_id, why)
+        return self._ticket(await self.http.send_json("PUT", f"{_API}/tickets/{ticket_id}", json=body))
+
+    async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
+        """Fresh reads for stale checks, then one `bulk_update` job per (agent, group) target, polled to the end.
+
+        Stale, deleted and already-assigned tickets are settled before the job and never sent; one failure
+        never stops the others. A target with a single ticket uses a plain PUT (one call instead of two+).
+        """
+        results: dict[int, AssignmentResult] = {}
+        semaphore = asyncio.Semaphore(self.assign_concurrency)
+
+        async def precheck(index: int, item: Assignment) -> None:
+            guarded = item.expected_updated_at is not None or item.expected_version is not None
+            if not guarded and item.expected_assignee_id is None:
+                return
+            async with semaphore:
+                try:
+                    current = await self.get_conversation(item.conversation_id)
+                except NotFoundError as exc:
+                    results[index] = self._result(item, AssignmentOutcome.NOT_FOUND, str(exc))
+                    return
+                except HelpdeskError as exc:
+                    results[index] = self._result(item, AssignmentOutcome.FAILED, str(exc))
+                    return
+            why = self._stale(current, item.expected_updated_at, item.expected_version)
+            if (
+                why is None
+                and item.expected_assignee_id is not None
+                and current.assignee_id != item.expected_assignee_id
+            ):
+                why = f"assignee is {current.assignee_id}, planned against {item.expected_assignee_id}"
+            if why is not None:
+                err = self._conflict(int(current.id), why)
+                results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(err))
+            elif current.assignee_id == item.agent_id and (item.group_id is None or current.group_id == item.group_id):
+                results[index] = AssignmentResult(
+                    conversation_id=item.conversation_id,
+                    outcome=AssignmentOutcome.UNCHANGED,
+                    agent_id=current.assignee_id,
+                    group_id=current.group_id,
+                    conversation=current,
+                )
+
+        for index, item in enumerate(assignments):
+            try:
+                _numeric_id(item.conversation_id, "ticket")
+                self._assignment_body(item.agent_id, item.group_id)
+            except ValidationError as exc:
+                results[index] = self._result(item, AssignmentOutcome.FAILED, str(exc))
+        await asyncio.gather(*(precheck(i, a) for i, a in enumerate(assignments) if i not in results))
+
+        targets: dict[tuple[str | None, str | None], list[int]] = {}
+        for index, item in enumerate(assignments):
+            if index not in results:
+                targets.setdefault((item.agent_id, item.group_id), []).append(index)
+        for (agent_id, group_id), indexes in targets.items():
+            for start in range(0, len(indexes), _BULK_CHUNK):
+                chunk = indexes[start : start + _BULK_CHUNK]
+                if len(chunk) == 1:
+                    results[chunk[0]] = await self._put_one(assignments[chunk[0]])
+                else:
+                    outcome = await self._bulk(agent_id, group_id, [assignments[i] for i in chunk])
+                    results.update(zip(chunk, outcome, strict=True))
+        return [results[i] for i in range(len(assignments))]
+
+    @staticmethod
+    def _result(item: Assignment, outcome: AssignmentOutcome, message: str | None = None) -> AssignmentResult:
+        return AssignmentResult(
+            conversation_id=item.conversation_id, outcome=outcome, agent_id=item.agent_id, message=message
+        )
+
+    async def _put_one(self, item: Assignment) -> AssignmentResult:
+        try:
+            body = self._assignment_body(item.agent_id, item.group_id)
+            data = await self.http.send_json("PUT", f"{_API}/tickets/{int(item.conversation_id)}", json=body)
+        except NotFoundError as exc:
+            return self._result(item, AssignmentOutcome.NOT_FOUND, str(exc))
+        except HelpdeskError as exc:
+            return self._result(item, AssignmentOutcome.FAILED, str(exc))
+        conv = self._ticket(data)
+        return AssignmentResult(
+            conversation_id=item.conversation_id,
+            outcome=AssignmentOutcome.APPLIED,
+            agent_id=conv.assignee_id,
+            group_id=conv.group_id,
+            conversation=conv,
+        )
+
+    async def _bulk(
+        self, agent_id: str | None, group_id: str | None, items: list[Assignment]
+    ) -> list[AssignmentResult]:
+        ids = [int(i.conversation_id) for i in items]
+        body = {"bulk_action": {"ids": ids, "properties": self._assignment_body(agent_id, group_id)}}
+        try:
+            started = await self.http.send_json("POST", f"{_API}/tickets/bulk_update", json=body)
+            job_id = started.get("job_id") if isinstance(started, dict) else None
+            if not job_id:
+                raise HelpdeskError(vendor=self.vendor, vendor_message="bulk_update answered without a job_id")
+            job = await self._wait_for_job(str(job_id))
+        except HelpdeskError as exc:
+            return [self._result(i, AssignmentOutcome.FAILED, str(exc)) for i in items]
+        if job is None:
+            msg = f"bulk job did not finish within {self.job_timeout:.0f}s; re-read these tickets before retrying"
+            return [self._result(i, AssignmentOutcome.FAILED, msg) for i in items]
+        per_id = _job_results(job)
+        failed = _job_failed(job) if not per_id else None
+        out: list[AssignmentResult] = []
+        for item in items:
+            ok, message = per_id.get(int(item.conversation_id), (False, failed) if failed else (None, None))
+            if ok is False:
+                out.append(self._result(item, AssignmentOutcome.FAILED, message or "the bulk job failed this ticket"))
+                continue
+            # The job's per-ticket shape is unconfirmed; where it says nothing, read back to know.
+            try:
+                after = await self.get_conversation(item.conversation_id) if ok is None else None
+            except NotFoundError as exc:
+                out.append(self._result(item, AssignmentOutcome.NOT_FOUND, str(exc)))
+                continue
+            except HelpdeskError as exc:
+                out.append(self._result(item, AssignmentOutcome.FAILED, str(exc)))
+                continue
+            if after is not None and after.assignee_id != item.agent_id:
+                out.append(
+                    self._result(
+                        item, AssignmentOutcome.FAILED, "the bulk job finished but the ticket was not assigned"
+                    )
+                )
+                continue
+            out.append(
+                AssignmentResult(
+                    conversation_id=item.conversation_id,
+                    outcome=AssignmentOutcome.APPLIED,
+                    agent_id=item.agent_id,
+                    group_id=group_id if after is None else after.group_id,
+                    conversation=after,
+                )
+            )
+        return out
+
+    async def _wait_for_job(self, job_id: str) -> dict[str, Any] | None:
+        """Polls `GET /api/v2/jobs/{id}` on the injected clock until the job ends, or None at `job_timeout`."""
+        waited, delay = 0.0, 1.0
+        while True:
+            job = await self.http.get_json(f"{_API}/jobs/{job_id}")
+            if isinstance(job, dict) and str(job.get("status", "")).strip().lower().replace(" ", "_") in _JOB_DONE:
+                return job
+            if waited >= self.job_timeout:
+                return None
+            await self._clock.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 10.0)
+
+    async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
+        """Read-modify-write: tags are merged (Freshdesk replaces the list), the note goes into `description`
+        between markers; `avatar_url` is not written (Freshdesk takes avatars only as multipart uploads)."""
+        current = await self._contact_json(customer_id)
+        body = contact_update_body(current, patch)
+        if not body:
+            return customer_from_json(current)
+        data = await self.http.send_json("PUT", f"{_API}/contacts/{int(customer_id)}", json=body)
+        if not isinstance(data, dict):
+            raise HelpdeskError(vendor=self.vendor, vendor_message="expected a contact object in the response")
+        return customer_from_json(data)
+
+    async def add_internal_note(self, conversation_id: str, body: str) -> Message:
+        ticket_id = _numeric_id(conversation_id, "ticket")
+        data = await self.http.send_json(
+            "POST", f"{_API}/tickets/{ticket_id}/notes", json={"body": text_to_html(body), "private": True}
+        )
+        if not isinstance(data, dict):
+            raise HelpdeskError(vendor=self.vendor, vendor_message="expected a conversation object in the response")
+        return message_from_json(data, str(ticket_id))
+
+    async def missing_contact_fields(self, names: Iterable[str]) -> list[str]:
+        """Which of these contact custom-field API names are not defined yet (`GET /api/v2/contact_fields`).
+
+        Writing an undefined one fails with 400 `invalid_field`; run this before the first enrichment.
+        """
+        fields = await self.http.get_json(f"{_API}/contact_fields")
+        defined = {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
+        return [name for name in dict.fromkeys(names) if name not in defined]
+
+    # -- webhooks ------------------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        """The shared-secret header the automation rule sends (not a body signature: Freshdesk has none)."""
+        return verify_shared_secret(headers, secret, header=self.webhook_secret_header)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        return parse_webhook_body(body, vendor=self.vendor)
+
+    # -- operations ----------------------------------------------------------------------------------
+
+    async def check(self) -> CheckReport:
+        """`GET /api/v2/agents/me`: proves the key and shows whose it is; headroom from the account bucket."""
+        me = await self.http.get_json(f"{_API}/agents/me")
+        room = self.http.limiter.headroom()
+        contact = me.get("contact") if isinstance(me, dict) else None
+        details: dict[str, Any] = {"plan": self.plan}
+        if isinstance(contact, dict) and contact.get("email"):
+            details["agent"] = contact.get("email")
+        for name, limiter in self.endpoint_limiters.items():
+            details[f"{name}_per_minute"] = limiter.per_minute
+        if self._budget.last_cost is not None:
+            details["credits_per_call"] = self._budget.last_cost
+        return CheckReport(
+            vendor=self.vendor,
+            ok=True,
+            base_url=self.http.base_url,
+            account=self.domain,
+            rate_limit=room.limit_per_minute,
+            rate_remaining=room.remaining,
+            details=details,
+        )
+
+
+def _updated_at(item: Mapping[str, Any]) -> datetime | None:
+    try:
+        return to_utc(item.get("updated_at"))
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None
+
+
+def _job_results(job: Mapping[str, Any]) -> dict[int, tuple[bool | None, str | None]]:
+    """Per-ticket outcome from a finished job: ticket id -> (success or None when unsaid, message).
+
+    The job shape is unconfirmed, so this reads `data` (or `results`) entries with `id` and `success`;
+    a job that failed as a whole and lists nothing fails every ticket (see `_bulk`).
+    """
+    out: dict[int, tuple[bool | None, str | None]] = {}
+    entries = job.get("data") if isinstance(job.get("data"), list) else job.get("results")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        raw_id = entry.get("id")
+        if isinstance(raw_id, bool) or not str(raw_id).strip().isdigit():
+            continue
+        success = entry.get("success")
+        message = entry.get("message") or entry.get("errors")
+        out[int(str(raw_id).strip())] = (
+            success if isinstance(success, bool) else None,
+            str(message) if message else None,
+        )
+    return out
+
+
+def _job_failed(job: Mapping[str, Any]) -> str | None:
+    status = str(job.get("status", "")).strip().lower()
+    if status in ("failed", "failure"):
+        return f"the bulk job failed: {job.get('message') or status}"
+    return None

@@ -1,0 +1,867 @@
+"""A stateful fake of the Freshdesk API v2 for tests, the demo and benchmarks.
+
+It renders the shared core-model state (seeded from the synthetic history) in Freshdesk's JSON shapes and
+behaves like the vendor where the adapter depends on it: Basic auth with the API key as username,
+`Link: <...>; rel="next"` paging with the URL echoed unencoded, `per_page` at most 100, the ticket list's
+30-day default window and its page cap (a 400 on field `page`), per-endpoint per-minute limits with 429 +
+`Retry-After`, `X-RateLimit-*` headers on every response, validation errors as
+`{"description": "Validation failed", "errors": [{"field", "message", "code"}]}`, bulk-update jobs, and a
+deleted agent turning into a contact with the same id. Sources: ../shared/vendors/freshdesk.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import functools
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from humansupport.models import (
+    Agent,
+    AgentAvailability,
+    AuthorRole,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Message,
+    RatingScore,
+    to_utc,
+)
+from humansupport.testing import FakeClock, FakeHelpdesk, SyntheticHistory, route
+
+from .mapping import fd_time, html_to_text, status_to_freshdesk, text_to_html
+from .webhooks import DEFAULT_SECRET_HEADER
+
+__all__ = ["FakeFreshdesk"]
+
+_API: Final = "/api/v2"
+_MAX_PER_PAGE: Final = 100
+_DEFAULT_WINDOW: Final = timedelta(days=30)
+_EPOCH_TEXT: Final = "2024-01-01T00:00:00Z"
+_MIN_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_VERSIONS: Final = itertools.count(1)
+_CHANNEL_SOURCE: Final[Mapping[str, int]] = {"email": 1, "web": 2, "portal": 2, "phone": 3, "chat": 7}
+_CUSTOM_STATUS: Final[Mapping[ConversationStatus, int]] = {ConversationStatus.ON_HOLD: 6, ConversationStatus.OTHER: 7}
+_PAGE_CAP_MESSAGE: Final = "You cannot access tickets beyond the 300th page. Please provide a smaller page number."
+
+_TICKET_LIST_PARAMS: Final = frozenset(
+    {"filter", "requester_id", "email", "unique_external_id", "company_id", "updated_since", "order_by",
+     "order_type", "include", "page", "per_page"}
+)  # fmt: skip
+_CONTACT_LIST_PARAMS: Final = frozenset(
+    {"email", "mobile", "phone", "company_id", "state", "_updated_since", "page", "per_page"}
+)
+_TICKET_UPDATE_FIELDS: Final = frozenset(
+    {"responder_id", "group_id", "status", "priority", "type", "tags", "custom_fields", "due_by", "fr_due_by",
+     "subject", "description", "source", "product_id", "company_id", "email_config_id"}
+)  # fmt: skip
+_CONTACT_UPDATE_FIELDS: Final = frozenset(
+    {"name", "email", "phone", "mobile", "twitter_id", "unique_external_id", "other_emails", "company_id",
+     "view_all_tickets", "other_companies", "address", "avatar", "custom_fields", "description", "job_title",
+     "language", "tags", "time_zone"}
+)  # fmt: skip
+_NOTE_FIELDS: Final = frozenset({"body", "private", "incoming", "notify_emails", "user_id", "attachments"})
+
+
+class _Tracked(dict[str, Conversation]):
+    """The conversations dict, counting changes, so the fake can cache its sorted ticket list safely."""
+
+    version = 0
+
+    def _bump(self) -> None:
+        self.version = next(_VERSIONS)
+
+    def __setitem__(self, key: str, value: Conversation) -> None:
+        self._bump()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._bump()
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._bump()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Conversation]:
+        self._bump()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._bump()
+        super().clear()
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        self._bump()
+        super().update(*args, **kw)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._bump()
+        return super().setdefault(key, default)
+
+
+class _Invalid(Exception):
+    """A Freshdesk validation error: rendered as 400 `Validation failed` with field errors."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_value", *, status: int = 400) -> None:
+        super().__init__(message)
+        self.errors = [{"field": field, "message": message, "code": code}]
+        self.status = status
+
+
+Handler = Callable[..., httpx.Response]
+
+
+def _validating(fn: Handler) -> Handler:
+    """Turns `_Invalid` raised anywhere in a handler into the vendor's validation response."""
+
+    @functools.wraps(fn)
+    def wrapper(self: FakeFreshdesk, request: httpx.Request, **kw: Any) -> httpx.Response:
+        try:
+            return fn(self, request, **kw)
+        except _Invalid as exc:
+            return self.validation_error(exc.errors, status=exc.status)
+
+    return wrapper
+
+
+class FakeFreshdesk(FakeHelpdesk):
+    """`FakeFreshdesk(history=..., clock=...)`; `page_cap`, `endpoint_limits`, `job_seconds` are knobs."""
+
+    vendor: ClassVar[str] = "freshdesk"
+    api_key: ClassVar[str] = "fd-fake-key-not-a-secret"
+    domain: ClassVar[str] = "humansupport-fake"
+    default_page_size: ClassVar[int] = _MAX_PER_PAGE
+
+    def __init__(
+        self,
+        *,
+        clock: FakeClock | None = None,
+        history: SyntheticHistory | None = None,
+        rate_limit_per_minute: int | None = None,
+        endpoint_limits: Mapping[str, int] | None = None,
+        page_cap: int = 300,
+        nominal_limit: int = 700,
+        job_seconds: float = 2.0,
+    ) -> None:
+        self.page_cap = page_cap
+        self.endpoint_limits: dict[str, int] = dict(endpoint_limits or {})
+        self.nominal_limit = nominal_limit
+        self.job_seconds = job_seconds
+        self.contact_fields: set[str] = {"humansupport_preferred_agent", "humansupport_conversations"}
+        self.agent_contacts: dict[str, Customer] = {}
+        self.deleted_contacts: set[str] = set()
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.endpoint_limited: dict[str, int] = {}
+        self._endpoint_windows: dict[str, tuple[float, int]] = {}
+        self._nominal_window: tuple[float, int] = (0.0, 0)
+        self._next_message = 90_000_001
+        self._sorted: dict[tuple[str, str], tuple[int, list[Conversation], list[Any]]] = {}
+        super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
+
+    @property
+    def conversations(self) -> _Tracked:
+        return self._conversations
+
+    @conversations.setter
+    def conversations(self, value: Mapping[str, Conversation]) -> None:
+        self._conversations = value if isinstance(value, _Tracked) else _Tracked(value)
+        self._conversations._bump()  # versions come from one counter: a new dict never matches a cached list
+
+    @classmethod
+    def adapter_settings(cls) -> dict[str, Any]:
+        return {"domain": cls.domain, "api_key": cls.api_key}
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    def load(self, history: SyntheticHistory) -> None:
+        """Seeds the state; deactivated agents become contacts with the same id, as Freshdesk does."""
+        super().load(history)
+        for customer in history.customers:
+            self.contact_fields.update(customer.custom_attributes)
+        self.agent_contacts = {
+            a.id: Customer(id=a.id, name=a.name, email=a.email, avatar_url=a.avatar_url)
+            for a in history.agents
+            if not a.active
+        }
+        for cid, conv in list(self.conversations.items()):
+            self.conversations[cid] = conv.model_copy(update={"updated_at": _second(conv.updated_at)})
+
+    def touch_conversation(self, conversation_id: str, **changes: Any) -> Conversation:
+        """A change as Freshdesk records it: `updated_at` at one-second resolution, always moving forward."""
+        conv = self.conversations[conversation_id]
+        now = _second(self.clock.now())
+        if conv.updated_at is not None and now <= conv.updated_at:
+            now = conv.updated_at + timedelta(seconds=1)
+        bumped = conv.model_copy(update={"updated_at": now, "version": fd_time(now), **changes})
+        self.conversations[conversation_id] = bumped
+        return bumped
+
+    def delete_ticket(self, ticket_id: str) -> None:
+        """A ticket deleted in the UI: gone from lists, 404 by id (the default list hides deleted ones)."""
+        self.conversations.pop(ticket_id, None)
+        self.messages.pop(ticket_id, None)
+
+    def delete_contact(self, contact_id: str, *, hard: bool = False) -> None:
+        """Soft delete (`deleted: true`, still readable by id) or hard delete (404)."""
+        if hard:
+            self.customers.pop(contact_id, None)
+            self.agent_contacts.pop(contact_id, None)
+            self.deleted_contacts.discard(contact_id)
+        else:
+            self.deleted_contacts.add(contact_id)
+
+    def delete_agent(self, agent_id: str) -> None:
+        """Deleting an agent turns them into a contact with the same id."""
+        agent = self.agents.pop(agent_id)
+        self.agent_contacts[agent_id] = Customer(id=agent.id, name=agent.name, email=agent.email)
+        for gid, group in list(self.groups.items()):
+            self.groups[gid] = group.model_copy(update={"agent_ids": [a for a in group.agent_ids if a != agent_id]})
+
+    def webhook_delivery(
+        self,
+        *,
+        secret: str,
+        conversation_id: str,
+        event: str = "ticket_created",
+        header: str = DEFAULT_SECRET_HEADER,
+    ) -> tuple[dict[str, str], bytes]:
+        """A delivery as our documented automation-rule template renders it (no signature: Freshdesk has none)."""
+        conv = self.conversations[conversation_id]
+        payload: dict[str, Any] = {
+            "event": event,
+            "ticket_id": int(conv.id),
+            "requester_id": _int_or_none(conv.customer_id),
+            "responder_id": _int_or_none(conv.assignee_id),
+            "group_id": _int_or_none(conv.group_id),
+            "updated_at": fd_time(conv.updated_at or self.clock.now()),
+        }
+        if event == "agent_assigned":
+            payload["triggered_event"] = f"{{responder_id:[null, {payload['responder_id'] or 'null'}]}}"
+        return {header: secret, "Content-Type": "application/json"}, json.dumps({"freshdesk_webhook": payload}).encode()
+
+    # -- vendor hooks --------------------------------------------------------------------------------
+
+    def authenticate(self, request: httpx.Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, _password = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.api_key  # any password; convention "X"
+
+    def error_body(self, status: int, message: str, *, field: str | None = None) -> Any:
+        if status in (400, 422):
+            return {
+                "description": "Validation failed",
+                "errors": [{"field": field or "", "message": message, "code": "invalid_value"}],
+            }
+        codes = {401: "invalid_credentials", 403: "access_denied", 404: "not_found", 405: "method_not_allowed",
+                 429: "rate_limit_exceeded"}  # fmt: skip
+        return {"code": codes.get(status, "error"), "message": message}
+
+    def validation_error(self, errors: list[dict[str, Any]], *, status: int = 400) -> httpx.Response:
+        return httpx.Response(status, json={"description": "Validation failed", "errors": errors})
+
+    def rate_limit_headers(self, *, limit: int, remaining: int, reset_seconds: float) -> dict[str, str]:
+        return {
+            "X-RateLimit-Total": str(limit),
+            "X-RateLimit-Remaining": str(max(0, remaining)),
+            "X-RateLimit-Used-CurrentRequest": "1",
+        }
+
+    def request_id_headers(self) -> dict[str, str]:
+        return {"X-Request-Id": f"fd-{len(self.requests):08x}"}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        includes = [v for v in request.url.params.get("include", "").split(",") if v]
+        if "x-ratelimit-total" not in response.headers:
+            # Real Freshdesk reports its budget on every response; unenforced here unless rate_limit_per_minute.
+            start, count = self._nominal_window
+            now = self.clock.monotonic()
+            if now - start >= 60.0:
+                start, count = now, 0
+            count += 1 + 2 * len(includes) if request.url.path == f"{_API}/tickets" else 1
+            self._nominal_window = (start, count)
+            response.headers.update(
+                self.rate_limit_headers(limit=self.nominal_limit, remaining=self.nominal_limit - count, reset_seconds=0)
+            )
+        if includes and request.url.path == f"{_API}/tickets":
+            # each include= value costs 2 more credits (vendors/freshdesk.md section 5, treated as unconfirmed)
+            response.headers["X-RateLimit-Used-CurrentRequest"] = str(1 + 2 * len(includes))
+        return response
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _spend(self, endpoint: str) -> httpx.Response | None:
+        """The per-endpoint per-minute limit: 429 with Retry-After when over."""
+        limit = self.endpoint_limits.get(endpoint)
+        if not limit:
+            return None
+        now = self.clock.monotonic()
+        start, count = self._endpoint_windows.get(endpoint, (now, 0))
+        if now - start >= 60.0:
+            start, count = now, 0
+        if count >= limit:
+            self.endpoint_limited[endpoint] = self.endpoint_limited.get(endpoint, 0) + 1
+            wait = max(1, int(60.0 - (now - start) + 0.999))
+            headers = self.rate_limit_headers(
+                limit=self.rate_limit_per_minute or self.nominal_limit, remaining=0, reset_seconds=wait
+            )
+            headers["Retry-After"] = str(wait)
+            return self.error(429, "You have exceeded the limit of requests per minute", headers=headers)
+        self._endpoint_windows[endpoint] = (start, count + 1)
+        return None
+
+    @staticmethod
+    def _body(request: httpx.Request) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "")
+        if "application/json" not in content_type:
+            raise _Invalid("", "Content-Type header should have application/json", "invalid_content_type", status=415)
+        try:
+            body = json.loads(request.content or b"null")
+        except ValueError:
+            raise _Invalid("", "Request body has invalid json format", "invalid_json") from None
+        if not isinstance(body, dict):
+            raise _Invalid("", "Request body has invalid json format", "invalid_json")
+        return body
+
+    @staticmethod
+    def _unknown_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
+        for key in body:
+            if key not in allowed:
+                raise _Invalid(key, "Unexpected/invalid field in request", "invalid_field")
+
+    @staticmethod
+    def _page_params(request: httpx.Request) -> tuple[int, int]:
+        params = request.url.params
+        try:
+            page = int(params.get("page", "1"))
+        except ValueError:
+            raise _Invalid("page", "It should be a/an Positive Integer", "datatype_mismatch") from None
+        try:
+            per_page = int(params.get("per_page", "30"))
+        except ValueError:
+            raise _Invalid("per_page", "It should be a/an Positive Integer", "datatype_mismatch") from None
+        if page < 1:
+            raise _Invalid("page", "It should be a/an Positive Integer", "invalid_value")
+        if not 1 <= per_page <= _MAX_PER_PAGE:
+            raise _Invalid("per_page", "It should be a Positive Integer less than or equal to 100", "invalid_value")
+        return page, per_page
+
+    def _link_page(
+        self, request: httpx.Request, records: list[Any], render: Callable[[Any], Any] | None = None
+    ) -> httpx.Response:
+        """One page of `records` (rendered lazily, page only) with Freshdesk's `Link` header; the next URL
+        echoes the query unencoded, as Freshdesk does."""
+        page, per_page = self._page_params(request)
+        size = min(per_page, self.page_size)
+        chunk, more = self.paginate_list(records, page=page, per_page=size)
+        if render is not None:
+            chunk = [render(item) for item in chunk]
+        headers: dict[str, str] = {}
+        if more:
+            parts = [(k, v) for k, v in request.url.params.multi_items() if k != "page"] + [("page", str(page + 1))]
+            query = "&".join(f"{k}={v}" for k, v in parts)  # unencoded, as Freshdesk sends it
+            base = f"{request.url.scheme}://{request.url.netloc.decode()}{request.url.path}"
+            headers["Link"] = f'<{base}?{query}>; rel="next"'
+        return self.json_response(chunk, headers=headers)
+
+    @staticmethod
+    def _time_param(request: httpx.Request, name: str) -> datetime | None:
+        raw = request.url.params.get(name)
+        if raw is None:
+            return None
+        try:
+            value = to_utc(raw)
+        except (ValueError, TypeError, OverflowError, OSError):
+            value = None
+        if value is None:
+            raise _Invalid(name, "It should be in the 'valid date time' format", "invalid_value")
+        return value
+
+    def _contact(self, contact_id: str) -> Customer | None:
+        return self.customers.get(contact_id) or self.agent_contacts.get(contact_id)
+
+    def _owner(self) -> Agent:
+        """The agent whose API key the fake accepts (the first active agent)."""
+        return sorted((a for a in self.agents.values() if a.active), key=lambda a: int(a.id))[0]
+
+    # -- rendering -----------------------------------------------------------------------------------
+
+    def render_ticket(self, conv: Conversation, *, description: bool) -> dict[str, Any]:
+        status = status_to_freshdesk(conv.status) or _CUSTOM_STATUS.get(conv.status, 7)
+        created = fd_time(conv.created_at) if conv.created_at else _EPOCH_TEXT
+        data: dict[str, Any] = {
+            "cc_emails": [],
+            "fwd_emails": [],
+            "reply_cc_emails": [],
+            "ticket_cc_emails": [],
+            "fr_escalated": False,
+            "spam": False,
+            "email_config_id": None,
+            "group_id": _int_or_none(conv.group_id),
+            "priority": 1,
+            "requester_id": _int_or_none(conv.customer_id),
+            "responder_id": _int_or_none(conv.assignee_id),
+            "source": _CHANNEL_SOURCE.get(conv.channel or "", 2),
+            "company_id": None,
+            "status": status,
+            "subject": conv.subject or "",
+            "support_email": None,
+            "to_emails": None,
+            "product_id": None,
+            "id": int(conv.id),
+            "type": None,
+            "due_by": created,
+            "fr_due_by": created,
+            "is_escalated": False,
+            "custom_fields": {},
+            "created_at": created,
+            "updated_at": fd_time(conv.updated_at) if conv.updated_at else created,
+            "tags": list(conv.tags),
+        }
+        if description:
+            thread = self.messages.get(conv.id) or []
+            text = thread[0].body if thread and thread[0].body else ""
+            data["description"] = text_to_html(text)
+            data["description_text"] = text
+        return data
+
+    def render_conversation(self, msg: Message) -> dict[str, Any]:
+        created = fd_time(msg.created_at) if msg.created_at else _EPOCH_TEXT
+        author = None if msg.author_role is AuthorRole.SYSTEM else _int_or_none(msg.author_id)
+        return {
+            "body": text_to_html(msg.body or ""),
+            "body_text": msg.body or "",
+            "id": int(msg.id),
+            "incoming": msg.author_role is AuthorRole.CUSTOMER,
+            "private": not msg.public,
+            "user_id": author,
+            "support_email": None,
+            "source": 0 if msg.public else 2,
+            "category": 2,
+            "ticket_id": int(msg.conversation_id),
+            "to_emails": [],
+            "from_email": None,
+            "cc_emails": [],
+            "bcc_emails": None,
+            "attachments": [],
+            "created_at": created,
+            "updated_at": created,
+        }
+
+    def render_agent(self, agent: Agent) -> dict[str, Any]:
+        return {
+            "available": agent.availability is AgentAvailability.AVAILABLE,
+            "occasional": False,
+            "id": int(agent.id),
+            "ticket_scope": 1,
+            "signature": None,
+            "group_ids": [int(g) for g in agent.group_ids],
+            "role_ids": [1],
+            "skill_ids": [],
+            "available_since": None,
+            "type": "support_agent",
+            "created_at": _EPOCH_TEXT,
+            "updated_at": _EPOCH_TEXT,
+            "contact": {
+                "active": True,
+                "email": agent.email,
+                "job_title": None,
+                "language": "en",
+                "last_login_at": None,
+                "mobile": None,
+                "name": agent.name,
+                "phone": None,
+                "time_zone": "UTC",
+                "created_at": _EPOCH_TEXT,
+                "updated_at": _EPOCH_TEXT,
+                "avatar": {"avatar_url": agent.avatar_url} if agent.avatar_url else None,
+            },
+        }
+
+    def render_contact(self, customer: Customer) -> dict[str, Any]:
+        created = fd_time(customer.created_at) if customer.created_at else _EPOCH_TEXT
+        return {
+            "active": True,
+            "address": None,
+            "avatar": {"avatar_url": customer.avatar_url} if customer.avatar_url else None,
+            "company_id": None,
+            "view_all_tickets": False,
+            "custom_fields": dict(customer.custom_attributes),
+            "deleted": customer.id in self.deleted_contacts,
+            "description": customer.notes,
+            "email": customer.email,
+            "id": int(customer.id),
+            "job_title": None,
+            "language": (customer.locale or "en").split("-")[0],
+            "mobile": None,
+            "name": customer.name or "",
+            "other_emails": [e for e in customer.emails if e != customer.email],
+            "phone": customer.phone,
+            "tags": list(customer.tags),
+            "time_zone": customer.timezone,
+            "twitter_id": None,
+            "unique_external_id": None,
+            "created_at": created,
+            "updated_at": fd_time(customer.updated_at) if customer.updated_at else created,
+        }
+
+    # -- tickets -------------------------------------------------------------------------------------
+
+    @route("GET", rf"{_API}/tickets")
+    @_validating
+    def list_tickets(self, request: httpx.Request) -> httpx.Response:
+        limited = self._spend("tickets_list")
+        if limited is not None:
+            return limited
+        params = request.url.params
+        self._unknown_fields(dict(params), _TICKET_LIST_PARAMS)
+        order_by = params.get("order_by", "created_at")
+        if order_by not in ("created_at", "due_by", "updated_at", "status"):
+            raise _Invalid("order_by", "It should be one of these values: 'created_at,due_by,updated_at,status'")
+        order_type = params.get("order_type", "desc")
+        if order_type not in ("asc", "desc"):
+            raise _Invalid("order_type", "It should be one of these values: 'asc,desc'")
+        page, _ = self._page_params(request)
+        if page > self.page_cap:
+            raise _Invalid("page", _PAGE_CAP_MESSAGE.replace("300th", f"{self.page_cap}th"))
+        since = self._time_param(request, "updated_since")
+        ordered, keys = self._ordered(order_by, order_type)
+        if since is not None and order_by == "updated_at" and order_type == "asc":
+            convs = ordered[bisect.bisect_left(keys, (since, -1)) :]  # the common sync case, without a scan
+        elif since is not None:
+            convs = [c for c in ordered if c.updated_at is not None and c.updated_at >= since]
+        else:  # the documented default: tickets created in the last 30 days
+            floor = self.clock.now() - _DEFAULT_WINDOW
+            convs = [c for c in ordered if c.created_at is not None and c.created_at >= floor]
+        include_description = "description" in params.get("include", "").split(",")
+        return self._link_page(request, convs, lambda c: self.render_ticket(c, description=include_description))
+
+    def _ordered(self, order_by: str, order_type: str) -> tuple[list[Conversation], list[Any]]:
+        """Tickets sorted for the list (cached until the conversations change) and their sort keys."""
+        cached = self._sorted.get((order_by, order_type))
+        if cached is not None and cached[0] == self.conversations.version:
+            return cached[1], cached[2]
+
+        def key(c: Conversation) -> tuple[Any, int]:
+            if order_by == "status":
+                return (status_to_freshdesk(c.status) or 7, int(c.id))
+            value = c.updated_at if order_by == "updated_at" else c.created_at
+            return (value or _MIN_TIME, int(c.id))
+
+        ordered = sorted(self.conversations.values(), key=key, reverse=order_type == "desc")
+        keys = [key(c) for c in ordered]
+        self._sorted[(order_by, order_type)] = (self.conversations.version, ordered, keys)
+        return ordered, keys
+
+    @route("GET", rf"{_API}/tickets/(?P<tid>\d+)")
+    def get_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        conv = self.conversations.get(tid)
+        if conv is None:
+            return self.error(404, "Record not found")
+        return self.json_response(self.render_ticket(conv, description=True))
+
+    @route("PUT", rf"{_API}/tickets/(?P<tid>\d+)")
+    @_validating
+    def update_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        limited = self._spend("tickets_update")
+        if limited is not None:
+            return limited
+        if tid not in self.conversations:
+            return self.error(404, "Record not found")
+        body = self._body(request)
+        self._unknown_fields(body, _TICKET_UPDATE_FIELDS)
+        changes = self._ticket_changes(body)
+        conv = self.touch_conversation(tid, **changes)
+        return self.json_response(self.render_ticket(conv, description=True))
+
+    def _ticket_changes(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if "responder_id" in properties:
+            value = properties["responder_id"]
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise _Invalid("responder_id", "It should be a/an Positive Integer", "datatype_mismatch")
+            if value is not None and str(value) not in self.agents:
+                raise _Invalid("responder_id", "There is no agent matching the given responder_id")
+            changes["assignee_id"] = None if value is None else str(value)
+        if "group_id" in properties:
+            value = properties["group_id"]
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise _Invalid("group_id", "It should be a/an Positive Integer", "datatype_mismatch")
+            if value is not None and str(value) not in self.groups:
+                raise _Invalid("group_id", "There is no group matching the given group_id")
+            changes["group_id"] = None if value is None else str(value)
+        if "status" in properties:
+            value = properties["status"]
+            if value not in (2, 3, 4, 5, 6, 7):
+                raise _Invalid("status", "It should be one of these values: '2,3,4,5,6,7'")
+            changes["status"] = {6: ConversationStatus.ON_HOLD, 7: ConversationStatus.OTHER}.get(
+                value, {2: ConversationStatus.OPEN, 3: ConversationStatus.PENDING, 4: ConversationStatus.SOLVED,
+                        5: ConversationStatus.CLOSED}.get(value)
+            )  # fmt: skip
+        if "tags" in properties:
+            tags = properties["tags"]
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise _Invalid("tags", "It should be a/an Array", "datatype_mismatch")
+            changes["tags"] = list(tags)
+        return changes
+
+    @route("POST", rf"{_API}/tickets/bulk_update")
+    @_validating
+    def bulk_update(self, request: httpx.Request) -> httpx.Response:
+        limited = self._spend("tickets_update")
+        if limited is not None:
+            return limited
+        body = self._body(request)
+        self._unknown_fields(body, frozenset({"bulk_action"}))
+        action = body.get("bulk_action")
+        if not isinstance(action, dict):
+            raise _Invalid("bulk_action", "It should be a/an key/value pair", "missing_field")
+        self._unknown_fields(action, frozenset({"ids", "properties", "reply"}))
+        ids = action.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise _Invalid("ids", "It should be a/an Array", "missing_field")
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids):
+            raise _Invalid("ids", "It should contain elements of type Positive Integer only", "datatype_mismatch")
+        properties = action.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise _Invalid("properties", "It should be a/an key/value pair", "datatype_mismatch")
+        self._unknown_fields(properties, _TICKET_UPDATE_FIELDS)
+        changes = self._ticket_changes(properties)
+        data: list[dict[str, Any]] = []
+        for ticket_id in ids:
+            if str(ticket_id) in self.conversations:
+                self.touch_conversation(str(ticket_id), **changes)
+                data.append({"id": ticket_id, "success": True})
+            else:
+                data.append({"id": ticket_id, "success": False, "message": "Record not found"})
+        job_id = f"{len(self.jobs) + 1:08x}-fake-job"
+        self.jobs[job_id] = {"created": self.clock.monotonic(), "data": data, "created_at": fd_time(self.clock.now())}
+        return self.json_response({"job_id": job_id}, 202)
+
+    @route("GET", rf"{_API}/jobs/(?P<job_id>[^/]+)")
+    def get_job(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return self.error(404, "Record not found")
+        done = self.clock.monotonic() - job["created"] >= self.job_seconds
+        body: dict[str, Any] = {"id": job_id, "created_at": job["created_at"], "updated_at": fd_time(self.clock.now())}
+        if not done:
+            body.update(status="IN PROGRESS", progress=50)
+        else:
+            failed = sum(1 for d in job["data"] if not d["success"])
+            status = "SUCCESS" if not failed else ("FAILED" if failed == len(job["data"]) else "PARTIAL")
+            body.update(status=status, progress=100, data=job["data"])
+        return self.json_response(body)
+
+    @route("GET", rf"{_API}/tickets/(?P<tid>\d+)/conversations")
+    @_validating
+    def list_conversations(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Record not found")
+        thread = self.messages.get(tid, [])[1:]  # the first message is the ticket's description
+        return self._link_page(request, thread, self.render_conversation)
+
+    @route("POST", rf"{_API}/tickets/(?P<tid>\d+)/notes")
+    @_validating
+    def add_note(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Record not found")
+        body = self._body(request)
+        self._unknown_fields(body, _NOTE_FIELDS)
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise _Invalid("body", "It should be a/an String", "missing_field")
+        private = body.get("private", True)
+        if not isinstance(private, bool):
+            raise _Invalid("private", "It should be a/an Boolean", "datatype_mismatch")
+        msg = Message(
+            id=str(self._next_message),
+            conversation_id=tid,
+            author_id=self._owner().id,
+            author_role=AuthorRole.AGENT,
+            public=not private,
+            body=_strip_html(text),
+            created_at=_second(self.clock.now()),
+        )
+        self._next_message += 1
+        self.messages.setdefault(tid, []).append(msg)
+        self.touch_conversation(tid)
+        return self.json_response(self.render_conversation(msg), 201)
+
+    # -- agents and groups ---------------------------------------------------------------------------
+
+    def _active_agents(self) -> list[Agent]:
+        return sorted((a for a in self.agents.values() if a.active), key=lambda a: int(a.id))
+
+    @route("GET", rf"{_API}/agents")
+    @_validating
+    def list_agents(self, request: httpx.Request) -> httpx.Response:
+        return self._link_page(request, [self.render_agent(a) for a in self._active_agents()])
+
+    @route("GET", rf"{_API}/agents/me")
+    def get_me(self, request: httpx.Request) -> httpx.Response:
+        return self.json_response(self.render_agent(self._owner()))
+
+    @route("GET", rf"{_API}/agents/(?P<aid>\d+)")
+    def get_agent(self, request: httpx.Request, aid: str) -> httpx.Response:
+        agent = self.agents.get(aid)
+        if agent is None or not agent.active:
+            return self.error(404, "Record not found")
+        return self.json_response(self.render_agent(agent))
+
+    @route("GET", rf"{_API}/groups")
+    @_validating
+    def list_groups(self, request: httpx.Request) -> httpx.Response:
+        active = {a.id for a in self._active_agents()}
+        groups = [
+            {
+                "id": int(g.id),
+                "name": g.name,
+                "description": None,
+                "business_hour_id": None,
+                "escalate_to": None,
+                "unassigned_for": None,
+                "agent_ids": [int(a) for a in g.agent_ids if a in active],
+                "auto_ticket_assign": False,
+                "created_at": _EPOCH_TEXT,
+                "updated_at": _EPOCH_TEXT,
+            }
+            for g in sorted(self.groups.values(), key=lambda g: int(g.id))
+        ]
+        return self._link_page(request, groups)
+
+    # -- contacts ------------------------------------------------------------------------------------
+
+    @route("GET", rf"{_API}/contacts")
+    @_validating
+    def list_contacts(self, request: httpx.Request) -> httpx.Response:
+        limited = self._spend("contacts_list")
+        if limited is not None:
+            return limited
+        params = request.url.params
+        self._unknown_fields(dict(params), _CONTACT_LIST_PARAMS)
+        since = self._time_param(request, "_updated_since")
+        email = (params.get("email") or "").strip().lower()
+        state = params.get("state")
+        contacts = sorted([*self.customers.values(), *self.agent_contacts.values()], key=lambda c: int(c.id))
+        out = []
+        for contact in contacts:
+            deleted = contact.id in self.deleted_contacts
+            if deleted != (state == "deleted"):
+                continue
+            if email and email not in {e.lower() for e in [contact.email or "", *contact.emails]}:
+                continue
+            if since is not None and (contact.updated_at is None or contact.updated_at < since):
+                continue
+            out.append(contact)
+        return self._link_page(request, out, self.render_contact)
+
+    @route("GET", rf"{_API}/contacts/(?P<cid>\d+)")
+    def get_contact(self, request: httpx.Request, cid: str) -> httpx.Response:
+        contact = self._contact(cid)
+        if contact is None:
+            return self.error(404, "Record not found")
+        return self.json_response(self.render_contact(contact))
+
+    @route("PUT", rf"{_API}/contacts/(?P<cid>\d+)")
+    @_validating
+    def update_contact(self, request: httpx.Request, cid: str) -> httpx.Response:
+        contact = self._contact(cid)
+        if contact is None:
+            return self.error(404, "Record not found")
+        body = self._body(request)
+        self._unknown_fields(body, _CONTACT_UPDATE_FIELDS)
+        update: dict[str, Any] = {"updated_at": _second(self.clock.now())}
+        custom = body.get("custom_fields")
+        if custom is not None:
+            if not isinstance(custom, dict):
+                raise _Invalid("custom_fields", "It should be a/an key/value pair", "datatype_mismatch")
+            for name in custom:
+                if name not in self.contact_fields:
+                    raise _Invalid(name, "Unexpected/invalid field in request", "invalid_field")
+            update["custom_attributes"] = {**contact.custom_attributes, **custom}
+        if "tags" in body:
+            tags = body["tags"]
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise _Invalid("tags", "It should be a/an Array", "datatype_mismatch")
+            update["tags"] = list(dict.fromkeys(tags))  # replaces the whole list
+        if "description" in body:
+            if body["description"] is not None and not isinstance(body["description"], str):
+                raise _Invalid("description", "It should be a/an String", "datatype_mismatch")
+            update["notes"] = body["description"]
+        if "email" in body:
+            taken = {c.email for c in self.customers.values() if c.id != cid}
+            if body["email"] in taken:
+                raise _Invalid("email", "It should be a unique value", "duplicate_value", status=409)
+            update["email"] = body["email"]
+        updated = contact.model_copy(update=update)
+        if cid in self.customers:
+            self.customers[cid] = updated
+        else:
+            self.agent_contacts[cid] = updated
+        return self.json_response(self.render_contact(updated))
+
+    @route("GET", rf"{_API}/contact_fields")
+    def list_contact_fields(self, request: httpx.Request) -> httpx.Response:
+        fields = [
+            {"id": 1000 + n, "name": name, "label": name.replace("_", " ").capitalize(), "type": "custom_text",
+             "default": False, "customers_can_edit": False, "position": n + 10}
+            for n, name in enumerate(sorted(self.contact_fields))
+        ]  # fmt: skip
+        return self.json_response(fields)
+
+    # -- satisfaction ratings ------------------------------------------------------------------------
+
+    @route("GET", rf"{_API}/surveys/satisfaction_ratings")
+    @_validating
+    def list_ratings(self, request: httpx.Request) -> httpx.Response:
+        since = self._time_param(request, "created_since")
+        user = request.url.params.get("user_id")
+        out = []
+        for rating in sorted(self.ratings.values(), key=lambda r: int(r.id)):
+            if since is not None and (rating.created_at is None or rating.created_at < since):
+                continue
+            if user and rating.customer_id != user:
+                continue
+            conv = self.conversations.get(rating.conversation_id or "")
+            answer = {RatingScore.GOOD: 103, RatingScore.BAD: -103}.get(rating.score, 100)
+            created = fd_time(rating.created_at) if rating.created_at else _EPOCH_TEXT
+            out.append(
+                {
+                    "id": int(rating.id),
+                    "survey_id": 1,
+                    "user_id": _int_or_none(rating.customer_id),
+                    "agent_id": _int_or_none(rating.agent_id),
+                    "group_id": _int_or_none(conv.group_id) if conv else None,
+                    "ticket_id": _int_or_none(rating.conversation_id),
+                    "feedback": rating.comment,
+                    "ratings": {"default_question": answer},
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        return self._link_page(request, out)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _second(value: datetime | None) -> Any:
+    return value.replace(microsecond=0) if value is not None else None
+
+
+def _strip_html(text: str) -> str:
+    return html_to_text(text) or ""
