@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Final, Self, TypeVar
 
 import httpx
 
@@ -177,26 +177,10 @@ class AsyncHelpdesk(ABC):
                 expected_updated_at=item.expected_updated_at,
                 expected_version=item.expected_version,
             )
-        except ConflictError as exc:
-            return AssignmentResult(
-                conversation_id=item.conversation_id,
-                outcome=AssignmentOutcome.CONFLICT,
-                agent_id=item.agent_id,
-                message=str(exc),
-            )
-        except NotFoundError as exc:
-            return AssignmentResult(
-                conversation_id=item.conversation_id,
-                outcome=AssignmentOutcome.NOT_FOUND,
-                agent_id=item.agent_id,
-                message=str(exc),
-            )
         except HelpdeskError as exc:
+            outcome = next((o for cls, o in _OUTCOME_FOR.items() if isinstance(exc, cls)), AssignmentOutcome.FAILED)
             return AssignmentResult(
-                conversation_id=item.conversation_id,
-                outcome=AssignmentOutcome.FAILED,
-                agent_id=item.agent_id,
-                message=str(exc),
+                conversation_id=item.conversation_id, outcome=outcome, agent_id=item.agent_id, message=str(exc)
             )
         return AssignmentResult(
             conversation_id=item.conversation_id,
@@ -242,6 +226,13 @@ class AsyncHelpdesk(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+#: per-item outcomes of a failed assign in a batch (anything else is FAILED)
+_OUTCOME_FOR: Final[Mapping[type[HelpdeskError], AssignmentOutcome]] = {
+    ConflictError: AssignmentOutcome.CONFLICT,
+    NotFoundError: AssignmentOutcome.NOT_FOUND,
+}
 
 
 async def _empty() -> AsyncIterator[Any]:

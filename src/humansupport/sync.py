@@ -10,10 +10,10 @@ so a resumed run picks up about where the interrupted one stopped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .clock import SYSTEM_CLOCK, Clock
 from .helpdesk import AsyncHelpdesk
@@ -124,6 +124,43 @@ def _next_cursor(old: datetime | None, newest: datetime | None) -> datetime | No
     return candidate if old is None or candidate > old else old
 
 
+T = TypeVar("T")
+
+
+async def _sync_stream(
+    items: AsyncIterator[T],
+    *,
+    stream: str,
+    write: Callable[[list[T]], Awaitable[None]],
+    stamp: Callable[[T], datetime | None],
+    store: Store,
+    account: str,
+    start: datetime | None,
+    batch_size: int,
+    clock: Clock,
+    tick: Progress,
+) -> int:
+    """One stream: batched writes, then the cursor saved only once the whole stream is in (no gaps on resume)."""
+    newest: datetime | None = None
+    count = 0
+    batch: list[T] = []
+    async for item in items:
+        batch.append(item)
+        count += 1
+        when = stamp(item)
+        if when is not None and (newest is None or when > newest):
+            newest = when
+        if len(batch) >= batch_size:
+            await write(batch)
+            batch = []
+            tick(stream, count)
+    if batch:
+        await write(batch)
+    tick(stream, count)
+    store.set_cursor(account, stream, _next_cursor(start, newest), items=count, at=clock.now())
+    return count
+
+
 async def _sync_customers(
     adapter: AsyncHelpdesk,
     store: Store,
@@ -134,23 +171,22 @@ async def _sync_customers(
     tick: Progress,
 ) -> int:
     start = _start(store, account, "customers", since)
-    newest: datetime | None = None
-    count = 0
-    batch: list[Customer] = []
-    async for customer in adapter.iter_customers(updated_since=start):
-        batch.append(customer)
-        count += 1
-        stamp = customer.updated_at or customer.created_at
-        if stamp is not None and (newest is None or stamp > newest):
-            newest = stamp
-        if len(batch) >= batch_size:
-            store.upsert_customers(account, batch)
-            batch = []
-            tick("customers", count)
-    store.upsert_customers(account, batch)
-    tick("customers", count)
-    store.set_cursor(account, "customers", _next_cursor(start, newest), items=count, at=clock.now())
-    return count
+
+    async def write(batch: list[Customer]) -> None:
+        store.upsert_customers(account, batch)
+
+    return await _sync_stream(
+        adapter.iter_customers(updated_since=start),
+        stream="customers",
+        write=write,
+        stamp=lambda c: c.updated_at or c.created_at,
+        store=store,
+        account=account,
+        start=start,
+        batch_size=batch_size,
+        clock=clock,
+        tick=tick,
+    )
 
 
 async def _sync_conversations(
@@ -165,8 +201,6 @@ async def _sync_conversations(
     report: SyncReport,
 ) -> int:
     start = _start(store, account, "conversations", since)
-    newest: datetime | None = None
-    count = 0
     semaphore = asyncio.Semaphore(max(1, concurrency))
 
     async def messages_of(conv: Conversation) -> list[Message]:
@@ -183,21 +217,18 @@ async def _sync_conversations(
         report.messages += sum(len(v) for v in fetched.values())
         store.write_conversations(account, [(c, fetched.get(c.id)) for c in batch])
 
-    batch: list[Conversation] = []
-    async for conv in adapter.iter_conversations(updated_since=start):
-        batch.append(conv)
-        count += 1
-        stamp = conv.updated_at or conv.created_at
-        if stamp is not None and (newest is None or stamp > newest):
-            newest = stamp
-        if len(batch) >= batch_size:
-            await flush(batch)
-            batch = []
-            tick("conversations", count)
-    await flush(batch)
-    tick("conversations", count)
-    store.set_cursor(account, "conversations", _next_cursor(start, newest), items=count, at=clock.now())
-    return count
+    return await _sync_stream(
+        adapter.iter_conversations(updated_since=start),
+        stream="conversations",
+        write=flush,
+        stamp=lambda c: c.updated_at or c.created_at,
+        store=store,
+        account=account,
+        start=start,
+        batch_size=batch_size,
+        clock=clock,
+        tick=tick,
+    )
 
 
 async def _sync_ratings(
@@ -210,19 +241,19 @@ async def _sync_ratings(
     tick: Progress,
 ) -> int:
     start = _start(store, account, "ratings", since)
-    newest: datetime | None = None
-    count = 0
-    batch: list[SatisfactionRating] = []
-    async for rating in adapter.iter_ratings(updated_since=start):
-        batch.append(rating)
-        count += 1
-        if rating.created_at is not None and (newest is None or rating.created_at > newest):
-            newest = rating.created_at
-        if len(batch) >= batch_size:
-            store.upsert_ratings(account, batch)
-            batch = []
-            tick("ratings", count)
-    store.upsert_ratings(account, batch)
-    tick("ratings", count)
-    store.set_cursor(account, "ratings", _next_cursor(start, newest), items=count, at=clock.now())
-    return count
+
+    async def write(batch: list[SatisfactionRating]) -> None:
+        store.upsert_ratings(account, batch)
+
+    return await _sync_stream(
+        adapter.iter_ratings(updated_since=start),
+        stream="ratings",
+        write=write,
+        stamp=lambda r: r.created_at,
+        store=store,
+        account=account,
+        start=start,
+        batch_size=batch_size,
+        clock=clock,
+        tick=tick,
+    )
