@@ -1,6 +1,195 @@
+"""Shared fixtures; every exchange with `FakeIntercom` in this test session is checked against Intercom's OAS.
+
+Contract: each request the plugin sends must be one the official description knows (path, method,
+parameters, body schema) for the `Intercom-Version` it sends, and each answer of the fake must match the
+documented response schema (errors must be Intercom's `error.list`). The parsed descriptions are cached
+for the session; a violation fails the test that caused it.
+"""
+
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.exceptions import OpenAPIError
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from humansupport_intercom import FakeIntercom
 
 # like the core tests: never load whatever plugins happen to be installed unless a test registers them
 os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
+
+SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "intercom"
+if not SPECS.is_dir():  # a worktree under /work/wt/<name>: shared/ sits beside the repository root's parent
+    SPECS = next(
+        p / "shared" / "specs" / "intercom" for p in Path(__file__).resolve().parents if (p / "shared").is_dir()
+    )
+SPEC_FILES = {"2.14": SPECS / "api.intercom.io.2.14.yaml", "2.16": SPECS / "api.intercom.io.yaml"}
+SERVER = "https://api.intercom.io"
+
+
+@functools.cache
+def description(version: str) -> tuple[OpenAPI, dict[str, Any]]:
+    """The parsed OAS for an Intercom-Version (loaded once per session; ~1 s each)."""
+    path = SPEC_FILES[version]
+    with path.open("rb") as fh:
+        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert str(raw["info"]["version"]) == version, f"{path.name} describes {raw['info']['version']}, not {version}"
+    # the official file does not pass openapi-spec-validator (unresolved path parameters in reporting
+    # export endpoints we never call), so skip validating the description itself
+    return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None)), raw
+
+
+class _Request:
+    """An httpx.Request as openapi-core's Request protocol, on the description's own server URL."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qs(request.url.query.decode(), keep_blank_values=True)),
+            header=Headers(dict(request.headers)),
+            cookie=ImmutableMultiDict(),
+        )
+
+    @property
+    def host_url(self) -> str:
+        return SERVER
+
+    @property
+    def path(self) -> str:
+        return self._request.url.path
+
+    @property
+    def method(self) -> str:
+        return self._request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return self._request.content or None
+
+    @property
+    def content_type(self) -> str:
+        return self._request.headers.get("content-type", "application/json").lower()
+
+
+class _Response:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def data(self) -> bytes:
+        return self._response.content
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def content_type(self) -> str:
+        return self._response.headers.get("content-type", "application/json").lower()
+
+    @property
+    def headers(self) -> Headers:
+        return Headers(dict(self._response.headers))
+
+
+class ContractChecker:
+    """Validates exchanges; `paused()` for tests that send invalid requests on purpose (fake validation)."""
+
+    def __init__(self) -> None:
+        self.requests_checked = 0
+        self.responses_checked = 0
+        self.operations: set[tuple[str, str, str]] = set()
+        self._paused = 0
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._paused += 1
+        try:
+            yield
+        finally:
+            self._paused -= 1
+
+    def _documented_statuses(self, raw: dict[str, Any], request: httpx.Request) -> set[str]:
+        item = raw["paths"].get(_template(raw, request.url.path)) or {}
+        operation = item.get(request.method.lower()) or {}
+        return set(operation.get("responses") or {})
+
+    def __call__(self, request: httpx.Request, response: httpx.Response) -> None:
+        if self._paused:
+            return
+        version = request.headers.get("intercom-version")
+        assert version in SPEC_FILES, f"no OpenAPI description for Intercom-Version {version!r}"
+        api, raw = description(version)
+        wrapped = _Request(request)
+        where = f"{request.method} {request.url.path}"
+        _explain(where, lambda: api.validate_request(wrapped))
+        self.requests_checked += 1
+        self.operations.add((version, request.method, _template(raw, request.url.path)))
+        if str(response.status_code) in self._documented_statuses(raw, request):
+            _explain(f"{where} -> {response.status_code}", lambda: api.validate_response(wrapped, _Response(response)))
+            self.responses_checked += 1
+        elif response.status_code >= 400:
+            body = json.loads(response.content)
+            assert body.get("type") == "error.list", body
+            assert body["errors"] and all(isinstance(e.get("code"), str) for e in body["errors"]), body
+            self.responses_checked += 1
+        else:
+            raise AssertionError(f"{request.method} {request.url.path} -> {response.status_code} is undocumented")
+
+
+def _explain(where: str, validate: Callable[[], None]) -> None:
+    """Runs a validation; on failure says which fields broke the description, not a 5 kB value dump."""
+    try:
+        validate()
+    except OpenAPIError as exc:
+        details = []
+        current: BaseException | None = exc
+        while current is not None:
+            for err in getattr(current, "schema_errors", ()) or ():
+                details.append(f"{'/'.join(str(p) for p in err.absolute_path)}: {err.message[:200]}")
+                details.extend(f"  {'/'.join(str(p) for p in c.absolute_path)}: {c.message[:200]}" for c in err.context)
+            current = current.__cause__
+        raise AssertionError(
+            f"{where} breaks the Intercom description: {type(exc).__name__}\n" + "\n".join(details)
+        ) from None
+
+
+def _matches(template: str, path: str) -> bool:
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(w.startswith("{") or w == g for w, g in zip(want, got, strict=True))
+
+
+def _template(raw: dict[str, Any], path: str) -> str:
+    # a literal path wins over a template (/contacts/search before /contacts/{id})
+    matches = sorted((t for t in raw["paths"] if _matches(t, path)), key=lambda t: t.count("{"))
+    return matches[0] if matches else path
+
+
+_CHECKER = ContractChecker()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _contract_checks() -> Iterator[ContractChecker]:
+    FakeIntercom.observers.append(_CHECKER)
+    try:
+        yield _CHECKER
+    finally:
+        FakeIntercom.observers.remove(_CHECKER)
+
+
+@pytest.fixture
+def contract() -> ContractChecker:
+    """The session's contract checker (to pause it, or to see what it checked)."""
+    return _CHECKER

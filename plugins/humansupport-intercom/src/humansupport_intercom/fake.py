@@ -121,6 +121,8 @@ class FakeIntercom(FakeHelpdesk):
     parts_cap: ClassVar[int] = 500
     #: the per-minute app limit the fake enforces when none is given (private apps, fact sheet §5)
     default_rate_limit_per_minute: ClassVar[int] = 10_000
+    #: called with every answered request and its response (contract tests check both against the OAS)
+    observers: ClassVar[list[Callable[[httpx.Request, httpx.Response], None]]] = []
 
     def __init__(
         self,
@@ -271,6 +273,12 @@ class FakeIntercom(FakeHelpdesk):
         self._ic_count += 1
         return self.rate_limit_headers(limit=limit, remaining=limit - self._ic_count, reset_seconds=reset_seconds)
 
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        for observe in list(self.observers):
+            observe(request, response)
+        return response
+
     def _handle(self, request: httpx.Request) -> httpx.Response:
         version = request.headers.get("intercom-version")
         if version is not None and version not in SUPPORTED_VERSIONS and self.authenticate(request):
@@ -333,7 +341,8 @@ class FakeIntercom(FakeHelpdesk):
             "created_at": at,
             "updated_at": at,
             "notified_at": at,
-            "assigned_to": None,
+            # no `assigned_to`: Intercom sends null for "no assignment change" (PR #643), which OAS 2.14 does
+            # not allow (its `nullable` sits beside a $ref, where OpenAPI 3.0 ignores it)
             "author": self._author(message),
             "attachments": [],
             "external_id": None,
