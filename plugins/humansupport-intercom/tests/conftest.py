@@ -8,23 +8,28 @@ for the session; a violation fails the test that caused it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import yaml
-from humansupport_intercom import FakeIntercom
+from humansupport_intercom import FakeIntercom, IntercomAdapter
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.exceptions import OpenAPIError
+from pydantic import SecretStr
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
 
 # like the core tests: never load whatever plugins happen to be installed unless a test registers them
 os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
@@ -199,3 +204,60 @@ def _contract_checks() -> Iterator[ContractChecker]:
 def contract() -> ContractChecker:
     """The session's contract checker (to pause it, or to see what it checked)."""
     return _CHECKER
+
+
+# -- a fake and an adapter on one fake clock ----------------------------------------------------------
+
+T = TypeVar("T")
+Scenario = Callable[[FakeIntercom, IntercomAdapter, FakeClock], Coroutine[Any, Any, T]]
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@functools.cache
+def small_history() -> SyntheticHistory:
+    """A small deterministic history (40 customers, 6 agents, 2 teams) shared by the vendor tests."""
+    return generate_history(HistoryConfig(customers=40, agents=6, groups=2))
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        scenario: Scenario[T],
+        *,
+        history: SyntheticHistory | None = ...,
+        rate_limit_per_minute: int | None = ...,
+        wrap: Callable[[FakeIntercom], Handler] | None = ...,
+        **adapter_kw: Any,
+    ) -> T: ...
+
+
+@pytest.fixture
+def run_intercom() -> Runner:
+    """Runs an async scenario against a fresh FakeIntercom and IntercomAdapter sharing a FakeClock.
+
+    `wrap(fake)` may return a handler around the fake (to corrupt or lose answers on the way back).
+    """
+
+    def run(
+        scenario: Scenario[T],
+        *,
+        history: SyntheticHistory | None = None,
+        rate_limit_per_minute: int | None = None,
+        wrap: Callable[[FakeIntercom], Handler] | None = None,
+        **adapter_kw: Any,
+    ) -> T:
+        hist = history or small_history()
+        clock = FakeClock(start=hist.config.end + timedelta(hours=1))
+        fake = FakeIntercom(clock=clock, history=hist, rate_limit_per_minute=rate_limit_per_minute)
+        transport = httpx.MockTransport(wrap(fake) if wrap is not None else fake)
+        adapter = IntercomAdapter(
+            access_token=SecretStr(FakeIntercom.token), transport=transport, clock=clock, **adapter_kw
+        )
+
+        async def go() -> T:
+            async with adapter:
+                return await scenario(fake, adapter, clock)
+
+        return asyncio.run(go())
+
+    return run

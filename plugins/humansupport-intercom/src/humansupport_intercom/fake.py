@@ -137,6 +137,8 @@ class FakeIntercom(FakeHelpdesk):
         self.event_parts: dict[str, list[dict[str, Any]]] = {}  # assignment parts, by conversation
         self.removed_admins: set[str] = set()
         self._sequence = 0
+        #: the Intercom-Version of the request being answered; shapes differ between versions
+        self.version = "2.14"
         self._rating_index: tuple[int, dict[str, Any]] = (-1, {})
         self._ic_window = -1
         self._ic_count = 0
@@ -281,6 +283,7 @@ class FakeIntercom(FakeHelpdesk):
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         version = request.headers.get("intercom-version")
+        self.version = version or "2.14"  # without the header Intercom uses the app's version; ours is 2.14
         if version is not None and version not in SUPPORTED_VERSIONS and self.authenticate(request):
             return self.ic_error(400, "intercom_version_invalid", f"Requested version {version!r} is not valid")
         return super()._handle(request)
@@ -366,8 +369,20 @@ class FakeIntercom(FakeHelpdesk):
             "teammate": {"type": "admin", "id": rating.agent_id},
         }
 
+    def _since_216(self) -> bool:
+        if self.version == "Preview":
+            return True
+        major, _, minor = self.version.partition(".")
+        return (int(major), int(minor or 0)) >= (2, 16)
+
     def render_conversation(self, conv: Conversation, *, parts: bool) -> dict[str, Any]:
-        """A conversation as Intercom sends it: the first message is the `source`, the rest are parts."""
+        """A conversation as Intercom sends it: the first message is the `source`, the rest are parts.
+
+        Unassigned is `null` up to 2.14 and `0` from 2.16 on, and 2.16 turned `priority` into levels
+        (OAS 2.14 vs 2.16 `conversation`); the mapping accepts both.
+        """
+        modern = self._since_216()
+        unassigned = 0 if modern else None
         state = STATE_FOR_STATUS.get(conv.status, "open")
         thread = self.messages.get(conv.id, [])
         first = thread[0] if thread else None
@@ -394,9 +409,9 @@ class FakeIntercom(FakeHelpdesk):
             "open": state != "closed",
             "state": state,
             "read": True,
-            "priority": "not_priority",
-            "admin_assignee_id": _int_id(conv.assignee_id),
-            "team_assignee_id": _int_id(conv.group_id),
+            "priority": "none" if modern else "not_priority",
+            "admin_assignee_id": _int_id(conv.assignee_id) or unassigned,
+            "team_assignee_id": _int_id(conv.group_id) or unassigned,
             "tags": {
                 "type": "tag.list",
                 "tags": [
