@@ -399,7 +399,7 @@ def test_update_customer_creates_attributes_tags_and_a_note(run_intercom: Any) -
         await adapter.update_customer(cid, ProfilePatch(custom_attributes={"hs_conversations": 8}, tags=["hs-vip"]))
         assert len(_calls(fake, "POST", "/data_attributes")) == 4, "attributes are created once"
         assert len(_calls(fake, "GET", "/data_attributes")) == 1, "the attribute list is read once"
-        assert len([r for r in fake.requests if r.path == "/tags"]) == 2, "tag ids are remembered"
+        assert len([r for r in fake.requests if (r.method, r.path) == ("POST", "/tags")]) == 2, "tag ids are remembered"
 
     run_intercom(scenario)
 
