@@ -242,6 +242,8 @@ def message_from_source(conversation_id: str, item: Mapping[str, Any]) -> Messag
 
 def _is_message_part(part: Mapping[str, Any]) -> bool:
     kind = part.get("part_type")
+    if not isinstance(kind, str):
+        kind = None  # a list or object here is not a part type we know (found by the property tests)
     if kind in MESSAGE_PART_TYPES:
         return True
     if kind in NON_MESSAGE_PART_TYPES:
