@@ -125,6 +125,8 @@ class ContractChecker:
         self._paused = 0
         self._shapes: set[Any] = set()
 
+    description = staticmethod(description)
+
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         self._paused += 1
