@@ -61,6 +61,7 @@ from .mapping import (
 
 __all__ = [
     "API_VERSIONS",
+    "PROFILE_ATTRIBUTES",
     "REGION_BASE_URLS",
     "ConversationPage",
     "IntercomAdapter",
@@ -82,6 +83,11 @@ API_VERSIONS: Final = ("2.14", "2.16")
 SEARCH_PAGE_SIZE: Final = 150
 #: private apps: 10,000 calls/min per app (fact sheet §5); the limit header corrects this on the first answer
 DEFAULT_PER_MINUTE: Final = 10_000.0
+#: contact data attributes profile enrichment writes (`python -m humansupport_intercom setup` creates them)
+PROFILE_ATTRIBUTES: Final[Mapping[str, str]] = {
+    "humansupport_preferred_agent": "string",
+    "humansupport_conversations": "integer",
+}
 #: Intercom enforces its limits in 10-second windows and states `X-RateLimit-Limit` per window (fact sheet §5)
 WINDOW_SECONDS: Final = 10.0
 
@@ -579,17 +585,10 @@ class IntercomAdapter(AsyncHelpdesk):
 
     async def ensure_data_attributes(self, values: Mapping[str, Any]) -> list[str]:
         """Creates the contact data attributes `values` needs (PUT does not create them); returns new names."""
-        if self._attributes is None:
-            data = await self._object("GET", "/data_attributes", params={"model": "contact"})
-            self._attributes = {
-                str(a["name"]) for a in data.get("data") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)
-            }
-        created = []
+        types: dict[str, str] = {}
         for name, value in values.items():
-            if name in self._attributes:
-                continue
             try:
-                data_type = _data_type(value)
+                types[name] = _data_type(value)
             except TypeError as exc:
                 raise ValidationError(
                     vendor=self.vendor,
@@ -598,6 +597,19 @@ class IntercomAdapter(AsyncHelpdesk):
                     vendor_message=f"custom attribute {name!r}: Intercom takes strings, numbers or booleans, not {exc}",
                     field_errors={name: [f"unsupported type {exc}"]},
                 ) from None
+        return await self.create_data_attributes(types)
+
+    async def create_data_attributes(self, types: Mapping[str, str]) -> list[str]:
+        """Creates the missing ones of these contact data attributes (name -> Intercom data_type)."""
+        if self._attributes is None:
+            data = await self._object("GET", "/data_attributes", params={"model": "contact"})
+            self._attributes = {
+                str(a["name"]) for a in data.get("data") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)
+            }
+        created = []
+        for name, data_type in types.items():
+            if name in self._attributes:
+                continue
             body = {"name": name, "model": "contact", "data_type": data_type}
             await self._object("POST", "/data_attributes", body=body, idempotent=False)
             self._attributes.add(name)
