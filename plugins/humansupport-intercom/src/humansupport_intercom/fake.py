@@ -205,7 +205,8 @@ class FakeIntercom(FakeHelpdesk):
 
     def acting_admin(self) -> Any:
         """The token's admin (`GET /me`): the first admin with an inbox seat."""
-        return next((a for _, a in sorted(self.agents.items()) if a.active), next(iter(self.agents.values())))
+        seated = [a for a in self.agents.values() if a.active] or list(self.agents.values())
+        return min(seated, key=lambda a: _sort_key(a.id))
 
     def delete_conversation(self, conversation_id: str) -> None:
         """A teammate deleted the conversation: it 404s and leaves search results."""
@@ -561,17 +562,19 @@ class FakeIntercom(FakeHelpdesk):
         return {"type": kind, key: [render(r) for r in chunk], "total_count": len(ordered), "pages": pages}
 
     def _search(
-        self, body: Mapping[str, Any], getter: Callable[[str, Any], Any], items: Iterable[Any], *, dates: bool
+        self, body: Mapping[str, Any], fields: Mapping[str, Callable[[Any], Any]], items: Iterable[Any], *, dates: bool
     ) -> list[Any]:
         if "query" not in body:
             raise IntercomApiError("query is required", field="query")
         pagination = body.get("pagination")
         if pagination is not None and not isinstance(pagination, dict):
             raise IntercomApiError("pagination must be an object", field="pagination")
-        check = self._compile(body["query"], depth=0, dates=dates)
-        return [item for item in items if check(functools.partial(_field_of, getter, item))]
+        check = self._compile(body["query"], depth=0, dates=dates, fields=fields)
+        return [item for item in items if check(item)]
 
-    def _compile(self, node: Any, *, depth: int, dates: bool) -> Callable[[Callable[[str], Any]], bool]:
+    def _compile(
+        self, node: Any, *, depth: int, dates: bool, fields: Mapping[str, Callable[[Any], Any]]
+    ) -> Callable[[Any], bool]:
         if not isinstance(node, dict):
             raise IntercomApiError("query must be an object", field="query")
         operator = node.get("operator")
@@ -583,14 +586,22 @@ class FakeIntercom(FakeHelpdesk):
                 raise IntercomApiError("AND/OR needs a list of filters", field="query")
             if len(children) > 15:
                 raise IntercomApiError("at most 15 filters per AND/OR group", field="query")
-            checks = [self._compile(c, depth=depth + 1, dates=dates) for c in children]
+            checks = [self._compile(c, depth=depth + 1, dates=dates, fields=fields) for c in children]
             if operator == "AND":
-                return lambda get: all(c(get) for c in checks)
-            return lambda get: any(c(get) for c in checks)
+                return lambda item: all(c(item) for c in checks)
+            return lambda item: any(c(item) for c in checks)
         field = node.get("field")
         if not isinstance(field, str) or operator not in _OPERATORS:
             raise IntercomApiError("each filter needs a field and a valid operator", field="query")
         value = node.get("value")
+        if field in fields:
+            getter = fields[field]
+        elif dates and field.startswith("custom_attributes."):
+            name = field.split(".", 1)[1]
+            getter = functools.partial(_custom_attribute, name)
+        else:
+            kind = "contact" if dates else "conversation"
+            raise IntercomApiError(f"{field} is not a searchable {kind} field", field=field)
         day_based = dates and field in _CONTACT_DATE_FIELDS
         if day_based and operator in _DATE_REJECTED_OPERATORS:
             raise IntercomApiError(f"operator {operator} is not supported for date field {field}", field=field)
@@ -599,8 +610,8 @@ class FakeIntercom(FakeHelpdesk):
         if day_based and isinstance(value, int) and not isinstance(value, bool):
             value = value // _DAY  # contact dates match by calendar day (workspace timezone: UTC here)
 
-        def check(get: Callable[[str], Any]) -> bool:
-            actual = get(field)
+        def check(item: Any) -> bool:
+            actual = getter(item)
             if day_based and isinstance(actual, int):
                 actual = actual // _DAY
             return _compare(actual, operator, value)
@@ -658,28 +669,11 @@ class FakeIntercom(FakeHelpdesk):
 
     # -- endpoints: conversations --------------------------------------------------------------------
 
-    def _conversation_field(self, field: str, conv: Conversation) -> Any:
-        state = STATE_FOR_STATUS.get(conv.status, "open")
-        values: dict[str, Any] = {
-            "id": conv.id,
-            "created_at": _ts(conv.created_at),
-            "updated_at": _ts(conv.updated_at),
-            "state": state,
-            "open": state != "closed",
-            "admin_assignee_id": _int_id(conv.assignee_id),
-            "team_assignee_id": _int_id(conv.group_id),
-            "contact_ids": conv.customer_id,
-            "teammate_ids": _int_id(conv.assignee_id),
-        }
-        if field not in values:
-            raise IntercomApiError(f"{field} is not a searchable conversation field", field=field)
-        return values[field]
-
     @route("POST", r"/conversations/search")
     @_answers
     def search_conversations(self, request: httpx.Request) -> httpx.Response:
         body = self._body(request)
-        found = self._search(body, self._conversation_field, self.conversations.values(), dates=False)
+        found = self._search(body, _CONVERSATION_FIELDS, self.conversations.values(), dates=False)
         pagination = body.get("pagination") or {}
         data = self._page(
             found,
@@ -776,29 +770,11 @@ class FakeIntercom(FakeHelpdesk):
 
     # -- endpoints: contacts -------------------------------------------------------------------------
 
-    def _contact_field(self, field: str, customer: Customer) -> Any:
-        values: dict[str, Any] = {
-            "id": customer.id,
-            "email": customer.email,
-            "name": customer.name,
-            "phone": customer.phone,
-            "role": "user",
-            "created_at": _ts(customer.created_at),
-            "updated_at": _ts(customer.updated_at),
-            "signed_up_at": _ts(customer.created_at),
-            "last_seen_at": None,
-        }
-        if field.startswith("custom_attributes."):
-            return customer.custom_attributes.get(field.split(".", 1)[1])
-        if field not in values:
-            raise IntercomApiError(f"{field} is not a searchable contact field", field=field)
-        return values[field]
-
     @route("POST", r"/contacts/search")
     @_answers
     def search_contacts(self, request: httpx.Request) -> httpx.Response:
         body = self._body(request)
-        found = self._search(body, self._contact_field, self.customers.values(), dates=True)
+        found = self._search(body, _CONTACT_FIELDS, self.customers.values(), dates=True)
         pagination = body.get("pagination") or {}
         data = self._page(
             found,
@@ -992,8 +968,39 @@ class FakeIntercom(FakeHelpdesk):
         return {"X-Hub-Signature": sign(body, secret), "User-Agent": "intercom-parrot-service-client/1.0"}, body
 
 
-def _field_of(getter: Callable[[str, Any], Any], item: Any, field: str) -> Any:
-    return getter(field, item)
+def _state(conv: Conversation) -> str:
+    return STATE_FOR_STATUS.get(conv.status, "open")
+
+
+#: searchable conversation fields the fake implements (OAS 2.14 search text lists more)
+_CONVERSATION_FIELDS: Final[Mapping[str, Callable[[Conversation], Any]]] = {
+    "id": lambda c: c.id,
+    "created_at": lambda c: _ts(c.created_at),
+    "updated_at": lambda c: _ts(c.updated_at),
+    "state": _state,
+    "open": lambda c: _state(c) != "closed",
+    "admin_assignee_id": lambda c: _int_id(c.assignee_id),
+    "team_assignee_id": lambda c: _int_id(c.group_id),
+    "contact_ids": lambda c: c.customer_id,
+    "teammate_ids": lambda c: _int_id(c.assignee_id),
+}
+
+#: searchable contact fields the fake implements, plus `custom_attributes.<name>`
+_CONTACT_FIELDS: Final[Mapping[str, Callable[[Customer], Any]]] = {
+    "id": lambda c: c.id,
+    "email": lambda c: c.email,
+    "name": lambda c: c.name,
+    "phone": lambda c: c.phone,
+    "role": lambda c: "user",
+    "created_at": lambda c: _ts(c.created_at),
+    "updated_at": lambda c: _ts(c.updated_at),
+    "signed_up_at": lambda c: _ts(c.created_at),
+    "last_seen_at": lambda c: None,
+}
+
+
+def _custom_attribute(name: str, customer: Customer) -> Any:
+    return customer.custom_attributes.get(name)
 
 
 def _data_type_of(value: Any) -> str:
