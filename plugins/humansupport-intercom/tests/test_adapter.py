@@ -471,3 +471,45 @@ def test_transport_is_used_for_every_call() -> None:
 
     assert asyncio.run(collect(adapter.iter_groups())) == []
     assert seen == ["api.au.intercom.io"]
+
+
+def test_the_sync_facade_runs_the_adapter(run_intercom: Any) -> None:
+    from humansupport import Helpdesk
+
+    history = generate_history(HistoryConfig(customers=10, agents=3, groups=1))
+    fake = FakeIntercom(clock=FakeClock(), history=history)
+    adapter = IntercomAdapter(access_token=SecretStr(FakeIntercom.token), transport=fake.transport(), clock=fake.clock)
+    with Helpdesk(adapter) as desk:
+        assert {a.id for a in desk.iter_agents()} == set(fake.agents)
+        conv = next(iter(desk.iter_conversations(status=[ConversationStatus.OPEN])))
+        assert desk.get_conversation(conv.id).id == conv.id
+        assert desk.check().ok
+
+
+def test_one_rate_bucket_per_token_and_clock() -> None:
+    clock = FakeClock()
+    one = IntercomAdapter(access_token=SecretStr("tok-a"), clock=clock)
+    two = IntercomAdapter(access_token=SecretStr("tok-a"), clock=clock)
+    other = IntercomAdapter(access_token=SecretStr("tok-b"), clock=clock)
+    elsewhere = IntercomAdapter(access_token=SecretStr("tok-a"), clock=FakeClock())
+    assert one.http.limiter is two.http.limiter
+    assert other.http.limiter is not one.http.limiter and elsewhere.http.limiter is not one.http.limiter
+
+
+@pytest.mark.parametrize(
+    ("headers", "per_minute", "remaining"),
+    [
+        ({"X-RateLimit-Limit": "167", "X-RateLimit-Remaining": "100"}, 1002.0, 100),
+        ({"x-ratelimit-limit": "2000", "x-ratelimit-remaining": "0"}, 12000.0, 0),
+        ({"X-RateLimit-Limit": "lots", "X-RateLimit-Remaining": "5"}, 10000.0, 5),
+        ({}, 10000.0, None),
+    ],
+)
+def test_limit_header_is_per_window(headers: dict[str, str], per_minute: float, remaining: float | None) -> None:
+    from humansupport_intercom import IntercomRateLimiter
+    from humansupport_intercom.adapter import RATE_HEADERS
+
+    limiter = IntercomRateLimiter(per_minute=10_000, clock=FakeClock(), headers=RATE_HEADERS)
+    limiter.observe(headers)
+    room = limiter.headroom()
+    assert room.limit_per_minute == pytest.approx(per_minute) and room.remaining == remaining

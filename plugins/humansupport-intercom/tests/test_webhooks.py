@@ -106,3 +106,45 @@ def test_assignment_by_a_bot_is_a_system_action() -> None:
 def test_malformed_bodies_are_a_validation_error(body: bytes) -> None:
     with pytest.raises(ValidationError, match="webhook body"):
         parse_notification(body)
+
+
+def test_any_json_envelope_parses_into_one_event() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+        max_leaves=8,
+    )
+    envelope = st.fixed_dictionaries(
+        {},
+        optional={
+            "id": json_values,
+            "topic": st.sampled_from(["conversation.admin.assigned", "admin.away_mode_updated", "x"]) | json_values,
+            "created_at": json_values,
+            "data": st.fixed_dictionaries(
+                {},
+                optional={
+                    "item": json_values
+                    | st.fixed_dictionaries(
+                        {"type": st.sampled_from(["conversation", "admin", "contact"])},
+                        optional={
+                            "id": json_values,
+                            "contacts": json_values,
+                            "conversation_parts": json_values,
+                            "admin_assignee_id": json_values,
+                        },
+                    )
+                },
+            ),
+        },
+    )
+
+    @settings(max_examples=150, deadline=None)
+    @given(body=envelope)
+    def check(body: dict[str, Any]) -> None:
+        events = parse_notification(json.dumps(body).encode())
+        assert len(events) == 1 and events[0].raw == body
+
+    check()

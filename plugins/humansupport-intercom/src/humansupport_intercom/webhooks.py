@@ -54,6 +54,13 @@ def _last_assignment_author(item: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _epoch_or_none(value: Any) -> int | None:
+    """Unix seconds, or None for anything else (a bool is an int to Python: found by the property tests)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40:
+        return value
+    return None
+
+
 def parse_notification(body: bytes) -> list[WebhookEvent]:
     """One delivery as events: created, assigned, customer replied, availability; other topics as `other`."""
     try:
@@ -78,7 +85,7 @@ def parse_notification(body: bytes) -> list[WebhookEvent]:
         "id": data.get("id") if isinstance(data.get("id"), str) else None,
         "type": kind,
         "raw_type": topic,
-        "occurred_at": data.get("created_at") if isinstance(data.get("created_at"), int) else None,
+        "occurred_at": _epoch_or_none(data.get("created_at")),
         "raw": data,
     }
     if item.get("type") == "conversation":
