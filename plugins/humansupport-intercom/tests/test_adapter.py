@@ -61,6 +61,11 @@ def test_settings_come_from_the_environment_and_never_from_the_file() -> None:
         resolve_settings(IntercomSettings, config={"helpdesks": {"intercom": {"access_token": "x"}}}, environ={})
     with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_REGION"):
         resolve_settings(IntercomSettings, environ={**env, "HUMANSUPPORT_INTERCOM_REGION": "mars"})
+    with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_API_VERSION"):
+        resolve_settings(IntercomSettings, environ={**env, "HUMANSUPPORT_INTERCOM_API_VERSION": "v2"})
+    with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_ADMIN_ID"):
+        resolve_settings(IntercomSettings, environ={**env, "HUMANSUPPORT_INTERCOM_ADMIN_ID": "ada@example.test"})
+    assert resolve_settings(IntercomSettings, environ={**env, "HUMANSUPPORT_INTERCOM_API_VERSION": "Preview"})
 
 
 @pytest.mark.parametrize(

@@ -403,3 +403,13 @@ def test_agent_removed_while_referenced(run_intercom: Any) -> None:
         assert result.outcome is AssignmentOutcome.NOT_FOUND
 
     run_intercom(scenario, admin_id="2002")
+
+
+def test_a_version_intercom_does_not_know_is_a_clear_400(run_intercom: Any, contract: Any) -> None:
+    async def scenario(fake: FakeIntercom, adapter: IntercomAdapter, _: FakeClock) -> None:
+        with pytest.raises(ValidationError, match="intercom_version_invalid") as info:
+            await collect(adapter.iter_agents())
+        assert info.value.status == 400 and "'3.0'" in str(info.value)
+
+    with contract.paused():  # no description exists for 3.0: that is the point
+        run_intercom(scenario, api_version="3.0")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Final, Literal
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from humansupport import (
     Agent,
@@ -121,6 +122,22 @@ class IntercomSettings(HelpdeskSettings):
     region: Literal["us", "eu", "au"] = "us"
     api_version: str = "2.14"
     admin_id: str | None = None
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        """Intercom takes `1.0`...`2.x` or `Preview` (OAS `intercom_version`); catch typos before any request."""
+        if not re.fullmatch(r"\d+\.\d+|Preview", value):
+            raise ValueError(f"expected a version like 2.14 or Preview, got {value!r}")
+        return value
+
+    @field_validator("admin_id")
+    @classmethod
+    def _admin(cls, value: str | None) -> str | None:
+        """Admin ids are numeric; a team id or an email here is a common mistake (intercom-ruby #433)."""
+        if value is not None and not value.isdigit():
+            raise ValueError(f"expected an admin's numeric id, got {value!r}")
+        return value
 
 
 class IntercomRateLimiter(RateLimiter):
