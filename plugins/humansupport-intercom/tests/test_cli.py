@@ -120,3 +120,41 @@ def test_setup_reports_bad_input_and_refused_credentials(capsys: pytest.CaptureF
     assert setup_main(["setup"], transport=fake.transport(), environ=env) == 1
     err = capsys.readouterr().err
     assert "401" in err and "nope-456" not in err
+
+
+def test_check_against_fake_serve_end_to_end() -> None:
+    """`humansupport fake serve intercom` and `humansupport check intercom --base-url`, both as users run them."""
+    env = {k: v for k, v in os.environ.items() if k != "HUMANSUPPORT_PLUGINS"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+        [str(CLI), "fake", "serve", "intercom", "--port", str(port), "--customers", "10"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # bounded wait for the child to bind its port
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("fake serve did not start") from None
+                time.sleep(0.05)
+        done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+            [str(CLI), "check", "intercom", "--base-url", f"http://127.0.0.1:{port}", "--json"],
+            env={**env, "HUMANSUPPORT_INTERCOM_ACCESS_TOKEN": FakeIntercom.token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["ok"] is True and report["account"] == "fakews01" and report["details"]["admin_id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
