@@ -7,6 +7,7 @@ unknown enum value becomes `other`/`unknown` instead of an exception. Facts: ../
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -110,8 +111,10 @@ def _list(value: Any) -> list[Any]:
 def _str(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if math.isfinite(value) and value.is_integer() else None
     return value if isinstance(value, str) and value != "" else None
 
 
@@ -122,8 +125,12 @@ def as_id(value: Any) -> str | None:
     """
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return None if value == 0 else str(int(value))
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            return None  # Python's json reads Infinity and NaN; no id is either (found by the property tests)
+        value = int(value)
+    if isinstance(value, int):
+        return None if value == 0 else str(value)
     if isinstance(value, str):
         text = value.strip()
         return None if text in ("", "0") else text
@@ -143,7 +150,7 @@ def version_of(item: Mapping[str, Any]) -> str | None:
     """Intercom has no ETag or version; `updated_at` (Unix seconds) is the best concurrency token it gives."""
     updated = item.get("updated_at")
     if isinstance(updated, int | float) and not isinstance(updated, bool):
-        return str(int(updated))
+        return str(int(updated)) if math.isfinite(updated) else None
     return _str(updated)
 
 
