@@ -13,7 +13,8 @@ parts of each, 8 at a time, through `IntercomAdapter`; nothing is kept but count
   into the fake so its windows turn over): ~500 conversations by default; `--full` syncs ~5,000 over HTTP,
   which takes minutes on a busy 2-CPU machine, so it is not the default.
 
-Run: `python bench/intercom_sync.py [--full]`. Exits 1 if a sync misses or duplicates a conversation, uses
+Run: `python bench/intercom_sync.py [--full]` (about 35 s of CPU; ~60 s wall on a 2-CPU machine shared with
+other jobs). Exits 1 if a sync misses or duplicates a conversation, uses
 more than 1% extra requests, runs below 90% of the window limit in process, or memory grows over x2.
 """
 
