@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -413,3 +414,19 @@ def test_a_version_intercom_does_not_know_is_a_clear_400(run_intercom: Any, cont
 
     with contract.paused():  # no description exists for 3.0: that is the point
         run_intercom(scenario, api_version="3.0")
+
+
+def test_the_token_appears_in_no_log_record(run_intercom: Any, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(fake: FakeIntercom, adapter: IntercomAdapter, _: FakeClock) -> None:
+        fake.fail_next(503, match=SEARCH)
+        await collect(adapter.iter_conversations())
+        fake.revoke_credentials()
+        with pytest.raises(AuthenticationError):
+            await adapter.check()
+
+    with caplog.at_level(logging.DEBUG):
+        run_intercom(scenario)
+    assert any("retrying" in r.getMessage() for r in caplog.records), "the retry was logged"
+    for record in caplog.records:
+        assert FakeIntercom.token not in record.getMessage()
+        assert "Bearer" not in record.getMessage()
