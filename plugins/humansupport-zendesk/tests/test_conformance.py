@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from humansupport_zendesk import FakeZendesk, ZendeskAdapter
 from pydantic import SecretStr
 
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
-from humansupport_zendesk import FakeZendesk, ZendeskAdapter
 
 
 class TestZendeskConformance(AdapterConformance):
