@@ -126,6 +126,8 @@ def ticket_to_conversation(ticket: Mapping[str, Any]) -> Conversation | None:
 
 def role_to_author_role(role: Any) -> AuthorRole:
     """A Zendesk user `role` (`end-user`, `agent`, `admin`) as an author role; anything else is OTHER."""
+    if not isinstance(role, str):
+        return AuthorRole.OTHER
     if role == "end-user":
         return AuthorRole.CUSTOMER
     if role in _AGENT_ROLES:
@@ -175,7 +177,9 @@ def ticket_events_to_messages(events: list[Mapping[str, Any]], *, role_of: RoleO
         when = event.get("created_at") or event.get("timestamp")
         children = event.get("child_events")
         for child in children if isinstance(children, list) else []:
-            if not isinstance(child, Mapping) or child.get("event_type") not in ("Comment", "VoiceComment"):
+            if not isinstance(child, Mapping) or not isinstance(child.get("event_type"), str):
+                continue
+            if child["event_type"] not in ("Comment", "VoiceComment"):
                 continue
             comment = {**child, "created_at": child.get("created_at") or when}
             if comment.get("author_id") is None:
@@ -256,7 +260,7 @@ def rating_to_rating(rating: Mapping[str, Any]) -> SatisfactionRating | None:
     rid = zendesk_id(rating.get("id"))
     if rid is None:
         return None
-    score_text = rating.get("score")
+    score_text = rating.get("score") if isinstance(rating.get("score"), str) else None
     if score_text in _GOOD:
         score = RatingScore.GOOD
     elif score_text in _BAD:

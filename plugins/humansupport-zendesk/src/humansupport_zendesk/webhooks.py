@@ -84,7 +84,7 @@ def _one(data: Mapping[str, Any]) -> WebhookEvent:
     short = raw_type.removeprefix("zen:event-type:") if raw_type else ""
     detail: Mapping[str, Any] = data["detail"] if isinstance(data.get("detail"), Mapping) else {}
     change: Mapping[str, Any] = data["event"] if isinstance(data.get("event"), Mapping) else {}
-    kind = _EVENT_TYPES.get(short, WebhookEventType.OTHER)
+    kind = _EVENT_TYPES.get(short, WebhookEventType.OTHER)  # short is a str here
     agent = zendesk_id(detail.get("assignee_id"))
     previous = None
     if kind is WebhookEventType.CONVERSATION_ASSIGNED:
