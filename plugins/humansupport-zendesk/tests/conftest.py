@@ -51,6 +51,7 @@ def openapi() -> OpenAPI:
         data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     _narrow_dual_pagination(data)
     _allow_id_in_batch_update(data)
+    _add_oauth_bearer(data)
     # The description itself is not strictly valid OpenAPI 3.0 (e.g. `type: null` in one schema), so the
     # description is not validated; requests and responses still are.
     return OpenAPI.from_dict(data, config=Config(spec_validator_cls=None))
@@ -85,6 +86,13 @@ def _allow_id_in_batch_update(data: dict[str, Any]) -> None:
             for part in tickets["items"]["allOf"]:
                 if part.get("$ref") == "#/components/schemas/TicketObject":
                     part["$ref"] = "#/components/schemas/TicketObjectBatchItem"
+
+
+def _add_oauth_bearer(data: dict[str, Any]) -> None:
+    """The description declares only basic auth; Zendesk also takes OAuth access tokens as
+    `Authorization: Bearer` (developer.zendesk.com, "Creating and using OAuth tokens with the API")."""
+    data["components"]["securitySchemes"]["bearerAuth"] = {"type": "http", "scheme": "bearer"}
+    data["security"] = [*data.get("security", []), {"bearerAuth": []}]
 
 
 class _Request:
