@@ -34,7 +34,7 @@ def calls(fake: FakeZendesk, path_part: str) -> list[dict[str, str]]:
 async def test_export_is_paced_on_its_own_limit_and_resumable(
     fake: FakeZendesk, adapter: ZendeskAdapter, clock: FakeClock
 ) -> None:
-    fake.page_size = 60
+    fake.page_size = 90
     pages = [p async for p in adapter.iter_export_pages()]
     assert len(pages) >= 7 and pages[-1].end_of_stream and not pages[0].end_of_stream
     assert fake.export_limited == 0, "the adapter ran into the export's 10/min limit instead of pacing"

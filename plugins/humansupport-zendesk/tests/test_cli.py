@@ -105,16 +105,20 @@ def test_check_against_the_fake_over_http(served_fake: str) -> None:
     report = json.loads(out.stdout)
     assert report["ok"] and report["vendor"] == "zendesk" and report["base_url"] == served_fake
     assert report["rate_limit"] == FakeZendesk.plan_limit and report["rate_remaining"] == FakeZendesk.plan_limit - 1
-    wrong = subprocess.run(  # noqa: S603
-        [*_cli(), "check", "zendesk", "--base-url", served_fake, "--json"],
-        env={**env, "HUMANSUPPORT_ZENDESK_API_TOKEN": "not-the-token"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert wrong.returncode == 4, wrong.stdout + wrong.stderr  # ExitCode.AUTH
-    error = json.loads(wrong.stdout)["error"]
-    assert "HUMANSUPPORT_ZENDESK_API_TOKEN" in error["message"] and "not-the-token" not in wrong.stdout + wrong.stderr
+
+
+def test_check_with_a_wrong_token_exits_auth(
+    served_fake: str, plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process (no second interpreter start): exit code 4, a hint naming the variable, no token echoed."""
+    plugin_registry.register(humansupport_zendesk, name="zendesk")
+    monkeypatch.setenv("HUMANSUPPORT_ZENDESK_SUBDOMAIN", FakeZendesk.subdomain)
+    monkeypatch.setenv("HUMANSUPPORT_ZENDESK_EMAIL", FakeZendesk.email)
+    monkeypatch.setenv("HUMANSUPPORT_ZENDESK_API_TOKEN", "not-the-token")
+    result = CliRunner().invoke(app, ["check", "zendesk", "--base-url", served_fake, "--json"])
+    assert result.exit_code == 4, result.output  # ExitCode.AUTH
+    error = json.loads(result.stdout)["error"]
+    assert "HUMANSUPPORT_ZENDESK_API_TOKEN" in error["message"] and "not-the-token" not in result.output
 
 
 def test_check_without_settings_is_a_config_error(
