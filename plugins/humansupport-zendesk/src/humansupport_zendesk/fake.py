@@ -125,6 +125,8 @@ class FakeZendesk(FakeHelpdesk):
         self.deleted_users: set[str] = set()
         self._next_message = 90_000_001
         self._events_cache: list[dict[str, Any]] | None = None
+        self._rows_cache: tuple[tuple[int, int, int], list[tuple[int, int, dict[str, Any]]]] | None = None
+        self._writes = 0
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -139,6 +141,7 @@ class FakeZendesk(FakeHelpdesk):
     def load(self, history: SyntheticHistory) -> None:
         super().load(history)
         self._events_cache = None
+        self._writes = getattr(self, "_writes", 0) + 1
 
     @property
     def me_id(self) -> str:
@@ -373,8 +376,13 @@ class FakeZendesk(FakeHelpdesk):
     # -- tickets -------------------------------------------------------------------------------------
 
     def _ticket_rows(self) -> list[tuple[int, int, dict[str, Any]]]:
-        rows = [(t["generated_timestamp"], t["id"], t) for t in (self._ticket(c) for c in self.conversations.values())]
-        return sorted(rows, key=lambda r: (r[0], r[1]))
+        """Tickets in export order, rendered once per state (writes through the fake's methods invalidate)."""
+        key = (id(self.conversations), len(self.conversations), self._writes)
+        if self._rows_cache is None or self._rows_cache[0] != key:
+            rendered = (self._ticket(c) for c in self.conversations.values())
+            rows = sorted(((t["generated_timestamp"], t["id"], t) for t in rendered), key=lambda r: (r[0], r[1]))
+            self._rows_cache = (key, rows)
+        return self._rows_cache[1]
 
     @route("GET", r"/api/v2/incremental/tickets/cursor(?:\.json)?")
     def export_tickets(self, request: httpx.Request) -> httpx.Response:
@@ -426,6 +434,7 @@ class FakeZendesk(FakeHelpdesk):
         bumped = conv.model_copy(update={"updated_at": updated, **changes})
         self.conversations[conv.id] = bumped
         self._events_cache = None
+        self._writes += 1
         return bumped
 
     def touch_conversation(self, conversation_id: str, **changes: Any) -> Conversation:
@@ -904,6 +913,7 @@ class FakeZendesk(FakeHelpdesk):
         self.conversations.pop(ticket_id, None)
         self.messages.pop(ticket_id, None)
         self._events_cache = None
+        self._writes += 1
 
     def delete_user(self, user_id: str) -> None:
         """Permanently deletes a user: tickets and comments still reference the id, reads of it get 404."""
