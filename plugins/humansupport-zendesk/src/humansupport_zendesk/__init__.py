@@ -3,24 +3,28 @@
 Registered through the entry point `zendesk` in the group `humansupport`; see docs/vendors/zendesk.md.
 """
 
-from __future__ import annotations
-
-from humansupport import AsyncHelpdesk, hookimpl
-from humansupport.testing import FakeHelpdesk
+from humansupport import AsyncHelpdesk as _AsyncHelpdesk
+from humansupport import hookimpl as _hookimpl
+from humansupport.testing import FakeHelpdesk as _FakeHelpdesk
 
 from .adapter import ExportPage, ZendeskAdapter, ZendeskSettings
 from .fake import FakeZendesk
 
-__all__ = ["ExportPage", "FakeZendesk", "ZendeskAdapter", "ZendeskSettings", "register_fakes", "register_helpdesks"]
+__all__ = ["ExportPage", "FakeZendesk", "register_fakes", "register_helpdesks", "ZendeskAdapter", "ZendeskSettings"]
 
 
-@hookimpl
-def register_helpdesks() -> list[type[AsyncHelpdesk]]:
+@_hookimpl
+def register_helpdesks() -> list[type[_AsyncHelpdesk]]:
     """The Zendesk adapter."""
     return [ZendeskAdapter]
 
 
-@hookimpl
-def register_fakes() -> list[type[FakeHelpdesk]]:
+@_hookimpl
+def register_fakes() -> list[type[_FakeHelpdesk]]:
     """The stateful Zendesk fake, for `humansupport demo`, `fake serve` and benchmarks."""
     return [FakeZendesk]
+
+
+for _exported in (ExportPage, FakeZendesk, ZendeskAdapter, ZendeskSettings):
+    _exported.__module__ = __name__  # tracebacks and reprs say humansupport_zendesk.ZendeskAdapter
+del _exported
