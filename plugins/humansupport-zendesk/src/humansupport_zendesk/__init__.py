@@ -7,10 +7,18 @@ from humansupport import AsyncHelpdesk as _AsyncHelpdesk
 from humansupport import hookimpl as _hookimpl
 from humansupport.testing import FakeHelpdesk as _FakeHelpdesk
 
-from .adapter import ExportPage, ZendeskAdapter, ZendeskSettings
+from .adapter import PROFILE_USER_FIELDS, ExportPage, ZendeskAdapter, ZendeskSettings
 from .fake import FakeZendesk
 
-__all__ = ["ExportPage", "FakeZendesk", "register_fakes", "register_helpdesks", "ZendeskAdapter", "ZendeskSettings"]
+__all__ = [
+    "ExportPage",
+    "FakeZendesk",
+    "PROFILE_USER_FIELDS",
+    "register_fakes",
+    "register_helpdesks",
+    "ZendeskAdapter",
+    "ZendeskSettings",
+]
 
 
 @_hookimpl

@@ -70,7 +70,7 @@ from .mapping import (
     zendesk_time,
 )
 
-__all__ = ["ExportPage", "ZendeskAdapter", "ZendeskSettings"]
+__all__ = ["PROFILE_USER_FIELDS", "ExportPage", "ZendeskAdapter", "ZendeskSettings"]
 
 logger = logging.getLogger("humansupport.zendesk")
 
@@ -88,6 +88,11 @@ PAGE_SIZE: Final = 100  # cursor pagination maximum on most endpoints
 EXPORT_PAGE_SIZE: Final = 1000  # incremental exports: up to 1,000 items a request
 BATCH_SIZE: Final = 100  # update_many takes at most 100 tickets a job
 _TERMINAL_JOB: Final = frozenset({"completed", "failed", "killed"})
+#: The user fields humansupport's own enrichment writes (key -> Zendesk field type).
+PROFILE_USER_FIELDS: Final[Mapping[str, str]] = {
+    "humansupport_preferred_agent": "text",
+    "humansupport_conversations": "integer",
+}
 
 _HINTS: Final[Mapping[int, str]] = {
     401: (
@@ -733,6 +738,23 @@ class ZendeskAdapter(AsyncHelpdesk):
             created_at=zendesk_time(audit.get("created_at")) or self._clock.now(),
             raw=dict(audit),
         )
+
+    async def ensure_user_fields(self, fields: Mapping[str, str]) -> list[str]:
+        """Creates the user fields profile enrichment writes (key -> Zendesk type, e.g. `"text"`, `"integer"`)
+        that do not exist yet; returns the keys it created. Needs an admin. Zendesk ignores `user_fields`
+        values whose key has no field, so run this once before the first write-back (docs/vendors/zendesk.md).
+        """
+        first = PageRequest(url="/api/v2/user_fields", params={"page[size]": PAGE_SIZE})
+        existing = {item.get("key") async for item in paginate(self.http, first, _cursor_pager("user_fields"))}
+        created: list[str] = []
+        for key, kind in fields.items():
+            if key in existing:
+                continue
+            title = key.removeprefix("humansupport_").replace("_", " ").capitalize()
+            body = {"user_field": {"type": kind, "key": key, "title": title}}
+            await self.http.send_json("POST", "/api/v2/user_fields", json=body)
+            created.append(key)
+        return created
 
     # -- webhooks ------------------------------------------------------------------------------------
 

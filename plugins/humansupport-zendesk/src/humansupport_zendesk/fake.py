@@ -41,6 +41,9 @@ _ERROR_NAMES: Final[Mapping[int, str]] = {
     429: "TooManyRequests",
 }
 _LIST_CAP: Final = 100
+_USER_FIELD_TYPES: Final = frozenset(
+    {"text", "textarea", "checkbox", "date", "integer", "decimal", "regexp", "dropdown", "lookup", "multiselect"}
+)
 _EXPORT_CAP: Final = 1000
 _WEBHOOK_EVENTS: Final[Mapping[str, str]] = {
     "conversation.created": "zen:event-type:ticket.created",
@@ -114,13 +117,14 @@ class FakeZendesk(FakeHelpdesk):
         self.export_limited = 0
         self._export_window = (0.0, 0)
         self._plan_window = (0.0, 0)
-        self.user_field_keys: set[str] = {
-            "plan",
-            "seats",
-            "signup_source",
-            "account_id",
-            "humansupport_preferred_agent",
-            "humansupport_conversations",
+        #: user fields defined in the account (key -> type); values for other keys are ignored, as Zendesk does
+        self.user_field_types: dict[str, str] = {
+            "plan": "text",
+            "seats": "integer",
+            "signup_source": "dropdown",
+            "account_id": "text",
+            "humansupport_preferred_agent": "text",
+            "humansupport_conversations": "integer",
         }
         self.deleted_users: set[str] = set()
         self._next_message = 90_000_001
@@ -291,7 +295,7 @@ class FakeZendesk(FakeHelpdesk):
             "verified": True,
             "photo": {"content_url": cust.avatar_url} if cust.avatar_url else None,
             "tags": list(cust.tags),
-            "user_fields": {k: v for k, v in cust.custom_attributes.items() if k in self.user_field_keys},
+            "user_fields": {k: v for k, v in cust.custom_attributes.items() if k in self.user_field_types},
             "notes": cust.notes or "",
             "time_zone": cust.timezone or "UTC",
             "iana_time_zone": cust.timezone or "Etc/UTC",
@@ -777,7 +781,7 @@ class FakeZendesk(FakeHelpdesk):
             if not isinstance(fields, dict):
                 raise FakeBadRequest("user_fields must be an object", status=422, field="user_fields")
             # Zendesk stores only keys of user fields created in the admin centre and ignores the rest.
-            known = {k: v for k, v in fields.items() if k in self.user_field_keys}
+            known = {k: v for k, v in fields.items() if k in self.user_field_types}
             update["custom_attributes"] = {**cust.custom_attributes, **known}
         if "notes" in user:
             if not isinstance(user["notes"], str | None):
@@ -873,6 +877,43 @@ class FakeZendesk(FakeHelpdesk):
                 }
             )
         return self._cursor_page(request, "satisfaction_ratings", rows)
+
+    @route("GET", r"/api/v2/user_fields(?:\.json)?")
+    def list_user_fields(self, request: httpx.Request) -> httpx.Response:
+        rows = [
+            {
+                "id": 360_000_000 + n,
+                "url": f"https://{self.subdomain}.zendesk.com/api/v2/user_fields/{360_000_000 + n}.json",
+                "key": key,
+                "type": kind,
+                "title": key.replace("_", " ").capitalize(),
+                "active": True,
+                "position": n,
+            }
+            for n, (key, kind) in enumerate(sorted(self.user_field_types.items()))
+        ]
+        return self._cursor_page(request, "user_fields", rows)
+
+    @route("POST", r"/api/v2/user_fields(?:\.json)?")
+    def create_user_field(self, request: httpx.Request) -> httpx.Response:
+        field = _body(request).get("user_field")
+        if not isinstance(field, dict):
+            raise FakeBadRequest("user_field is required", status=400)
+        key, kind, title = field.get("key"), field.get("type"), field.get("title")
+        if not isinstance(title, str) or not title:
+            raise FakeBadRequest("Title can't be blank", status=422, field="title")
+        if kind not in _USER_FIELD_TYPES:
+            raise FakeBadRequest(
+                f"Type must be one of {', '.join(sorted(_USER_FIELD_TYPES))}", status=422, field="type"
+            )
+        if not isinstance(key, str) or not key or not all(c.isalnum() or c == "_" for c in key):
+            raise FakeBadRequest("Key is invalid", status=422, field="key")
+        if key in self.user_field_types:
+            raise FakeBadRequest("Key has already been taken", status=422, field="key")
+        self.user_field_types[key] = kind
+        n = len(self.user_field_types)
+        created = {"id": 360_000_000 + n, "key": key, "type": kind, "title": title, "active": True, "position": n}
+        return self.json_response({"user_field": created}, 201)
 
     # -- webhooks ------------------------------------------------------------------------------------
 
