@@ -170,7 +170,36 @@ class ContractChecker:
         return response
 
 
+#: The one endpoint the adapter uses that the Support API description does not contain: the Agent Availability
+#: API has its own reference (developer.zendesk.com/api-reference/agent-availability/). It is checked here
+#: by hand, method, query and JSON:API shape, instead of by openapi-core.
+UNDESCRIBED = {("GET", "/api/v2/agent_availabilities"): {"page[size]", "page[after]"}}
+
+
+def _undescribed(request: httpx.Request) -> bool:
+    allowed = UNDESCRIBED.get((request.method, request.url.path))
+    if allowed is None:
+        return False
+    unknown = set(request.url.params) - allowed
+    if unknown or not request.headers.get("authorization"):
+        raise ContractViolation(f"{request.method} {request.url.path}: unknown query {sorted(unknown)} or no auth")
+    return True
+
+
+def _check_json_api(request: httpx.Request, response: httpx.Response) -> None:
+    body = response.json()
+    data = body.get("data")
+    ok = isinstance(data, list) and isinstance(body.get("included", []), list)
+    for item in data if isinstance(data, list) else []:
+        ok = ok and item.get("type") == "agent_availabilities" and isinstance(item.get("id"), str)
+        ok = ok and isinstance((item.get("attributes") or {}).get("agent_id"), int)
+    if not ok or not isinstance(body.get("meta", {}).get("has_more"), bool):
+        raise ContractViolation(f"response to {request.method} {request.url.path} is not the documented JSON:API shape")
+
+
 def check_request(request: httpx.Request) -> None:
+    if _undescribed(request):
+        return
     try:
         openapi().validate_request(_Request(request))
     except Exception as exc:
@@ -178,6 +207,9 @@ def check_request(request: httpx.Request) -> None:
 
 
 def check_response(request: httpx.Request, response: httpx.Response) -> None:
+    if (request.method, request.url.path) in UNDESCRIBED:
+        _check_json_api(request, response)
+        return
     try:
         openapi().validate_response(_Request(request), _Response(response))
     except Exception as exc:

@@ -15,6 +15,7 @@ from humansupport import (
     ConflictError,
     ConversationStatus,
     NotFoundError,
+    PermissionDeniedError,
     ProfilePatch,
     RatingScore,
     ValidationError,
@@ -133,6 +134,31 @@ async def test_agents_groups_ratings_and_customers(fake: FakeZendesk, history: o
         customers = [c async for c in adapter.iter_customers()]
         assert {c.id for c in customers} == set(fake.customers)
         assert await adapter.find_customer(email="nobody@nowhere.test") is None
+
+
+async def test_availability_and_capacity_from_omnichannel_routing(fake: FakeZendesk, clock: FakeClock) -> None:
+    fake.omnichannel_routing = True
+    async with make_adapter(fake, clock, omnichannel_routing=True, capacity_default=3) as adapter:
+        agents = {a.id: a async for a in adapter.iter_agents()}
+    for aid, agent in agents.items():
+        original = fake.agents[aid]
+        if original.active:
+            assert agent.availability is original.availability
+            assert agent.capacity == (original.capacity if original.capacity is not None else 3)
+        else:  # deactivated agents have no availability record
+            assert agent.availability is AgentAvailability.UNKNOWN and agent.capacity == 3
+    kinds = {a.availability for a in agents.values()}
+    assert AgentAvailability.AVAILABLE in kinds and len(kinds) >= 2, kinds
+
+
+async def test_availability_without_omnichannel_routing(fake: FakeZendesk, clock: FakeClock) -> None:
+    fake.omnichannel_routing = False
+    async with make_adapter(fake, clock) as adapter:
+        assert {a.availability async for a in adapter.iter_agents()} == {AgentAvailability.UNKNOWN}
+    assert not calls(fake, "/agent_availabilities"), "the API is not called unless the setting says so"
+    async with make_adapter(fake, clock, omnichannel_routing=True) as adapter:
+        with pytest.raises(PermissionDeniedError):
+            [a async for a in adapter.iter_agents()]
 
 
 # -- writes ------------------------------------------------------------------------------------------

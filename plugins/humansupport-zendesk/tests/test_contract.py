@@ -41,6 +41,8 @@ ENDPOINTS = {
     ("GET", "/api/v2/groups"),
     ("GET", "/api/v2/group_memberships"),
     ("GET", "/api/v2/satisfaction_ratings"),
+    ("GET", "/api/v2/user_fields"),
+    ("POST", "/api/v2/user_fields"),
 }
 
 
@@ -109,6 +111,7 @@ async def test_every_endpoint_the_adapter_uses_was_validated(fake: FakeZendesk, 
     await adapter.assign_many([Assignment(conversation_id=conv.id, agent_id=agent)])
     await adapter.add_internal_note(conv.id, "note")
     await adapter.check()
+    await adapter.ensure_user_fields({"humansupport_contract_check": "text"})
     seen = {(r.method, _template(r.path)) for r in fake.requests}
     assert seen == ENDPOINTS, f"unexpected: {seen - ENDPOINTS}, never exercised: {ENDPOINTS - seen}"
     assert all(r.status is not None and r.status < 400 for r in fake.requests), "every answer was a success"

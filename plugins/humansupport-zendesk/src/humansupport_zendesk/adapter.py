@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from humansupport import (
     Agent,
+    AgentAvailability,
     Assignment,
     AssignmentOutcome,
     AssignmentResult,
@@ -88,6 +89,13 @@ PAGE_SIZE: Final = 100  # cursor pagination maximum on most endpoints
 EXPORT_PAGE_SIZE: Final = 1000  # incremental exports: up to 1,000 items a request
 BATCH_SIZE: Final = 100  # update_many takes at most 100 tickets a job
 _TERMINAL_JOB: Final = frozenset({"completed", "failed", "killed"})
+#: Unified agent statuses (Agent Availability API); `transfers_only` takes no new work, custom ones are unknown.
+_AVAILABILITY: Final[Mapping[str, AgentAvailability]] = {
+    "online": AgentAvailability.AVAILABLE,
+    "away": AgentAvailability.AWAY,
+    "transfers_only": AgentAvailability.AWAY,
+    "offline": AgentAvailability.OFFLINE,
+}
 #: The user fields humansupport's own enrichment writes (key -> Zendesk field type).
 PROFILE_USER_FIELDS: Final[Mapping[str, str]] = {
     "humansupport_preferred_agent": "text",
@@ -127,6 +135,8 @@ class ZendeskSettings(HelpdeskSettings):
     job_timeout: float = 300.0
     #: how far a webhook timestamp may be from now, in seconds
     webhook_tolerance: float = 300.0
+    #: the account has omnichannel routing: read agent status and capacity from the Agent Availability API
+    omnichannel_routing: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,7 @@ class ZendeskAdapter(AsyncHelpdesk):
     capabilities = Capabilities(
         bulk_assign=True,
         optimistic_concurrency=True,
-        availability=False,  # needs omnichannel routing's Agent Availability API; not implemented (docs)
+        availability=False,  # only accounts with omnichannel routing have it: see `omnichannel_routing`
         signed_webhooks=True,
         incremental_export=True,
         satisfaction_ratings=True,
@@ -253,6 +263,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         export_rate_per_minute: float = 10.0,
         job_timeout: float = 300.0,
         webhook_tolerance: float = 300.0,
+        omnichannel_routing: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -290,6 +301,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         self._capacity = capacity_default
         self._job_timeout = job_timeout
         self._webhook_tolerance = webhook_tolerance
+        self._omnichannel = omnichannel_routing
         url = (base_url or f"https://{subdomain}.zendesk.com").rstrip("/")
         key = f"zendesk:{account or subdomain or url}"
         self.http = HttpClient(
@@ -453,16 +465,68 @@ class ZendeskAdapter(AsyncHelpdesk):
                 out.append((uid, gid))
         return out
 
+    async def _availabilities(self) -> dict[str, tuple[AgentAvailability, int | None]]:
+        """Agent id -> (availability, capacity) from the Agent Availability API (JSON:API, cursor pages).
+
+        Follows developer.zendesk.com/api-reference/agent-availability: `data[].attributes.agent_status.name`
+        (online, away, transfers_only, offline, or a custom status) and the `channels` resources `included`
+        with each agent's `max_capacity` (only with Omnichannel Contact Center).
+        """
+        first = PageRequest(url="/api/v2/agent_availabilities", params={"page[size]": PAGE_SIZE})
+        out: dict[str, tuple[AgentAvailability, int | None]] = {}
+        async for page in iter_pages(self.http, first, _cursor_pager("data")):
+            data = page.data if isinstance(page.data, dict) else {}
+            channels = {
+                c.get("id"): c["attributes"]
+                for c in data.get("included") or []
+                if isinstance(c, Mapping) and c.get("type") == "channels" and isinstance(c.get("attributes"), Mapping)
+            }
+            for item in page.items:
+                attributes: Mapping[str, Any] = (
+                    item["attributes"] if isinstance(item.get("attributes"), Mapping) else {}
+                )
+                agent_id = zendesk_id(attributes.get("agent_id"))
+                if agent_id is None:
+                    continue
+                status = attributes.get("agent_status")
+                name = status.get("name") if isinstance(status, Mapping) else None
+                relationships = item.get("relationships")
+                channel_refs = relationships.get("channels") if isinstance(relationships, Mapping) else None
+                links = channel_refs.get("data") if isinstance(channel_refs, Mapping) else None
+                links = links if isinstance(links, list) else []
+                capacities = [
+                    cap
+                    for link in links
+                    if isinstance(link, Mapping)
+                    and isinstance(cap := channels.get(link.get("id"), {}).get("max_capacity"), int)
+                    and not isinstance(cap, bool)
+                ]
+                out[agent_id] = (
+                    _AVAILABILITY.get(str(name).lower(), AgentAvailability.UNKNOWN),
+                    max(capacities, default=None),
+                )
+        return out
+
     async def iter_agents(self) -> AsyncIterator[Agent]:
-        """Agents and admins with their groups; capacity from `capacity_default`, availability unknown."""
+        """Agents and admins with their groups. Availability and capacity come from the Agent Availability API
+        when `omnichannel_routing` is on (capacity falling back to `capacity_default`); else availability is
+        unknown and capacity is `capacity_default`."""
         groups_of: dict[str, list[str]] = {}
         for uid, gid in await self._memberships():
             groups_of.setdefault(uid, []).append(gid)
+        status = await self._availabilities() if self._omnichannel else {}
         ids: set[str] = set()
         for role in ("agent", "admin"):
             first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
             async for user in paginate(self.http, first, _cursor_pager("users")):
-                agent = user_to_agent(user, group_ids=groups_of.get(str(user.get("id")), []), capacity=self._capacity)
+                uid = str(user.get("id"))
+                availability, capacity = status.get(uid, (AgentAvailability.UNKNOWN, None))
+                agent = user_to_agent(
+                    user,
+                    group_ids=groups_of.get(uid, []),
+                    capacity=capacity if capacity is not None else self._capacity,
+                    availability=availability,
+                )
                 if agent is not None:
                     ids.add(agent.id)
                     yield agent

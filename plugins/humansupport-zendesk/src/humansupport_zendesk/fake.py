@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from humansupport import Conversation, Customer, Message, RatingScore
+from humansupport import AgentAvailability, Conversation, Customer, Message, RatingScore
 from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
 
 from .mapping import CORE_TO_STATUS, stamp, zendesk_time
@@ -114,6 +114,7 @@ class FakeZendesk(FakeHelpdesk):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.job_delay = 1.0
         self.export_limit_per_minute: int | None = None
+        self.omnichannel_routing = False
         self.export_limited = 0
         self._export_window = (0.0, 0)
         self._plan_window = (0.0, 0)
@@ -877,6 +878,55 @@ class FakeZendesk(FakeHelpdesk):
                 }
             )
         return self._cursor_page(request, "satisfaction_ratings", rows)
+
+    @route("GET", r"/api/v2/agent_availabilities(?:\.json)?")
+    def list_availabilities(self, request: httpx.Request) -> httpx.Response:
+        """The Agent Availability API (JSON:API), on accounts with omnichannel routing only."""
+        if not self.omnichannel_routing:
+            return self.error(403, "Omnichannel routing is not enabled for this account")
+        names = {
+            AgentAvailability.AVAILABLE: (3, "online"),
+            AgentAvailability.AWAY: (4, "away"),
+            AgentAvailability.OFFLINE: (2, "offline"),
+        }
+        load: dict[str, int] = {}
+        for conv in self.conversations.values():
+            if conv.assignee_id and conv.status.is_open:
+                load[conv.assignee_id] = load.get(conv.assignee_id, 0) + 1
+        rows = []
+        for aid, agent in sorted(self.agents.items(), key=lambda kv: int(kv[0])):
+            if not agent.active:
+                continue
+            status_id, name = names.get(agent.availability, (9, "lunch break"))
+            channel = f"agent_availabilities|{aid}|channels|support"
+            rows.append(
+                {
+                    "type": "agent_availabilities",
+                    "id": f"agent_availabilities|{aid}",
+                    "attributes": {
+                        "agent_id": int(aid),
+                        "agent_status": {"id": status_id, "name": name, "reason": "UNKNOWN"},
+                        "group_ids": [int(g) for g in agent.group_ids],
+                        "version": 1,
+                    },
+                    "relationships": {"channels": {"data": [{"id": channel, "type": "channels"}]}},
+                    "links": {"self": self._url(request, f"/api/v2/agent_availabilities/{aid}")},
+                    "_channel": {
+                        "type": "channels",
+                        "id": channel,
+                        "attributes": {
+                            "name": "support",
+                            "status": "online" if name == "online" else "offline",
+                            "work_item_count": load.get(aid, 0),
+                            **({"max_capacity": agent.capacity} if agent.capacity is not None else {}),
+                        },
+                    },
+                }
+            )
+        response = self._cursor_page(request, "data", rows)
+        body = json.loads(response.content)
+        body["included"] = [row.pop("_channel") for row in body["data"]]
+        return self.json_response(body)
 
     @route("GET", r"/api/v2/user_fields(?:\.json)?")
     def list_user_fields(self, request: httpx.Request) -> httpx.Response:
