@@ -150,8 +150,9 @@ class FakeZendesk(FakeHelpdesk):
 
     @property
     def me_id(self) -> str:
-        """The API user: the first agent (rendered as an admin), so notes it writes have an agent author."""
-        return min(self.agents) if self.agents else "1"
+        """The API user: the first active agent (rendered as an admin), so notes it writes have an agent author."""
+        active = [aid for aid, agent in self.agents.items() if agent.active]
+        return min(active or self.agents or ["1"], key=int)
 
     # -- vendor hooks --------------------------------------------------------------------------------
 
