@@ -250,3 +250,27 @@ async def test_agent_deleted_while_referenced(fake: FakeZendesk, adapter: Zendes
     assert conv.assignee_id not in agents
     with pytest.raises(ValidationError, match="not an agent"):
         await adapter.assign(cid, conv.assignee_id)
+
+
+async def test_a_failed_export_resumes_from_its_last_checkpoint(fake: FakeZendesk, clock: FakeClock) -> None:
+    """Retries exhausted mid-export: the run stops; the next run resumes from the saved cursor, no gaps."""
+    fake.page_size = 100
+    fake.fail_next(503, times=50, skip=3, match="/incremental/tickets/cursor")
+    seen: list[str] = []
+    checkpoint = None
+
+    async def first_run(adapter: ZendeskAdapter) -> None:
+        nonlocal checkpoint
+        async for page in adapter.iter_export_pages():
+            seen.extend(c.id for c in page.conversations)
+            checkpoint = page.after_cursor  # saved after the page is stored
+
+    async with make_adapter(fake, clock) as adapter:
+        with pytest.raises(ServerError):
+            await first_run(adapter)
+    assert checkpoint is not None and len(seen) == 300
+    fake.faults.clear()
+    async with make_adapter(fake, clock) as adapter:
+        async for page in adapter.iter_export_pages(cursor=checkpoint):
+            seen += [c.id for c in page.conversations]
+    assert len(seen) == len(set(seen)) and set(seen) == set(fake.conversations)

@@ -14,6 +14,8 @@ from humansupport_zendesk.webhooks import (
     sign_webhook,
     verify_webhook,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from humansupport import WebhookEventType
 from humansupport.testing import FakeClock
@@ -112,3 +114,24 @@ async def test_adapter_uses_its_clock_for_freshness() -> None:
         assert not adapter.verify_webhook(headers, body, SECRET), "a replayed delivery must be refused"
         [event] = adapter.parse_webhook(headers, body)
         assert event.type is WebhookEventType.CONVERSATION_CREATED and event.conversation_id == "100001"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(payload=json_values, event_type=st.sampled_from(["zen:event-type:ticket.created", "x", None]))
+def test_parsing_any_json_never_raises(payload: object, event_type: str | None) -> None:
+    body = json.dumps({"type": event_type, "detail": payload, "event": payload, "subject": payload}).encode()
+    for event in parse_webhook({}, body) + parse_webhook({}, json.dumps(payload).encode()):
+        assert event.vendor == "zendesk"
+
+
+@settings(max_examples=80, deadline=None)
+@given(headers=st.dictionaries(st.sampled_from([SIGNATURE_HEADER, TIMESTAMP_HEADER, "x"]), st.text(max_size=40)))
+def test_verifying_any_headers_never_raises(headers: dict[str, str]) -> None:
+    assert verify_webhook(headers, b"{}", SECRET, now=NOW) in (True, False)
