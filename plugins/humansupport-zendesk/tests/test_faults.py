@@ -274,3 +274,27 @@ async def test_a_failed_export_resumes_from_its_last_checkpoint(fake: FakeZendes
         async for page in adapter.iter_export_pages(cursor=checkpoint):
             seen += [c.id for c in page.conversations]
     assert len(seen) == len(set(seen)) and set(seen) == set(fake.conversations)
+
+
+async def test_time_based_pages_repeating_the_boundary_second_give_no_duplicates(clock: FakeClock) -> None:
+    """Zendesk's next ticket-events page starts at the last page's end_time, so that second comes twice."""
+
+    def event(eid: int, ts: int) -> dict[str, Any]:
+        child = {"id": eid, "event_type": "Comment", "author_id": 7, "body": "b", "public": True}
+        return {"id": eid + 1000, "ticket_id": 1, "timestamp": ts, "created_at": ts, "child_events": [child]}
+
+    pages = {
+        "0": {"ticket_events": [event(1, 100), event(2, 101)], "end_time": 101, "end_of_stream": False},
+        "101": {"ticket_events": [event(2, 101), event(3, 102)], "end_time": 102, "end_of_stream": True},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/users":
+            return httpx.Response(200, json={"users": [], "meta": {"has_more": False}})
+        return httpx.Response(200, json=pages[request.url.params["start_time"]])
+
+    async with ZendeskAdapter(
+        subdomain="acme", email="a@acme.test", api_token="t", transport=httpx.MockTransport(handler), clock=clock
+    ) as adapter:
+        got = [m.id async for m in adapter.iter_all_messages()]
+    assert got == ["1", "2", "3"]

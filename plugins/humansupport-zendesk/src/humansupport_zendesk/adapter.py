@@ -446,12 +446,19 @@ class ZendeskAdapter(AsyncHelpdesk):
             return AuthorRole.AGENT if author in agents else AuthorRole.CUSTOMER
 
         extra = {"include": "comment_events"}
-        first = PageRequest(
-            url="/api/v2/incremental/ticket_events", params={**extra, "start_time": _epoch(updated_since)}
-        )
-        async for page in iter_pages(self._export, first, _TimeExportPaginator(items="ticket_events", extra=extra)):
+        params = {**extra, "start_time": _epoch(updated_since)}
+        first = PageRequest(url="/api/v2/incremental/ticket_events", params=params)
+        pager = _TimeExportPaginator(items="ticket_events", extra=extra)
+        previous: set[str] = set()
+        async for page in iter_pages(self._export, first, pager):
+            # The next page starts at this page's end_time, so it may repeat that second's events: skip what the
+            # last page gave (one page of ids in memory, never the whole history).
+            current: set[str] = set()
             for message in ticket_events_to_messages(list(page.items), role_of=role_of):
-                yield message
+                current.add(message.id)
+                if message.id not in previous:
+                    yield message
+            previous = current
 
     # -- reads: people -------------------------------------------------------------------------------
 
