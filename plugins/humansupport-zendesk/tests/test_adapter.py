@@ -340,3 +340,15 @@ def test_time_moves_forward_on_every_fake_write(fake: FakeZendesk) -> None:
     first = fake.touch_conversation(cid).updated_at
     second = fake.touch_conversation(cid).updated_at
     assert first is not None and second is not None and second - first >= timedelta(seconds=1)
+
+
+async def test_single_ticket_updates_are_paced_on_their_own_limit(fake: FakeZendesk, clock: FakeClock) -> None:
+    ids = sorted(fake.conversations)[:12]
+    async with make_adapter(fake, clock, ticket_update_rate_per_minute=10) as adapter:
+        for cid in ids:
+            await adapter.assign(cid, None)
+        assert clock.slept >= 6 * (len(ids) - 2), "12 updates at 10/min must take over a minute"
+        before = clock.slept
+        [a async for a in adapter.iter_agents()]
+        assert clock.slept == before, "reads are not held back by the update bucket"
+    assert all(fake.conversations[c].assignee_id is None for c in ids)

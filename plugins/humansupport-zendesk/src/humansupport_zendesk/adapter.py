@@ -82,7 +82,9 @@ _SUBDOMAIN: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 RATE_HEADERS: Final = RateLimitHeaders(
     limit="X-Rate-Limit", remaining="X-Rate-Limit-Remaining", reset="ratelimit-reset", reset_kind="seconds"
 )
-#: The export bucket is paced on its own documented limit: the account headers describe a different bucket.
+#: The export and ticket-update buckets are paced on their own documented limits: the account headers describe
+#: a different bucket, and the endpoint headers (`Zendesk-RateLimit-<bucket>: total=..; remaining=..`) are
+#: not plain numbers.
 _EXPORT_HEADERS: Final = RateLimitHeaders(limit=None, remaining=None)
 REQUEST_ID_HEADERS: Final = ("X-Zendesk-Request-Id", "X-Request-Id")
 PAGE_SIZE: Final = 100  # cursor pagination maximum on most endpoints
@@ -131,6 +133,8 @@ class ZendeskSettings(HelpdeskSettings):
     rate_limit_per_minute: float = 200.0
     #: incremental exports have their own limit: 10/min, 30/min with the High Volume add-on
     export_rate_per_minute: float = 10.0
+    #: Update Ticket has its own account limit: 100/min (20 on trials, 300 with High Volume)
+    ticket_update_rate_per_minute: float = 100.0
     #: how long assign_many waits for an update_many job before reporting its tickets as failed
     job_timeout: float = 300.0
     #: how far a webhook timestamp may be from now, in seconds
@@ -261,6 +265,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         capacity_default: int | None = None,
         rate_limit_per_minute: float = 200.0,
         export_rate_per_minute: float = 10.0,
+        ticket_update_rate_per_minute: float = 100.0,
         job_timeout: float = 300.0,
         webhook_tolerance: float = 300.0,
         omnichannel_routing: bool = False,
@@ -320,6 +325,15 @@ class ZendeskAdapter(AsyncHelpdesk):
         self._export = self.http.with_options(
             limiter=RateLimiter(per_minute=export_rate_per_minute, clock=clock, headers=_EXPORT_HEADERS)
         )
+        # Single-ticket updates (assign, notes): their own bucket too, shared by every adapter on the account.
+        self._ticket_writes = self.http.with_options(
+            limiter=limiter_for(
+                f"{key}:tickets-update",
+                per_minute=ticket_update_rate_per_minute,
+                clock=clock,
+                headers=_EXPORT_HEADERS,
+            )
+        )
         self._agent_ids: set[str] | None = None
 
     def __repr__(self) -> str:
@@ -328,6 +342,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         )
 
     async def aclose(self) -> None:
+        await self._ticket_writes.aclose()
         await self._export.aclose()
         await self.http.aclose()
 
@@ -618,7 +633,7 @@ class ZendeskAdapter(AsyncHelpdesk):
             ticket["updated_stamp"] = updated_stamp
         path = f"/api/v2/tickets/{tid}"
         try:
-            data = await self.http.send_json("PUT", path, json={"ticket": ticket})
+            data = await self._ticket_writes.send_json("PUT", path, json={"ticket": ticket})
         except ConflictError:
             # A retried PUT whose first attempt landed also gets 409: if the ticket is already as asked, done.
             now = await self.get_conversation(conversation_id)
@@ -787,7 +802,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         """A private comment (`public: false`). Not retried on 5xx: a retry could post the note twice."""
         tid = _int_id(conversation_id, "ticket id")
         payload = {"ticket": {"comment": {"body": body, "public": False}}}
-        data = await self.http.send_json("PUT", f"/api/v2/tickets/{tid}", json=payload, idempotent=False)
+        data = await self._ticket_writes.send_json("PUT", f"/api/v2/tickets/{tid}", json=payload, idempotent=False)
         audit = (data or {}).get("audit") or {}
         for event in audit.get("events") or []:
             if isinstance(event, Mapping) and event.get("type") == "Comment":
