@@ -352,3 +352,13 @@ async def test_single_ticket_updates_are_paced_on_their_own_limit(fake: FakeZend
         [a async for a in adapter.iter_agents()]
         assert clock.slept == before, "reads are not held back by the update bucket"
     assert all(fake.conversations[c].assignee_id is None for c in ids)
+
+
+async def test_ratings_since_a_time(fake: FakeZendesk, adapter: ZendeskAdapter) -> None:
+    every = [r async for r in adapter.iter_ratings()]
+    times = sorted(r.created_at for r in every if r.created_at)
+    since = times[len(times) // 2]
+    recent = [r async for r in adapter.iter_ratings(updated_since=since)]
+    assert recent and len(recent) < len(every)
+    assert all(r.created_at is not None and r.created_at >= since for r in recent)
+    assert calls(fake, "/satisfaction_ratings")[-1]["start_time"] == str(int(since.timestamp()))

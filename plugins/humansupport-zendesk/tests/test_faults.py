@@ -298,3 +298,13 @@ async def test_time_based_pages_repeating_the_boundary_second_give_no_duplicates
     ) as adapter:
         got = [m.id async for m in adapter.iter_all_messages()]
     assert got == ["1", "2", "3"]
+
+
+async def test_a_refused_oauth_token_leaks_nowhere(fake: FakeZendesk, clock: FakeClock) -> None:
+    token = "sekret-oauth-token-456"
+    async with make_adapter(fake, clock, api_token=None, email=None, oauth_token=SecretStr(token)) as adapter:
+        with pytest.raises(AuthenticationError) as info:
+            await adapter.check()
+        text = str(info.value) + repr(info.value) + "".join(traceback.format_exception(info.value)) + repr(adapter)
+    assert token not in text and "HUMANSUPPORT_ZENDESK_OAUTH_TOKEN" in str(info.value)
+    assert "oauth_token" in repr(adapter)
