@@ -308,3 +308,15 @@ async def test_a_refused_oauth_token_leaks_nowhere(fake: FakeZendesk, clock: Fak
         text = str(info.value) + repr(info.value) + "".join(traceback.format_exception(info.value)) + repr(adapter)
     assert token not in text and "HUMANSUPPORT_ZENDESK_OAUTH_TOKEN" in str(info.value)
     assert "oauth_token" in repr(adapter)
+
+
+async def test_the_plan_limit_is_learned_from_headers_and_kept(history: Any, clock: FakeClock) -> None:
+    """A 30/min account: X-Rate-Limit and X-Rate-Limit-Remaining slow us down before Zendesk has to refuse."""
+    fake = FakeZendesk(clock=clock, history=history, rate_limit_per_minute=30)
+    ids = sorted(fake.conversations)[:70]
+    async with make_adapter(fake, clock) as adapter:
+        got = [(await adapter.get_conversation(cid)).id for cid in ids]
+        assert adapter.http.limiter.per_minute == 30
+    assert got == ids
+    assert fake.rate_limited == 0, f"{fake.rate_limited} requests were refused with 429"
+    assert clock.slept >= 120, "70 requests at 30/min take more than two minutes"
