@@ -320,3 +320,16 @@ async def test_the_plan_limit_is_learned_from_headers_and_kept(history: Any, clo
     assert got == ids
     assert fake.rate_limited == 0, f"{fake.rate_limited} requests were refused with 429"
     assert clock.slept >= 120, "70 requests at 30/min take more than two minutes"
+
+
+async def test_with_options_changes_the_retry_cap(fake: FakeZendesk, adapter: ZendeskAdapter, clock: FakeClock) -> None:
+    fake.fail_next(429, match="/users/me", headers={"Retry-After": "10"})
+    async with adapter.with_options(max_retry_wait=5) as impatient:
+        assert SECRET not in repr(impatient)
+        with pytest.raises(RateLimitError):
+            await impatient.check()
+    assert clock.slept < 10
+    fake.fail_next(429, match="/users/me", headers={"Retry-After": "10"})
+    assert (await adapter.check()).ok, "the original keeps its own cap"
+    with pytest.raises(TypeError, match="max_retry_wait"):
+        adapter.with_options(max_retry_wiat=5)

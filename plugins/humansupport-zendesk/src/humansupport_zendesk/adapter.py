@@ -8,6 +8,7 @@ bucket. Writes use `safe_update` + `updated_stamp` (409 when stale) and `update_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -50,6 +51,7 @@ from humansupport.http import (
     Paginator,
     RateLimiter,
     RateLimitHeaders,
+    RetryPolicy,
     iter_pages,
     limiter_for,
     paginate,
@@ -271,7 +273,11 @@ class ZendeskAdapter(AsyncHelpdesk):
         omnichannel_routing: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        self._options: dict[str, Any] = {
+            k: v for k, v in locals().items() if k not in ("self", "__class__") and not k.startswith("_")
+        }
         if subdomain is not None:
             subdomain = subdomain.strip().lower()
             if not _SUBDOMAIN.fullmatch(subdomain):
@@ -320,6 +326,7 @@ class ZendeskAdapter(AsyncHelpdesk):
             rate_headers=RATE_HEADERS,
             request_id_headers=REQUEST_ID_HEADERS,
             error_hints=_HINTS,
+            retry=retry or RetryPolicy(),
         )
         # Exports: their own bucket (10/min), seeded from settings, never "corrected" by the account headers.
         self._export = self.http.with_options(
@@ -340,6 +347,25 @@ class ZendeskAdapter(AsyncHelpdesk):
         return (
             f"ZendeskAdapter(subdomain={self._subdomain!r}, base_url={self.http.base_url!r}, auth={self._auth_kind!r})"
         )
+
+    def with_options(self, **overrides: Any) -> ZendeskAdapter:
+        """A new adapter with changed settings or retry options, e.g. `with_options(max_retry_wait=5)`.
+
+        It shares the transport, the clock and the account's rate-limit buckets; close it on its own.
+        """
+        options = dict(self._options)
+        policy_names = {f.name for f in dataclasses.fields(RetryPolicy)}
+        policy = {k: overrides.pop(k) for k in list(overrides) if k in policy_names}
+        unknown = sorted(set(overrides) - set(options))
+        if unknown:
+            raise TypeError(
+                f"with_options() got unknown option(s) {', '.join(unknown)}; "
+                f"use one of {', '.join(sorted((set(options) | policy_names) - {'retry'}))}"
+            )
+        options.update(overrides)
+        if policy:
+            options["retry"] = dataclasses.replace(options["retry"] or RetryPolicy(), **policy)
+        return ZendeskAdapter(**options)
 
     async def aclose(self) -> None:
         await self._ticket_writes.aclose()
