@@ -135,3 +135,25 @@ def test_parsing_any_json_never_raises(payload: object, event_type: str | None) 
 @given(headers=st.dictionaries(st.sampled_from([SIGNATURE_HEADER, TIMESTAMP_HEADER, "x"]), st.text(max_size=40)))
 def test_verifying_any_headers_never_raises(headers: dict[str, str]) -> None:
     assert verify_webhook(headers, b"{}", SECRET, now=NOW) in (True, False)
+
+
+@pytest.mark.parametrize(
+    ("author", "kind"),
+    [
+        ({"id": "42", "is_staff": False}, WebhookEventType.CUSTOMER_REPLIED),
+        ({"id": "42"}, WebhookEventType.CUSTOMER_REPLIED),  # the requester wrote it
+        ({"id": "7", "is_staff": True}, WebhookEventType.CONVERSATION_UPDATED),
+        (None, WebhookEventType.CONVERSATION_UPDATED),
+    ],
+)
+def test_comment_added_is_a_customer_reply_only_when_the_customer_wrote_it(author: object, kind: object) -> None:
+    body = json.dumps(
+        {
+            "type": "zen:event-type:ticket.comment_added",
+            "subject": "zen:ticket:9",
+            "detail": {"id": "9", "requester_id": "42"},
+            "event": {"comment": {"id": "1", "body": "hi", "author": author}},
+        }
+    ).encode()
+    [event] = parse_webhook({}, body)
+    assert event.type is kind

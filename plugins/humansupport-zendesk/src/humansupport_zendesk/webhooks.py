@@ -36,7 +36,7 @@ _EVENT_TYPES: Final[Mapping[str, WebhookEventType]] = {
     "ticket.agent_assignment_changed": WebhookEventType.CONVERSATION_ASSIGNED,
     "ticket.group_assignment_changed": WebhookEventType.CONVERSATION_UPDATED,
     "ticket.status_changed": WebhookEventType.CONVERSATION_UPDATED,
-    "ticket.comment_added": WebhookEventType.CUSTOMER_REPLIED,
+    "ticket.comment_added": WebhookEventType.CONVERSATION_UPDATED,  # a customer reply only if they wrote it
 }
 
 
@@ -79,12 +79,30 @@ def _ticket_id(subject: Any, detail: Mapping[str, Any]) -> str | None:
     return zendesk_id(detail.get("id"))
 
 
+def _by_requester(change: Mapping[str, Any], detail: Mapping[str, Any]) -> bool:
+    """Whether an added comment is the customer's: its author is the requester, or is not staff.
+
+    The comment sits in `event.comment` with an `author` {id, is_staff} (Zendesk ticket event docs; the exact
+    shape is not in ../shared/vendors, so anything else counts as not the customer's).
+    """
+    comment = change.get("comment")
+    author = comment.get("author") if isinstance(comment, Mapping) else None
+    if not isinstance(author, Mapping):
+        return False
+    requester = zendesk_id(detail.get("requester_id"))
+    if requester is not None and zendesk_id(author.get("id")) == requester:
+        return True
+    return author.get("is_staff") is False
+
+
 def _one(data: Mapping[str, Any]) -> WebhookEvent:
     raw_type = data.get("type") if isinstance(data.get("type"), str) else None
     short = raw_type.removeprefix("zen:event-type:") if raw_type else ""
     detail: Mapping[str, Any] = data["detail"] if isinstance(data.get("detail"), Mapping) else {}
     change: Mapping[str, Any] = data["event"] if isinstance(data.get("event"), Mapping) else {}
-    kind = _EVENT_TYPES.get(short, WebhookEventType.OTHER)  # short is a str here
+    kind = _EVENT_TYPES.get(short, WebhookEventType.OTHER)
+    if short == "ticket.comment_added" and _by_requester(change, detail):
+        kind = WebhookEventType.CUSTOMER_REPLIED
     agent = zendesk_id(detail.get("assignee_id"))
     previous = None
     if kind is WebhookEventType.CONVERSATION_ASSIGNED:
