@@ -130,3 +130,11 @@ def test_check_without_settings_is_a_config_error(
     result = CliRunner().invoke(app, ["check", "zendesk", "--json"])
     assert result.exit_code == 3, result.output  # ExitCode.CONFIG
     assert "HUMANSUPPORT_ZENDESK_SUBDOMAIN" in result.output
+
+
+def test_demo_runs_on_the_zendesk_fake(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(humansupport_zendesk, name="zendesk")
+    result = CliRunner().invoke(app, ["demo", "--vendor", "zendesk", "--customers", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["customers"] == 40 and report["conversations"] > 0 and report["requests"] > 0
