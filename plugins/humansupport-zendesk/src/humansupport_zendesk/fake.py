@@ -117,7 +117,6 @@ class FakeZendesk(FakeHelpdesk):
         self.omnichannel_routing = False
         self.export_limited = 0
         self._export_window = (0.0, 0)
-        self._plan_window = (0.0, 0)
         #: user fields defined in the account (key -> type); values for other keys are ignored, as Zendesk does
         self.user_field_types: dict[str, str] = {
             "plan": "text",
@@ -190,16 +189,11 @@ class FakeZendesk(FakeHelpdesk):
     def __call__(self, request: httpx.Request) -> httpx.Response:
         response = super().__call__(request)
         if "x-rate-limit" not in response.headers:
-            # Zendesk states the plan limit on every response; count this minute's requests on the fake clock.
-            start, count = self._plan_window
-            now = self.clock.monotonic()
-            if now - start >= 60.0:
-                start, count = now, 0
-            self._plan_window = (start, count + 1)
+            # Zendesk states the plan limit on every response. With no limit enforced (`rate_limit_per_minute`
+            # unset) the fake has all of it to give: a served fake's clock stands still, so a counted window
+            # would never reset and would throttle clients for nothing.
             response.headers.update(
-                self.rate_limit_headers(
-                    limit=self.plan_limit, remaining=self.plan_limit - count - 1, reset_seconds=60.0 - (now - start)
-                )
+                self.rate_limit_headers(limit=self.plan_limit, remaining=self.plan_limit - 1, reset_seconds=60.0)
             )
         return response
 
