@@ -362,3 +362,24 @@ async def test_ratings_since_a_time(fake: FakeZendesk, adapter: ZendeskAdapter) 
     assert recent and len(recent) < len(every)
     assert all(r.created_at is not None and r.created_at >= since for r in recent)
     assert calls(fake, "/satisfaction_ratings")[-1]["start_time"] == str(int(since.timestamp()))
+
+
+async def test_resume_after_tickets_changed_misses_nothing(
+    fake: FakeZendesk, adapter: ZendeskAdapter, clock: FakeClock
+) -> None:
+    """Tickets updated between runs: one already exported comes again, none not yet exported is skipped."""
+    fake.page_size = 100
+    first: list[str] = []
+    checkpoint = None
+    async for page in adapter.iter_export_pages():
+        first += [c.id for c in page.conversations]
+        checkpoint = page.after_cursor
+        if len(first) >= 200:
+            break
+    clock.advance(120)
+    fake.touch_conversation(first[0])  # already exported: moves behind the cursor
+    fake.touch_conversation(first[50])
+    rest = [c.id async for p in adapter.iter_export_pages(cursor=checkpoint) for c in p.conversations]
+    assert set(first) | set(rest) == set(fake.conversations)
+    assert len(rest) == len(fake.conversations) - len(first) + 2
+    assert rest[-2:] == [first[0], first[50]], "the updated tickets come again, with their newer state"

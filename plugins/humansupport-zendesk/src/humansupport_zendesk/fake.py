@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import uuid
 from collections.abc import Mapping
@@ -67,6 +68,20 @@ def _decode(cursor: str) -> int:
     if not text.startswith("o:") or not text[2:].isdigit():
         raise FakeBadRequest("cursor is invalid", status=400)
     return int(text[2:])
+
+
+def _encode_position(position: tuple[int, int]) -> str:
+    return base64.urlsafe_b64encode(f"p:{position[0]}:{position[1]}".encode()).decode()
+
+
+def _decode_position(cursor: str) -> tuple[int, int]:
+    try:
+        kind, ts, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        if kind != "p":
+            raise ValueError(kind)
+        return int(ts), int(rid)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise FakeBadRequest("cursor is invalid", status=400) from None
 
 
 def _body(request: httpx.Request) -> dict[str, Any]:
@@ -349,18 +364,21 @@ class FakeZendesk(FakeHelpdesk):
             raise FakeBadRequest(f"per_page must be between 1 and {_EXPORT_CAP}", status=400)
         cursor = request.url.params.get("cursor")
         if cursor:
-            start = _decode(cursor)
+            position = _decode_position(cursor)
         else:
             start_time = _int_param(request, "start_time")
             if start_time is None:
                 raise FakeBadRequest("start_time or cursor is required", status=400)
             if start_time > int(self.clock.now().timestamp()):
                 raise FakeBadRequest("start_time is too recent", status=400)
-            start = next((i for i, r in enumerate(records) if r[0] >= start_time), len(records))
+            position = (start_time, -1)
+        # The cursor is a position in (generated time, id) order, not an offset: a ticket updated after it
+        # was exported moves behind the cursor and comes again; nothing ahead of the cursor is skipped.
+        start = bisect.bisect_right(records, position, key=lambda r: (r[0], r[1]))
         size = min(per_page, max(self.page_size, 1) if self.page_size < _EXPORT_CAP else _EXPORT_CAP)
         chunk = records[start : start + size]
         end = start + len(chunk)
-        after = _encode(end)
+        after = _encode_position((chunk[-1][0], chunk[-1][1]) if chunk else position)
         base = self._url(request, request.url.path)
         return self.json_response(
             {
