@@ -5,7 +5,7 @@ UV := $(VENV)/bin/uv
 RUN := $(UV) run --no-sync
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint fmt typecheck unit bench clean
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,14 @@ $(UV):
 
 uv.lock: pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
 	$(UV) lock
+
+# the store tests run against a real PostgreSQL (Debian's package); CI runs as root on a fresh machine
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "installing PostgreSQL for the store tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
 $(STAMP): uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --inexact --all-packages --all-groups
@@ -29,10 +37,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(RUN) mypy src $(wildcard plugins/*/src)
 
-unit: $(STAMP)
+# the HTML profile card is checked by rendering it in headless Chromium (Debian's package)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium missing: the HTML card render test is skipped"
+
+unit: $(STAMP) postgres browser
 	$(RUN) pytest
 
-test: $(STAMP)
+test: $(STAMP) postgres browser
 	$(RUN) ruff check src tests bench plugins
 	$(RUN) ruff format --check src tests bench plugins
 	$(RUN) cog --check docs/cli.md

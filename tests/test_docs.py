@@ -81,3 +81,22 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_command() -> None:
     readme = (root / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
     assert re.search(r"^make test$", (root / ".ci" / "run").read_text(), re.M)
+
+
+def test_every_first_party_plugin_is_installed_and_its_settings_documented() -> None:
+    from humansupport.plugins import PluginRegistry
+
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={})
+    assert not registry.errors, registry.errors
+    adapters = registry.helpdesks()
+    shipped = {p.name.removeprefix("humansupport-") for p in (DOCS.parent / "plugins").glob("humansupport-*")}
+    assert shipped <= set(adapters), "a plugin in plugins/ is not installed in the environment"
+    for vendor, cls in adapters.items():
+        page = DOCS / "vendors" / f"{vendor}.md"
+        assert page.exists(), f"docs/vendors/{vendor}.md is missing"
+        text = page.read_text()
+        own = sorted(set(cls.settings_model.model_fields) - set(HelpdeskSettings.model_fields))
+        missing = [f for f in own if f"`{f}`" not in text]
+        assert not missing, f"{vendor} settings not documented in {page.name}: {missing}"
+        assert f"vendors/{vendor}.md" in (DOCS / "index.md").read_text()

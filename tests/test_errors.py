@@ -134,3 +134,10 @@ def test_retry_after_carried_and_retriable_flags() -> None:
     assert isinstance(err, RateLimitError) and err.retry_after == 30.0 and "retry after 30s" in str(err)
     assert RateLimitError.retriable and ServerError.retriable
     assert not ConflictError.retriable and not AuthenticationError.retriable
+
+
+def test_unread_streaming_response_still_maps() -> None:
+    request = httpx.Request("GET", "https://x.test/api/things")
+    resp = httpx.Response(500, stream=httpx.ByteStream(b'{"error": "boom"}'), request=request)
+    err = error_from_response("zendesk", resp)
+    assert isinstance(err, ServerError) and err.status == 500

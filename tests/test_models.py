@@ -29,6 +29,11 @@ def test_ids_become_strings_and_zero_assignee_is_none() -> None:
     assert conv.id == "123" and conv.customer_id == "45" and conv.assignee_id is None
 
 
+def test_version_tokens_accept_vendor_ints() -> None:
+    assert Conversation(id="1", version=0).version == "0"
+    assert Conversation(id="1", version="2024-01-01T00:00:00Z").version == "2024-01-01T00:00:00Z"
+
+
 def test_unknown_enum_values_map_to_other() -> None:
     conv = Conversation(id="1", status="brand_new_vendor_status")
     assert conv.status is ConversationStatus.OTHER

@@ -208,6 +208,225 @@ def demo_command(
     run_command(body, as_json=as_json)
 
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store", help="Store URL or SQLite path (default: $HUMANSUPPORT_STORE, [store] url, user data dir)."
+    ),
+]
+AccountOption = Annotated[
+    str | None, typer.Option("--account", help="Helpdesk account label in the store (default: the vendor name).")
+]
+
+
+def _open_store(url: str | None, *, create: bool = True) -> Any:
+    from .config import load_config_file
+    from .store import Store, default_store_url
+
+    return Store.open(url or default_store_url(config=load_config_file()), create=create)
+
+
+def _routing_config(options: dict[str, Any]) -> tuple[Any, Any]:
+    """RouterConfig and AffinityConfig from command-line options > `[routing]` in humansupport.toml > defaults."""
+    from dataclasses import fields
+
+    from .config import load_config_file
+    from .routing import AffinityConfig, RouterConfig
+
+    table = dict(load_config_file().get("routing") or {})
+    known = {f.name for f in fields(RouterConfig)} | {f.name for f in fields(AffinityConfig)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"[routing] in humansupport.toml: unknown key(s) {', '.join(unknown)}; known: {sorted(known)}"
+        )
+    merged = {**table, **{k: v for k, v in options.items() if v is not None}}
+    for key in ("groups", "keep_owner_channels"):
+        if key in merged:
+            merged[key] = tuple(merged[key])
+    try:
+        affinity = AffinityConfig(**{k: v for k, v in merged.items() if k in {f.name for f in fields(AffinityConfig)}})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"routing: {exc}") from None
+    router = RouterConfig(**{k: v for k, v in merged.items() if k in {f.name for f in fields(RouterConfig)}})
+    return router, affinity
+
+
+def _progress_enabled(as_json: bool) -> bool:
+    return not as_json and err_console.is_terminal
+
+
+@app.command("sync")
+def sync_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    since: Annotated[
+        datetime | None, typer.Option(help="Re-read everything updated since this time (ISO 8601) instead of cursors.")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Ignore saved cursors and read everything.")] = False,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pull conversations, messages, agents, groups, customers and ratings into the history store."""
+    from .models import to_utc
+    from .sync import sync_helpdesk
+
+    def body() -> None:
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        with _open_store(store_url) as store:
+
+            async def go() -> Any:
+                async with adapter:
+                    if not _progress_enabled(as_json):
+                        return await sync_helpdesk(
+                            adapter, store, account=account, since=to_utc(since), full=full, clock=SYSTEM_CLOCK
+                        )
+                    from rich.progress import Progress
+
+                    with Progress(console=err_console, transient=True) as bar:
+                        tasks: dict[str, Any] = {}
+
+                        def tick(stream: str, n: int) -> None:
+                            if stream not in tasks:
+                                tasks[stream] = bar.add_task(stream, total=None)
+                            bar.update(tasks[stream], completed=n)
+
+                        return await sync_helpdesk(
+                            adapter,
+                            store,
+                            account=account,
+                            since=to_utc(since),
+                            full=full,
+                            clock=SYSTEM_CLOCK,
+                            progress=tick,
+                        )
+
+            report = asyncio.run(go())
+        if as_json:
+            emit_json(report.to_dict())
+            return
+        items = ", ".join(f"{n} {k}" for k, n in report.items.items())
+        typer.echo(f"{vendor}: synced {items}, {report.messages} messages")
+        if report.deleted_agents:
+            typer.echo(f"agents gone from the helpdesk: {', '.join(report.deleted_agents)}")
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("route")
+def route_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    conversation_id: Annotated[str | None, typer.Argument(help="The conversation to route (or --new).")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Route every unassigned open conversation in the store.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="Assign through the helpdesk (default: dry run).")] = False,
+    threshold: Annotated[float | None, typer.Option(help="Minimum affinity for a preferred agent [0.5].")] = None,
+    wait_hours: Annotated[float | None, typer.Option(help="Wait this long for an away preferred agent [0].")] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Affine agents tried before the fallback [3].")] = None,
+    fallback: Annotated[
+        str | None, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's [least_loaded].")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Groups to route within when a conversation has none.")
+    ] = None,
+    keep_owner: Annotated[
+        list[str] | None,
+        typer.Option("--keep-owner-channel", help="Channel (e.g. email) kept with the preferred agent when away."),
+    ] = None,
+    half_life_days: Annotated[float | None, typer.Option(help="Affinity half-life in days [90].")] = None,
+    stickiness_days: Annotated[
+        float | None, typer.Option(help="Ignore conversations older than this many days [no limit].")
+    ] = None,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pick the agent who knows the customer best, with the reason; dry run unless --apply."""
+    from .routing.service import route_conversations
+
+    def body() -> None:
+        if (conversation_id is None) == (not new):
+            raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        config, affinity = _routing_config(
+            {
+                "threshold": threshold,
+                "wait_for_preferred_hours": wait_hours,
+                "top_k": top_k,
+                "fallback": fallback,
+                "groups": tuple(group) if group else None,
+                "keep_owner_channels": tuple(keep_owner) if keep_owner else None,
+                "half_life_days": half_life_days,
+                "stickiness_days": stickiness_days,
+            }
+        )
+        with _open_store(store_url, create=False) as store:
+            result = asyncio.run(
+                route_conversations(
+                    adapter,
+                    store,
+                    account=account or vendor,
+                    conversation_id=conversation_id,
+                    apply=apply,
+                    config=config,
+                    affinity=affinity,
+                    clock=SYSTEM_CLOCK,
+                    strategies=get_registry().routing_strategies(),
+                )
+            )
+        if as_json:
+            emit_json(result.to_dict())
+        else:
+            result.print(Console())
+        if apply and any(not r.ok for r in result.applied):
+            raise typer.Exit(int(ExitCode.PARTIAL))
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("metrics")
+def metrics_command(
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Relationship metrics (preferred-agent share, UPC, COC, SECON, ...) beside speed, from the store."""
+    from .metrics import compute_metrics
+
+    def body() -> None:
+        with _open_store(store_url, create=False) as store:
+            accounts = store.accounts()
+            chosen = account
+            if chosen is None:
+                if len(accounts) != 1:
+                    raise ConfigError(
+                        f"the store holds {len(accounts)} accounts ({', '.join(accounts) or 'none'}); "
+                        "choose one with --account" + ("" if accounts else ", after `humansupport sync VENDOR`")
+                    )
+                chosen = accounts[0]
+            elif chosen not in accounts:
+                raise ConfigError(f"no account {chosen!r} in the store (have: {', '.join(accounts) or 'none'})")
+            report = compute_metrics(store, chosen)
+        if as_json:
+            emit_json({"account": chosen, **report.to_dict()})
+            return
+        table = Table("metric", "value", title=f"relationship metrics: {chosen}")
+        for key, value in report.overall.items():
+            table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+        Console().print(table)
+        agents = Table("agent", "conversations", "preferred share", "good ratings", "first reply h")
+        for row in report.per_agent.values():
+            agents.add_row(
+                str(row["name"]),
+                str(row["conversations"]),
+                str(row["preferred_share_of_returning"]),
+                str(row["good_rating_share"]),
+                str(row["median_first_reply_hours"]),
+            )
+        Console().print(agents)
+
+    run_command(body, as_json=as_json)
+
+
 @fake_app.command("serve")
 def fake_serve_command(
     vendor: Annotated[str, typer.Argument(help="Vendor whose fake to serve.")],
@@ -217,6 +436,7 @@ def fake_serve_command(
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
 ) -> None:
     """Serve a plugin's stateful fake API on 127.0.0.1 (seeded with synthetic history)."""
+    from .testing.clock import LiveClock
     from .testing.synthetic import HistoryConfig, generate_history
 
     def body() -> None:
@@ -228,6 +448,7 @@ def fake_serve_command(
         fake = fakes[vendor](
             history=generate_history(HistoryConfig(customers=customers, seed=seed)),
             rate_limit_per_minute=rate_limit,
+            clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
         )
         err_console.print(f"serving fake {vendor} on http://127.0.0.1:{port}")
         uvicorn.run(fake.asgi_app(), host="127.0.0.1", port=port, log_level="warning")

@@ -1,27 +1,50 @@
-"""`humansupport demo`: a fake helpdesk seeded with a synthetic year of support, read through the adapter.
+"""`humansupport demo`: the whole product on a fake helpdesk, with no credentials.
 
-It shows the problem the product solves: how often returning customers reached the agent who knows
-them, and who would know each waiting customer best.
+It seeds a plugin's fake with a synthetic year of support, syncs it through the vendor adapter into a
+temporary SQLite store, routes every unassigned open conversation, assigns them through the adapter
+(verified by read-back), syncs again, and prints the relationship metrics before and after with a few
+decisions and their reasons. With no plugin installed it says so and runs the same steps on the
+synthetic data directly (no adapter, no requests).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
-from .helpdesk import AsyncHelpdesk
-from .models import Agent, Conversation
+from .errors import ConfigError
+from .metrics import compute_metrics
 from .plugins import get_registry
+from .routing import Router, RouterConfig, RoutingDecision
+from .routing.apply import apply_decisions
+from .store import Store
+from .sync import sync_helpdesk
 from .testing.clock import FakeClock
-from .testing.synthetic import HistoryConfig, generate_history
+from .testing.synthetic import HistoryConfig, SyntheticHistory, generate_history
 
 __all__ = ["DemoReport", "run_demo"]
+
+NO_PLUGIN_NOTE: Final = "No helpdesk plugin is installed; the demo ran on the synthetic data directly."
+COMPARED: Final = (
+    ("open_with_preferred_agent_share", "open conversations with their preferred agent"),
+    ("preferred_agent_share", "all conversations with the preferred agent"),
+    ("upc", "UPC (usual provider of care)"),
+    ("coc", "COC (Bice-Boxerman continuity)"),
+    ("secon", "SECON (sequential continuity)"),
+    ("repeat_contact_rate", "repeat-contact rate (7 days)"),
+    ("good_rating_share_first_contact", "good ratings, first contact with the agent"),
+    ("good_rating_share_returning_same_agent", "good ratings, returning to the same agent"),
+    ("median_first_reply_hours", "median first reply (h)"),
+    ("median_resolution_hours", "median resolution (h)"),
+)
 
 
 @dataclass(kw_only=True)
@@ -29,29 +52,49 @@ class DemoReport:
     vendor: str | None
     customers: int
     conversations: int
+    messages: int
     agents: int
     requests: int
-    returning_customers: int
-    usual_agent_share: float
-    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    before: dict[str, Any]
+    after: dict[str, Any]
+    routed: int
+    assigned: int
+    waiting_or_unassigned: int
+    to_usual_agent: int
+    usual_agent_eligible: int
+    decisions: list[RoutingDecision] = field(default_factory=list)
+    seconds: float = 0.0
     note: str | None = None
+
+    @property
+    def usual_agent_share(self) -> float:
+        """Before routing: how often returning customers reached their preferred agent."""
+        return float(self.before.get("preferred_agent_share") or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "vendor": self.vendor,
             "customers": self.customers,
             "conversations": self.conversations,
+            "messages": self.messages,
             "agents": self.agents,
             "requests": self.requests,
-            "returning_customers": self.returning_customers,
             "usual_agent_share": round(self.usual_agent_share, 4),
-            "suggestions": self.suggestions,
+            "before": self.before,
+            "after": self.after,
+            "routed": self.routed,
+            "assigned": self.assigned,
+            "waiting_or_unassigned": self.waiting_or_unassigned,
+            "to_usual_agent": self.to_usual_agent,
+            "usual_agent_eligible": self.usual_agent_eligible,
+            "decisions": [d.to_dict() for d in self.decisions],
+            "seconds": round(self.seconds, 2),
             "note": self.note,
         }
 
     def print(self, console: Console) -> None:
         where = (
-            f"fake {self.vendor} (read through its adapter, {self.requests} API requests)"
+            f"fake {self.vendor}, synced through its adapter ({self.requests} API requests)"
             if self.vendor
             else "synthetic data"
         )
@@ -59,100 +102,133 @@ class DemoReport:
         if self.note:
             console.print(self.note, style="yellow")
         console.print(
-            f"{self.customers} customers, {self.conversations} conversations, {self.agents} agents; "
-            f"{self.returning_customers} customers came back. Returning customers reached the agent who "
-            f"knew them best in [bold]{self.usual_agent_share:.0%}[/] of their conversations."
+            f"{self.customers} customers, {self.conversations} conversations, {self.messages} messages, "
+            f"{self.agents} agents. Routed {self.routed} unassigned open conversations: {self.assigned} assigned, "
+            f"{self.waiting_or_unassigned} left unassigned. {self.to_usual_agent} of the "
+            f"{self.usual_agent_eligible} whose usual agent was available went to that agent."
         )
-        table = Table("waiting conversation", "customer", "now with", "knows them best", "why")
-        for s in self.suggestions:
-            table.add_row(
-                s["conversation_id"],
-                s["customer_id"],
-                s["assignee"] or "(nobody)",
-                s["suggested"],
-                s["reason"],
-            )
+        table = Table("relationship metric", "before", "after", title="before / after routing")
+        for key, label in COMPARED:
+            table.add_row(label, _fmt(self.before.get(key)), _fmt(self.after.get(key)))
         console.print(table)
+        decisions = Table("conversation", "to", "stage", "why", title="a few routing decisions")
+        for d in self.decisions:
+            decisions.add_row(d.conversation_id, d.agent_name or "(nobody)", d.stage, d.reason)
+        console.print(decisions)
+        console.print(f"done in {self.seconds:.1f} s", style="dim")
 
 
-def _stats(conversations: list[Conversation], agents: dict[str, Agent]) -> tuple[int, float, list[dict[str, Any]]]:
-    by_customer: dict[str, list[Conversation]] = defaultdict(list)
-    for conv in conversations:
-        if conv.customer_id:
-            by_customer[conv.customer_id].append(conv)
-    hits = total = returning = 0
-    suggestions: list[dict[str, Any]] = []
-    for customer_id, convs in sorted(by_customer.items()):
-        convs.sort(key=lambda c: (c.created_at is None, c.created_at))
-        if len(convs) > 1:
-            returning += 1
-        seen: Counter[str] = Counter()
-        for conv in convs:
-            if seen and conv.assignee_id:
-                total += 1
-                hits += conv.assignee_id == seen.most_common(1)[0][0]
-            if conv.status.is_open and seen:
-                best, count = seen.most_common(1)[0]
-                if conv.assignee_id != best and best in agents and len(suggestions) < 8:
-                    suggestions.append(
-                        {
-                            "conversation_id": conv.id,
-                            "customer_id": customer_id,
-                            "assignee": agents[conv.assignee_id].name if conv.assignee_id in agents else None,
-                            "suggested": agents[best].name or best,
-                            "reason": f"handled {count} of their {sum(seen.values())} earlier conversations",
-                        }
-                    )
-            if conv.assignee_id and not conv.status.is_open:
-                seen[conv.assignee_id] += 1
-    return returning, (hits / total if total else 0.0), suggestions
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value <= 1.0:
+        return f"{value:.1%}"
+    return str(value)
 
 
-async def _read(adapter: AsyncHelpdesk) -> tuple[list[Conversation], dict[str, Agent]]:
-    async with adapter:
-        agents = {a.id: a async for a in adapter.iter_agents()}
-        conversations = [c async for c in adapter.iter_conversations()]
-    return conversations, agents
+def _showcase(decisions: list[RoutingDecision], n: int) -> list[RoutingDecision]:
+    """A few decisions, one per stage first, so the reader sees preferred, fallback and waiting at work."""
+    picked: list[RoutingDecision] = []
+    seen: set[str] = set()
+    for d in decisions:
+        if d.stage not in seen:
+            seen.add(d.stage)
+            picked.append(d)
+    for d in decisions:
+        if len(picked) >= n:
+            break
+        if d not in picked:
+            picked.append(d)
+    return picked[:n]
 
 
-def run_demo(*, vendor: str | None = None, customers: int = 300, seed: int = 7) -> DemoReport:
-    """Seeds a fake helpdesk, reads it through the vendor adapter and reports continuity."""
+def _load_direct(store: Store, account: str, history: SyntheticHistory) -> None:
+    now = history.config.end
+    store.upsert_agents(account, history.agents, seen_at=now)
+    store.upsert_groups(account, history.groups)
+    store.upsert_customers(account, history.customers)
+    store.write_conversations(account, [(c, history.messages[c.id]) for c in history.conversations])
+    store.upsert_ratings(account, history.ratings)
+    store.set_cursor(account, "conversations", now, items=len(history.conversations), at=now)
+
+
+def run_demo(
+    *, vendor: str | None = None, customers: int = 300, seed: int = 7, show: int = 6, keep_store: Path | None = None
+) -> DemoReport:
+    """Seeds a fake, syncs, routes the backlog, applies it on the fake and reports before/after metrics."""
+    started = time.perf_counter()
     history = generate_history(HistoryConfig(customers=customers, seed=seed))
     registry = get_registry()
     fakes = registry.fakes()
     chosen = vendor or ("zendesk" if "zendesk" in fakes else next(iter(fakes), None))
-    if chosen is None:
-        agents = {a.id: a for a in history.agents}
-        returning, share, suggestions = _stats(history.conversations, agents)
-        return DemoReport(
-            vendor=None,
-            customers=len(history.customers),
-            conversations=len(history.conversations),
-            agents=len(agents),
-            requests=0,
-            returning_customers=returning,
-            usual_agent_share=share,
-            suggestions=suggestions,
-            note="No helpdesk plugin is installed; the demo ran on the synthetic data directly.",
-        )
-    if chosen not in fakes:
-        from .errors import ConfigError
-
-        raise ConfigError(f"no fake helpdesk for {chosen!r} (available: {', '.join(fakes) or 'none'})")
+    if vendor is not None and vendor not in fakes:
+        raise ConfigError(f"no fake helpdesk for {vendor!r} (available: {', '.join(fakes) or 'none'})")
     clock = FakeClock(start=history.config.end + timedelta(hours=1))
-    fake = fakes[chosen](history=history, clock=clock)
-    cls = registry.helpdesk(chosen)
-    settings = cls.settings_model.model_validate(fake.adapter_settings())
-    adapter = cls.from_settings(settings, transport=fake.transport(), clock=clock)
-    conversations, agents = asyncio.run(_read(adapter))
-    returning, share, suggestions = _stats(conversations, agents)
+    config = RouterConfig(threshold=0.5, top_k=3)
+    with tempfile.TemporaryDirectory(prefix="humansupport-demo-") as tmp:
+        path = keep_store or Path(tmp) / "demo.db"
+        with Store.open(path) as store:
+            account = chosen or "synthetic"
+            requests = 0
+            if chosen is None:
+                _load_direct(store, account, history)
+                router = Router.from_store(store, account, now=clock.now(), config=config)
+                before = compute_metrics(store, account).overall
+                backlog = [c for c in store.iter_conversations(account, open_only=True) if c.assignee_id is None]
+                decisions = router.route_many(backlog, now=clock.now())
+                for d in decisions:
+                    if d.action == "assign" and d.agent_id:
+                        conv = next(c for c in backlog if c.id == d.conversation_id)
+                        store.set_assignee(account, conv.model_copy(update={"assignee_id": d.agent_id}))
+                after = compute_metrics(store, account).overall
+                note: str | None = NO_PLUGIN_NOTE
+            else:
+                fake = fakes[chosen](history=history, clock=clock)
+                cls = registry.helpdesk(chosen)
+                settings = cls.settings_model.model_validate(fake.adapter_settings())
+
+                async def go() -> tuple[dict[str, Any], dict[str, Any], list[RoutingDecision]]:
+                    async with cls.from_settings(settings, transport=fake.transport(), clock=clock) as adapter:
+                        await sync_helpdesk(adapter, store, account=account, clock=clock)
+                        before = compute_metrics(store, account).overall
+                        agents = [a async for a in adapter.iter_agents()]
+                        router = Router.from_store(store, account, now=clock.now(), config=config, agents=agents)
+                        backlog = {
+                            c.id: c for c in store.iter_conversations(account, open_only=True) if c.assignee_id is None
+                        }
+                        decisions = router.route_many(backlog.values(), now=clock.now())
+                        await apply_decisions(adapter, decisions, backlog, store=store, account=account)
+                        clock.advance(60)
+                        await sync_helpdesk(adapter, store, account=account, clock=clock)
+                        return before, compute_metrics(store, account).overall, decisions
+
+                before, after, decisions = asyncio.run(go())
+                requests = len(fake.requests)
+                note = None
+            counts = store.counts(account)
+            agents_now = {a.id: a for a, gone in store.agents(account) if gone is None}
+    eligible = hits = 0
+    for d in decisions:
+        usual = history.usual_agent(d.customer_id or "")
+        agent = agents_now.get(usual or "")
+        if agent is not None and agent.active and str(agent.availability) not in ("away", "offline"):
+            eligible += 1
+            hits += d.agent_id == usual
     return DemoReport(
         vendor=chosen,
         customers=len(history.customers),
-        conversations=len(conversations),
-        agents=len(agents),
-        requests=len(fake.requests),
-        returning_customers=returning,
-        usual_agent_share=share,
-        suggestions=suggestions,
+        conversations=counts["conversations"],
+        messages=counts["messages"],
+        agents=counts["agents"],
+        requests=requests,
+        before=before,
+        after=after,
+        routed=len(decisions),
+        assigned=sum(d.action == "assign" for d in decisions),
+        waiting_or_unassigned=sum(d.action in ("wait", "none") for d in decisions),
+        to_usual_agent=hits,
+        usual_agent_eligible=eligible,
+        decisions=_showcase(decisions, show),
+        seconds=time.perf_counter() - started,
+        note=note,
     )

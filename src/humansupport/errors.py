@@ -7,6 +7,7 @@
     ├── PluginError                 a plugin failed to load or two plugins claim one vendor
     ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
     ├── LockHeldError               another run holds the lock (exit code 7)
+    ├── StoreError                  the history store is corrupt, from a newer version, or unreachable
     └── HelpdeskError               the helpdesk answered with an error
         ├── AuthenticationError     401: the credential is wrong or expired
         ├── PermissionDeniedError   403: the credential lacks a role or scope
@@ -42,6 +43,7 @@ __all__ = [
     "PluginError",
     "RateLimitError",
     "ServerError",
+    "StoreError",
     "TransportError",
     "ValidationError",
     "error_from_response",
@@ -80,6 +82,10 @@ class PaginationLoopError(HumansupportError):
 
 class LockHeldError(HumansupportError):
     """Another run holds the lock for this job; cron should try again later."""
+
+
+class StoreError(HumansupportError):
+    """The history store cannot be used as is (corrupt file, newer schema, bad URL); nothing was overwritten."""
 
 
 class HelpdeskError(HumansupportError):
@@ -255,7 +261,7 @@ def error_from_response(
     body_text = _clipped_body(resp)
     try:
         parsed = json.loads(resp.content) if resp.content else None
-    except (ValueError, UnicodeDecodeError):
+    except Exception:  # unread stream, bad JSON, bad encoding: the status still says enough
         parsed = None
     vendor_msg, field_errors = _vendor_message(parsed)
     if vendor_msg is None and body_text and not body_text.lstrip().startswith("<"):

@@ -74,6 +74,7 @@ def _opt_id(value: Any) -> Any:
 
 Id = Annotated[str, BeforeValidator(_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_opt_id)]
+Token = Annotated[str | None, BeforeValidator(_id)]
 UtcTime = Annotated[datetime, BeforeValidator(to_utc)]
 OptionalUtcTime = Annotated[datetime | None, BeforeValidator(to_utc)]
 
@@ -222,7 +223,7 @@ class Conversation(_VendorRecord):
     tags: list[str] = Field(default_factory=list)
     created_at: OptionalUtcTime = None
     updated_at: OptionalUtcTime = None
-    version: str | None = Field(
+    version: Token = Field(
         default=None, description="Opaque concurrency token (e.g. Zendesk updated_stamp) for assign()."
     )
 

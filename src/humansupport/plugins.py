@@ -79,6 +79,7 @@ class PluginRegistry:
         self.pm = pm or new_plugin_manager()
         self.errors: list[PluginError] = list(errors)
         self._versions: dict[str, str | None] = {}
+        self._builtin = "humansupport.builtin"  # the core's own plugin object (routing strategies)
 
     def register(self, plugin: object, *, name: str | None = None, version: str | None = None) -> None:
         """Registers a plugin object (a module or a class with @hookimpl methods)."""
@@ -171,6 +172,11 @@ class PluginRegistry:
         return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_enrichers")}
 
     def routing_strategies(self) -> dict[str, type[RoutingStrategy]]:
+        """Strategies by name: the built-in ones (registered here, through the same hook) and the plugins'."""
+        from .routing.strategies import BUILTIN_PLUGIN_NAME, BuiltinStrategies
+
+        if not self.pm.has_plugin(BUILTIN_PLUGIN_NAME):
+            self.pm.register(BuiltinStrategies, name=BUILTIN_PLUGIN_NAME)
         return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_routing_strategies")}
 
     def plugins(self) -> list[PluginInfo]:
@@ -180,6 +186,8 @@ class PluginRegistry:
         for plugin_name, cls in self._collect("register_helpdesks"):
             provided.setdefault(plugin_name, []).append(cls)
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
+            if name == self._builtin:  # part of the core, not an installed plugin
+                continue
             hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
             classes = provided.get(name, [])
             rows.append(

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from .clock import FakeClock
+from .clock import FakeClock, LiveClock
 from .fake import FakeBadRequest, FakeHelpdesk, Fault, RecordedRequest, route
 from .synthetic import HistoryConfig, SyntheticHistory, generate_history, iter_history_conversations
 
@@ -14,6 +14,7 @@ __all__ = [
     "Fault",
     "HistoryConfig",
     "KitConfig",
+    "LiveClock",
     "RecordedRequest",
     "SyntheticHistory",
     "generate_history",

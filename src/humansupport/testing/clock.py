@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "LiveClock"]
 
 
 class FakeClock:
@@ -43,3 +44,17 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self.now().isoformat()})"
+
+
+class LiveClock(FakeClock):
+    """A FakeClock that also follows real time: for fakes served over HTTP, where rate windows must reset."""
+
+    def __init__(self, *, start: datetime | None = None) -> None:
+        super().__init__(start=start or datetime.now(UTC))
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=time.monotonic() - self._origin)
+
+    def monotonic(self) -> float:
+        return super().monotonic() + (time.monotonic() - self._origin)

@@ -1,0 +1,544 @@
+"""The Help Scout adapter: Mailbox API 2.0 through `humansupport.http`, OAuth2 client credentials.
+
+Sources: https://developer.helpscout.com/mailbox-api/ (endpoints named at each call) and the summary with
+unconfirmed points flagged in ../shared/vendors/helpscout.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+import httpx
+from pydantic import SecretStr
+
+from humansupport import (
+    Agent,
+    AsyncHelpdesk,
+    Capabilities,
+    CheckReport,
+    ConflictError,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Group,
+    HelpdeskSettings,
+    Message,
+    NotFoundError,
+    ProfilePatch,
+    SatisfactionRating,
+    WebhookEvent,
+)
+from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.http import (
+    HttpClient,
+    Page,
+    PageNumberPaginator,
+    PageRequest,
+    RateLimitHeaders,
+    RetryPolicy,
+    iter_pages,
+    limiter_for,
+    paginate,
+)
+
+from . import mapping
+from ._auth import TOKEN_PATH, ClientCredentialsAuth
+from .webhooks import parse_webhook, verify_signature
+
+__all__ = ["HelpScoutAdapter", "HelpScoutSettings"]
+
+logger = logging.getLogger("humansupport.helpscout")
+
+DEFAULT_BASE_URL: Final = "https://api.helpscout.net"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Plan limits are not published as numbers we could confirm; 400/min is the commonly reported one (vendor
+#: notes §5). The limiter switches to the server's `X-RateLimit-Limit-Minute` after the first response.
+DEFAULT_PER_MINUTE: Final = 400.0
+RATE_HEADERS: Final = RateLimitHeaders(
+    limit="X-RateLimit-Limit-Minute",
+    remaining="X-RateLimit-Remaining-Minute",
+    reset="X-RateLimit-Retry-After",
+    reset_kind="seconds",
+    retry_after="X-RateLimit-Retry-After",  # v2 documents no standard Retry-After
+)
+ERROR_HINTS: Final[Mapping[int, str]] = {
+    401: (
+        "Help Scout refused the app credentials or token; check HUMANSUPPORT_HELPSCOUT_APP_ID and "
+        "HUMANSUPPORT_HELPSCOUT_APP_SECRET (Your Profile > My Apps), and that the app's owner is an active user"
+    ),
+    403: (
+        "the user owning the app (HUMANSUPPORT_HELPSCOUT_APP_ID) lacks access to this inbox or resource; "
+        "give that user the role or inbox access listed in docs/vendors/helpscout.md"
+    ),
+}
+
+
+class HelpScoutSettings(HelpdeskSettings):
+    """`HUMANSUPPORT_HELPSCOUT_APP_ID`, `HUMANSUPPORT_HELPSCOUT_APP_SECRET` (secret: environment only)."""
+
+    vendor: ClassVar[str] = "helpscout"
+    app_id: str
+    app_secret: SecretStr
+    base_url: str | None = DEFAULT_BASE_URL
+    #: inbox ids to limit conversation listings to (None: every inbox the app's user can see)
+    mailbox_ids: list[str] | None = None
+    #: the customer text property holding tags (Help Scout customers have no tags)
+    tags_property: str = mapping.DEFAULT_TAGS_PROPERTY
+    #: the account's per-minute limit if known (plan dependent); the server's header overrides it
+    rate_limit_per_minute: float | None = None
+
+
+class HelpScoutAdapter(AsyncHelpdesk):
+    """Help Scout as a humansupport helpdesk; writes cost double against the account's per-minute limit."""
+
+    vendor: ClassVar[str] = "helpscout"
+    settings_model: ClassVar[type[HelpdeskSettings]] = HelpScoutSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        bulk_assign=False,  # no bulk endpoint: concurrent single PATCHes within the rate budget
+        optimistic_concurrency=False,  # no ETag/version: re-read before write, see `assign`
+        availability=True,  # GET /v2/users/{id}/status
+        signed_webhooks=True,  # X-HelpScout-Signature, HMAC-SHA1
+        incremental_export=False,  # only modifiedSince on the list endpoint
+        satisfaction_ratings=False,  # GET /v2/ratings/{id} only; no list endpoint to sync from
+        webhook_registration=False,
+    )
+    assign_concurrency: ClassVar[int] = 8
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: SecretStr | str,
+        base_url: str | None = None,
+        mailbox_ids: Sequence[str] | None = None,
+        tags_property: str = mapping.DEFAULT_TAGS_PROPERTY,
+        rate_limit_per_minute: float | None = None,
+        capacity_default: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+        **_: Any,
+    ) -> None:
+        secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
+        root = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._app_id = app_id
+        self._mailbox_ids = [str(m) for m in mailbox_ids] if mailbox_ids else None
+        self._tags_property = tags_property
+        self._capacity_default = capacity_default
+        self.auth = ClientCredentialsAuth(app_id=app_id, app_secret=secret, token_url=root + TOKEN_PATH, clock=clock)
+        self.http = HttpClient(
+            vendor=self.vendor,
+            base_url=root,
+            auth=self.auth,
+            transport=transport,
+            clock=clock,
+            retry=retry or RetryPolicy(),
+            limiter=limiter_for(
+                f"helpscout:{app_id}",
+                per_minute=rate_limit_per_minute or DEFAULT_PER_MINUTE,
+                clock=clock,
+                headers=RATE_HEADERS,
+            ),
+            rate_headers=RATE_HEADERS,
+            request_id_headers=("Correlation-ID", "X-Request-Id"),
+            write_cost=2.0,  # "write requests count as 2" (rate-limiting page)
+            error_hints=ERROR_HINTS,
+        )
+
+    def __repr__(self) -> str:
+        return f"HelpScoutAdapter(app_id={self._app_id!r}, base_url={self.http.base_url!r})"
+
+    # -- paging ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _pager(key: str) -> PageNumberPaginator:
+        # HAL page-number paging: `_embedded.<key>`, `page.totalPages`; size is fixed by the server.
+        return PageNumberPaginator(items=f"_embedded.{key}", total_pages="page.totalPages")
+
+    def _list(self, path: str, key: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
+        query = {k: v for k, v in params.items() if v is not None}
+        return paginate(self.http, PageRequest(url=path, params=query or None), self._pager(key))
+
+    # -- conversations --------------------------------------------------------------------------------
+
+    def conversation_query(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+        page: int = 1,
+    ) -> PageRequest:
+        """The first (or `page`-th) listing request: `status=all` unless filtered, oldest change first."""
+        params: dict[str, Any] = {
+            "status": mapping.hs_status_filter(status),
+            "sortField": "modifiedAt",
+            "sortOrder": "asc",
+        }
+        if updated_since is not None:
+            params["modifiedSince"] = mapping.hs_time(updated_since)
+        if self._mailbox_ids:
+            params["mailbox"] = ",".join(self._mailbox_ids)
+        if page > 1:
+            params["page"] = page
+        return PageRequest(url="/v2/conversations", params=params)
+
+    def iter_conversation_pages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+        start_page: int = 1,
+    ) -> AsyncIterator[Page]:
+        """Raw pages with `next` for checkpoints: after a failure, resume at `start_page=page.number + 1`."""
+        first = self.conversation_query(updated_since=updated_since, status=status, page=start_page)
+        return iter_pages(self.http, first, self._pager("conversations"))
+
+    async def iter_conversations(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+        start_page: int = 1,
+    ) -> AsyncIterator[Conversation]:
+        wanted = set(status) if status else None
+        seen: set[str] = set()
+        async for page in self.iter_conversation_pages(
+            updated_since=updated_since, status=status, start_page=start_page
+        ):
+            for item in page.items:
+                try:
+                    conv = mapping.conversation_from_hs(item)
+                except mapping.MappingError as exc:
+                    logger.warning("%s (skipped)", exc)
+                    continue
+                # Page numbers over a list sorted by modifiedAt shift when a record changes mid-run: skip repeats.
+                if conv.id in seen or (wanted is not None and conv.status not in wanted):
+                    continue
+                seen.add(conv.id)
+                yield conv
+
+    async def iter_conversations_with_messages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
+        """Conversations with their messages from one listing (`embed=threads`): no request per conversation.
+
+        The list view truncates chat threads (vendor notes §2), so chats, and any conversation whose embed is
+        missing, are read again from the threads endpoint.
+        """
+        wanted = set(status) if status else None
+        seen: set[str] = set()
+        first = self.conversation_query(updated_since=updated_since, status=status).with_params(embed="threads")
+        async for page in iter_pages(self.http, first, self._pager("conversations")):
+            for item in page.items:
+                try:
+                    conv = mapping.conversation_from_hs(item)
+                except mapping.MappingError as exc:
+                    logger.warning("%s (skipped)", exc)
+                    continue
+                if conv.id in seen or (wanted is not None and conv.status not in wanted):
+                    continue
+                seen.add(conv.id)
+                embedded = _object(item.get("_embedded")).get("threads")
+                if conv.channel == "chat" or not isinstance(embedded, list):
+                    messages = [m async for m in self.iter_messages(conv.id)]
+                else:
+                    messages = _in_time_order(_messages(embedded, conv.id))
+                yield conv, messages
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        # GET /v2/conversations/{id}; a merged one answers 301 and the auth flow follows it.
+        data = await self.http.get_json(f"/v2/conversations/{_path_id(conversation_id)}")
+        return mapping.conversation_from_hs(_object(data))
+
+    async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
+        # GET /v2/conversations/{id}/threads is newest first; the contract wants time order.
+        threads = [
+            item async for item in self._list(f"/v2/conversations/{_path_id(conversation_id)}/threads", "threads")
+        ]
+        for message in _in_time_order(_messages(threads, str(conversation_id))):
+            yield message
+
+    # -- people ---------------------------------------------------------------------------------------
+
+    async def _team_members(self) -> dict[str, list[str]]:
+        teams: dict[str, list[str]] = {}
+        async for team in self._list("/v2/teams", "teams"):
+            team_id = mapping.vendor_id(team.get("id"))
+            if team_id is None:
+                continue
+            teams[team_id] = [
+                uid
+                async for member in self._list(f"/v2/teams/{team_id}/members", "users")
+                if (uid := mapping.vendor_id(member.get("id"))) is not None
+            ]
+        return teams
+
+    async def _status(self, user_id: str) -> dict[str, Any] | None:
+        try:
+            data = await self.http.get_json(f"/v2/users/{user_id}/status")
+        except NotFoundError:
+            return None  # deleted between the listing and this call
+        return data if isinstance(data, dict) else None
+
+    async def iter_agents(self) -> AsyncIterator[Agent]:
+        teams = await self._team_members()
+        memberships: dict[str, list[str]] = {}
+        for team_id, members in teams.items():
+            for uid in members:
+                memberships.setdefault(uid, []).append(team_id)
+        async for user in self._list("/v2/users", "users"):
+            if str(user.get("type") or "user").lower() != "user":
+                continue
+            user_id = mapping.vendor_id(user.get("id"))
+            if user_id is None:
+                continue
+            status = await self._status(user_id)
+            yield mapping.agent_from_user(
+                user, status=status, group_ids=memberships.get(user_id, []), capacity=self._capacity_default
+            )
+
+    async def iter_groups(self) -> AsyncIterator[Group]:
+        async for team in self._list("/v2/teams", "teams"):
+            team_id = mapping.vendor_id(team.get("id"))
+            if team_id is None:
+                continue
+            members = [
+                uid
+                async for member in self._list(f"/v2/teams/{team_id}/members", "users")
+                if (uid := mapping.vendor_id(member.get("id"))) is not None
+            ]
+            yield mapping.group_from_team(team, members)
+
+    async def iter_customers(self, *, updated_since: datetime | None = None) -> AsyncIterator[Customer]:
+        since = mapping.hs_time(updated_since) if updated_since else None
+        async for item in self._list(
+            "/v2/customers", "customers", modifiedSince=since, sortField="modifiedAt", sortOrder="asc"
+        ):
+            try:
+                yield mapping.customer_from_hs(item, tags_property=self._tags_property)
+            except mapping.MappingError as exc:
+                logger.warning("%s (skipped)", exc)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        data = await self.http.get_json(f"/v2/customers/{_path_id(customer_id)}")
+        return mapping.customer_from_hs(_object(data), tags_property=self._tags_property)
+
+    async def find_customer(self, *, email: str) -> Customer | None:
+        # Search syntax `(email:"a@b.com")` on GET /v2/customers; quotes in the address are dropped.
+        query = '(email:"{}")'.format(email.replace('"', ""))
+        async for item in self._list("/v2/customers", "customers", query=query):
+            found = mapping.vendor_id(item.get("id"))
+            if found is not None:
+                return await self.get_customer(found)  # the list view lacks properties
+        return None
+
+    async def iter_mailboxes(self) -> AsyncIterator[mapping.Mailbox]:
+        """Inboxes the app's user can see (GET /v2/mailboxes); their ids go into the `mailbox_ids` setting."""
+        async for item in self._list("/v2/mailboxes", "mailboxes"):
+            try:
+                yield mapping.mailbox_from_hs(item)
+            except mapping.MappingError as exc:
+                logger.warning("%s (skipped)", exc)
+
+    async def get_rating(self, rating_id: str) -> SatisfactionRating:
+        """GET /v2/ratings/{id}: ids come from `satisfaction.ratings` webhooks (there is no list endpoint)."""
+        return mapping.rating_from_hs(_object(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    async def assign(
+        self,
+        conversation_id: str,
+        agent_id: str | None,
+        *,
+        group_id: str | None = None,
+        expected_updated_at: datetime | None = None,
+        expected_version: str | None = None,
+    ) -> Conversation:
+        """PATCH /v2/conversations/{id} `replace /assignTo` (204), guarded by a re-read right before it.
+
+        Help Scout has no optimistic concurrency, so with `expected_*` the conversation is read again and a
+        change since planning raises ConflictError without writing. The race window left is the time between
+        that read and the PATCH (one round trip): a human edit landing inside it is overwritten.
+        """
+        cid = _path_id(conversation_id)
+        path = f"/v2/conversations/{cid}"
+        guarded = expected_updated_at is not None or expected_version is not None
+        if guarded:
+            current = await self.get_conversation(cid)
+            if current.id != cid:  # GET followed a merge's 301; writes to the old id are 404
+                raise NotFoundError(
+                    vendor=self.vendor,
+                    method="PATCH",
+                    path=path,
+                    vendor_message=f"the conversation was merged into {current.id}; re-plan it",
+                )
+            _raise_if_stale(current, path, expected_updated_at=expected_updated_at, expected_version=expected_version)
+            if current.assignee_id == (str(agent_id) if agent_id else None) and (
+                agent_id is not None or current.group_id == group_id
+            ):
+                return current  # already as asked: spend no write
+        body: dict[str, Any]
+        if agent_id is not None:
+            body = {"op": "replace", "path": "/assignTo", "value": _int_id(agent_id, "agent_id")}
+        elif group_id is not None:
+            # Assigning to a team id via /assignTo is not confirmed by the docs (vendor notes §4).
+            body = {"op": "replace", "path": "/assignTo", "value": _int_id(group_id, "group_id")}
+        else:
+            body = {"op": "remove", "path": "/assignTo"}
+        await self.http.send_json("PATCH", path, json=body, idempotent=True)
+        return await self.get_conversation(cid)
+
+    async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
+        """Background and photo by customer PATCH; attributes and tags by the properties PATCH (both 204).
+
+        Properties must be defined in the account first (docs/vendors/helpscout.md, `ensure_properties`).
+        Tags are merged with the ones already stored, as the core's ProfilePatch adds tags.
+        """
+        cid = _path_id(customer_id)
+        ops: list[dict[str, Any]] = []
+        if patch.note:  # None and "" leave the background alone (the core's convention)
+            ops.append({"op": "replace", "path": "/background", "value": patch.note[:200]})  # UI limit: 200
+        if patch.avatar_url is not None:
+            ops.append({"op": "replace", "path": "/photoUrl", "value": patch.avatar_url})
+        if ops:
+            # PATCH /v2/customers/{id} as a JSON-Patch list (exact ops unconfirmed; PUT would null other fields).
+            await self.http.send_json("PATCH", f"/v2/customers/{cid}", json=ops, idempotent=True)
+        props = [
+            {"op": "replace", "path": f"/{slug}", "value": value}
+            for slug, value in patch.custom_attributes.items()
+            if value is not None
+        ]
+        props += [
+            {"op": "remove", "path": f"/{slug}"} for slug, value in patch.custom_attributes.items() if value is None
+        ]
+        if patch.tags:
+            current = await self.get_customer(cid)
+            merged = list(dict.fromkeys([*current.tags, *patch.tags]))
+            props.append({"op": "replace", "path": f"/{self._tags_property}", "value": ",".join(merged)})
+        if props:
+            await self.http.send_json("PATCH", f"/v2/customers/{cid}/properties", json=props, idempotent=True)
+        return await self.get_customer(cid)
+
+    async def ensure_properties(self, definitions: Mapping[str, str]) -> list[str]:
+        """Creates missing customer property definitions (`slug -> type`); returns the slugs created.
+
+        GET/POST /v2/customer-properties; an account holds at most 50 definitions.
+        """
+        existing = {
+            str(item.get("slug")) async for item in self._list("/v2/customer-properties", "customer-properties")
+        }
+        created = []
+        for slug, kind in definitions.items():
+            if slug in existing:
+                continue
+            body = {"type": kind, "slug": slug, "name": slug.replace("_", " ").title()}
+            await self.http.send_json("POST", "/v2/customer-properties", json=body)
+            created.append(slug)
+        return created
+
+    async def add_internal_note(self, conversation_id: str, body: str) -> Message:
+        """POST /v2/conversations/{id}/notes (201, new thread id in `Resource-ID`); not retried on 5xx."""
+        cid = _path_id(conversation_id)
+        response = await self.http.request("POST", f"/v2/conversations/{cid}/notes", json={"text": body})
+        thread_id = response.headers.get("Resource-ID") or f"note-{cid}"
+        return Message(
+            id=thread_id,
+            conversation_id=str(conversation_id),
+            author_role="agent",
+            public=False,
+            body=body,
+            created_at=self.http.clock.now(),
+            thread_type="note",
+        )
+
+    # -- webhooks and operations ----------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        return verify_signature(headers, body, secret)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        return parse_webhook(headers, body)
+
+    async def check(self) -> CheckReport:
+        """GET /v2/users/me: proves the app credentials and shows the account's rate headroom."""
+        me = _object(await self.http.get_json("/v2/users/me"))
+        room = self.http.limiter.headroom()
+        return CheckReport(
+            vendor=self.vendor,
+            ok=True,
+            base_url=self.http.base_url,
+            account=mapping.vendor_text(me.get("email")),
+            rate_limit=room.limit_per_minute,
+            rate_remaining=room.remaining,
+            details={"user_id": mapping.vendor_id(me.get("id")), "role": mapping.vendor_text(me.get("role"))},
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _raise_if_stale(
+    current: Conversation,
+    path: str,
+    *,
+    expected_updated_at: datetime | None,
+    expected_version: str | None,
+) -> None:
+    changed = expected_version is not None and current.version != expected_version
+    newer = (
+        expected_updated_at is not None and current.updated_at is not None and current.updated_at > expected_updated_at
+    )
+    if changed or newer:
+        raise ConflictError(
+            vendor="helpscout",
+            method="PATCH",
+            path=path,
+            vendor_message="the conversation changed since it was planned (re-read before write); not overwritten",
+        )
+
+
+def _messages(threads: Sequence[Any], conversation_id: str) -> list[Message]:
+    out = []
+    for item in threads:
+        if not isinstance(item, dict):
+            continue
+        try:
+            out.append(mapping.message_from_thread(item, conversation_id))
+        except mapping.MappingError as exc:
+            logger.warning("%s (skipped)", exc)
+    return out
+
+
+def _in_time_order(messages: list[Message]) -> list[Message]:
+    """Threads come newest first; the contract wants time order (undated last, ties by id)."""
+    return sorted(messages, key=lambda m: (m.created_at is None, m.created_at or _EPOCH, _int_or_zero(m.id)))
+
+
+def _object(data: Any) -> dict[str, Any]:
+    return data if isinstance(data, dict) else {}
+
+
+def _path_id(value: str) -> str:
+    """Ids go into paths; refuse anything but digits so a bad id cannot reach another endpoint."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise NotFoundError(vendor="helpscout", vendor_message=f"not a Help Scout id: {text[:40]!r}")
+    return text
+
+
+def _int_id(value: str, name: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a numeric Help Scout id, got {text[:40]!r}")
+    return int(text)
+
+
+def _int_or_zero(value: str) -> int:
+    return int(value) if value.isdigit() else 0

@@ -1,0 +1,156 @@
+"""The store's tables, one `MetaData` per schema version, and the migrations between versions.
+
+Each migration is a function of a connection that brings the schema from version N-1 to N inside one
+transaction. Version 1 is the first released schema; tests build it with `build_metadata(1)` and check the
+upgrade keeps every row. Later work (the rebalance journal, profile fields) adds a version here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UtcDateTime", "build_metadata", "tables"]
+
+SCHEMA_VERSION: Final = 2
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on SQLite (which keeps naive text) and PostgreSQL (timestamptz) alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
+    """The tables as they are at `version` (so the migration test can build version 1 exactly)."""
+    md = sa.MetaData()
+
+    def k() -> list[sa.Column[Any]]:
+        return [
+            sa.Column("account", sa.String(200), primary_key=True),
+            sa.Column("id", sa.String(200), primary_key=True),
+        ]
+
+    sa.Table("meta", md, sa.Column("key", sa.String(100), primary_key=True), sa.Column("value", sa.Text))
+    agent_cols: list[Any] = [
+        *k(),
+        sa.Column("name", sa.Text),
+        sa.Column("email", sa.Text),
+        sa.Column("active", sa.Boolean, nullable=False, default=True),
+        sa.Column("availability", sa.String(20), nullable=False),
+        sa.Column("capacity", sa.Integer),
+        sa.Column("group_ids", sa.JSON, nullable=False),
+        sa.Column("synced_at", UtcDateTime),
+    ]
+    if version >= 2:
+        agent_cols.append(sa.Column("deleted_at", UtcDateTime))
+    sa.Table("agents", md, *agent_cols)
+    sa.Table("groups", md, *k(), sa.Column("name", sa.Text), sa.Column("agent_ids", sa.JSON, nullable=False))
+    sa.Table(
+        "customers",
+        md,
+        *k(),
+        sa.Column("name", sa.Text),
+        sa.Column("email", sa.Text),
+        sa.Column("organization", sa.Text),
+        sa.Column("data", sa.JSON, nullable=False),
+        sa.Column("created_at", UtcDateTime),
+        sa.Column("updated_at", UtcDateTime),
+    )
+    conversations = sa.Table(
+        "conversations",
+        md,
+        *k(),
+        sa.Column("customer_id", sa.String(200)),
+        sa.Column("assignee_id", sa.String(200)),
+        sa.Column("group_id", sa.String(200)),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("channel", sa.String(50)),
+        sa.Column("subject", sa.Text),
+        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("created_at", UtcDateTime),
+        sa.Column("updated_at", UtcDateTime),
+        sa.Column("version", sa.String(100)),
+        # the conversation's updated_at when its messages were last fetched: a resumed sync skips it
+        sa.Column("messages_synced_at", UtcDateTime),
+    )
+    messages = sa.Table(
+        "messages",
+        md,
+        *k(),
+        sa.Column("conversation_id", sa.String(200), nullable=False),
+        sa.Column("author_id", sa.String(200)),
+        sa.Column("author_role", sa.String(20), nullable=False),
+        sa.Column("public", sa.Boolean, nullable=False),
+        sa.Column("created_at", UtcDateTime),
+    )
+    ratings = sa.Table(
+        "ratings",
+        md,
+        *k(),
+        sa.Column("conversation_id", sa.String(200)),
+        sa.Column("customer_id", sa.String(200)),
+        sa.Column("agent_id", sa.String(200)),
+        sa.Column("score", sa.String(20), nullable=False),
+        sa.Column("created_at", UtcDateTime),
+    )
+    sa.Table(
+        "sync_cursors",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("stream", sa.String(50), primary_key=True),
+        sa.Column("cursor", UtcDateTime),
+        sa.Column("items", sa.Integer, nullable=False, default=0),
+        sa.Column("finished_at", UtcDateTime),
+    )
+    if version >= 2:
+        _v2_indexes(conversations, messages, ratings)  # an Index on a table's columns attaches to it
+    return md
+
+
+def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
+    return [
+        sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
+        sa.Index("ix_conversations_customer", conversations.c.account, conversations.c.customer_id),
+        sa.Index("ix_ratings_conversation", ratings.c.account, ratings.c.conversation_id),
+    ]
+
+
+def tables(md: sa.MetaData) -> dict[str, sa.Table]:
+    return dict(md.tables)
+
+
+def _migrate_1(conn: Connection) -> None:
+    build_metadata(1).create_all(conn)
+
+
+def _migrate_2(conn: Connection) -> None:
+    """Version 2: remember when an agent vanished from the helpdesk (deleted), and index the routing joins."""
+    coltype = UtcDateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE agents ADD COLUMN deleted_at {coltype}"))
+    md = build_metadata(2)
+    for name in ("messages", "conversations", "ratings"):
+        for index in md.tables[name].indexes:
+            index.create(conn, checkfirst=True)
+
+
+#: MIGRATIONS[n] upgrades version n-1 to n
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _migrate_1, 2: _migrate_2}

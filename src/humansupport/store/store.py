@@ -1,0 +1,611 @@
+"""`Store`: the relationship history on SQLite (default) or PostgreSQL, through SQLAlchemy Core.
+
+Every row is keyed by (account, id), so several helpdesk accounts share one store. Writes are
+idempotent upserts in batches; reads for routing and metrics stream rows rather than build objects.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import LockHeldError, StoreError
+from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
+from .schema import MIGRATIONS, SCHEMA_VERSION, build_metadata
+
+__all__ = ["STORE_ENV", "Reply", "Store", "StoredConversation", "default_store_url"]
+
+STORE_ENV: Final = "HUMANSUPPORT_STORE"
+_APP: Final = "humansupport"
+
+
+def default_store_url(*, environ: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None) -> str:
+    """$HUMANSUPPORT_STORE, else `[store] url` in humansupport.toml, else humansupport.db in the user data dir."""
+    env = os.environ if environ is None else environ
+    if env.get(STORE_ENV):
+        return env[STORE_ENV]
+    configured = ((config or {}).get("store") or {}).get("url")
+    if configured:
+        return str(configured)
+    import platformdirs
+
+    return f"sqlite:///{Path(platformdirs.user_data_dir(_APP)) / 'humansupport.db'}"
+
+
+def _as_url(target: str | os.PathLike[str]) -> str:
+    text = os.fspath(target)
+    if "://" in text:
+        if text.startswith("postgresql://") or text.startswith("postgres://"):
+            # plain postgresql:// means psycopg 3, the driver we depend on
+            return "postgresql+psycopg://" + text.split("://", 1)[1]
+        return text
+    return f"sqlite:///{text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One public agent message to a customer: the raw material of affinity."""
+
+    customer_id: str
+    agent_id: str
+    conversation_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredConversation:
+    """A conversation as the store has it, with what routing and metrics derive from its messages."""
+
+    conversation: Conversation
+    messages_synced_at: datetime | None
+
+
+class Store:
+    """The history store. Open with `Store.open(url_or_path)`; use as a context manager to dispose."""
+
+    def __init__(self, engine: Engine, *, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        md = build_metadata()
+        self.t = md.tables
+        self.metadata = md
+
+    # -- opening -------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float = 5.0,
+        create: bool = True,
+    ) -> Store:
+        """Opens (and creates or migrates) a store; a corrupt or newer store raises StoreError untouched."""
+        url = _as_url(target if target is not None else default_store_url())
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"not a store URL: {url!r} ({exc})") from None
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed, lock_timeout=lock_timeout, create=create)
+        else:
+            try:
+                engine = sa.create_engine(parsed, pool_pre_ping=True, future=True)
+            except (ImportError, sa.exc.NoSuchModuleError) as exc:
+                raise StoreError(
+                    f"cannot use {parsed.get_backend_name()} store: {exc}; install humansupport[postgres]"
+                ) from None
+        store = cls(engine, url=parsed.render_as_string(hide_password=True))
+        try:
+            store.migrate()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction, with driver errors turned into LockHeldError/StoreError."""
+        with _translate(self.url), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with _translate(self.url), self.engine.connect() as conn:
+            yield conn
+
+    # -- schema --------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int | None:
+        with self.connect() as conn:
+            return _read_version(conn)
+
+    def migrate(self, *, target: int = SCHEMA_VERSION) -> int:
+        """Creates or upgrades the schema to `target`, one transaction per step; refuses newer schemas."""
+        with self.begin() as conn:
+            current = _read_version(conn)
+            if current is None:
+                existing = set(sa.inspect(conn).get_table_names())
+                if existing:
+                    raise StoreError(
+                        f"{self.url} holds tables ({', '.join(sorted(existing)[:5])}) but no humansupport "
+                        "schema version; refusing to touch it"
+                    )
+                current = 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.url} has schema version {current}, newer than this humansupport supports "
+                    f"({SCHEMA_VERSION}); upgrade humansupport. Nothing was changed."
+                )
+        for step in range(current + 1, target + 1):
+            with self.begin() as conn:
+                MIGRATIONS[step](conn)
+                _write_version(conn, step)
+        return target
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        stmt: Any
+        if conn.dialect.name == "postgresql":
+            stmt = pg_dialect.insert(table)
+        elif conn.dialect.name == "sqlite":
+            stmt = sqlite_dialect.insert(table)
+        else:  # pragma: no cover - only the two dialects are supported
+            raise StoreError(f"unsupported database {conn.dialect.name}")
+        update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update) if update else stmt.on_conflict_do_nothing()
+        conn.execute(stmt, list(rows))
+
+    def upsert_agents(self, account: str, agents: Iterable[Agent], *, seen_at: datetime) -> int:
+        rows = [
+            {
+                "account": account,
+                "id": a.id,
+                "name": a.name,
+                "email": a.email,
+                "active": a.active,
+                "availability": str(a.availability),
+                "capacity": a.capacity,
+                "group_ids": list(a.group_ids),
+                "synced_at": seen_at,
+                "deleted_at": None,
+            }
+            for a in agents
+        ]
+        with self.begin() as conn:
+            self._upsert(conn, self.t["agents"], rows)
+        return len(rows)
+
+    def mark_missing_agents(self, account: str, present: Iterable[str], *, at: datetime) -> list[str]:
+        """Agents the helpdesk no longer lists are marked deleted (kept: their history still counts)."""
+        keep = set(present)
+        agents = self.t["agents"]
+        with self.begin() as conn:
+            stored = conn.execute(
+                sa.select(agents.c.id).where(agents.c.account == account, agents.c.deleted_at.is_(None))
+            ).scalars()
+            gone = sorted(set(stored) - keep)
+            if gone:
+                conn.execute(
+                    agents.update()
+                    .where(agents.c.account == account, agents.c.id.in_(gone))
+                    .values(deleted_at=at, active=False)
+                )
+        return gone
+
+    def upsert_groups(self, account: str, groups: Iterable[Group]) -> int:
+        rows = [{"account": account, "id": g.id, "name": g.name, "agent_ids": list(g.agent_ids)} for g in groups]
+        with self.begin() as conn:
+            self._upsert(conn, self.t["groups"], rows)
+        return len(rows)
+
+    def upsert_customers(self, account: str, customers: Iterable[Customer]) -> int:
+        rows = [
+            {
+                "account": account,
+                "id": c.id,
+                "name": c.name,
+                "email": c.email,
+                "organization": c.organization,
+                "data": c.model_dump(mode="json", exclude={"raw"}),
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+            }
+            for c in customers
+        ]
+        with self.begin() as conn:
+            self._upsert(conn, self.t["customers"], rows)
+        return len(rows)
+
+    def write_conversations(
+        self,
+        account: str,
+        conversations: Sequence[tuple[Conversation, Sequence[Message] | None]],
+    ) -> None:
+        """Upserts conversations and, where given, their messages, in one transaction (a batch)."""
+        conv_rows: list[dict[str, Any]] = []
+        msg_rows: list[dict[str, Any]] = []
+        for conv, messages in conversations:
+            row = _conversation_row(account, conv)
+            if messages is not None:
+                row["messages_synced_at"] = conv.updated_at or conv.created_at
+                msg_rows.extend(_message_row(account, conv.id, m) for m in messages)
+            conv_rows.append(row)
+        with self.begin() as conn:
+            # rows with and without messages_synced_at differ in columns: upsert each shape separately
+            self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" in r])
+            self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" not in r])
+            for start in range(0, len(msg_rows), 5000):
+                self._upsert(conn, self.t["messages"], msg_rows[start : start + 5000])
+
+    def upsert_ratings(self, account: str, ratings: Iterable[SatisfactionRating]) -> int:
+        rows = [
+            {
+                "account": account,
+                "id": r.id,
+                "conversation_id": r.conversation_id,
+                "customer_id": r.customer_id,
+                "agent_id": r.agent_id,
+                "score": str(r.score),
+                "created_at": r.created_at,
+            }
+            for r in ratings
+        ]
+        with self.begin() as conn:
+            self._upsert(conn, self.t["ratings"], rows)
+        return len(rows)
+
+    def set_assignee(self, account: str, conversation: Conversation) -> None:
+        """Records a conversation as the helpdesk returned it after an assignment (read-back)."""
+        with self.begin() as conn:
+            self._upsert(conn, self.t["conversations"], [_conversation_row(account, conversation)])
+
+    # -- cursors -------------------------------------------------------------------------------------
+
+    def get_cursor(self, account: str, stream: str) -> datetime | None:
+        cur = self.t["sync_cursors"]
+        with self.connect() as conn:
+            value: datetime | None = conn.execute(
+                sa.select(cur.c.cursor).where(cur.c.account == account, cur.c.stream == stream)
+            ).scalar_one_or_none()
+        return value
+
+    def set_cursor(self, account: str, stream: str, cursor: datetime | None, *, items: int, at: datetime) -> None:
+        with self.begin() as conn:
+            self._upsert(
+                conn,
+                self.t["sync_cursors"],
+                [{"account": account, "stream": stream, "cursor": cursor, "items": items, "finished_at": at}],
+            )
+
+    def cursors(self, account: str) -> dict[str, datetime | None]:
+        cur = self.t["sync_cursors"]
+        with self.connect() as conn:
+            rows = conn.execute(sa.select(cur.c.stream, cur.c.cursor).where(cur.c.account == account)).all()
+        return {r.stream: r.cursor for r in rows}
+
+    def reset_cursors(self, account: str) -> None:
+        cur = self.t["sync_cursors"]
+        with self.begin() as conn:
+            conn.execute(cur.delete().where(cur.c.account == account))
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def messages_synced_at(self, account: str, ids: Sequence[str]) -> dict[str, datetime | None]:
+        """For a page of conversation ids: the updated_at their messages were fetched at (resume skips those)."""
+        conv = self.t["conversations"]
+        if not ids:
+            return {}
+        with self.connect() as conn:
+            rows = conn.execute(
+                sa.select(conv.c.id, conv.c.messages_synced_at).where(conv.c.account == account, conv.c.id.in_(ids))
+            ).all()
+        return {r.id: r.messages_synced_at for r in rows}
+
+    def agents(self, account: str, *, include_deleted: bool = True) -> list[tuple[Agent, datetime | None]]:
+        """Every stored agent with the time it vanished from the helpdesk (None while it exists)."""
+        t = self.t["agents"]
+        query = sa.select(t).where(t.c.account == account).order_by(t.c.id)
+        if not include_deleted:
+            query = query.where(t.c.deleted_at.is_(None))
+        with self.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            (
+                Agent(
+                    id=r["id"],
+                    name=r["name"],
+                    email=r["email"],
+                    active=r["active"],
+                    availability=r["availability"],
+                    capacity=r["capacity"],
+                    group_ids=r["group_ids"],
+                ),
+                r["deleted_at"],
+            )
+            for r in rows
+        ]
+
+    def groups(self, account: str) -> list[Group]:
+        t = self.t["groups"]
+        with self.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.account == account).order_by(t.c.id)).mappings().all()
+        return [Group(id=r["id"], name=r["name"], agent_ids=r["agent_ids"]) for r in rows]
+
+    def customer(self, account: str, customer_id: str) -> Customer | None:
+        t = self.t["customers"]
+        with self.connect() as conn:
+            row = conn.execute(sa.select(t.c.data).where(t.c.account == account, t.c.id == customer_id)).first()
+        return None if row is None else Customer.model_validate(row.data)
+
+    def conversation(self, account: str, conversation_id: str) -> Conversation | None:
+        t = self.t["conversations"]
+        with self.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.account == account, t.c.id == conversation_id)).mappings().first()
+        return None if row is None else _conversation_from(row)
+
+    def iter_conversations(self, account: str, *, open_only: bool = False) -> Iterator[Conversation]:
+        """Conversations in creation order, streamed."""
+        t = self.t["conversations"]
+        query = sa.select(t).where(t.c.account == account).order_by(t.c.created_at, t.c.id)
+        if open_only:
+            query = query.where(t.c.status.in_(["new", "open", "on_hold"]))
+        with self.connect() as conn:
+            for row in conn.execution_options(yield_per=2000).execute(query).mappings():
+                yield _conversation_from(row)
+
+    def conversations_of(self, account: str, customer_id: str) -> list[Conversation]:
+        """One customer's conversations, oldest first (profiles and `route` explanations use it)."""
+        t = self.t["conversations"]
+        query = (
+            sa.select(t).where(t.c.account == account, t.c.customer_id == customer_id).order_by(t.c.created_at, t.c.id)
+        )
+        with self.connect() as conn:
+            return [_conversation_from(row) for row in conn.execute(query).mappings()]
+
+    def conversation_facts(self, account: str) -> Iterator[tuple[str, str, list[str], str | None, str | None]]:
+        """(id, status, tags, customer_id, assignee_id) of every conversation, without building models."""
+        t = self.t["conversations"]
+        query = sa.select(t.c.id, t.c.status, t.c.tags, t.c.customer_id, t.c.assignee_id).where(t.c.account == account)
+        with self.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield row[0], row[1], list(row[2] or []), row[3], row[4]
+
+    def iter_replies(self, account: str, *, since: datetime | None = None) -> Iterator[Reply]:
+        """Public agent messages joined to their conversation's customer, oldest first, streamed."""
+        m, c = self.t["messages"], self.t["conversations"]
+        query = (
+            sa.select(c.c.customer_id, m.c.author_id, m.c.conversation_id, m.c.created_at)
+            .join(c, sa.and_(c.c.account == m.c.account, c.c.id == m.c.conversation_id))
+            .where(
+                m.c.account == account,
+                m.c.author_role == AuthorRole.AGENT.value,
+                m.c.public.is_(True),
+                m.c.author_id.is_not(None),
+                c.c.customer_id.is_not(None),
+                m.c.created_at.is_not(None),
+            )
+            .order_by(m.c.created_at)
+        )
+        if since is not None:
+            query = query.where(m.c.created_at > since)
+        with self.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield Reply(customer_id=row[0], agent_id=row[1], conversation_id=row[2], created_at=row[3])
+
+    def first_replies(self, account: str) -> dict[str, datetime]:
+        """Each conversation's first public agent message time (for first-reply metrics)."""
+        m = self.t["messages"]
+        query = (
+            sa.select(m.c.conversation_id, sa.func.min(m.c.created_at))
+            .where(m.c.account == account, m.c.author_role == AuthorRole.AGENT.value, m.c.public.is_(True))
+            .group_by(m.c.conversation_id)
+        )
+        with self.connect() as conn:
+            return {row[0]: _aware(row[1]) for row in conn.execute(query) if row[1] is not None}
+
+    def last_messages(self, account: str) -> dict[str, datetime]:
+        """Each conversation's last message time (resolution time of solved conversations)."""
+        m = self.t["messages"]
+        query = (
+            sa.select(m.c.conversation_id, sa.func.max(m.c.created_at))
+            .where(m.c.account == account)
+            .group_by(m.c.conversation_id)
+        )
+        with self.connect() as conn:
+            return {row[0]: _aware(row[1]) for row in conn.execute(query) if row[1] is not None}
+
+    def ratings(self, account: str) -> list[SatisfactionRating]:
+        t = self.t["ratings"]
+        with self.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.account == account).order_by(t.c.id)).mappings().all()
+        return [
+            SatisfactionRating(
+                id=r["id"],
+                conversation_id=r["conversation_id"],
+                customer_id=r["customer_id"],
+                agent_id=r["agent_id"],
+                score=r["score"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    def accounts(self) -> list[str]:
+        """Helpdesk accounts with synced conversations."""
+        t = self.t["sync_cursors"]
+        with self.connect() as conn:
+            return sorted(set(conn.execute(sa.select(t.c.account)).scalars()))
+
+    def counts(self, account: str) -> dict[str, int]:
+        out = {}
+        with self.connect() as conn:
+            for name in ("agents", "groups", "customers", "conversations", "messages", "ratings"):
+                t = self.t[name]
+                out[name] = int(
+                    conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.account == account)).scalar_one()
+                )
+        return out
+
+    def dump(self, account: str) -> dict[str, list[tuple[Any, ...]]]:
+        """Every data row of an account, sorted (tests compare stores with it; cursors excluded)."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self.connect() as conn:
+            for name in ("agents", "groups", "customers", "conversations", "messages", "ratings"):
+                t = self.t[name]
+                cols = [c for c in t.c if c.name not in ("synced_at",)]
+                rows = conn.execute(sa.select(*cols).where(t.c.account == account)).all()
+                out[name] = sorted((tuple(_hashable(v) for v in r) for r in rows), key=repr)
+        return out
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return repr(value)
+    return value
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite aggregates return text
+        value = datetime.fromisoformat(value)
+    from ..models import to_utc
+
+    out = to_utc(value)
+    assert out is not None
+    return out
+
+
+def _conversation_row(account: str, conv: Conversation) -> dict[str, Any]:
+    return {
+        "account": account,
+        "id": conv.id,
+        "customer_id": conv.customer_id,
+        "assignee_id": conv.assignee_id,
+        "group_id": conv.group_id,
+        "status": str(conv.status),
+        "channel": conv.channel,
+        "subject": conv.subject,
+        "tags": list(conv.tags),
+        "created_at": conv.created_at,
+        "updated_at": conv.updated_at,
+        "version": conv.version,
+    }
+
+
+def _conversation_from(row: Mapping[Any, Any]) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        assignee_id=row["assignee_id"],
+        group_id=row["group_id"],
+        status=row["status"],
+        channel=row["channel"],
+        subject=row["subject"],
+        tags=row["tags"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def _message_row(account: str, conversation_id: str, msg: Message) -> dict[str, Any]:
+    return {
+        "account": account,
+        "id": msg.id,
+        "conversation_id": conversation_id,
+        "author_id": msg.author_id,
+        "author_role": str(msg.author_role),
+        "public": msg.public,
+        "created_at": msg.created_at,
+    }
+
+
+def _read_version(conn: Connection) -> int | None:
+    if not sa.inspect(conn).has_table("meta"):
+        return None
+    value = conn.execute(sa.text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar_one_or_none()
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreError(f"schema version {value!r} in the store is not a number; the store is corrupt") from None
+
+
+def _write_version(conn: Connection, version: int) -> None:
+    conn.execute(sa.text("DELETE FROM meta WHERE key = 'schema_version'"))
+    conn.execute(sa.text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"), {"v": str(version)})
+
+
+def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> Engine:
+    path = url.database
+    if path and path != ":memory:":
+        file = Path(path).expanduser()
+        if not file.exists():
+            if not create:
+                raise StoreError(f"no store at {file}; run `humansupport sync VENDOR` first")
+            file.parent.mkdir(parents=True, exist_ok=True)
+        url = url.set(database=str(file))
+    engine = sa.create_engine(url, connect_args={"timeout": lock_timeout}, future=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # WAL: readers (the router) never block the writer (sync); busy timeout: wait briefly on a lock
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN manage transactions
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@contextmanager
+def _translate(url: str) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        text = str(exc.orig if exc.orig is not None else exc)
+        if "locked" in text or "busy" in text:
+            raise LockHeldError(
+                f"the store {url} is locked by another process (another sync or rebalance); try again later"
+            ) from None
+        raise StoreError(f"store {url}: {text}") from None
+    except sa.exc.DatabaseError as exc:
+        orig = exc.orig
+        text = str(orig if orig is not None else exc)
+        if isinstance(orig, sqlite3.DatabaseError) and "not a database" in text:
+            raise StoreError(f"{url} is not a SQLite database (corrupt or another file); nothing was changed") from None
+        raise StoreError(f"store {url}: {text}") from None

@@ -1,0 +1,48 @@
+"""`humansupport demo` through the CLI runner: acmedesk's fake, the vendor choice, and no plugin at all."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from humansupport import PluginRegistry
+from humansupport.cli import ExitCode, app
+
+from .acmedesk import AcmePlugin
+
+runner = CliRunner()
+
+
+def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(AcmePlugin, name="acmedesk")
+    result = runner.invoke(app, ["demo", "--json", "--customers", "40"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["vendor"] == "acmedesk" and report["requests"] > report["conversations"]
+    assert report["routed"] > 0 and report["assigned"] + report["waiting_or_unassigned"] == report["routed"]
+    before, after = report["before"], report["after"]
+    assert after["open_with_preferred_agent_share"] > before["open_with_preferred_agent_share"]
+    assert all(d["reason"] for d in report["decisions"])
+    assert report["usual_agent_eligible"] >= report["to_usual_agent"] > 0
+
+
+def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(AcmePlugin, name="acmedesk")
+    result = runner.invoke(app, ["demo", "--customers", "20"])
+    assert result.exit_code == 0, result.output
+    assert "before / after routing" in result.stdout and "a few routing decisions" in result.stdout
+
+
+def test_demo_unknown_vendor_is_a_config_error(plugin_registry: PluginRegistry) -> None:
+    plugin_registry.register(AcmePlugin, name="acmedesk")
+    result = runner.invoke(app, ["demo", "--vendor", "nosuchdesk"])
+    assert result.exit_code == ExitCode.CONFIG and "acmedesk" in result.output
+
+
+def test_demo_without_plugins_routes_the_synthetic_data(plugin_registry: PluginRegistry) -> None:
+    result = runner.invoke(app, ["demo", "--json", "--customers", "40"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["vendor"] is None and report["requests"] == 0 and "No helpdesk plugin" in report["note"]
+    assert report["after"]["open_with_preferred_agent_share"] > report["before"]["open_with_preferred_agent_share"]
