@@ -383,3 +383,15 @@ async def test_resume_after_tickets_changed_misses_nothing(
     assert set(first) | set(rest) == set(fake.conversations)
     assert len(rest) == len(fake.conversations) - len(first) + 2
     assert rest[-2:] == [first[0], first[50]], "the updated tickets come again, with their newer state"
+
+
+async def test_an_export_never_starts_in_the_last_minute(
+    fake: FakeZendesk, adapter: ZendeskAdapter, clock: FakeClock
+) -> None:
+    """A sync cursor at (or past) now must not make Zendesk refuse the export as too recent."""
+    got = [c async for c in adapter.iter_conversations(updated_since=clock.now() + timedelta(minutes=5))]
+    assert got == []
+    [m async for m in adapter.iter_all_messages(updated_since=clock.now())]
+    [c async for c in adapter.iter_customers(updated_since=clock.now())]
+    starts = [int(q["start_time"]) for q in (r.url_params for r in fake.requests) if "start_time" in q]
+    assert starts and all(s <= int(clock.now().timestamp()) - 60 for s in starts)
