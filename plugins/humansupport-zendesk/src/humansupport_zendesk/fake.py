@@ -112,7 +112,8 @@ class FakeZendesk(FakeHelpdesk):
     """Zendesk as the adapter sees it; `export_limit_per_minute` turns on the exports' own 10/min bucket."""
 
     vendor: ClassVar[str] = "zendesk"
-    default_page_size: ClassVar[int] = 100
+    #: caps every page; lists are also capped at Zendesk's 100 and exports at its 1,000
+    default_page_size: ClassVar[int] = 1000
     subdomain: ClassVar[str] = "fake"
     email: ClassVar[str] = "api-agent@fake.test"
     token: ClassVar[str] = "fake-zendesk-api-token"  # noqa: S105 - a fake's credential, not a secret
@@ -375,7 +376,7 @@ class FakeZendesk(FakeHelpdesk):
         # The cursor is a position in (generated time, id) order, not an offset: a ticket updated after it
         # was exported moves behind the cursor and comes again; nothing ahead of the cursor is skipped.
         start = bisect.bisect_right(records, position, key=lambda r: (r[0], r[1]))
-        size = min(per_page, max(self.page_size, 1) if self.page_size < _EXPORT_CAP else _EXPORT_CAP)
+        size = max(1, min(per_page, self.page_size, _EXPORT_CAP))
         chunk = records[start : start + size]
         end = start + len(chunk)
         after = _encode_position((chunk[-1][0], chunk[-1][1]) if chunk else position)
@@ -715,7 +716,7 @@ class FakeZendesk(FakeHelpdesk):
         with_comments = "comment_events" in (request.url.params.get("include") or "").split(",")
         events = self._events()
         lo = next((i for i, e in enumerate(events) if e["timestamp"] >= start_time), len(events))
-        size = min(_EXPORT_CAP, self.page_size if self.page_size < _EXPORT_CAP else _EXPORT_CAP)
+        size = max(1, min(_EXPORT_CAP, self.page_size))
         hi = min(lo + size, len(events))
         while 0 < hi < len(events) and hi > lo and events[hi]["timestamp"] == events[hi - 1]["timestamp"]:
             hi += 1
