@@ -1,0 +1,908 @@
+"""The Zendesk Support adapter: every `AsyncHelpdesk` method over `humansupport.http`.
+
+Reads use cursor paging only (offset paging 400s past 10,000 records, vendors/zendesk.md §3): history through
+the incremental cursor export, open tickets through the search export, comments in bulk through the
+incremental ticket-events export with `include=comment_events`. Both exports share their own 10 requests/min
+bucket. Writes use `safe_update` + `updated_stamp` (409 when stale) and `update_many` batch jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+import httpx
+from pydantic import SecretStr
+
+from humansupport import (
+    Agent,
+    AgentAvailability,
+    Assignment,
+    AssignmentOutcome,
+    AssignmentResult,
+    AsyncHelpdesk,
+    AuthorRole,
+    Capabilities,
+    CheckReport,
+    ConfigError,
+    ConflictError,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Group,
+    HelpdeskError,
+    HelpdeskSettings,
+    Message,
+    ProfilePatch,
+    SatisfactionRating,
+    ValidationError,
+    WebhookEvent,
+)
+from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.http import (
+    CursorPaginator,
+    HttpClient,
+    PageRequest,
+    Paginator,
+    RateLimiter,
+    RateLimitHeaders,
+    RetryPolicy,
+    iter_pages,
+    limiter_for,
+    paginate,
+)
+
+from . import webhooks
+from .mapping import (
+    CORE_TO_STATUS,
+    comment_to_message,
+    group_to_group,
+    rating_to_rating,
+    role_to_author_role,
+    stamp,
+    ticket_events_to_messages,
+    ticket_to_conversation,
+    user_to_agent,
+    user_to_customer,
+    zendesk_id,
+    zendesk_time,
+)
+
+__all__ = ["PROFILE_USER_FIELDS", "ExportPage", "ZendeskAdapter", "ZendeskSettings"]
+
+logger = logging.getLogger("humansupport.zendesk")
+
+ENV: Final = "HUMANSUPPORT_ZENDESK_"
+#: Zendesk subdomains: letters, digits and hyphens (the `acme` of acme.zendesk.com).
+_SUBDOMAIN: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: Account headers on every response; `ratelimit-reset` (seconds) on the ticketing list endpoints (§5).
+RATE_HEADERS: Final = RateLimitHeaders(
+    limit="X-Rate-Limit", remaining="X-Rate-Limit-Remaining", reset="ratelimit-reset", reset_kind="seconds"
+)
+#: The export and ticket-update buckets are paced on their own documented limits: the account headers describe
+#: a different bucket, and the endpoint headers (`Zendesk-RateLimit-<bucket>: total=..; remaining=..`) are
+#: not plain numbers.
+_EXPORT_HEADERS: Final = RateLimitHeaders(limit=None, remaining=None)
+REQUEST_ID_HEADERS: Final = ("X-Zendesk-Request-Id", "X-Request-Id")
+PAGE_SIZE: Final = 100  # cursor pagination maximum on most endpoints
+EXPORT_PAGE_SIZE: Final = 1000  # incremental exports: up to 1,000 items a request
+BATCH_SIZE: Final = 100  # update_many takes at most 100 tickets a job
+_TERMINAL_JOB: Final = frozenset({"completed", "failed", "killed"})
+#: Unified agent statuses (Agent Availability API); `transfers_only` takes no new work, custom ones are unknown.
+_AVAILABILITY: Final[Mapping[str, AgentAvailability]] = {
+    "online": AgentAvailability.AVAILABLE,
+    "away": AgentAvailability.AWAY,
+    "transfers_only": AgentAvailability.AWAY,
+    "offline": AgentAvailability.OFFLINE,
+}
+#: The user fields humansupport's own enrichment writes (key -> Zendesk field type).
+PROFILE_USER_FIELDS: Final[Mapping[str, str]] = {
+    "humansupport_preferred_agent": "text",
+    "humansupport_conversations": "integer",
+}
+
+_HINTS: Final[Mapping[int, str]] = {
+    401: (
+        f"check {ENV}EMAIL and {ENV}API_TOKEN (or {ENV}OAUTH_TOKEN) and that {ENV}SUBDOMAIN names the "
+        "account the token belongs to"
+    ),
+    403: (
+        f"the user behind {ENV}EMAIL / {ENV}OAUTH_TOKEN lacks a role or scope: agents can read and assign, "
+        "incremental exports and satisfaction ratings need an admin, OAuth tokens need the read and write scopes"
+    ),
+    404: "the record was deleted or merged, or the credential cannot see it",
+    429: (
+        f"over Zendesk's rate limit; lower {ENV}RATE_LIMIT_PER_MINUTE to your plan's limit or run outside busy hours"
+    ),
+}
+
+
+class ZendeskSettings(HelpdeskSettings):
+    """Zendesk settings; secrets (`api_token`, `oauth_token`) come only from keyword arguments or the environment."""
+
+    vendor = "zendesk"
+
+    subdomain: str | None = None
+    email: str | None = None
+    api_token: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+    #: seed of the account bucket (Suite Team 200/min); corrected from `X-Rate-Limit` on the first response
+    rate_limit_per_minute: float = 200.0
+    #: incremental exports have their own limit: 10/min, 30/min with the High Volume add-on
+    export_rate_per_minute: float = 10.0
+    #: Update Ticket has its own account limit: 100/min (20 on trials, 300 with High Volume)
+    ticket_update_rate_per_minute: float = 100.0
+    #: how long assign_many waits for an update_many job before reporting its tickets as failed
+    job_timeout: float = 300.0
+    #: how far a webhook timestamp may be from now, in seconds
+    webhook_tolerance: float = 300.0
+    #: the account has omnichannel routing: read agent status and capacity from the Agent Availability API
+    omnichannel_routing: bool = False
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One incremental-export page: its conversations and the cursor to resume after it (a checkpoint)."""
+
+    conversations: list[Conversation]
+    after_cursor: str | None
+    end_of_stream: bool
+
+
+class _ExportPaginator(Paginator):
+    """Zendesk's cursor exports: follow `after_cursor` until `end_of_stream` (never past it, zenpy #451).
+
+    The next request carries only `cursor` (plus page size): `start_time` belongs to the first request.
+    """
+
+    def __init__(self, *, items: str, per_page: int, extra: Mapping[str, Any] | None = None) -> None:
+        self._items = items
+        self._per_page = per_page
+        self._extra = dict(extra or {})
+
+    def items(self, data: Any, response: httpx.Response) -> list[dict[str, Any]]:
+        found = data.get(self._items) if isinstance(data, dict) else None
+        return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+    def next_request(self, current: PageRequest, data: Any, response: httpx.Response) -> PageRequest | None:
+        if not isinstance(data, dict) or data.get("end_of_stream") is not False:
+            return None  # true, or missing: stop rather than loop
+        cursor = data.get("after_cursor")
+        if not isinstance(cursor, str) or not cursor:
+            return None
+        return PageRequest(url=current.url, params={**self._extra, "cursor": cursor, "per_page": self._per_page})
+
+
+class _TimeExportPaginator(Paginator):
+    """The time-based ticket-events export: next `start_time` is this page's `end_time`."""
+
+    def __init__(self, *, items: str, extra: Mapping[str, Any]) -> None:
+        self._items = items
+        self._extra = dict(extra)
+
+    def items(self, data: Any, response: httpx.Response) -> list[dict[str, Any]]:
+        found = data.get(self._items) if isinstance(data, dict) else None
+        return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+    def next_request(self, current: PageRequest, data: Any, response: httpx.Response) -> PageRequest | None:
+        if not isinstance(data, dict) or data.get("end_of_stream") is not False:
+            return None
+        end_time = data.get("end_time")
+        if not isinstance(end_time, int) or isinstance(end_time, bool):
+            return None
+        return PageRequest(url=current.url, params={**self._extra, "start_time": end_time})
+
+
+def _cursor_pager(items: str) -> CursorPaginator:
+    """Zendesk cursor pagination: `meta.has_more`, `meta.after_cursor`, sent back as `page[after]`."""
+    return CursorPaginator(
+        items=items, next_cursor="meta.after_cursor", has_more="meta.has_more", cursor_param="page[after]"
+    )
+
+
+def _int_id(value: str | None, what: str) -> int | None:
+    """Zendesk ids are integers in request bodies; a non-numeric id is our caller's bug, named clearly."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(vendor="zendesk", vendor_message=f"{what} {value!r} is not a Zendesk id") from None
+
+
+class _RoleLookup:
+    """A comment author's role: the side-loaded users first, then the known agents, else a customer."""
+
+    def __init__(self, roles: Mapping[str, Any], agents: set[str]) -> None:
+        self._roles = roles
+        self._agents = agents
+
+    def __call__(self, author: str | None) -> AuthorRole:
+        if author is None or author == "-1":
+            return AuthorRole.SYSTEM
+        if author in self._roles:
+            return role_to_author_role(self._roles[author])
+        return AuthorRole.AGENT if author in self._agents else AuthorRole.CUSTOMER
+
+
+def _epoch(when: datetime | None) -> int:
+    return int(when.timestamp()) if when is not None else 0
+
+
+def _secret(value: SecretStr | str | None) -> SecretStr | None:
+    if value is None or isinstance(value, SecretStr):
+        return value
+    return SecretStr(value)
+
+
+class ZendeskAdapter(AsyncHelpdesk):
+    """Zendesk Support through its REST API v2."""
+
+    vendor: ClassVar[str] = "zendesk"
+    settings_model = ZendeskSettings
+    capabilities = Capabilities(
+        bulk_assign=True,
+        optimistic_concurrency=True,
+        availability=False,  # only accounts with omnichannel routing have it: see `omnichannel_routing`
+        signed_webhooks=True,
+        incremental_export=True,
+        satisfaction_ratings=True,
+        webhook_registration=False,
+    )
+
+    def __init__(
+        self,
+        *,
+        subdomain: str | None = None,
+        email: str | None = None,
+        api_token: SecretStr | str | None = None,
+        oauth_token: SecretStr | str | None = None,
+        base_url: str | None = None,
+        account: str | None = None,
+        capacity_default: int | None = None,
+        rate_limit_per_minute: float = 200.0,
+        export_rate_per_minute: float = 10.0,
+        ticket_update_rate_per_minute: float = 100.0,
+        job_timeout: float = 300.0,
+        webhook_tolerance: float = 300.0,
+        omnichannel_routing: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            k: v for k, v in locals().items() if k not in ("self", "__class__") and not k.startswith("_")
+        }
+        if subdomain is not None:
+            subdomain = subdomain.strip().lower()
+            if not _SUBDOMAIN.fullmatch(subdomain):
+                raise ConfigError(
+                    f"zendesk: subdomain {subdomain!r} is malformed: give only the account name, e.g. 'acme' for "
+                    f"https://acme.zendesk.com (pass subdomain=..., or set {ENV}SUBDOMAIN)"
+                )
+        if subdomain is None and base_url is None:
+            raise ConfigError(
+                f"zendesk: subdomain is missing (pass subdomain=..., or set {ENV}SUBDOMAIN), e.g. 'acme' for "
+                "https://acme.zendesk.com"
+            )
+        token = _secret(api_token)
+        bearer = _secret(oauth_token)
+        headers: dict[str, str] = {}
+        auth: httpx.Auth | None = None
+        if bearer is not None and bearer.get_secret_value():
+            headers["Authorization"] = f"Bearer {bearer.get_secret_value()}"
+            self._auth_kind = "oauth_token"
+        elif token is not None and token.get_secret_value():
+            if not email:
+                raise ConfigError(f"zendesk: api_token needs the agent's email (pass email=..., or set {ENV}EMAIL)")
+            auth = httpx.BasicAuth(f"{email}/token", token.get_secret_value())
+            self._auth_kind = "api_token"
+        else:
+            raise ConfigError(
+                f"zendesk: no credential: set {ENV}EMAIL and {ENV}API_TOKEN (API token auth), "
+                f"or {ENV}OAUTH_TOKEN (OAuth bearer token)"
+            )
+        self._subdomain = subdomain
+        self._clock = clock
+        self._capacity = capacity_default
+        self._job_timeout = job_timeout
+        self._webhook_tolerance = webhook_tolerance
+        self._omnichannel = omnichannel_routing
+        url = (base_url or f"https://{subdomain}.zendesk.com").rstrip("/")
+        key = f"zendesk:{account or subdomain or url}"
+        self.http = HttpClient(
+            vendor=self.vendor,
+            base_url=url,
+            auth=auth,
+            headers=headers,
+            transport=transport,
+            clock=clock,
+            limiter=limiter_for(key, per_minute=rate_limit_per_minute, clock=clock, headers=RATE_HEADERS),
+            rate_headers=RATE_HEADERS,
+            request_id_headers=REQUEST_ID_HEADERS,
+            error_hints=_HINTS,
+            retry=retry or RetryPolicy(),
+        )
+        # Exports: their own bucket (10/min), seeded from settings, never "corrected" by the account headers.
+        self._export = self.http.with_options(
+            limiter=RateLimiter(per_minute=export_rate_per_minute, clock=clock, headers=_EXPORT_HEADERS)
+        )
+        # Single-ticket updates (assign, notes): their own bucket too, shared by every adapter on the account.
+        self._ticket_writes = self.http.with_options(
+            limiter=limiter_for(
+                f"{key}:tickets-update",
+                per_minute=ticket_update_rate_per_minute,
+                clock=clock,
+                headers=_EXPORT_HEADERS,
+            )
+        )
+        self._agent_ids: set[str] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ZendeskAdapter(subdomain={self._subdomain!r}, base_url={self.http.base_url!r}, auth={self._auth_kind!r})"
+        )
+
+    def with_options(self, **overrides: Any) -> ZendeskAdapter:
+        """A new adapter with changed settings or retry options, e.g. `with_options(max_retry_wait=5)`.
+
+        It shares the transport, the clock and the account's rate-limit buckets; close it on its own.
+        """
+        options = dict(self._options)
+        policy_names = {f.name for f in dataclasses.fields(RetryPolicy)}
+        policy = {k: overrides.pop(k) for k in list(overrides) if k in policy_names}
+        unknown = sorted(set(overrides) - set(options))
+        if unknown:
+            raise TypeError(
+                f"with_options() got unknown option(s) {', '.join(unknown)}; "
+                f"use one of {', '.join(sorted((set(options) | policy_names) - {'retry'}))}"
+            )
+        options.update(overrides)
+        if policy:
+            options["retry"] = dataclasses.replace(options["retry"] or RetryPolicy(), **policy)
+        return ZendeskAdapter(**options)
+
+    async def aclose(self) -> None:
+        await self._ticket_writes.aclose()
+        await self._export.aclose()
+        await self.http.aclose()
+
+    # -- reads: tickets ------------------------------------------------------------------------------
+
+    def _export_start(self, updated_since: datetime | None) -> int:
+        """An export's `start_time`: never in the last minute, which Zendesk's exports leave out anyway
+        (vendors/zendesk.md §3); starting a little earlier only re-reads what an upsert absorbs."""
+        return min(_epoch(updated_since), int(self._clock.now().timestamp()) - 60)
+
+    async def iter_export_pages(
+        self, *, updated_since: datetime | None = None, cursor: str | None = None
+    ) -> AsyncIterator[ExportPage]:
+        """The incremental cursor export page by page; resume a crashed run from the last `after_cursor`.
+
+        A ticket updated again during the export shows up again with its newer state (store by upsert).
+        """
+        params: dict[str, Any] = {"per_page": EXPORT_PAGE_SIZE, "exclude_deleted": "true"}
+        if cursor:
+            params["cursor"] = cursor
+        else:
+            params["start_time"] = self._export_start(updated_since)
+        first = PageRequest(url="/api/v2/incremental/tickets/cursor", params=params)
+        pager = _ExportPaginator(items="tickets", per_page=EXPORT_PAGE_SIZE, extra={"exclude_deleted": "true"})
+        async for page in iter_pages(self._export, first, pager):
+            data = page.data if isinstance(page.data, dict) else {}
+            convs = [c for c in (ticket_to_conversation(t) for t in page.items) if c is not None]
+            after = data.get("after_cursor")
+            yield ExportPage(
+                conversations=convs,
+                after_cursor=after if isinstance(after, str) else None,
+                end_of_stream=page.next is None,
+            )
+
+    async def iter_conversations(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> AsyncIterator[Conversation]:
+        """All tickets through the export; with `status`, the search export (cursor, no 1,000 cap).
+
+        Search is eventually consistent (minutes behind); writes are guarded by safe_update anyway.
+        """
+        if not status:
+            async for page in self.iter_export_pages(updated_since=updated_since):
+                for conv in page.conversations:
+                    yield conv
+            return
+        wanted = {s for s in status if s in CORE_TO_STATUS}
+        if not wanted:
+            return  # no Zendesk status maps to OTHER
+        terms = ["type:ticket", *(f"status:{CORE_TO_STATUS[s]}" for s in sorted(wanted))]
+        if updated_since is not None:
+            terms.append(f"updated>={stamp(updated_since)}")
+        params = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": PAGE_SIZE}
+        first = PageRequest(url="/api/v2/search/export", params=params)
+        async for item in paginate(self.http, first, _cursor_pager("results")):
+            found = ticket_to_conversation(item)
+            if found is not None and found.status in wanted:
+                yield found
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        data = await self.http.get_json(f"/api/v2/tickets/{_int_id(conversation_id, 'ticket id')}")
+        return self._ticket_or_fail(data, "GET", f"/api/v2/tickets/{conversation_id}")
+
+    def _ticket_or_fail(self, data: Any, method: str, path: str) -> Conversation:
+        ticket = data.get("ticket") if isinstance(data, dict) else None
+        conv = ticket_to_conversation(ticket) if isinstance(ticket, Mapping) else None
+        if conv is None:
+            raise HelpdeskError(vendor=self.vendor, method=method, path=path, vendor_message="response has no ticket")
+        return conv
+
+    # -- reads: comments -----------------------------------------------------------------------------
+
+    async def _known_agents(self) -> set[str]:
+        """Ids of every agent and admin (active or not), to tell agent comments from customer comments."""
+        if self._agent_ids is None:
+            ids: set[str] = set()
+            for role in ("agent", "admin"):
+                first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
+                async for user in paginate(self.http, first, _cursor_pager("users")):
+                    uid = zendesk_id(user.get("id"))
+                    if uid is not None:
+                        ids.add(uid)
+            self._agent_ids = ids
+        return self._agent_ids
+
+    async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
+        """One ticket's comments, oldest first; roles from the side-loaded users (`include=users`)."""
+        tid = _int_id(conversation_id, "ticket id")
+        params = {"include": "users", "sort_order": "asc", "page[size]": PAGE_SIZE}
+        first = PageRequest(url=f"/api/v2/tickets/{tid}/comments", params=params)
+        agents: set[str] = set()
+        async for page in iter_pages(self.http, first, _cursor_pager("comments")):
+            data = page.data if isinstance(page.data, dict) else {}
+            roles: dict[str, Any] = {
+                uid: u.get("role")
+                for u in data.get("users") or []
+                if isinstance(u, Mapping) and (uid := zendesk_id(u.get("id"))) is not None
+            }
+            unknown = {zendesk_id(c.get("author_id")) for c in page.items} - roles.keys() - {None}
+            if unknown and not agents:
+                agents = await self._known_agents()  # a side-load missed an author (a deleted user)
+            role_of = _RoleLookup(roles, agents)
+            for item in page.items:
+                message = comment_to_message(item, ticket_id=str(tid), role_of=role_of)
+                if message is not None:
+                    yield message
+
+    async def iter_all_messages(self, *, updated_since: datetime | None = None) -> AsyncIterator[Message]:
+        """Comments of every ticket in bulk: the ticket-events export with `include=comment_events`.
+
+        About 1,000 events a request within the export's 10/min, instead of one request per ticket.
+        """
+        agents = await self._known_agents()
+
+        def role_of(author: str | None) -> AuthorRole:
+            if author is None or author == "-1":
+                return AuthorRole.SYSTEM
+            return AuthorRole.AGENT if author in agents else AuthorRole.CUSTOMER
+
+        extra = {"include": "comment_events"}
+        params = {**extra, "start_time": self._export_start(updated_since)}
+        first = PageRequest(url="/api/v2/incremental/ticket_events", params=params)
+        pager = _TimeExportPaginator(items="ticket_events", extra=extra)
+        previous: set[str] = set()
+        async for page in iter_pages(self._export, first, pager):
+            # The next page starts at this page's end_time, so it may repeat that second's events: skip what the
+            # last page gave (one page of ids in memory, never the whole history).
+            current: set[str] = set()
+            for message in ticket_events_to_messages(list(page.items), role_of=role_of):
+                current.add(message.id)
+                if message.id not in previous:
+                    yield message
+            previous = current
+
+    # -- reads: people -------------------------------------------------------------------------------
+
+    async def _memberships(self) -> list[tuple[str, str]]:
+        """(user id, group id) for every group membership."""
+        first = PageRequest(url="/api/v2/group_memberships", params={"page[size]": PAGE_SIZE})
+        out: list[tuple[str, str]] = []
+        async for item in paginate(self.http, first, _cursor_pager("group_memberships")):
+            uid, gid = zendesk_id(item.get("user_id")), zendesk_id(item.get("group_id"))
+            if uid is not None and gid is not None:
+                out.append((uid, gid))
+        return out
+
+    async def _availabilities(self) -> dict[str, tuple[AgentAvailability, int | None]]:
+        """Agent id -> (availability, capacity) from the Agent Availability API (JSON:API, cursor pages).
+
+        Follows developer.zendesk.com/api-reference/agent-availability: `data[].attributes.agent_status.name`
+        (online, away, transfers_only, offline, or a custom status) and the `channels` resources `included`
+        with each agent's `max_capacity` (only with Omnichannel Contact Center).
+        """
+        first = PageRequest(url="/api/v2/agent_availabilities", params={"page[size]": PAGE_SIZE})
+        out: dict[str, tuple[AgentAvailability, int | None]] = {}
+        async for page in iter_pages(self.http, first, _cursor_pager("data")):
+            data = page.data if isinstance(page.data, dict) else {}
+            channels = {
+                c.get("id"): c["attributes"]
+                for c in data.get("included") or []
+                if isinstance(c, Mapping) and c.get("type") == "channels" and isinstance(c.get("attributes"), Mapping)
+            }
+            for item in page.items:
+                attributes: Mapping[str, Any] = (
+                    item["attributes"] if isinstance(item.get("attributes"), Mapping) else {}
+                )
+                agent_id = zendesk_id(attributes.get("agent_id"))
+                if agent_id is None:
+                    continue
+                status = attributes.get("agent_status")
+                name = status.get("name") if isinstance(status, Mapping) else None
+                relationships = item.get("relationships")
+                channel_refs = relationships.get("channels") if isinstance(relationships, Mapping) else None
+                links = channel_refs.get("data") if isinstance(channel_refs, Mapping) else None
+                links = links if isinstance(links, list) else []
+                capacities = [
+                    cap
+                    for link in links
+                    if isinstance(link, Mapping)
+                    and isinstance(cap := channels.get(link.get("id"), {}).get("max_capacity"), int)
+                    and not isinstance(cap, bool)
+                ]
+                out[agent_id] = (
+                    _AVAILABILITY.get(str(name).lower(), AgentAvailability.UNKNOWN),
+                    max(capacities, default=None),
+                )
+        return out
+
+    async def iter_agents(self) -> AsyncIterator[Agent]:
+        """Agents and admins with their groups. Availability and capacity come from the Agent Availability API
+        when `omnichannel_routing` is on (capacity falling back to `capacity_default`); else availability is
+        unknown and capacity is `capacity_default`."""
+        groups_of: dict[str, list[str]] = {}
+        for uid, gid in await self._memberships():
+            groups_of.setdefault(uid, []).append(gid)
+        status = await self._availabilities() if self._omnichannel else {}
+        ids: set[str] = set()
+        for role in ("agent", "admin"):
+            first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
+            async for user in paginate(self.http, first, _cursor_pager("users")):
+                uid = str(user.get("id"))
+                availability, capacity = status.get(uid, (AgentAvailability.UNKNOWN, None))
+                agent = user_to_agent(
+                    user,
+                    group_ids=groups_of.get(uid, []),
+                    capacity=capacity if capacity is not None else self._capacity,
+                    availability=availability,
+                )
+                if agent is not None:
+                    ids.add(agent.id)
+                    yield agent
+        self._agent_ids = ids
+
+    async def iter_groups(self) -> AsyncIterator[Group]:
+        members: dict[str, list[str]] = {}
+        for uid, gid in await self._memberships():
+            members.setdefault(gid, []).append(uid)
+        first = PageRequest(url="/api/v2/groups", params={"page[size]": PAGE_SIZE})
+        async for item in paginate(self.http, first, _cursor_pager("groups")):
+            group = group_to_group(item, agent_ids=members.get(str(item.get("id")), []))
+            if group is not None and item.get("deleted") is not True:
+                yield group
+
+    async def iter_customers(self, *, updated_since: datetime | None = None) -> AsyncIterator[Customer]:
+        """End users through the incremental user export (agents are left out)."""
+        params = {"start_time": self._export_start(updated_since), "per_page": EXPORT_PAGE_SIZE}
+        first = PageRequest(url="/api/v2/incremental/users/cursor", params=params)
+        async for item in paginate(self._export, first, _ExportPaginator(items="users", per_page=EXPORT_PAGE_SIZE)):
+            if item.get("role") not in (None, "end-user"):
+                continue
+            customer = user_to_customer(item)
+            if customer is not None:
+                yield customer
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        uid = _int_id(customer_id, "user id")
+        data = await self.http.get_json(f"/api/v2/users/{uid}")
+        user = data.get("user") if isinstance(data, dict) else None
+        customer = user_to_customer(user) if isinstance(user, Mapping) else None
+        if customer is None:
+            raise HelpdeskError(vendor=self.vendor, method="GET", path=f"/api/v2/users/{uid}", vendor_message="no user")
+        return customer
+
+    async def find_customer(self, *, email: str) -> Customer | None:
+        """Exact email match among end users (the search also matches partially; we do not)."""
+        data = await self.http.get_json("/api/v2/users/search", params={"query": f"email:{email}"})
+        for user in (data or {}).get("users") or []:
+            if not isinstance(user, Mapping) or user.get("role") not in (None, "end-user"):
+                continue
+            found = user.get("email")
+            if isinstance(found, str) and found.lower() == email.lower():
+                return user_to_customer(user)
+        return None
+
+    async def iter_ratings(self, *, updated_since: datetime | None = None) -> AsyncIterator[SatisfactionRating]:
+        params: dict[str, Any] = {"page[size]": PAGE_SIZE}
+        if updated_since is not None:
+            params["start_time"] = _epoch(updated_since)
+        first = PageRequest(url="/api/v2/satisfaction_ratings", params=params)
+        async for item in paginate(self.http, first, _cursor_pager("satisfaction_ratings")):
+            rating = rating_to_rating(item)
+            if rating is not None:
+                yield rating
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _expected_stamp(expected_updated_at: datetime | None, expected_version: str | None) -> str | None:
+        if expected_version:
+            return expected_version
+        return stamp(expected_updated_at) if expected_updated_at is not None else None
+
+    async def assign(
+        self,
+        conversation_id: str,
+        agent_id: str | None,
+        *,
+        group_id: str | None = None,
+        expected_updated_at: datetime | None = None,
+        expected_version: str | None = None,
+    ) -> Conversation:
+        """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`."""
+        tid = _int_id(conversation_id, "ticket id")
+        ticket: dict[str, Any] = {"assignee_id": _int_id(agent_id, "agent id")}
+        if group_id is not None:
+            ticket["group_id"] = _int_id(group_id, "group id")
+        updated_stamp = self._expected_stamp(expected_updated_at, expected_version)
+        if updated_stamp is not None:
+            ticket["safe_update"] = True
+            ticket["updated_stamp"] = updated_stamp
+        path = f"/api/v2/tickets/{tid}"
+        try:
+            data = await self._ticket_writes.send_json("PUT", path, json={"ticket": ticket})
+        except ConflictError:
+            # A retried PUT whose first attempt landed also gets 409: if the ticket is already as asked, done.
+            now = await self.get_conversation(conversation_id)
+            if now.assignee_id == agent_id and (group_id is None or now.group_id == group_id):
+                return now
+            raise
+        return self._ticket_or_fail(data, "PUT", path)
+
+    async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
+        """`update_many` batch jobs of up to 100 tickets, each safe-updated; per-ticket results.
+
+        A stale ticket fails alone (CONFLICT), a deleted one is NOT_FOUND, the rest apply. Applied tickets are
+        read back (`show_many`) so the result carries the ticket as Zendesk now has it.
+        """
+        results: list[AssignmentResult] = []
+        for start in range(0, len(assignments), BATCH_SIZE):
+            results.extend(await self._assign_batch(list(assignments[start : start + BATCH_SIZE])))
+        return results
+
+    async def _assign_batch(self, batch: list[Assignment]) -> list[AssignmentResult]:
+        done: dict[str, AssignmentResult] = {}
+        tickets: list[dict[str, Any]] = []
+        for item in batch:
+            try:
+                entry: dict[str, Any] = {
+                    "id": _int_id(item.conversation_id, "ticket id"),
+                    "assignee_id": _int_id(item.agent_id, "agent id"),
+                }
+                if item.group_id is not None:
+                    entry["group_id"] = _int_id(item.group_id, "group id")
+            except ValidationError as exc:
+                done[item.conversation_id] = self._result(item, AssignmentOutcome.FAILED, str(exc))
+                continue
+            updated_stamp = self._expected_stamp(item.expected_updated_at, item.expected_version)
+            if updated_stamp is not None:  # the batch form wants both or neither (vendors/zendesk.md §4)
+                entry["safe_update"] = True
+                entry["updated_stamp"] = updated_stamp
+            tickets.append(entry)
+        if tickets:
+            try:
+                job = await self._run_job({"tickets": tickets})
+            except HelpdeskError as exc:
+                for item in batch:
+                    done.setdefault(item.conversation_id, self._result(item, AssignmentOutcome.FAILED, str(exc)))
+                job = None
+            if job is not None:
+                await self._apply_job_results(batch, job, done)
+        return [done[item.conversation_id] for item in batch]
+
+    async def _run_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Starts an update_many job and polls `/job_statuses/{id}` (on the clock) until it ends or times out.
+
+        Not retried on 5xx: a second job for the same tickets would report them stale. 429s are retried.
+        """
+        data = await self.http.send_json("PUT", "/api/v2/tickets/update_many", json=body, idempotent=False)
+        job = (data or {}).get("job_status") or {}
+        waited, delay = 0.0, 0.5
+        while job.get("status") not in _TERMINAL_JOB:
+            job_id = job.get("id")
+            if not isinstance(job_id, str) or waited >= self._job_timeout:
+                raise HelpdeskError(
+                    vendor=self.vendor,
+                    method="GET",
+                    path=f"/api/v2/job_statuses/{job_id}",
+                    vendor_message=f"job {job_id} still {job.get('status')!r} after {waited:.0f}s; its tickets may "
+                    "still change: re-read them before retrying",
+                )
+            await self._clock.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+            job = ((await self.http.get_json(f"/api/v2/job_statuses/{job_id}")) or {}).get("job_status") or {}
+        return dict(job)
+
+    async def _apply_job_results(
+        self, batch: list[Assignment], job: dict[str, Any], done: dict[str, AssignmentResult]
+    ) -> None:
+        by_id = {str(r.get("id")): r for r in job.get("results") or [] if isinstance(r, Mapping)}
+        applied: list[Assignment] = []
+        for item in batch:
+            if item.conversation_id in done:
+                continue
+            result = by_id.get(item.conversation_id)
+            if job.get("status") != "completed" or result is None:
+                message = f"job {job.get('id')} {job.get('status')}: {job.get('message') or 'no result for ticket'}"
+                done[item.conversation_id] = self._result(item, AssignmentOutcome.FAILED, message)
+            elif result.get("success") is True:
+                applied.append(item)
+            else:
+                error = str(result.get("error") or "")
+                text = f"{error}: {result.get('details') or ''}".strip(": ")
+                if "conflict" in error.lower() or "conflict" in text.lower():
+                    outcome = AssignmentOutcome.CONFLICT
+                elif "notfound" in error.lower().replace(" ", ""):
+                    outcome = AssignmentOutcome.NOT_FOUND
+                else:
+                    outcome = AssignmentOutcome.FAILED
+                done[item.conversation_id] = self._result(item, outcome, text or "failed")
+        if not applied:
+            return
+        ids = ",".join(a.conversation_id for a in applied)
+        data = await self.http.get_json("/api/v2/tickets/show_many", params={"ids": ids})
+        tickets: dict[str, Conversation] = {}
+        for raw in (data or {}).get("tickets") or []:
+            found = ticket_to_conversation(raw) if isinstance(raw, Mapping) else None
+            if found is not None:
+                tickets[found.id] = found
+        for item in applied:
+            read_back = tickets.get(item.conversation_id)
+            if read_back is None:
+                done[item.conversation_id] = self._result(item, AssignmentOutcome.NOT_FOUND, "gone after the job")
+                continue
+            done[item.conversation_id] = AssignmentResult(
+                conversation_id=item.conversation_id,
+                outcome=AssignmentOutcome.APPLIED,
+                agent_id=read_back.assignee_id,
+                group_id=read_back.group_id,
+                conversation=read_back,
+            )
+
+    @staticmethod
+    def _result(item: Assignment, outcome: AssignmentOutcome, message: str) -> AssignmentResult:
+        return AssignmentResult(
+            conversation_id=item.conversation_id, outcome=outcome, agent_id=item.agent_id, message=message
+        )
+
+    async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
+        """`PUT /users/{id}` for user_fields, notes and photo; tags are added (`PUT /users/{id}/tags`), never
+        replaced, so tags agents set by hand survive. A user field Zendesk did not store (not created in the
+        admin centre) is a ValidationError naming it.
+        """
+        uid = _int_id(customer_id, "user id")
+        user: dict[str, Any] = {}
+        if patch.custom_attributes:
+            user["user_fields"] = dict(patch.custom_attributes)
+        if patch.note is not None:
+            user["notes"] = patch.note
+        if patch.avatar_url is not None:
+            user["remote_photo_url"] = patch.avatar_url
+        customer: Customer | None = None
+        if user:
+            data = await self.http.send_json("PUT", f"/api/v2/users/{uid}", json={"user": user})
+            raw = (data or {}).get("user")
+            customer = user_to_customer(raw) if isinstance(raw, Mapping) else None
+            if customer is not None and patch.custom_attributes:
+                missing = sorted(k for k in patch.custom_attributes if k not in customer.custom_attributes)
+                if missing:
+                    raise ValidationError(
+                        vendor=self.vendor,
+                        status=422,
+                        method="PUT",
+                        path=f"/api/v2/users/{uid}",
+                        vendor_message=f"Zendesk has no user field with key {', '.join(missing)}",
+                        field_errors={"user_fields": [f"unknown key {k}" for k in missing]},
+                        hint="create the user fields first: `humansupport` docs/vendors/zendesk.md, profile fields",
+                    )
+        if patch.tags:
+            data = await self.http.send_json("PUT", f"/api/v2/users/{uid}/tags", json={"tags": list(patch.tags)})
+            tags = (data or {}).get("tags")
+            if customer is not None and isinstance(tags, list):
+                customer = customer.model_copy(update={"tags": [t for t in tags if isinstance(t, str)]})
+        if customer is None:
+            customer = await self.get_customer(customer_id)
+        return customer
+
+    async def add_internal_note(self, conversation_id: str, body: str) -> Message:
+        """A private comment (`public: false`). Not retried on 5xx: a retry could post the note twice."""
+        tid = _int_id(conversation_id, "ticket id")
+        payload = {"ticket": {"comment": {"body": body, "public": False}}}
+        data = await self._ticket_writes.send_json("PUT", f"/api/v2/tickets/{tid}", json=payload, idempotent=False)
+        audit = (data or {}).get("audit") or {}
+        for event in audit.get("events") or []:
+            if isinstance(event, Mapping) and event.get("type") == "Comment":
+                comment = {
+                    **event,
+                    "author_id": event.get("author_id") or audit.get("author_id"),
+                    "created_at": audit.get("created_at"),
+                    "public": event.get("public", False),
+                }
+                message = comment_to_message(comment, ticket_id=str(tid), role_of=lambda _: AuthorRole.AGENT)
+                if message is not None:
+                    return message
+        return Message(
+            id=str(audit.get("id") or f"{tid}-note"),
+            conversation_id=str(tid),
+            author_role=AuthorRole.AGENT,
+            public=False,
+            body=body,
+            created_at=zendesk_time(audit.get("created_at")) or self._clock.now(),
+            raw=dict(audit),
+        )
+
+    async def ensure_user_fields(self, fields: Mapping[str, str]) -> list[str]:
+        """Creates the user fields profile enrichment writes (key -> Zendesk type, e.g. `"text"`, `"integer"`)
+        that do not exist yet; returns the keys it created. Needs an admin. Zendesk ignores `user_fields`
+        values whose key has no field, so run this once before the first write-back (docs/vendors/zendesk.md).
+        """
+        first = PageRequest(url="/api/v2/user_fields", params={"page[size]": PAGE_SIZE})
+        existing = {item.get("key") async for item in paginate(self.http, first, _cursor_pager("user_fields"))}
+        created: list[str] = []
+        for key, kind in fields.items():
+            if key in existing:
+                continue
+            title = key.removeprefix("humansupport_").replace("_", " ").capitalize()
+            body = {"user_field": {"type": kind, "key": key, "title": title}}
+            await self.http.send_json("POST", "/api/v2/user_fields", json=body)
+            created.append(key)
+        return created
+
+    # -- webhooks ------------------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        return webhooks.verify_webhook(headers, body, secret, now=self._clock.now(), tolerance=self._webhook_tolerance)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        return webhooks.parse_webhook(headers, body)
+
+    # -- operations ----------------------------------------------------------------------------------
+
+    async def check(self) -> CheckReport:
+        """`GET /users/me`: Zendesk answers 200 with an anonymous user for a bad credential, so check the id."""
+        data = await self.http.get_json("/api/v2/users/me")
+        me = (data or {}).get("user") or {}
+        if zendesk_id(me.get("id")) is None or me.get("role") not in ("agent", "admin"):
+            raise HelpdeskError(
+                vendor=self.vendor,
+                status=200,
+                method="GET",
+                path="/api/v2/users/me",
+                vendor_message=f"signed in as {me.get('role') or 'anonymous'}, not an agent or admin",
+                hint=_HINTS[401],
+            )
+        room = self.http.limiter.headroom()
+        return CheckReport(
+            vendor=self.vendor,
+            ok=True,
+            base_url=self.http.base_url,
+            account=self._subdomain,
+            rate_limit=room.limit_per_minute,
+            rate_remaining=room.remaining,
+            details={"role": me.get("role"), "auth": self._auth_kind},
+        )

@@ -1,0 +1,281 @@
+"""Zendesk JSON -> core models, tolerant of what Zendesk adds, omits or nulls.
+
+Every reader takes a `Mapping` and uses `.get` with a default (never `payload["field"]`); a record without a
+usable `id` maps to None and the caller skips it. The vendor payload is kept in `raw`. Facts follow
+../shared/vendors/zendesk.md §2 (Tickets JSON format, Users, Ticket comments, Satisfaction ratings).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from humansupport import (
+    Agent,
+    AgentAvailability,
+    AuthorRole,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Group,
+    Message,
+    RatingScore,
+    SatisfactionRating,
+)
+from humansupport.models import to_utc
+
+__all__ = [
+    "CORE_TO_STATUS",
+    "STATUS_TO_CORE",
+    "comment_to_message",
+    "group_to_group",
+    "rating_to_rating",
+    "role_to_author_role",
+    "stamp",
+    "ticket_events_to_messages",
+    "ticket_to_conversation",
+    "user_to_agent",
+    "user_to_customer",
+    "zendesk_id",
+    "zendesk_time",
+]
+
+logger = logging.getLogger("humansupport.zendesk")
+
+#: Ticket `status`; with custom statuses this is the category (vendors/zendesk.md §2).
+STATUS_TO_CORE: Final[Mapping[str, ConversationStatus]] = {
+    "new": ConversationStatus.NEW,
+    "open": ConversationStatus.OPEN,
+    "pending": ConversationStatus.PENDING,
+    "hold": ConversationStatus.ON_HOLD,
+    "solved": ConversationStatus.SOLVED,
+    "closed": ConversationStatus.CLOSED,
+}
+CORE_TO_STATUS: Final[Mapping[ConversationStatus, str]] = {v: k for k, v in STATUS_TO_CORE.items()}
+
+_AGENT_ROLES: Final = frozenset({"agent", "admin"})
+_GOOD: Final = frozenset({"good", "good_with_comment", "good_without_comment"})
+_BAD: Final = frozenset({"bad", "bad_with_comment", "bad_without_comment"})
+
+
+def zendesk_id(value: Any) -> str | None:
+    """Zendesk ids are integers; accept numeric strings too, refuse bools, blanks, zero and containers."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value != 0 else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def zendesk_time(value: Any) -> datetime | None:
+    """ISO-8601 (`2024-06-01T10:38:52Z`) or epoch seconds to aware UTC; anything unparsable is None."""
+    try:
+        return to_utc(value)
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None
+
+
+def stamp(value: datetime) -> str:
+    """A time as Zendesk writes it (second precision, `Z`), e.g. for `updated_stamp`."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def ticket_to_conversation(ticket: Mapping[str, Any]) -> Conversation | None:
+    """A ticket; `version` is its `updated_at` text, the `updated_stamp` a safe update needs."""
+    tid = zendesk_id(ticket.get("id"))
+    if tid is None:
+        return None
+    status_text = ticket.get("status")
+    status = STATUS_TO_CORE.get(status_text.lower(), ConversationStatus.OTHER) if isinstance(status_text, str) else None
+    via = _dict(ticket.get("via"))
+    channel = via.get("channel")
+    updated_at = zendesk_time(ticket.get("updated_at"))
+    return Conversation(
+        id=tid,
+        status=status or ConversationStatus.OTHER,
+        subject=_str(ticket.get("subject")) or _str(ticket.get("raw_subject")),
+        customer_id=zendesk_id(ticket.get("requester_id")),
+        assignee_id=zendesk_id(ticket.get("assignee_id")),
+        group_id=zendesk_id(ticket.get("group_id")),
+        channel=str(channel) if isinstance(channel, str | int) and not isinstance(channel, bool) else None,
+        tags=_strings(ticket.get("tags")),
+        created_at=zendesk_time(ticket.get("created_at")),
+        updated_at=updated_at,
+        version=stamp(updated_at) if updated_at is not None else None,
+        raw=dict(ticket),
+    )
+
+
+def role_to_author_role(role: Any) -> AuthorRole:
+    """A Zendesk user `role` (`end-user`, `agent`, `admin`) as an author role; anything else is OTHER."""
+    if not isinstance(role, str):
+        return AuthorRole.OTHER
+    if role == "end-user":
+        return AuthorRole.CUSTOMER
+    if role in _AGENT_ROLES:
+        return AuthorRole.AGENT
+    return AuthorRole.OTHER
+
+
+RoleOf = Callable[[str | None], AuthorRole]
+
+
+def comment_to_message(comment: Mapping[str, Any], *, ticket_id: str, role_of: RoleOf) -> Message | None:
+    """A ticket comment. Zendesk does not put the author's role on the comment: `role_of` looks it up.
+
+    A comment without `public` is treated as private: showing an internal note to a customer is worse than
+    leaving a public reply out of an affinity count.
+    """
+    cid = zendesk_id(comment.get("id"))
+    if cid is None:
+        return None
+    author = zendesk_id(comment.get("author_id"))
+    public = comment.get("public")
+    body = _str(comment.get("body")) or _str(comment.get("plain_body")) or _str(comment.get("html_body"))
+    return Message(
+        id=cid,
+        conversation_id=ticket_id,
+        author_id=author,
+        author_role=role_of(author),
+        public=public if isinstance(public, bool) else False,
+        body=body,
+        created_at=zendesk_time(comment.get("created_at")),
+        raw=dict(comment),
+    )
+
+
+def ticket_events_to_messages(events: list[Mapping[str, Any]], *, role_of: RoleOf) -> Iterator[Message]:
+    """Comments from an incremental ticket-events page (`include=comment_events`), in the order given.
+
+    Each event is an audit with `child_events`; a child with `event_type: "Comment"` is one comment. Its time
+    is the audit's `created_at` (or `timestamp`), its author the child's `author_id` or the audit's updater.
+    """
+    for event in events:
+        if not isinstance(event, Mapping):
+            continue
+        ticket_id = zendesk_id(event.get("ticket_id"))
+        if ticket_id is None:
+            continue
+        when = event.get("created_at") or event.get("timestamp")
+        children = event.get("child_events")
+        for child in children if isinstance(children, list) else []:
+            if not isinstance(child, Mapping) or not isinstance(child.get("event_type"), str):
+                continue
+            if child["event_type"] not in ("Comment", "VoiceComment"):
+                continue
+            comment = {**child, "created_at": child.get("created_at") or when}
+            if comment.get("author_id") is None:
+                comment["author_id"] = event.get("updater_id")
+            message = comment_to_message(comment, ticket_id=ticket_id, role_of=role_of)
+            if message is not None:
+                yield message
+
+
+def _avatar(user: Mapping[str, Any]) -> str | None:
+    photo = _dict(user.get("photo"))
+    return _str(photo.get("content_url")) or _str(photo.get("mapped_content_url"))
+
+
+def user_to_customer(user: Mapping[str, Any]) -> Customer | None:
+    """An end user. `user_fields` become custom attributes; `notes` (agent-only) become notes."""
+    uid = zendesk_id(user.get("id"))
+    if uid is None:
+        return None
+    email = _str(user.get("email"))
+    org = zendesk_id(user.get("organization_id"))
+    return Customer(
+        id=uid,
+        name=_str(user.get("name")),
+        email=email,
+        emails=[email] if email else [],
+        phone=_str(user.get("phone")),
+        avatar_url=_avatar(user),
+        organization=org,
+        locale=_str(user.get("locale")),
+        timezone=_str(user.get("iana_time_zone")) or _str(user.get("time_zone")),
+        tags=_strings(user.get("tags")),
+        custom_attributes=_dict(user.get("user_fields")),
+        notes=_str(user.get("notes")),
+        created_at=zendesk_time(user.get("created_at")),
+        updated_at=zendesk_time(user.get("updated_at")),
+        raw=dict(user),
+    )
+
+
+def user_to_agent(
+    user: Mapping[str, Any],
+    *,
+    group_ids: list[str] | None = None,
+    capacity: int | None = None,
+    availability: AgentAvailability = AgentAvailability.UNKNOWN,
+) -> Agent | None:
+    """An agent or admin. Zendesk users carry no availability or capacity (see the adapter for both).
+
+    A deleted agent keeps `active: false`, a suspended one `suspended: true`: neither takes work.
+    """
+    uid = zendesk_id(user.get("id"))
+    if uid is None:
+        return None
+    active = user.get("active")
+    return Agent(
+        id=uid,
+        name=_str(user.get("name")),
+        email=_str(user.get("email")),
+        active=(active is not False) and user.get("suspended") is not True,
+        availability=availability,
+        capacity=capacity if capacity is None or capacity >= 0 else None,
+        group_ids=list(group_ids or []),
+        avatar_url=_avatar(user),
+        raw=dict(user),
+    )
+
+
+def group_to_group(group: Mapping[str, Any], *, agent_ids: list[str] | None = None) -> Group | None:
+    gid = zendesk_id(group.get("id"))
+    if gid is None:
+        return None
+    return Group(id=gid, name=_str(group.get("name")), agent_ids=list(agent_ids or []), raw=dict(group))
+
+
+def rating_to_rating(rating: Mapping[str, Any]) -> SatisfactionRating | None:
+    """A legacy CSAT rating; `good_with_comment` and friends fold into good/bad, `unoffered` is unknown."""
+    rid = zendesk_id(rating.get("id"))
+    if rid is None:
+        return None
+    score_text = rating.get("score") if isinstance(rating.get("score"), str) else None
+    if score_text in _GOOD:
+        score = RatingScore.GOOD
+    elif score_text in _BAD:
+        score = RatingScore.BAD
+    elif score_text == "offered":
+        score = RatingScore.OFFERED
+    else:
+        score = RatingScore.UNKNOWN
+    return SatisfactionRating(
+        id=rid,
+        conversation_id=zendesk_id(rating.get("ticket_id")),
+        customer_id=zendesk_id(rating.get("requester_id")),
+        agent_id=zendesk_id(rating.get("assignee_id")),
+        score=score,
+        comment=_str(rating.get("comment")),
+        created_at=zendesk_time(rating.get("created_at")),
+        raw=dict(rating),
+    )

@@ -1,0 +1,301 @@
+"""Shared fixtures: a seeded fake, an adapter on it, and the contract check every request goes through.
+
+Every test in this directory (the conformance kit included) talks to `FakeZendesk` through
+`ContractChecker`: each request the adapter sends (method, path, query, JSON body) is validated against
+Zendesk's own OpenAPI description in ../shared/specs/zendesk/openapi.yaml, and so is each successful
+response of the fake. A request the description does not know fails the test.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import yaml
+from humansupport_zendesk import FakeZendesk, ZendeskAdapter
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from pydantic import SecretStr
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from humansupport.http import reset_limiters
+from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
+
+SPEC_ENV = "HUMANSUPPORT_ZENDESK_SPEC"
+HISTORY = HistoryConfig(customers=60, agents=8, groups=2)
+
+
+def _spec_path() -> Path:
+    if os.environ.get(SPEC_ENV):
+        return Path(os.environ[SPEC_ENV])
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "specs" / "zendesk" / "openapi.yaml"
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"../shared/specs/zendesk/openapi.yaml not found above {here}; set {SPEC_ENV}")
+
+
+@cache
+def openapi() -> OpenAPI:
+    """The vendor's description, loaded once per test run (about a second)."""
+    with _spec_path().open() as fh:
+        data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    _keep_used_paths(data)
+    _narrow_dual_pagination(data)
+    _allow_id_in_batch_update(data)
+    _add_oauth_bearer(data)
+    # The description itself is not strictly valid OpenAPI 3.0 (e.g. `type: null` in one schema), so the
+    # description is not validated; requests and responses still are.
+    return OpenAPI.from_dict(data, config=Config(spec_validator_cls=None))
+
+
+#: The description's paths the plugin uses. Only these are loaded (path lookup over all ~1,000 is most of the
+#: check's cost); each must exist in the description, and a request to any other path fails as unknown.
+USED_PATHS = (
+    "/api/v2/incremental/tickets/cursor",
+    "/api/v2/incremental/ticket_events",
+    "/api/v2/incremental/users/cursor",
+    "/api/v2/search/export",
+    "/api/v2/tickets/{ticket_id}",
+    "/api/v2/tickets/{ticket_id}/comments",
+    "/api/v2/tickets/show_many",
+    "/api/v2/tickets/update_many",
+    "/api/v2/job_statuses/{job_status_id}",
+    "/api/v2/users",
+    "/api/v2/users/me",
+    "/api/v2/users/search",
+    "/api/v2/users/{user_id}",
+    "/api/v2/users/{user_id}/tags",
+    "/api/v2/groups",
+    "/api/v2/group_memberships",
+    "/api/v2/satisfaction_ratings",
+    "/api/v2/user_fields",
+)
+
+
+def _keep_used_paths(data: dict[str, Any]) -> None:
+    missing = [p for p in USED_PATHS if p not in data["paths"]]
+    assert not missing, f"not in the vendor description: {missing}"
+    data["paths"] = {p: data["paths"][p] for p in USED_PATHS}
+
+
+def _narrow_dual_pagination(data: dict[str, Any]) -> None:
+    """openapi-core cannot deserialize a deepObject `page` whose schema is `oneOf: [integer, object]`
+    (Zendesk's DualPaginationPage). We only send the cursor form (`page[size]`, `page[after]`; offset paging is
+    capped at 10,000 records), so the parameter is narrowed to its object branch, which is still validated.
+    """
+    for param in (data.get("components") or {}).get("parameters", {}).values():
+        schema = param.get("schema") or {}
+        if param.get("style") == "deepObject" and "oneOf" in schema:
+            objects = [s for s in schema["oneOf"] if s.get("type") == "object"]
+            if objects:
+                param["schema"] = objects[0]
+
+
+def _allow_id_in_batch_update(data: dict[str, Any]) -> None:
+    """The batch form of update_many requires `id` in each item, but the item is `allOf: [TicketObject, ...]`
+    and TicketObject marks `id` readOnly, so no batch request could ever validate. The batch item gets a copy
+    of TicketObject whose `id` is writable; every other field is validated as described.
+    """
+    schemas = data["components"]["schemas"]
+    item = schemas["TicketObject"]
+    writable = copy.deepcopy(item)
+    writable["properties"]["id"] = {k: v for k, v in writable["properties"]["id"].items() if k != "readOnly"}
+    schemas["TicketObjectBatchItem"] = writable
+    for branch in schemas["TicketsUpdateRequest"]["oneOf"]:
+        tickets = (branch.get("properties") or {}).get("tickets")
+        if tickets:
+            for part in tickets["items"]["allOf"]:
+                if part.get("$ref") == "#/components/schemas/TicketObject":
+                    part["$ref"] = "#/components/schemas/TicketObjectBatchItem"
+
+
+def _add_oauth_bearer(data: dict[str, Any]) -> None:
+    """The description declares only basic auth; Zendesk also takes OAuth access tokens as
+    `Authorization: Bearer` (developer.zendesk.com, "Creating and using OAuth tokens with the API")."""
+    data["components"]["securitySchemes"]["bearerAuth"] = {"type": "http", "scheme": "bearer"}
+    data["security"] = [*data.get("security", []), {"bearerAuth": []}]
+
+
+class _Request:
+    """httpx.Request as openapi-core's Request protocol."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(
+                [(k, v) for k, vs in parse_qs(request.url.query.decode(), keep_blank_values=True).items() for v in vs]
+            ),
+            header=Headers(list(request.headers.items())),
+            cookie=ImmutableMultiDict(),
+        )
+
+    @property
+    def host_url(self) -> str:
+        return f"{self._request.url.scheme}://{self._request.url.netloc.decode()}"
+
+    @property
+    def path(self) -> str:
+        return self._request.url.path
+
+    @property
+    def method(self) -> str:
+        return self._request.method.lower()
+
+    @property
+    def body(self) -> bytes | None:
+        return self._request.content or None
+
+    @property
+    def content_type(self) -> str:
+        return str(self._request.headers.get("content-type") or "application/json")
+
+
+class _Response:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def content_type(self) -> str:
+        return str(self._response.headers.get("content-type") or "application/json")
+
+    @property
+    def headers(self) -> Headers:
+        return Headers(list(self._response.headers.items()))
+
+    @property
+    def data(self) -> bytes | None:
+        return self._response.content or None
+
+
+class ContractViolation(AssertionError):
+    """A request or fake response the vendor description does not allow."""
+
+
+class ContractChecker:
+    """A MockTransport handler: validates the request, asks the fake, validates a 2xx answer."""
+
+    def __init__(self, fake: FakeZendesk) -> None:
+        self.fake = fake
+        self.checked = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        check_request(request)
+        response = self.fake(request)
+        if response.is_success:
+            check_response(request, response)
+        self.checked += 1
+        return response
+
+
+#: The one endpoint the adapter uses that the Support API description does not contain: the Agent Availability
+#: API has its own reference (developer.zendesk.com/api-reference/agent-availability/). It is checked here
+#: by hand, method, query and JSON:API shape, instead of by openapi-core.
+UNDESCRIBED = {("GET", "/api/v2/agent_availabilities"): {"page[size]", "page[after]"}}
+
+
+def _undescribed(request: httpx.Request) -> bool:
+    allowed = UNDESCRIBED.get((request.method, request.url.path))
+    if allowed is None:
+        return False
+    unknown = set(request.url.params) - allowed
+    if unknown or not request.headers.get("authorization"):
+        raise ContractViolation(f"{request.method} {request.url.path}: unknown query {sorted(unknown)} or no auth")
+    return True
+
+
+def _check_json_api(request: httpx.Request, response: httpx.Response) -> None:
+    body = response.json()
+    data = body.get("data")
+    ok = isinstance(data, list) and isinstance(body.get("included", []), list)
+    for item in data if isinstance(data, list) else []:
+        ok = ok and item.get("type") == "agent_availabilities" and isinstance(item.get("id"), str)
+        ok = ok and isinstance((item.get("attributes") or {}).get("agent_id"), int)
+    if not ok or not isinstance(body.get("meta", {}).get("has_more"), bool):
+        raise ContractViolation(f"response to {request.method} {request.url.path} is not the documented JSON:API shape")
+
+
+def check_request(request: httpx.Request) -> None:
+    if _undescribed(request):
+        return
+    try:
+        openapi().validate_request(_Request(request))
+    except Exception as exc:
+        raise ContractViolation(f"{request.method} {request.url.path}: {_describe(exc)}") from None
+
+
+def check_response(request: httpx.Request, response: httpx.Response) -> None:
+    if (request.method, request.url.path) in UNDESCRIBED:
+        _check_json_api(request, response)
+        return
+    try:
+        openapi().validate_response(_Request(request), _Response(response))
+    except Exception as exc:
+        raise ContractViolation(f"response to {request.method} {request.url.path}: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    parts = [f"{type(exc).__name__}: {exc}"]
+    cause: Any = exc.__cause__ or exc.__context__
+    while cause is not None and len(parts) < 4:
+        errors = getattr(cause, "schema_errors", None)
+        parts.append(f"{type(cause).__name__}: {cause}")
+        if errors:
+            parts.extend(str(e.message)[:300] for e in list(errors)[:3])
+        cause = cause.__cause__ or cause.__context__
+    return " <- ".join(parts)
+
+
+@pytest.fixture(autouse=True)
+def _contract_checked_fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every FakeZendesk transport in these tests validates against the vendor description."""
+    monkeypatch.setattr(FakeZendesk, "transport", lambda self: httpx.MockTransport(ContractChecker(self)))
+    reset_limiters()
+    yield
+    reset_limiters()
+
+
+@pytest.fixture(scope="session")
+def history() -> SyntheticHistory:
+    return generate_history(HISTORY)
+
+
+@pytest.fixture
+def clock(history: SyntheticHistory) -> FakeClock:
+    return FakeClock(start=history.config.end + timedelta(hours=1))
+
+
+@pytest.fixture
+def fake(clock: FakeClock, history: SyntheticHistory) -> FakeZendesk:
+    fake = FakeZendesk(clock=clock, history=history)
+    fake.export_limit_per_minute = 10
+    return fake
+
+
+def make_adapter(fake: FakeZendesk, clock: FakeClock, **overrides: Any) -> ZendeskAdapter:
+    options: dict[str, Any] = {
+        "subdomain": FakeZendesk.subdomain,
+        "email": FakeZendesk.email,
+        "api_token": SecretStr(FakeZendesk.token),
+    }
+    options.update(overrides)
+    return ZendeskAdapter(**options, transport=fake.transport(), clock=clock)
+
+
+@pytest.fixture
+async def adapter(fake: FakeZendesk, clock: FakeClock) -> AsyncIterator[ZendeskAdapter]:
+    async with make_adapter(fake, clock) as built:
+        yield built
