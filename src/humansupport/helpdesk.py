@@ -115,6 +115,14 @@ class AsyncHelpdesk(ABC):
     def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
         """The messages of one conversation in time order, public and private."""
 
+    def iter_all_messages(self, *, updated_since: datetime | None = None) -> AsyncIterator[Message]:
+        """Messages of every conversation created since a time, in bulk (vendor export endpoints).
+
+        Only where `capabilities.bulk_messages` is true; sync then needs about one request per page of
+        messages instead of one per conversation.
+        """
+        raise NotImplementedError(f"{self.vendor} has no bulk message export (capabilities.bulk_messages is false)")
+
     @abstractmethod
     def iter_agents(self) -> AsyncIterator[Agent]:
         """Agents with availability, capacity and group ids."""
@@ -325,6 +333,9 @@ class Helpdesk:
 
     def iter_messages(self, conversation_id: str) -> Iterator[Message]:
         return self._runner.iterate(self._adapter.iter_messages(conversation_id))
+
+    def iter_all_messages(self, *, updated_since: datetime | None = None) -> Iterator[Message]:
+        return self._runner.iterate(self._adapter.iter_all_messages(updated_since=updated_since))
 
     def iter_agents(self) -> Iterator[Agent]:
         return self._runner.iterate(self._adapter.iter_agents())

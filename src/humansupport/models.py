@@ -171,6 +171,7 @@ class Capabilities(_Model):
     availability: bool = False
     signed_webhooks: bool = False
     incremental_export: bool = False
+    bulk_messages: bool = False
     satisfaction_ratings: bool = False
     webhook_registration: bool = False
 

@@ -53,6 +53,7 @@ def test_plugins_lists_zendesk_with_capabilities() -> None:
         "optimistic_concurrency",
         "signed_webhooks",
         "incremental_export",
+        "bulk_messages",
         "satisfaction_ratings",
     }
     assert sorted(row["hooks"]) == ["register_fakes", "register_helpdesks"]

@@ -265,6 +265,14 @@ class Store:
             for start in range(0, len(msg_rows), 5000):
                 self._upsert(conn, self.t["messages"], msg_rows[start : start + 5000])
 
+    def upsert_messages(self, account: str, messages: Iterable[Message]) -> int:
+        """Upserts messages that came in bulk, apart from their conversations (vendor export endpoints)."""
+        rows = [_message_row(account, m.conversation_id, m) for m in messages]
+        with self.begin() as conn:
+            for start in range(0, len(rows), 5000):
+                self._upsert(conn, self.t["messages"], rows[start : start + 5000])
+        return len(rows)
+
     def upsert_ratings(self, account: str, ratings: Iterable[SatisfactionRating]) -> int:
         rows = [
             {

@@ -251,6 +251,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         availability=False,  # only accounts with omnichannel routing have it: see `omnichannel_routing`
         signed_webhooks=True,
         incremental_export=True,
+        bulk_messages=True,  # comments through the ticket-events export: `iter_all_messages`
         satisfaction_ratings=True,
         webhook_registration=False,
     )
