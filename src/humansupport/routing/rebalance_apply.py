@@ -317,7 +317,7 @@ async def apply_rebalance(
     resume: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
     max_runtime: float | None = None,
-    agents_refresh_seconds: float = 60.0,
+    agents_refresh_seconds: float = 300.0,
     clock: Clock = SYSTEM_CLOCK,
     after_chunk: Callable[[int], None] | None = None,
 ) -> RebalanceApplyReport:
@@ -326,6 +326,8 @@ async def apply_rebalance(
     Without `resume`, an unfinished earlier run is refused (ConfigError): it may hold writes that landed
     before a crash. With `resume` and no unfinished run, `plan` starts a new run (so cron can always pass
     `--resume`). `max_runtime` (seconds on `clock`) stops between chunks; the rest stays `planned`.
+    The team is read once and again every `agents_refresh_seconds` between chunks (a move to an agent
+    deactivated meanwhile is skipped); on vendors that list agents one request each, keep it long.
     `after_chunk` is called with the number of chunks done (tests kill the process there).
     """
     if chunk_size < 1:
