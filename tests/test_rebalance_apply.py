@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from humansupport.errors import ConfigError, LockHeldError
-from humansupport.models import ConversationStatus
+from humansupport.models import Conversation, ConversationStatus
 from humansupport.routing.rebalance import Move, MoveReason, RebalancePlan, RebalanceTotals
 from humansupport.routing.rebalance_apply import (
     JournalState,
@@ -67,47 +67,51 @@ def _env(store_url: str, *, open_conversations: int = 30) -> Env:
 def _plan(env: Env, n: int = 20) -> RebalancePlan:
     """Moves of `n` open conversations to another active agent, guarded by the versions the adapter reads."""
 
-    async def read() -> RebalancePlan:
+    async def read() -> list[Conversation]:
         async with env.adapter() as adapter:
-            convs = [c async for c in adapter.iter_conversations() if c.status.is_open][:n]
-        agents = sorted(a.id for a in env.fake.agents.values() if a.active)
-        moves = [
-            Move(
-                conversation_id=c.id,
-                customer_id=c.customer_id,
-                from_agent_id=c.assignee_id,
-                to_agent_id=next(a for a in agents[i % len(agents) :] + agents if a != c.assignee_id),
-                reason=MoveReason.HIGHER_AFFINITY,
-                explanation="test move",
-                score_before=0.0,
-                score_after=1.0,
-                score_delta=1.0,
-                expected_updated_at=c.updated_at,
-                expected_version=c.version,
-            )
-            for i, c in enumerate(convs)
-        ]
-        assert len(moves) == n
-        totals = RebalanceTotals(
-            considered=n,
-            excluded=0,
-            moves=n,
-            affinity_before=0.0,
-            affinity_after=float(n),
-            affinity_gained=float(n),
-            agents_over_capacity_before=0,
-            agents_over_capacity_after=0,
-            unassigned_before=0,
-            unassigned_after=0,
-            objective=0.0,
-            optimal=True,
-            gap=0.0,
-            solver="test",
-            solve_seconds=0.0,
-        )
-        return RebalancePlan(created_at=env.clock.now(), moves=moves, unplaced=[], excluded={}, totals=totals)
+            return [c async for c in adapter.iter_conversations() if c.status.is_open][:n]
 
-    return asyncio.run(read())
+    convs = asyncio.run(read())
+    assert len(convs) == n
+    return _plan_from(convs, sorted(a.id for a in env.fake.agents.values() if a.active), env)
+
+
+def _plan_from(convs: list[Conversation], agents: list[str], env: Env) -> RebalancePlan:
+    n = len(convs)
+    moves = [
+        Move(
+            conversation_id=c.id,
+            customer_id=c.customer_id,
+            from_agent_id=c.assignee_id,
+            to_agent_id=next(a for a in agents[i % len(agents) :] + agents if a != c.assignee_id),
+            reason=MoveReason.HIGHER_AFFINITY,
+            explanation="test move",
+            score_before=0.0,
+            score_after=1.0,
+            score_delta=1.0,
+            expected_updated_at=c.updated_at,
+            expected_version=c.version,
+        )
+        for i, c in enumerate(convs)
+    ]
+    totals = RebalanceTotals(
+        considered=n,
+        excluded=0,
+        moves=n,
+        affinity_before=0.0,
+        affinity_after=float(n),
+        affinity_gained=float(n),
+        agents_over_capacity_before=0,
+        agents_over_capacity_after=0,
+        unassigned_before=0,
+        unassigned_after=0,
+        objective=0.0,
+        optimal=True,
+        gap=0.0,
+        solver="test",
+        solve_seconds=0.0,
+    )
+    return RebalancePlan(created_at=env.clock.now(), moves=moves, unplaced=[], excluded={}, totals=totals)
 
 
 def _apply(
@@ -271,3 +275,78 @@ def test_lock_files_are_per_account(tmp_path: Path) -> None:
         with pytest.raises(LockHeldError):
             with rebalance_lock(store, "a"):
                 pass
+
+
+def test_killed_mid_run_then_resumed_on_each_backend(env: Env) -> None:
+    plan = _plan(env, n=10)
+    with pytest.raises(Killed):
+        _apply(env, plan, chunk_size=3, transport=_killing(env.fake, 5))
+    assert 0 < sum(env.writes().values()) < 10
+    report = _apply(env, None, resume=True, chunk_size=3)
+    assert report.resumed and report.outcome == "ok"
+    assert set(env.writes().values()) == {1}
+
+
+def test_killed_after_a_chunk_was_journaled_resumes_the_rest() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = _env(f"sqlite:///{Path(tmp) / 'store.db'}")
+        try:
+            plan = _plan(env, n=10)
+
+            def die(chunks_done: int) -> None:
+                if chunks_done == 2:
+                    raise Killed("between chunks")
+
+            with pytest.raises(Killed):
+                _apply(env, plan, chunk_size=3, after_chunk=die)
+            assert sum(env.writes().values()) == 6
+            report = _apply(env, None, resume=True, chunk_size=3)
+            assert report.counts["applied"] == 10 and set(env.writes().values()) == {1}
+        finally:
+            env.store.close()
+
+
+def test_help_scout_guarded_apply_skips_human_changes_and_resumes(tmp_path: Path) -> None:
+    """Help Scout has no optimistic concurrency: its adapter re-reads before writing; the applier relies on it."""
+    from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter, mapping
+    from pydantic import SecretStr
+
+    history = _HISTORY.setdefault(5, generate_history(HistoryConfig(customers=40, agents=6, groups=2, seed=5)))
+    clock = FakeClock(start=history.config.end + timedelta(hours=1))
+    fake = FakeHelpScout(clock=clock, history=history)
+    ordered = sorted(fake.conversations.values(), key=lambda c: int(c.id))[:12]
+    convs = [mapping.conversation_from_hs(fake.render_conversation(c)) for c in ordered]
+    agents = sorted(a.id for a in fake.agents.values() if a.active)
+    base = Env(fake=FakeAcme(), clock=clock, store=Store.open(tmp_path / "hs.db"))
+    plan = _plan_from(convs, agents, base)
+    human = plan.moves[2].conversation_id
+    clock.advance(60)
+    fake.touch_conversation(human, assignee_id=None)
+
+    def adapter(transport: httpx.AsyncBaseTransport) -> HelpScoutAdapter:
+        return HelpScoutAdapter(
+            app_id=FakeHelpScout.app_id,
+            app_secret=SecretStr(FakeHelpScout.app_secret),
+            transport=transport,
+            clock=clock,
+        )
+
+    async def run(resume: bool, transport: httpx.AsyncBaseTransport) -> RebalanceApplyReport:
+        async with adapter(transport) as a:
+            return await apply_rebalance(
+                a, base.store, None if resume else plan, account="hs", resume=resume, clock=clock, chunk_size=4
+            )
+
+    with pytest.raises(Killed):
+        asyncio.run(run(False, _killing(fake, 14)))  # token + team read, then part of the moves
+    report = asyncio.run(run(True, fake.transport()))
+    states = {e.conversation_id: e.state for e in report.entries}
+    assert states.pop(human) is JournalState.SKIPPED_STALE
+    assert set(states.values()) == {JournalState.APPLIED}
+    assert fake.conversations[human].assignee_id is None
+    patches = Counter(r.path for r in fake.requests if r.method == "PATCH" and r.status and r.status < 300)
+    assert patches and max(patches.values()) == 1
+    for move in plan.moves:
+        if move.conversation_id != human:
+            assert fake.conversations[move.conversation_id].assignee_id == move.to_agent_id
+    base.store.close()
