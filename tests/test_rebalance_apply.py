@@ -350,3 +350,21 @@ def test_help_scout_guarded_apply_skips_human_changes_and_resumes(tmp_path: Path
         if move.conversation_id != human:
             assert fake.conversations[move.conversation_id].assignee_id == move.to_agent_id
     base.store.close()
+
+
+def test_version_2_store_gains_the_journal_and_keeps_its_rows(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from humansupport.store import build_metadata
+
+    url = f"sqlite:///{tmp_path / 'v2.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        build_metadata(2).create_all(conn)
+        conn.execute(sa.text("INSERT INTO meta (key, value) VALUES ('schema_version', '2')"))
+        conn.execute(sa.text("INSERT INTO groups (account, id, name, agent_ids) VALUES ('a', '1', 'g', '[]')"))
+    engine.dispose()
+    with Store.open(url) as store:
+        assert store.schema_version() == 3
+        assert [g.id for g in store.groups("a")] == ["1"]
+        assert "rebalance_journal" in sa.inspect(store.engine).get_table_names()

@@ -551,6 +551,8 @@ def rebalance_plan_command(
                 typer.echo(f"left: {u.conversation_id} ({u.reason.value})")
             if report is None:
                 typer.echo("dry run: nothing was assigned (add --apply)")
+            elif report.resumed:
+                typer.echo("an unfinished run was resumed instead of applying this plan; the next run plans anew")
             typer.echo(plan.summary())
             if report is not None:
                 typer.echo(report.summary())
