@@ -188,19 +188,33 @@ def test_429_storm_and_5xx_mid_apply_still_apply_each_move_once(env: Env) -> Non
     assert env.clock.slept >= 2  # waited for Retry-After instead of hammering
 
 
-def test_persistent_5xx_fails_then_resume_finishes(env: Env) -> None:
+def test_persistent_5xx_fails_and_a_failed_move_never_blocks_the_next_night(env: Env) -> None:
     plan = _plan(env)
     stuck = plan.moves[4].conversation_id
     env.fake.fail_next(500, times=1000, match=lambda r: r.method == "PUT" and r.url.path.endswith(f"/{stuck}"))
     report = _apply(env, plan)
     assert report.outcome == "error"
     assert [e.conversation_id for e in report.entries if e.state is JournalState.FAILED] == [stuck]
+    assert stuck not in env.writes()
+    assert _apply(env, None, resume=True).run_id is None  # only failed moves left: the run is finished
+    env.fake.faults.clear()
+    retry = _plan(env, n=5)  # tomorrow's plan covers the conversation again
+    assert _apply(env, retry).outcome == "ok"
+    assert env.writes()[stuck] == 1
+
+
+def test_failed_moves_of_an_unfinished_run_are_retried_by_resume(env: Env) -> None:
+    plan = _plan(env)
+    stuck = plan.moves[1].conversation_id
+    env.fake.fail_next(500, times=1000, match=lambda r: r.method == "PUT" and r.url.path.endswith(f"/{stuck}"))
+    # retries of the 500s take seconds of (fake) time; 100 s a chunk makes the budget stop after 2 chunks
+    report = _apply(env, plan, chunk_size=4, max_runtime=150, after_chunk=lambda _: env.clock.advance(100))
+    assert report.stopped_early and report.counts["failed"] == 1 and report.counts["planned"] == 12
     with pytest.raises(ConfigError, match="--resume"):
         _apply(env, plan)  # a new apply refuses while a run is unfinished
     env.fake.faults.clear()
     again = _apply(env, None, resume=True)
-    assert again.resumed and again.run_id == report.run_id
-    assert again.outcome == "ok"
+    assert again.resumed and again.run_id == report.run_id and again.outcome == "ok"
     assert set(env.writes().values()) == {1}
 
 

@@ -56,7 +56,7 @@ class JournalState(StrEnum):
     APPLIED = "applied"
     SKIPPED_STALE = "skipped_stale"  # changed (reassigned, closed, agent deactivated) since planning
     SKIPPED_GONE = "skipped_gone"  # deleted in the helpdesk since planning
-    FAILED = "failed"  # an error after retries; --resume tries again
+    FAILED = "failed"  # an error after retries; retried if the run is resumed
 
 
 _PENDING: Final = (JournalState.PLANNED.value, JournalState.FAILED.value)
@@ -161,7 +161,12 @@ def _pg_lock(store: Store, account: str) -> Iterator[None]:
 
 
 class _Journal:
-    """The journal table through the store's engine (one transaction per write)."""
+    """The journal table through the store's engine (one transaction per write).
+
+    A run is unfinished while it has `planned` moves; its `failed` moves are retried when it is resumed.
+    A run left with only `failed` moves is finished (exit 1 told cron): the next plan, made from fresh
+    data, covers those conversations again, so one move that keeps failing never blocks later nights.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -171,7 +176,7 @@ class _Journal:
         t = self.t
         query = (
             sa.select(t.c.run_id, sa.func.min(t.c.created_at).label("started"))
-            .where(t.c.account == account, t.c.state.in_(_PENDING))
+            .where(t.c.account == account, t.c.state == JournalState.PLANNED.value)
             .group_by(t.c.run_id)
             .order_by(sa.desc("started"), sa.desc(t.c.run_id))
             .limit(1)
