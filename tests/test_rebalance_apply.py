@@ -382,3 +382,38 @@ def test_version_2_store_gains_the_journal_and_keeps_its_rows(tmp_path: Path) ->
         assert store.schema_version() == 3
         assert [g.id for g in store.groups("a")] == ["1"]
         assert "rebalance_journal" in sa.inspect(store.engine).get_table_names()
+
+
+def test_a_run_in_another_process_holds_the_lock(env: Env) -> None:
+    """Two real processes: the lock is the operating system's (flock) or the server's (advisory lock)."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from humansupport.store import Store\n"
+            "from humansupport.routing.rebalance_apply import rebalance_lock\n"
+            "with Store.open(sys.argv[1]) as s, rebalance_lock(s, sys.argv[2]):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.readline()\n",
+            env.store.engine.url.render_as_string(hide_password=False),
+            ACCOUNT,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeldError, match="another rebalance"):
+            _apply(env, _plan(env, n=3))
+        assert not env.writes()
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    assert _apply(env, _plan(env, n=3)).outcome == "ok"
