@@ -495,7 +495,7 @@ def rebalance_plan_command(
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
     from .routing.rebalance import RebalanceConfig
     from .routing.rebalance_apply import apply_rebalance
-    from .routing.rebalance_store import plan_from_store
+    from .routing.rebalance_store import plan_from_store, require_history
 
     def body() -> Any:
         wanted = frozenset(g.strip() for item in groups or [] for g in item.split(",") if g.strip())
@@ -511,8 +511,9 @@ def rebalance_plan_command(
         except ValueError as exc:
             raise ConfigError(f"rebalance: {exc}") from None
         label = account or vendor
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            require_history(store, label)  # before credentials: an empty store is the likelier mistake
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
@@ -591,7 +592,7 @@ def rebalance_apply_command(
             raise ConfigError("the plan names no vendor: pass --vendor")
         label = account or (plan.account if plan else None) or chosen
         adapter = build_adapter(chosen, clock=SYSTEM_CLOCK)
-        with _open_store(store_url) as store:
+        with _open_store(store_url, create=False) as store:
 
             async def go() -> Any:
                 async with adapter:
@@ -603,6 +604,11 @@ def rebalance_apply_command(
         if as_json:
             emit_json(report.to_dict())
         else:
+            not_applied = [e for e in report.entries if e.state.value != "applied"]
+            for e in not_applied[:50]:
+                typer.echo(f"{e.conversation_id}: {e.state.value} ({e.message or 'not sent yet'})")
+            if len(not_applied) > 50:
+                typer.echo(f"... and {len(not_applied) - 50} more (--json lists all)")
             typer.echo(report.summary())
         return report
 

@@ -11,7 +11,7 @@ from ..store import Store
 from .affinity import AffinityConfig, AffinityIndex
 from .rebalance import RebalanceConfig, RebalancePlan, plan_rebalance
 
-__all__ = ["IndexAffinity", "plan_from_store"]
+__all__ = ["IndexAffinity", "plan_from_store", "require_history"]
 
 
 class IndexAffinity:
@@ -29,6 +29,16 @@ class IndexAffinity:
         return [(s.agent_id, s.score) for s in self.index.scores(customer_id, now=self.now, limit=k)]
 
 
+def require_history(store: Store, account: str) -> None:
+    """Planning from an empty store would plan nothing and look fine: say what to run instead."""
+    if account not in store.accounts():
+        have = ", ".join(store.accounts()) or "none"
+        raise ConfigError(
+            f"the store {store.url} holds no history for {account!r} (accounts: {have}): run "
+            "`humansupport sync VENDOR` (with the same --account) before planning a rebalance"
+        )
+
+
 def plan_from_store(
     store: Store,
     account: str,
@@ -42,11 +52,7 @@ def plan_from_store(
 
     Agents the last sync found gone from the helpdesk count as deactivated, so their conversations move.
     """
-    if account not in store.accounts():
-        raise ConfigError(
-            f"the store {store.url} holds no history for {account!r}: run `humansupport sync VENDOR` "
-            "(with the same --account) before planning a rebalance"
-        )
+    require_history(store, account)
     stored = store.agents(account)
     gone = {a.id for a, deleted in stored if deleted is not None}
     team = list(agents) if agents is not None else [a for a, _ in stored]
