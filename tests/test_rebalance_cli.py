@@ -128,3 +128,20 @@ def test_apply_needs_a_plan_or_resume(env: Env) -> None:
     assert result.exit_code == ExitCode.USAGE
     missing = env.run("rebalance", "apply", "nope.json", "--json")
     assert missing.exit_code == ExitCode.CONFIG
+
+
+def test_max_runtime_exits_partial_and_resume_finishes_for_cron(env: Env) -> None:
+    assert env.run("sync", "acmedesk").exit_code == 0
+    env.fake.latency = 2.0  # each request takes 2 s of the injected clock: the team read alone uses the budget
+    stopped = env.run("rebalance", "acmedesk", "--apply", "--max-runtime", "1")
+    assert stopped.exit_code == ExitCode.PARTIAL, stopped.output
+    last = stopped.stdout.strip().splitlines()[-1]
+    assert last.startswith("rebalance apply (run ") and "stopped at --max-runtime" in last and "--resume" in last
+    assert not env.puts()
+    refused = env.run("rebalance", "acmedesk", "--apply")
+    assert refused.exit_code == ExitCode.CONFIG and "--resume" in refused.output
+    resumed = env.run("rebalance", "apply", "--resume", "--vendor", "acmedesk", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    doc = json.loads(resumed.stdout)
+    assert doc["resumed"] and doc["counts"]["planned"] == 0 and doc["counts"]["applied"] > 0
+    assert len(env.puts()) == doc["counts"]["applied"]
