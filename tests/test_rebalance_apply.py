@@ -26,7 +26,7 @@ from humansupport.routing.rebalance_apply import (
     rebalance_lock,
 )
 from humansupport.store import Store
-from humansupport.testing import FakeClock
+from humansupport.testing import FakeClock, FakeHelpdesk
 from humansupport.testing.synthetic import HistoryConfig, SyntheticHistory, generate_history
 
 from .acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
@@ -242,12 +242,14 @@ def test_resume_without_unfinished_run_and_without_plan_is_a_no_op(env: Env) -> 
     assert report.run_id is None and report.outcome == "ok"
 
 
-def _killing(fake: FakeAcme, after: int) -> httpx.MockTransport:
-    """Lets `after` requests through, then dies right after the next one lands (1 agent listing + 12 writes)."""
+def _killing(fake: FakeHelpdesk, after: int, *, before_landing: bool = False) -> httpx.MockTransport:
+    """Lets `after` requests through, then dies right after the next one lands (or just before it is sent)."""
     seen = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal seen
+        if before_landing and seen >= after:
+            raise Killed(f"killed before request {seen + 1}")
         response = fake(request)
         seen += 1
         if seen > after:
@@ -258,8 +260,15 @@ def _killing(fake: FakeAcme, after: int) -> httpx.MockTransport:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kill_after=st.integers(min_value=0, max_value=12), chunk=st.integers(min_value=1, max_value=8))
-def test_killed_at_any_point_then_resumed_every_move_ends_exactly_once(kill_after: int, chunk: int) -> None:
+@given(
+    kill_after=st.integers(min_value=0, max_value=12),
+    chunk=st.integers(min_value=1, max_value=8),
+    before_landing=st.booleans(),
+)
+def test_killed_at_any_point_then_resumed_every_move_ends_exactly_once(
+    kill_after: int, chunk: int, before_landing: bool
+) -> None:
+    """1 agents listing + 12 writes: every request is a possible kill point, before or after it lands."""
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(f"sqlite:///{Path(tmp) / 'store.db'}")
         try:
@@ -267,7 +276,9 @@ def test_killed_at_any_point_then_resumed_every_move_ends_exactly_once(kill_afte
             human_changed = plan.moves[7].conversation_id
             env.fake.touch_conversation(human_changed, assignee_id=None)
             with pytest.raises(Killed):
-                _apply(env, plan, chunk_size=chunk, transport=_killing(env.fake, kill_after))
+                _apply(
+                    env, plan, chunk_size=chunk, transport=_killing(env.fake, kill_after, before_landing=before_landing)
+                )
             report = _apply(env, None, resume=True, chunk_size=chunk)
             assert report.resumed
             states = {e.conversation_id: e.state for e in report.entries}
