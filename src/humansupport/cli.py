@@ -8,11 +8,13 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from enum import IntEnum
+from pathlib import Path
 from typing import Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
 from .clock import SYSTEM_CLOCK
@@ -425,6 +427,192 @@ def metrics_command(
         Console().print(agents)
 
     run_command(body, as_json=as_json)
+
+
+# --- rebalance (issue 9) ----------------------------------------------------------------------------------
+
+
+class _RebalanceGroup(TyperGroup):
+    """`rebalance VENDOR ...` plans (the `plan` sub-command); `rebalance apply PLAN` applies a saved plan."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["plan", *args]
+        return super().parse_args(ctx, args)
+
+
+rebalance_app = typer.Typer(
+    cls=_RebalanceGroup,
+    help="Nightly rebalance: `rebalance VENDOR` plans (dry run unless --apply); `rebalance apply PLAN` applies.",
+    no_args_is_help=True,
+)
+app.add_typer(rebalance_app, name="rebalance")
+
+ResumeOption = Annotated[
+    bool,
+    typer.Option("--resume", help="Continue the last unfinished run's journal first (safe to pass every night)."),
+]
+MaxRuntimeOption = Annotated[
+    float | None, typer.Option("--max-runtime", min=1, help="Stop cleanly between chunks after this many seconds.")
+]
+
+
+def _rebalance_exit(report: Any) -> None:
+    if report is None:
+        return
+    if report.outcome == "error":
+        raise typer.Exit(int(ExitCode.ERROR))
+    if report.outcome == "partial":
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+@rebalance_app.command("plan")
+def rebalance_plan_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk (synced first with `sync`).")],
+    output: Annotated[Path | None, typer.Option("--output", help="Save the plan as JSON (for `apply`).")] = None,
+    max_moves: Annotated[int | None, typer.Option("--max-moves", min=0, help="At most this many moves.")] = None,
+    per_agent_moves: Annotated[
+        int | None, typer.Option("--per-agent-moves", min=0, help="At most this many moves into one agent.")
+    ] = None,
+    move_penalty: Annotated[
+        float, typer.Option("--move-penalty", min=0, help="Affinity a move must gain to be worth it.")
+    ] = 0.1,
+    k: Annotated[int, typer.Option("--k", min=0, help="Most affine agents considered per conversation.")] = 10,
+    groups: Annotated[
+        list[str] | None, typer.Option("--groups", help="Only these groups (repeat, or comma-separate).")
+    ] = None,
+    exclude_touched_hours: Annotated[
+        float | None,
+        typer.Option("--exclude-touched-hours", min=0, help="Leave conversations updated in the last H hours."),
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Apply the plan (default: dry run).")] = False,
+    resume: ResumeOption = False,
+    max_runtime: MaxRuntimeOption = None,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Plan a rebalance of open conversations from the store; dry run unless --apply."""
+    from .routing.rebalance import RebalanceConfig
+    from .routing.rebalance_apply import apply_rebalance
+    from .routing.rebalance_store import plan_from_store, require_history
+
+    def body() -> Any:
+        wanted = frozenset(g.strip() for item in groups or [] for g in item.split(",") if g.strip())
+        try:
+            config = RebalanceConfig(
+                move_penalty=move_penalty,
+                max_moves=max_moves,
+                max_moves_per_agent=per_agent_moves,
+                candidates=k,
+                groups=wanted or None,
+                exclude_human_touched_hours=exclude_touched_hours,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"rebalance: {exc}") from None
+        label = account or vendor
+        with _open_store(store_url, create=False) as store:
+            require_history(store, label)  # before credentials: an empty store is the likelier mistake
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+
+            async def go() -> tuple[Any, Any]:
+                async with adapter:
+                    agents = [a async for a in adapter.iter_agents()]  # availability is live data
+                    now = SYSTEM_CLOCK.now()
+                    plan = plan_from_store(store, label, now=now, config=config, agents=agents)
+                    plan = plan.model_copy(update={"vendor": vendor, "account": label})
+                    if output is not None:
+                        plan.save(output)
+                    report = None
+                    if apply:
+                        report = await apply_rebalance(
+                            adapter,
+                            store,
+                            plan,
+                            account=label,
+                            resume=resume,
+                            max_runtime=max_runtime,
+                            clock=SYSTEM_CLOCK,
+                        )
+                    return plan, report
+
+            plan, report = asyncio.run(go())
+        if as_json:
+            emit_json(
+                {
+                    "dry_run": not apply,
+                    "summary": plan.summary(),
+                    "plan": plan.to_dict(),
+                    "apply": None if report is None else report.to_dict(),
+                }
+            )
+        else:
+            Console().print(plan.table())
+            for u in plan.unplaced[:20]:
+                typer.echo(f"left: {u.conversation_id} ({u.reason.value})")
+            if report is None:
+                typer.echo("dry run: nothing was assigned (add --apply)")
+            elif report.resumed:
+                typer.echo("an unfinished run was resumed instead of applying this plan; the next run plans anew")
+            typer.echo(plan.summary())
+            if report is not None:
+                typer.echo(report.summary())
+        return report
+
+    _rebalance_exit(run_command(body, as_json=as_json))
+
+
+@rebalance_app.command("apply")
+def rebalance_apply_command(
+    plan_path: Annotated[
+        Path | None, typer.Argument(metavar="PLAN", help="A plan saved with `rebalance VENDOR --output`.")
+    ] = None,
+    vendor: Annotated[str | None, typer.Option("--vendor", help="Vendor (default: the one in the plan).")] = None,
+    resume: ResumeOption = False,
+    max_runtime: MaxRuntimeOption = None,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply a saved plan (journaled, locked, resumable); --resume continues an unfinished run."""
+    from .routing.rebalance import RebalancePlan
+    from .routing.rebalance_apply import apply_rebalance
+
+    def body() -> Any:
+        plan = None
+        if plan_path is not None:
+            try:
+                plan = RebalancePlan.load(plan_path)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot read plan {plan_path}: {exc}") from None
+        elif not resume:
+            raise typer.BadParameter("give a PLAN file, or --resume to continue an unfinished run")
+        chosen = vendor or (plan.vendor if plan else None)
+        if chosen is None:
+            raise ConfigError("the plan names no vendor: pass --vendor")
+        label = account or (plan.account if plan else None) or chosen
+        adapter = build_adapter(chosen, clock=SYSTEM_CLOCK)
+        with _open_store(store_url, create=False) as store:
+
+            async def go() -> Any:
+                async with adapter:
+                    return await apply_rebalance(
+                        adapter, store, plan, account=label, resume=resume, max_runtime=max_runtime, clock=SYSTEM_CLOCK
+                    )
+
+            report = asyncio.run(go())
+        if as_json:
+            emit_json(report.to_dict())
+        else:
+            not_applied = [e for e in report.entries if e.state.value != "applied"]
+            for e in not_applied[:50]:
+                typer.echo(f"{e.conversation_id}: {e.state.value} ({e.message or 'not sent yet'})")
+            if len(not_applied) > 50:
+                typer.echo(f"... and {len(not_applied) - 50} more (--json lists all)")
+            typer.echo(report.summary())
+        return report
+
+    _rebalance_exit(run_command(body, as_json=as_json))
 
 
 @fake_app.command("serve")

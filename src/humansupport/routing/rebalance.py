@@ -233,6 +233,8 @@ class RebalancePlan(_Frozen):
 
     format: int = PLAN_FORMAT
     created_at: datetime
+    vendor: str | None = None  # set by `humansupport rebalance` so `rebalance apply plan.json` needs no VENDOR
+    account: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     moves: list[Move]
     unplaced: list[Unplaced]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UtcDateTime", "build_metadata", "tables"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -123,7 +123,41 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     )
     if version >= 2:
         _v2_indexes(conversations, messages, ratings)  # an Index on a table's columns attaches to it
+    if version >= 3:
+        rebalance_journal_table(md)
     return md
+
+
+# --- rebalance journal (issue 9; self-contained so a merge can renumber it) ----------------------------
+
+
+def rebalance_journal_table(md: sa.MetaData) -> sa.Table:
+    """One row per planned move of a rebalance run: the applier's memory across crashes and `--resume`."""
+    table = sa.Table(
+        "rebalance_journal",
+        md,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        sa.Column("account", sa.String(200), nullable=False),
+        sa.Column("conversation_id", sa.String(200), nullable=False),
+        sa.Column("from_agent_id", sa.String(200)),
+        sa.Column("to_agent_id", sa.String(200), nullable=False),
+        sa.Column("expected_updated_at", UtcDateTime),
+        sa.Column("expected_version", sa.String(100)),
+        # planned -> applied | skipped_stale | skipped_gone | failed (failed is retried by --resume)
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("message", sa.Text),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    sa.Index("ix_rebalance_journal_state", table.c.account, table.c.state)
+    return table
+
+
+def _migrate_rebalance_journal(conn: Connection) -> None:
+    """Version 3: the rebalance journal (one row per move, states survive a crash)."""
+    md = sa.MetaData()
+    rebalance_journal_table(md).create(conn, checkfirst=True)
 
 
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
@@ -153,4 +187,8 @@ def _migrate_2(conn: Connection) -> None:
 
 
 #: MIGRATIONS[n] upgrades version n-1 to n
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
+    1: _migrate_1,
+    2: _migrate_2,
+    3: _migrate_rebalance_journal,
+}
