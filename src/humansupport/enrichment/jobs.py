@@ -109,6 +109,7 @@ async def enrich_customers(
     write: bool = False,
     force: bool = False,
     concurrency: int = 8,
+    on_written: Callable[[ApplyResult], None] | None = None,
 ) -> tuple[BatchReport, list[PatchPlan]]:
     """`humansupport enrich VENDOR [--since] [--write]` over customers as the store holds them.
 
@@ -124,7 +125,9 @@ async def enrich_customers(
             broken[customer.id] = str(exc)
             continue
         plans.append(plan_writeback(customer, profile, settings=builder.settings, record=record, force=force))
-    report = await apply_plans(adapter, plans, dry_run=not write, record=record, concurrency=concurrency)
+    report = await apply_plans(
+        adapter, plans, dry_run=not write, record=record, concurrency=concurrency, on_written=on_written
+    )
     report.planned += len(broken)
     report.failed.update(broken)
     return report, [p for p in plans if not p.patch.empty]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UtcDateTime", "build_metadata", "tables"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -123,7 +123,35 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     )
     if version >= 2:
         _v2_indexes(conversations, messages, ratings)  # an Index on a table's columns attaches to it
+    if version >= 3:
+        _enrichment_writes_table(md)
     return md
+
+
+# -- profile enrichment: what we last wrote (self-contained: the lead may renumber this migration) -------
+
+ENRICHMENT_WRITES_VERSION: Final = 3
+NOTE_FIELD: Final = ""
+"""The `field` of the row holding our note block (attribute names are never empty)."""
+
+
+def _enrichment_writes_table(md: sa.MetaData) -> sa.Table:
+    """One row per (customer, attribute we wrote) plus one for our note block, so a value that differs from
+    it is a human's and is not overwritten across runs (issue 10's human-edit protection)."""
+    return sa.Table(
+        "enrichment_writes",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("customer_id", sa.String(200), primary_key=True),
+        sa.Column("field", sa.String(200), primary_key=True),
+        sa.Column("value", sa.JSON, nullable=False),
+        sa.Column("written_at", UtcDateTime),
+    )
+
+
+def _migrate_enrichment_writes(conn: Connection) -> None:
+    """Adds `enrichment_writes`: the profile fields and note block we last wrote per customer."""
+    _enrichment_writes_table(sa.MetaData()).create(conn, checkfirst=True)
 
 
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
@@ -153,4 +181,8 @@ def _migrate_2(conn: Connection) -> None:
 
 
 #: MIGRATIONS[n] upgrades version n-1 to n
-MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
+    1: _migrate_1,
+    2: _migrate_2,
+    ENRICHMENT_WRITES_VERSION: _migrate_enrichment_writes,
+}
