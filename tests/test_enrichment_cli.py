@@ -143,6 +143,19 @@ def test_missing_custom_field_names_humansupport_setup(env: Env) -> None:
     assert "humansupport_conversations" in out["error"]["message"]
 
 
+def test_fields_written_before_a_missing_one_are_remembered(env: Env) -> None:
+    assert env.fake.customer_fields is None
+    env.fake.customer_fields = {"humansupport_conversations": {"type": "number", "max_length": None}}
+    customer = _first(env)
+    env.json("profile", "acmedesk", customer.id, "--write", code=ExitCode.CONFIG)
+    with env.stored() as store:
+        # the one defined field and our note block were accepted and verified
+        assert set(store.enrichment_writes("acmedesk")[customer.id]) == {"humansupport_conversations", ""}
+    env.run("setup", "acmedesk", store=False)
+    out = env.json("profile", "acmedesk", customer.id, "--write")
+    assert out["written"] and out["plan"]["protected"] == []  # our earlier value is not taken for a human's
+
+
 def test_field_type_mismatch_422_is_surfaced_with_the_field_name(env: Env) -> None:
     assert env.run("setup", "acmedesk", store=False).exit_code == 0
     assert env.fake.customer_fields is not None
@@ -218,6 +231,17 @@ def test_forget_removes_our_fields_and_erases_the_store_copy(env: Env) -> None:
         assert len(store.conversations_of("acmedesk", other.id)) == before_other  # only that customer
 
 
+def test_forget_human_output_says_what_was_removed_and_erased(env: Env) -> None:
+    customer = _first(env)
+    env.json("profile", "acmedesk", customer.id, "--write")
+    result = env.run("profile", "acmedesk", customer.id, "--forget")
+    assert result.exit_code == 0, result.output
+    assert "humansupport_conversations" in result.stdout and "(removed)" in result.stdout
+    assert "erased from the store: " in result.stdout and "1 customers" in result.stdout
+    bad = env.run("profile", "acmedesk", customer.id, "--forget", "--force")
+    assert bad.exit_code == ExitCode.USAGE
+
+
 def test_forget_a_customer_gone_from_the_helpdesk_still_erases_the_store(env: Env) -> None:
     customer = _first(env)
     del env.fake.customers[customer.id]
@@ -243,6 +267,32 @@ def test_enrich_dry_run_then_write_then_nothing_to_write(env: Env) -> None:
     # even after a fresh sync (the helpdesk's own copy), nothing to write
     env.run("sync", "acmedesk", "--full")
     assert env.json("enrich", "acmedesk", "--write")["report"]["written"] == 0
+
+
+def test_enrich_removes_our_fields_when_a_customer_opts_out(env: Env) -> None:
+    env.json("enrich", "acmedesk", "--write")
+    target = sorted(env.fake.customers)[1]
+    assert env.customer(target).custom_attributes.get("humansupport_conversations") is not None
+    env.clock.advance(60)
+    env.fake.customers[target] = env.customer(target).model_copy(
+        update={"tags": [*env.customer(target).tags, "do-not-enrich"], "updated_at": env.clock.now()}
+    )
+    env.run("sync", "acmedesk")
+    out = env.json("enrich", "acmedesk", "--write")
+    assert out["report"]["skipped"] == 1 and out["report"]["written"] == 1
+    after = env.customer(target)
+    assert not any(v is not None for k, v in after.custom_attributes.items() if k.startswith("humansupport_"))
+    assert NOTE_BEGIN not in (after.notes or "")
+    assert env.json("enrich", "acmedesk", "--write")["report"]["written"] == 0
+
+
+def test_enrich_max_writes_is_a_budget_the_next_run_continues(env: Env) -> None:
+    changed = len(env.json("enrich", "acmedesk")["plans"])
+    assert changed > 5
+    first = env.json("enrich", "acmedesk", "--write", "--max-writes", "5", code=ExitCode.PARTIAL)
+    assert first["report"]["written"] == 5 == _writes(env) and first["report"]["deferred"] == changed - 5
+    rest = env.json("enrich", "acmedesk", "--write")
+    assert rest["report"]["written"] == changed - 5 and _writes(env) == changed
 
 
 def test_enrich_since_takes_only_customers_touched_since(env: Env) -> None:

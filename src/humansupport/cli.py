@@ -557,6 +557,9 @@ def enrich_command(
     write: WriteOption = False,
     force: ForceOption = False,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Writes in flight at once [8].")] = 8,
+    max_writes: Annotated[
+        int | None, typer.Option(min=0, help="Write budget: changed customers past it wait for the next run.")
+    ] = None,
     store_url: StoreOption = None,
     account: AccountOption = None,
     as_json: JsonOption = False,
@@ -583,6 +586,7 @@ def enrich_command(
                         write=write,
                         force=force,
                         concurrency=concurrency,
+                        max_writes=max_writes,
                     )
 
             run = asyncio.run(go())
@@ -599,12 +603,13 @@ def enrich_command(
             console.print(
                 f"{vendor}: {run.customers} customers, {len(run.plans)} changed, {done}, {report.unchanged} unchanged, "
                 f"{report.skipped} opted out, {report.protected} with "
-                f"human edits kept, {report.truncated} truncated, {len(report.failed)} failed",
+                f"human edits kept, {report.truncated} truncated, {report.deferred} deferred by --max-writes, "
+                f"{len(report.failed)} failed",
                 highlight=False,
             )
             for cid, reason in sorted(report.failed.items()):
                 console.print(f"failed: customer {cid}: {reason}", highlight=False)
-        if report.failed or report.mismatches:
+        if report.failed or report.mismatches or report.deferred:
             raise typer.Exit(int(ExitCode.PARTIAL))
 
     run_command(body, as_json=as_json)

@@ -74,20 +74,22 @@ async def run_profile(
     """`humansupport profile VENDOR CUSTOMER_OR_EMAIL`: the card and the diff; writes with `write`."""
     record = load_write_record(store, account)
     known = store.customers(account, email=key) if "@" in key else None
-    outcome = await enrich_customer(
-        adapter,
-        key,
-        builder=_builder(enrichers, settings),
-        now=now,
-        histories=_history(store, account, now),
-        record=record,
-        write=write,
-        force=force,
-        known=known,
-    )
+    try:
+        outcome = await enrich_customer(
+            adapter,
+            key,
+            builder=_builder(enrichers, settings),
+            now=now,
+            histories=_history(store, account, now),
+            record=record,
+            write=write,
+            force=force,
+            known=known,
+        )
+    finally:  # fields verified before a missing one stopped the write are ours: remember them
+        save_write_record(store, account, record, at=now)
     if outcome.result.written and outcome.result.customer is not None:
         store.upsert_customers(account, [outcome.result.customer])
-    save_write_record(store, account, record, at=now)
     return outcome
 
 
@@ -164,12 +166,13 @@ async def run_enrich(
     write: bool = False,
     force: bool = False,
     concurrency: int = 8,
+    max_writes: int | None = None,
 ) -> EnrichRun:
     """Every customer the store saw touched since `since` (all without it), diffed against the store's copy.
 
     Run `humansupport sync` first: the diff is against what the last sync read, and each written customer
     is stored as the helpdesk returned it. Unchanged customers cost no request; the adapter's rate
-    limiter paces the writes.
+    limiter paces the writes, and `max_writes` caps them (the rest waits for the next run).
     """
     customers = store.customers(account, touched_since=since)
     record = load_write_record(store, account)
@@ -186,6 +189,7 @@ async def run_enrich(
             force=force,
             concurrency=concurrency,
             on_written=written.append,
+            max_writes=max_writes,
         )
     finally:  # what was verified stays remembered even when a missing field stops the run
         store.upsert_customers(account, [r.customer for r in written if r.customer is not None])

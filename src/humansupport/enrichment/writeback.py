@@ -519,6 +519,8 @@ class BatchReport:
     skipped: int = 0
     protected: int = 0
     truncated: int = 0
+    #: changed customers left for a later run by a write budget (`max_writes`)
+    deferred: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     mismatches: dict[str, list[str]] = field(default_factory=dict)
 
@@ -530,6 +532,7 @@ class BatchReport:
             "skipped": self.skipped,
             "protected": self.protected,
             "truncated": self.truncated,
+            "deferred": self.deferred,
             "failed": self.failed,
             "mismatches": self.mismatches,
         }
@@ -579,10 +582,10 @@ async def apply_plans(
         report.protected += bool(plan.protected)
         report.truncated += bool(plan.truncated)
         if plan.skipped:
-            report.skipped += 1
+            report.skipped += 1  # an opted-out customer: still written when it removes what we wrote before
         elif plan.patch.empty:
             report.unchanged += 1
-        else:
+        if not plan.patch.empty:
             tasks.append(asyncio.ensure_future(one(plan)))
     try:
         await asyncio.gather(*tasks)
