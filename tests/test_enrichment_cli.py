@@ -95,6 +95,7 @@ def test_profile_by_email_dry_run_shows_card_and_diff_and_writes_nothing(env: En
     assert result.exit_code == 0, result.output
     assert customer.name and customer.name in result.stdout
     assert "humansupport_conversations" in result.stdout and "dry run" in result.stdout
+    assert NOTE_BEGIN in result.stdout  # our note markers are shown, not read as rich markup
     assert _writes(env) == 0 and env.customer(customer.id).custom_attributes == customer.custom_attributes
 
 

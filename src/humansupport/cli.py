@@ -445,29 +445,32 @@ def _enrichment_inputs() -> tuple[Any, list[Any]]:
 def _print_changes(console: Console, plan: Any, *, title: str) -> None:
     """The diff of one plan: attribute, what the helpdesk has, what we would write."""
     if plan.changes:
+        from rich.text import Text  # customer text and our note markers are not rich markup
+
         table = Table("field", "now", "after", title=title, title_justify="left")
         for change in plan.changes:
             table.add_row(
-                change.attribute,
-                "" if change.before is None else str(change.before),
-                "(removed)" if change.after is None else str(change.after),
+                Text(change.attribute),
+                Text("" if change.before is None else str(change.before)),
+                Text("(removed)" if change.after is None else str(change.after)),
             )
         console.print(table)
     else:
-        console.print(f"{title}: nothing to change", highlight=False)
+        console.print(f"{title}: nothing to change", highlight=False, markup=False)
     if plan.protected:
         console.print(
             f"left alone (edited by a human since our last write; --force overwrites): {', '.join(plan.protected)}",
             highlight=False,
+            markup=False,
         )
     for cut in plan.truncated:
         console.print(
             f"truncated: {cut.attribute} had {cut.length} characters, the limit is {cut.limit}", highlight=False
         )
     if plan.skipped:
-        console.print(f"skipped: {plan.skipped}", highlight=False)
+        console.print(f"skipped: {plan.skipped}", highlight=False, markup=False)
     if plan.tags_not_removed:
-        console.print(f"remove these tags by hand: {', '.join(plan.tags_not_removed)}", highlight=False)
+        console.print(f"remove these tags by hand: {', '.join(plan.tags_not_removed)}", highlight=False, markup=False)
 
 
 @app.command("profile")
@@ -520,11 +523,11 @@ def profile_command(
                 return
             console = Console()
             if outcome.helpdesk is None:
-                console.print(f"{vendor} has no customer {outcome.customer_id} any more", highlight=False)
+                console.print(f"{vendor} has no customer {outcome.customer_id} any more", highlight=False, markup=False)
             else:
                 _print_changes(console, outcome.helpdesk.plan, title=f"removed from {vendor}")
             erased = ", ".join(f"{n} {table}" for table, n in outcome.erased.items() if n) or "nothing"
-            console.print(f"erased from the store: {erased}", highlight=False)
+            console.print(f"erased from the store: {erased}", highlight=False, markup=False)
             return
         if html is not None and outcome.profile is not None:
             html.write_text(html_card(outcome.profile), encoding="utf-8")
@@ -536,11 +539,11 @@ def profile_command(
                 console.print(render_card(outcome.profile))
             _print_changes(console, outcome.plan, title=f"changes for {vendor} customer {outcome.customer.id}")
             if outcome.result.written:
-                console.print("written and read back", highlight=False)
+                console.print("written and read back", highlight=False, markup=False)
             elif not outcome.plan.patch.empty:
-                console.print("dry run: nothing written (add --write)", highlight=False)
+                console.print("dry run: nothing written (add --write)", highlight=False, markup=False)
             for name in outcome.result.mismatches:
-                console.print(f"read back differs: {name}", highlight=False)
+                console.print(f"read back differs: {name}", highlight=False, markup=False)
         if outcome.result.mismatches:
             raise typer.Exit(int(ExitCode.PARTIAL))
 
@@ -606,9 +609,10 @@ def enrich_command(
                 f"human edits kept, {report.truncated} truncated, {report.deferred} deferred by --max-writes, "
                 f"{len(report.failed)} failed",
                 highlight=False,
+                markup=False,
             )
             for cid, reason in sorted(report.failed.items()):
-                console.print(f"failed: customer {cid}: {reason}", highlight=False)
+                console.print(f"failed: customer {cid}: {reason}", highlight=False, markup=False)
         if report.failed or report.mismatches or report.deferred:
             raise typer.Exit(int(ExitCode.PARTIAL))
 
