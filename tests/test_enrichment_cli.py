@@ -354,6 +354,33 @@ def test_setup_with_an_empty_allow_list_says_so(env: Env) -> None:
     assert "allowed_fields" in out["error"]["message"]
 
 
+def test_consent_file_and_order_come_from_the_enrichment_table(env: Env, tmp_path: Path) -> None:
+    customer = _first(env)
+    details = tmp_path / "consented.csv"
+    details.write_text(f"email,Pronouns,Plan\n{customer.email},she/her,platinum\n")
+    env.configure(
+        allowed_fields=[*ALLOWED, "details.pronouns"],
+        details_file=str(details),
+        order=["helpdesk", "history", "picture", "social_links", "consented_details"],
+    )
+    setup = env.json("setup", "acmedesk", store=False)
+    assert "humansupport_detail_pronouns" in setup["created"]  # detail keys read from the file's columns
+    out = env.json("profile", "acmedesk", customer.id, "--write")
+    assert out["profile"]["details"]["pronouns"] == "she/her"
+    assert out["profile"]["sources"]["details.pronouns"] == "consented_details"
+    assert env.customer(customer.id).custom_attributes["humansupport_detail_pronouns"] == "she/her"
+    assert out["profile"]["details"]["plan"] == "platinum"  # the team's file wins over the vendor's field
+    env.configure(allowed_fields=ALLOWED, order=["helpdesk", "crm"])  # the order names the registry's enrichers
+    bad = env.json("profile", "acmedesk", customer.id, code=ExitCode.CONFIG)
+    assert "unknown enricher(s) crm" in bad["error"]["message"]
+
+
+def test_profile_without_a_synced_store_says_to_sync(env: Env, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["profile", "acmedesk", "1", "--store", str(tmp_path / "none.db"), "--json"])
+    assert result.exit_code == ExitCode.ERROR
+    assert "humansupport sync" in json.loads(result.stdout)["error"]["message"]
+
+
 def test_bad_enrichment_table_is_a_config_error(env: Env) -> None:
     env.configure(allowed_fields=ALLOWED, colour="blue")
     out = env.json("enrich", "acmedesk", code=ExitCode.CONFIG)
