@@ -2,8 +2,8 @@
 
 `humansupport profile` -> `enrich_customer`; `profile --forget` -> `forget_customer`; `humansupport enrich`
 -> `enrich_customers`. History comes from the caller (the store), as a mapping or a function of the id. Pass the same
-`WriteRecord` to every run (`WriteRecord.load`/`save` until the store keeps it): without it, values we
-wrote earlier look human-written and are left alone.
+`WriteRecord` to every run (the CLI keeps it in the store through `persist`; scripts may use
+`WriteRecord.load`/`save`): without it, values we wrote earlier look human-written and are left alone.
 """
 
 from __future__ import annotations
