@@ -55,6 +55,10 @@ class Env:
 
 @pytest.fixture
 def env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Env:
+    return _make_env(plugin_registry, monkeypatch, tmp_path, str(tmp_path / "hs.db"))
+
+
+def _make_env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: str) -> Env:
     import humansupport.cli as cli
 
     plugin_registry.register(AcmePlugin, name="acmedesk")
@@ -71,7 +75,7 @@ def env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(cli, "SYSTEM_CLOCK", clock)
     config = tmp_path / "humansupport.toml"
     monkeypatch.setenv("HUMANSUPPORT_CONFIG", str(config))
-    e = Env(fake=fake, store=str(tmp_path / "hs.db"), config=config, clock=clock)
+    e = Env(fake=fake, store=store, config=config, clock=clock)
     e.configure(allowed_fields=ALLOWED)
     assert e.run("sync", "acmedesk").exit_code == 0
     return e
@@ -385,3 +389,19 @@ def test_bad_enrichment_table_is_a_config_error(env: Env) -> None:
     env.configure(allowed_fields=ALLOWED, colour="blue")
     out = env.json("enrich", "acmedesk", code=ExitCode.CONFIG)
     assert "[enrichment]" in out["error"]["message"] and "colour" in out["error"]["message"]
+
+
+def test_write_record_and_erasure_on_each_store_backend(
+    plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store_url: str
+) -> None:
+    env = _make_env(plugin_registry, monkeypatch, tmp_path, store_url)
+    changed = env.json("enrich", "acmedesk", "--write")["report"]["written"]
+    assert changed > 0 and env.json("enrich", "acmedesk", "--write")["report"]["written"] == 0
+    customer = _first(env)
+    with env.stored() as store:
+        rows = len(store.enrichment_writes("acmedesk")[customer.id])  # one per field, and our note block
+    out = env.json("profile", "acmedesk", customer.id, "--forget")
+    assert out["erased"]["customers"] == 1 and out["erased"]["enrichment_writes"] == rows > 1
+    with env.stored() as store:
+        assert customer.id not in store.enrichment_writes("acmedesk")
+        assert len(store.enrichment_writes("acmedesk")) == changed - 1
