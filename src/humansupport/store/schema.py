@@ -123,13 +123,14 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     )
     if version >= 2:
         _v2_indexes(conversations, messages, ratings)  # an Index on a table's columns attaches to it
-    if version >= 3:
+    if version >= ENRICHMENT_WRITES_VERSION:
         _enrichment_writes_table(md)
     return md
 
 
 # -- profile enrichment: what we last wrote (self-contained: the lead may renumber this migration) -------
 
+#: the schema version that adds `enrichment_writes` (renumber here only when merging other migrations)
 ENRICHMENT_WRITES_VERSION: Final = 3
 NOTE_FIELD: Final = ""
 """The `field` of the row holding our note block (attribute names are never empty)."""
