@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from humansupport import (
     hookimpl,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import CursorPaginator, HttpClient, PageRequest, RateLimitHeaders, paginate
 from humansupport.testing import FakeBadRequest, FakeHelpdesk, route
 
@@ -131,10 +133,21 @@ class AcmeAdapter(AsyncHelpdesk):
 
     async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
         body = {"custom_attributes": patch.custom_attributes, "add_tags": patch.tags}
-        if patch.note:
+        if patch.note is not None:  # "" clears the notes
             body["note"] = patch.note
         data = await self.http.send_json("PATCH", f"/api/customers/{customer_id}", json=body, idempotent=True)
         return _customer(data["customer"])
+
+    async def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        """GET /api/customer_fields, then POST one definition per missing field."""
+        existing = {str(item["name"]) async for item in self._list("/api/customer_fields")}
+        created = []
+        for spec in specs:
+            if spec.name not in existing:
+                body = {"name": spec.name, "type": spec.kind, "max_length": spec.max_length}
+                await self.http.send_json("POST", "/api/customer_fields", json=body)
+                created.append(spec.name)
+        return created
 
     async def add_internal_note(self, conversation_id: str, body: str) -> Message:
         data = await self.http.send_json("POST", f"/api/conversations/{conversation_id}/notes", json={"body": body})
@@ -185,8 +198,12 @@ def _customer(item: Mapping[str, Any]) -> Customer:
 
 
 class FakeAcme(FakeHelpdesk):
+    """`customer_fields` None accepts any custom attribute; a dict of definitions (name -> {type, max_length})
+    makes the fake behave like a real helpdesk: undefined attributes are dropped, wrong types get a 422."""
+
     vendor = "acmedesk"
     token = "acme-token"
+    customer_fields: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
@@ -287,15 +304,52 @@ class FakeAcme(FakeHelpdesk):
         if not isinstance(body.get("custom_attributes", {}), dict):
             raise FakeBadRequest("custom_attributes must be an object", field="custom_attributes")
         cust = self.customers[cid]
+        attributes = self._defined_attributes(body.get("custom_attributes", {}))
         updated = cust.model_copy(
             update={
-                "custom_attributes": {**cust.custom_attributes, **body.get("custom_attributes", {})},
+                "custom_attributes": {**cust.custom_attributes, **attributes},
                 "tags": sorted({*cust.tags, *body.get("add_tags", [])}),
                 "notes": body.get("note", cust.notes),
             }
         )
         self.customers[cid] = updated
         return self.json_response({"customer": updated.model_dump(mode="json", exclude={"raw"})})
+
+    def _defined_attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        if self.customer_fields is None:
+            return attributes
+        kept = {}
+        for name, value in attributes.items():
+            spec = self.customer_fields.get(name)
+            if spec is None:
+                continue  # like most helpdesks: an attribute without a definition is silently dropped
+            if value is not None:
+                kind, limit = spec.get("type"), spec.get("max_length")
+                if kind == "number" and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise FakeBadRequest(f"{name} must be an integer", status=422, field=name)
+                if kind != "number" and not isinstance(value, str):
+                    raise FakeBadRequest(f"{name} must be a string", status=422, field=name)
+                if kind == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                    raise FakeBadRequest(f"{name} must be a date (YYYY-MM-DD)", status=422, field=name)
+                if limit is not None and isinstance(value, str) and len(value) > limit:
+                    raise FakeBadRequest(f"{name} is longer than {limit} characters", status=422, field=name)
+            kept[name] = value
+        return kept
+
+    @route("GET", r"/api/customer_fields")
+    def list_customer_fields(self, request: httpx.Request) -> httpx.Response:
+        return self._page(request, [{"name": n, **d} for n, d in sorted((self.customer_fields or {}).items())])
+
+    @route("POST", r"/api/customer_fields")
+    def create_customer_field(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body.get("type") not in ("text", "number", "date", "url") or not body.get("name"):
+            raise FakeBadRequest("a field needs a name and a type of text, number, date or url", field="type")
+        fields = self.customer_fields = dict(self.customer_fields or {})
+        if body["name"] in fields:
+            raise FakeBadRequest("a field with this name exists", field="name")
+        fields[body["name"]] = {"type": body["type"], "max_length": body.get("max_length")}
+        return self.json_response({"field": {"name": body["name"], **fields[body["name"]]}}, 201)
 
     def signed_webhook(
         self, *, secret: str, conversation_id: str, event: str = "conversation.created"

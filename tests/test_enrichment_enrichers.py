@@ -45,10 +45,12 @@ def _ctx(**settings: Any) -> dict[str, Any]:
 
 def test_builtins_implement_the_enricher_protocol_and_register_through_the_hook() -> None:
     assert all(isinstance(cls(), Enricher) for cls in BUILTIN_ENRICHERS)
-    registry = PluginRegistry()
-    registry.register(EnrichmentPlugin(), name="humansupport-enrichment")
+    registry = PluginRegistry()  # the core registers its own enrichers, like the built-in routing strategies
     assert set(registry.enrichers()) == {"helpdesk", "history", "consented_details", "picture", "social_links"}
     assert registry.enrichers()["picture"] is PictureEnricher
+    assert registry.plugins() == []  # part of the core, not an installed plugin
+    registry.register(EnrichmentPlugin(), name="humansupport-enrichment")  # registering it again changes nothing
+    assert set(registry.enrichers()) == set(EnrichmentSettings().order)
     # what the CLI will do: instantiate what the registry holds, in the configured order
     builder = ProfileBuilder([cls() for cls in registry.enrichers().values()])
     assert [e.name for e in builder.enrichers] == list(EnrichmentSettings().order)

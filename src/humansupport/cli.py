@@ -644,6 +644,231 @@ def fake_serve_command(
     run_command(body, as_json=False)
 
 
+# -- profile enrichment (issue 10) ----------------------------------------------------------------------
+
+WriteOption = Annotated[bool, typer.Option("--write", help="Write the changes to the helpdesk (default: dry run).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite fields a human edited since our last write.")]
+
+
+def _enrichment_inputs() -> tuple[Any, list[Any]]:
+    """Settings from `[enrichment]` of humansupport.toml and the registered enrichers (built-in and plugins')."""
+    from .config import load_config_file
+    from .enrichment.service import enrichment_settings
+
+    return enrichment_settings(load_config_file()), list(get_registry().enrichers().values())
+
+
+def _print_changes(console: Console, plan: Any, *, title: str) -> None:
+    """The diff of one plan: attribute, what the helpdesk has, what we would write."""
+    if plan.changes:
+        from rich.text import Text  # customer text and our note markers are not rich markup
+
+        table = Table("field", "now", "after", title=title, title_justify="left")
+        for change in plan.changes:
+            table.add_row(
+                Text(change.attribute),
+                Text("" if change.before is None else str(change.before)),
+                Text("(removed)" if change.after is None else str(change.after)),
+            )
+        console.print(table)
+    else:
+        console.print(f"{title}: nothing to change", highlight=False, markup=False)
+    if plan.protected:
+        console.print(
+            f"left alone (edited by a human since our last write; --force overwrites): {', '.join(plan.protected)}",
+            highlight=False,
+            markup=False,
+        )
+    for cut in plan.truncated:
+        console.print(
+            f"truncated: {cut.attribute} had {cut.length} characters, the limit is {cut.limit}", highlight=False
+        )
+    if plan.skipped:
+        console.print(f"skipped: {plan.skipped}", highlight=False, markup=False)
+    if plan.tags_not_removed:
+        console.print(f"remove these tags by hand: {', '.join(plan.tags_not_removed)}", highlight=False, markup=False)
+
+
+@app.command("profile")
+def profile_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER_OR_EMAIL", help="Customer id or email address.")],
+    write: WriteOption = False,
+    force: ForceOption = False,
+    forget: Annotated[
+        bool, typer.Option("--forget", help="Remove our fields in the helpdesk and the store's copy of the customer.")
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML card to this file.")
+    ] = None,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a customer's profile card and the diff against the helpdesk; --write applies it with read-back."""
+    from .enrichment.card import html_card, render_card
+    from .enrichment.service import run_forget, run_profile
+
+    def body() -> None:
+        if forget and (force or html is not None):
+            raise typer.BadParameter("--forget takes no --force or --html")
+        settings, enrichers = _enrichment_inputs()
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        with _open_store(store_url, create=False) as store:
+
+            async def go() -> Any:
+                async with adapter:
+                    if forget:
+                        return await run_forget(adapter, store, customer, account=account or vendor, settings=settings)
+                    return await run_profile(
+                        adapter,
+                        store,
+                        customer,
+                        account=account or vendor,
+                        settings=settings,
+                        enrichers=enrichers,
+                        now=SYSTEM_CLOCK.now(),
+                        write=write,
+                        force=force,
+                    )
+
+            outcome = asyncio.run(go())
+        if forget:
+            if as_json:
+                emit_json(outcome.to_dict())
+                return
+            console = Console()
+            if outcome.helpdesk is None:
+                console.print(f"{vendor} has no customer {outcome.customer_id} any more", highlight=False, markup=False)
+            else:
+                _print_changes(console, outcome.helpdesk.plan, title=f"removed from {vendor}")
+            erased = ", ".join(f"{n} {table}" for table, n in outcome.erased.items() if n) or "nothing"
+            console.print(f"erased from the store: {erased}", highlight=False, markup=False)
+            return
+        if html is not None and outcome.profile is not None:
+            html.write_text(html_card(outcome.profile), encoding="utf-8")
+        if as_json:
+            emit_json(outcome.to_dict())
+        else:
+            console = Console()
+            if outcome.profile is not None:
+                console.print(render_card(outcome.profile))
+            _print_changes(console, outcome.plan, title=f"changes for {vendor} customer {outcome.customer.id}")
+            if outcome.result.written:
+                console.print("written and read back", highlight=False, markup=False)
+            elif not outcome.plan.patch.empty:
+                console.print("dry run: nothing written (add --write)", highlight=False, markup=False)
+            for name in outcome.result.mismatches:
+                console.print(f"read back differs: {name}", highlight=False, markup=False)
+        if outcome.result.mismatches:
+            raise typer.Exit(int(ExitCode.PARTIAL))
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("enrich")
+def enrich_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only customers the store saw touched since this time (ISO 8601) [all customers]."),
+    ] = None,
+    write: WriteOption = False,
+    force: ForceOption = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Writes in flight at once [8].")] = 8,
+    max_writes: Annotated[
+        int | None, typer.Option(min=0, help="Write budget: changed customers past it wait for the next run.")
+    ] = None,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enrich every customer touched since a date: writes only changed customers, paced by the rate limit."""
+    from .enrichment.service import run_enrich
+    from .models import to_utc
+
+    def body() -> None:
+        settings, enrichers = _enrichment_inputs()
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        with _open_store(store_url, create=False) as store:
+
+            async def go() -> Any:
+                async with adapter:
+                    return await run_enrich(
+                        adapter,
+                        store,
+                        account=account or vendor,
+                        settings=settings,
+                        enrichers=enrichers,
+                        now=SYSTEM_CLOCK.now(),
+                        since=to_utc(since),
+                        write=write,
+                        force=force,
+                        concurrency=concurrency,
+                        max_writes=max_writes,
+                    )
+
+            run = asyncio.run(go())
+        report = run.report
+        if as_json:
+            emit_json(run.to_dict())
+        else:
+            console = Console()
+            for plan in run.plans[:20]:
+                _print_changes(console, plan, title=f"customer {plan.customer_id}")
+            if len(run.plans) > 20:
+                console.print(f"... and {len(run.plans) - 20} more customers with changes (--json lists all)")
+            done = f"{report.written} written" if write else "dry run, nothing written (add --write)"
+            console.print(
+                f"{vendor}: {run.customers} customers, {len(run.plans)} changed, {done}, {report.unchanged} unchanged, "
+                f"{report.skipped} opted out, {report.protected} with "
+                f"human edits kept, {report.truncated} truncated, {report.deferred} deferred by --max-writes, "
+                f"{len(report.failed)} failed",
+                highlight=False,
+                markup=False,
+            )
+            for cid, reason in sorted(report.failed.items()):
+                console.print(f"failed: customer {cid}: {reason}", highlight=False, markup=False)
+        if report.failed or report.mismatches or report.deferred:
+            raise typer.Exit(int(ExitCode.PARTIAL))
+
+    run_command(body, as_json=as_json)
+
+
+@app.command("setup")
+def setup_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    detail: Annotated[
+        list[str] | None, typer.Option("--detail", help="A consented detail key to create a field for (repeatable).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create the custom fields profile write-back needs, or print the exact steps where the API cannot."""
+    from .enrichment.service import run_setup
+
+    def body() -> None:
+        settings, _ = _enrichment_inputs()
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+
+        async def go() -> Any:
+            async with adapter:
+                return await run_setup(adapter, settings=settings, detail_keys=detail or ())
+
+        report = asyncio.run(go())
+        if as_json:
+            emit_json(report.to_dict())
+            return
+        data = report.to_dict()
+        table = Table("field", "kind", "max length", "", title=f"{vendor} customer fields", title_justify="left")
+        for spec in report.fields:
+            state = "created" if spec.name in report.created else "exists"
+            table.add_row(spec.name, spec.kind, str(spec.max_length or ""), state)
+        Console().print(table)
+        typer.echo(f"{len(data['created'])} created, {len(data['existing'])} already there")
+
+    run_command(body, as_json=as_json)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeVar
 
 import httpx
 
@@ -35,6 +35,9 @@ from .models import (
     SatisfactionRating,
     WebhookEvent,
 )
+
+if TYPE_CHECKING:
+    from .enrichment.writeback import FieldSpec
 
 __all__ = ["AsyncHelpdesk", "CheckReport", "Helpdesk"]
 
@@ -205,6 +208,16 @@ class AsyncHelpdesk(ABC):
     @abstractmethod
     async def add_internal_note(self, conversation_id: str, body: str) -> Message:
         """Adds a note only agents see."""
+
+    async def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        """Creates the customer custom fields profile write-back needs that are missing; returns the names created.
+
+        Optional: the default raises `FieldSetupUnsupportedError` (a `ConfigError`) whose message gives the
+        exact manual steps for `humansupport setup VENDOR` to print.
+        """
+        from .enrichment.setup import unsupported
+
+        raise unsupported(self.vendor, specs)
 
     # -- webhooks ------------------------------------------------------------------------------------
 
@@ -382,6 +395,9 @@ class Helpdesk:
 
     def add_internal_note(self, conversation_id: str, body: str) -> Message:
         return self._run(self._adapter.add_internal_note(conversation_id, body))
+
+    def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        return self._run(self._adapter.ensure_profile_fields(specs))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return self._adapter.verify_webhook(headers, body, secret)

@@ -280,7 +280,11 @@ class AssignmentResult(_Model):
 
 
 class ProfilePatch(_Model):
-    """A change to a customer's profile in the helpdesk; `None` means leave it alone."""
+    """A change to a customer's profile in the helpdesk; `None` means leave it alone.
+
+    `note` replaces the customer's notes; ``""`` clears them (erasing our block from a note that held only
+    it), which is why an empty-string note still makes the patch non-empty.
+    """
 
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
@@ -289,7 +293,7 @@ class ProfilePatch(_Model):
 
     @property
     def empty(self) -> bool:
-        return not (self.custom_attributes or self.note or self.tags or self.avatar_url)
+        return not (self.custom_attributes or self.note is not None or self.tags or self.avatar_url)
 
 
 class WebhookEvent(_VendorRecord):

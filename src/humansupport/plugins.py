@@ -38,6 +38,8 @@ __all__ = [
 PLUGINS_ENV = "HUMANSUPPORT_PLUGINS"
 TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
 log = logging.getLogger("humansupport.plugins")
+#: the name the core's own enrichers (`EnrichmentPlugin`) are registered under
+ENRICHMENT_PLUGIN_NAME = "humansupport.builtin.enrichment"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +171,11 @@ class PluginRegistry:
         return {cls.vendor: cls for _, cls in sorted(self._collect("register_fakes"), key=lambda x: x[1].vendor)}
 
     def enrichers(self) -> dict[str, type[Enricher]]:
+        """Enrichers by name: the built-in ones (registered here, through the same hook) and the plugins'."""
+        from .enrichment.enrichers import EnrichmentPlugin
+
+        if not self.pm.has_plugin(ENRICHMENT_PLUGIN_NAME):
+            self.pm.register(EnrichmentPlugin, name=ENRICHMENT_PLUGIN_NAME)
         return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_enrichers")}
 
     def routing_strategies(self) -> dict[str, type[RoutingStrategy]]:
@@ -186,7 +193,7 @@ class PluginRegistry:
         for plugin_name, cls in self._collect("register_helpdesks"):
             provided.setdefault(plugin_name, []).append(cls)
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
-            if name == self._builtin:  # part of the core, not an installed plugin
+            if name in (self._builtin, ENRICHMENT_PLUGIN_NAME):  # part of the core, not an installed plugin
                 continue
             hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
             classes = provided.get(name, [])

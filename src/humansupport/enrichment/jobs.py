@@ -2,8 +2,8 @@
 
 `humansupport profile` -> `enrich_customer`; `profile --forget` -> `forget_customer`; `humansupport enrich`
 -> `enrich_customers`. History comes from the caller (the store), as a mapping or a function of the id. Pass the same
-`WriteRecord` to every run (`WriteRecord.load`/`save` until the store keeps it): without it, values we
-wrote earlier look human-written and are left alone.
+`WriteRecord` to every run (the CLI keeps it in the store through `persist`; scripts may use
+`WriteRecord.load`/`save`): without it, values we wrote earlier look human-written and are left alone.
 """
 
 from __future__ import annotations
@@ -109,12 +109,17 @@ async def enrich_customers(
     write: bool = False,
     force: bool = False,
     concurrency: int = 8,
+    on_written: Callable[[ApplyResult], None] | None = None,
+    max_writes: int | None = None,
 ) -> tuple[BatchReport, list[PatchPlan]]:
     """`humansupport enrich VENDOR [--since] [--write]` over customers as the store holds them.
 
     Returns the report and the non-empty plans (the dry-run diff). Unchanged customers cost no request; a
-    customer whose enricher fails is reported in `failed` and the others go on.
+    customer whose enricher fails is reported in `failed` and the others go on. `max_writes` is a write
+    budget: changed customers past it are left for the next run (`BatchReport.deferred`), not planned away.
     """
+    if max_writes is not None and max_writes < 0:
+        raise ValueError("max_writes must not be negative")
     plans: list[PatchPlan] = []
     broken: dict[str, str] = {}
     for customer in customers:
@@ -124,7 +129,23 @@ async def enrich_customers(
             broken[customer.id] = str(exc)
             continue
         plans.append(plan_writeback(customer, profile, settings=builder.settings, record=record, force=force))
-    report = await apply_plans(adapter, plans, dry_run=not write, record=record, concurrency=concurrency)
-    report.planned += len(broken)
+    deferred = 0
+    if max_writes is not None:
+        kept: list[PatchPlan] = []
+        budget = max_writes
+        for plan in plans:
+            if plan.patch.empty:
+                kept.append(plan)
+            elif budget > 0:
+                kept.append(plan)
+                budget -= 1
+            else:
+                deferred += 1
+        plans = kept
+    report = await apply_plans(
+        adapter, plans, dry_run=not write, record=record, concurrency=concurrency, on_written=on_written
+    )
+    report.deferred = deferred
+    report.planned += len(broken) + deferred
     report.failed.update(broken)
     return report, [p for p in plans if not p.patch.empty]

@@ -220,13 +220,19 @@ def _same(current: Any, wanted: Any) -> bool:
 
 @dataclass(kw_only=True)
 class WriteRecord:
-    """What we last wrote per customer, to tell our values from a human's; JSON until the store keeps it."""
+    """What we last wrote per customer, to tell our values from a human's.
+
+    The CLI keeps it in the store (`enrichment.persist`); `to_json`/`save`/`load` keep it in a file instead.
+    """
 
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: customers changed since loading, so a store saves only those
+    dirty: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def remember(self, customer_id: str, patch: ProfilePatch) -> None:
         """Records a patch the helpdesk accepted (``None`` values drop the attribute from the record)."""
+        self.dirty.add(customer_id)
         mine = self.attributes.setdefault(customer_id, {})
         for name, value in patch.custom_attributes.items():
             if value is None:
@@ -243,6 +249,7 @@ class WriteRecord:
                 self.notes[customer_id] = block
 
     def forget(self, customer_id: str) -> None:
+        self.dirty.add(customer_id)
         self.attributes.pop(customer_id, None)
         self.notes.pop(customer_id, None)
 
@@ -512,6 +519,8 @@ class BatchReport:
     skipped: int = 0
     protected: int = 0
     truncated: int = 0
+    #: changed customers left for a later run by a write budget (`max_writes`)
+    deferred: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     mismatches: dict[str, list[str]] = field(default_factory=dict)
 
@@ -523,6 +532,7 @@ class BatchReport:
             "skipped": self.skipped,
             "protected": self.protected,
             "truncated": self.truncated,
+            "deferred": self.deferred,
             "failed": self.failed,
             "mismatches": self.mismatches,
         }
@@ -536,12 +546,14 @@ async def apply_plans(
     record: WriteRecord | None = None,
     concurrency: int = 8,
     read_back: bool = False,
+    on_written: Callable[[ApplyResult], None] | None = None,
 ) -> BatchReport:
     """Applies many plans; empty ones send nothing, so requests = customers that changed.
 
     The adapter's rate limiter paces the writes. A rejected or vanished customer is reported and the run
     goes on; a `ConfigError` (missing custom fields) or an authentication error stops it, since every
-    other customer would fail the same way.
+    other customer would fail the same way. `on_written` sees each verified write (the CLI updates the
+    store's copy of the customer with it, so the next run diffs against what the helpdesk now holds).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -559,6 +571,8 @@ async def apply_plans(
                 return
         if result.written:
             report.written += 1
+            if on_written is not None:
+                on_written(result)
         if result.mismatches:
             report.mismatches[plan.customer_id] = result.mismatches
 
@@ -568,10 +582,10 @@ async def apply_plans(
         report.protected += bool(plan.protected)
         report.truncated += bool(plan.truncated)
         if plan.skipped:
-            report.skipped += 1
+            report.skipped += 1  # an opted-out customer: still written when it removes what we wrote before
         elif plan.patch.empty:
             report.unchanged += 1
-        else:
+        if not plan.patch.empty:
             tasks.append(asyncio.ensure_future(one(plan)))
     try:
         await asyncio.gather(*tasks)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UtcDateTime", "build_metadata", "tables"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -125,6 +125,8 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         _v2_indexes(conversations, messages, ratings)  # an Index on a table's columns attaches to it
     if version >= 3:
         rebalance_journal_table(md)
+    if version >= ENRICHMENT_WRITES_VERSION:
+        _enrichment_writes_table(md)
     return md
 
 
@@ -160,6 +162,33 @@ def _migrate_rebalance_journal(conn: Connection) -> None:
     rebalance_journal_table(md).create(conn, checkfirst=True)
 
 
+# -- profile enrichment: what we last wrote (self-contained: the lead may renumber this migration) -------
+
+#: the schema version that adds `enrichment_writes` (renumber here only when merging other migrations)
+ENRICHMENT_WRITES_VERSION: Final = 4
+NOTE_FIELD: Final = ""
+"""The `field` of the row holding our note block (attribute names are never empty)."""
+
+
+def _enrichment_writes_table(md: sa.MetaData) -> sa.Table:
+    """One row per (customer, attribute we wrote) plus one for our note block, so a value that differs from
+    it is a human's and is not overwritten across runs (issue 10's human-edit protection)."""
+    return sa.Table(
+        "enrichment_writes",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("customer_id", sa.String(200), primary_key=True),
+        sa.Column("field", sa.String(200), primary_key=True),
+        sa.Column("value", sa.JSON, nullable=False),
+        sa.Column("written_at", UtcDateTime),
+    )
+
+
+def _migrate_enrichment_writes(conn: Connection) -> None:
+    """Adds `enrichment_writes`: the profile fields and note block we last wrote per customer."""
+    _enrichment_writes_table(sa.MetaData()).create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -191,4 +220,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     1: _migrate_1,
     2: _migrate_2,
     3: _migrate_rebalance_journal,
+    ENRICHMENT_WRITES_VERSION: _migrate_enrichment_writes,
 }

@@ -493,6 +493,88 @@ class Store:
                 out[name] = sorted((tuple(_hashable(v) for v in r) for r in rows), key=repr)
         return out
 
+    # -- profile enrichment --------------------------------------------------------------------------
+
+    def enrichment_writes(
+        self, account: str, *, customer_ids: Iterable[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """What enrichment last wrote per customer: ``{customer_id: {attribute: value}}``; the note block is
+        under the empty field name (`schema.NOTE_FIELD`)."""
+        t = self.t["enrichment_writes"]
+        query = sa.select(t.c.customer_id, t.c.field, t.c.value).where(t.c.account == account)
+        if customer_ids is not None:
+            query = query.where(t.c.customer_id.in_(list(customer_ids)))
+        out: dict[str, dict[str, Any]] = {}
+        with self.connect() as conn:
+            for cid, name, value in conn.execution_options(yield_per=5000).execute(query):
+                out.setdefault(cid, {})[name] = value
+        return out
+
+    def save_enrichment_writes(
+        self, account: str, writes: Mapping[str, Mapping[str, Any]], *, at: datetime | None = None
+    ) -> None:
+        """Replaces each given customer's rows with `writes[customer_id]` (empty: the customer has none left)."""
+        t = self.t["enrichment_writes"]
+        ids = list(writes)
+        rows = [
+            {"account": account, "customer_id": cid, "field": name, "value": value, "written_at": at}
+            for cid, fields in writes.items()
+            for name, value in fields.items()
+        ]
+        with self.begin() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(t.delete().where(t.c.account == account, t.c.customer_id.in_(chunk)))
+            for start in range(0, len(rows), 5000):
+                conn.execute(t.insert(), rows[start : start + 5000])
+
+    def customers(
+        self, account: str, *, email: str | None = None, touched_since: datetime | None = None
+    ) -> list[Customer]:
+        """Stored customers, by id; `email` matches the primary address case-insensitively; `touched_since`
+        keeps customers updated since then or with a conversation created or updated since then."""
+        t, c = self.t["customers"], self.t["conversations"]
+        query = sa.select(t.c.data).where(t.c.account == account).order_by(t.c.id)
+        if email is not None:
+            query = query.where(sa.func.lower(t.c.email) == email.strip().lower())
+        if touched_since is not None:
+            recent = sa.select(c.c.customer_id).where(
+                c.c.account == account,
+                c.c.customer_id.is_not(None),
+                sa.or_(c.c.updated_at >= touched_since, c.c.created_at >= touched_since),
+            )
+            query = query.where(sa.or_(t.c.updated_at >= touched_since, t.c.id.in_(recent)))
+        with self.connect() as conn:
+            return [Customer.model_validate(row.data) for row in conn.execution_options(yield_per=2000).execute(query)]
+
+    def erase_customer(self, account: str, customer_id: str) -> dict[str, int]:
+        """Right to erasure: deletes the customer, their conversations with messages and ratings, and what
+        enrichment wrote for them, in one transaction; returns the rows deleted per table."""
+        cust, conv, msg, rat = (self.t[n] for n in ("customers", "conversations", "messages", "ratings"))
+        writes = self.t["enrichment_writes"]
+        theirs = sa.select(conv.c.id).where(conv.c.account == account, conv.c.customer_id == customer_id)
+        deleted: dict[str, int] = {}
+        with self.begin() as conn:
+            steps = (
+                ("messages", msg.delete().where(msg.c.account == account, msg.c.conversation_id.in_(theirs))),
+                (
+                    "ratings",
+                    rat.delete().where(
+                        rat.c.account == account,
+                        sa.or_(rat.c.customer_id == customer_id, rat.c.conversation_id.in_(theirs)),
+                    ),
+                ),
+                ("conversations", conv.delete().where(conv.c.account == account, conv.c.customer_id == customer_id)),
+                ("customers", cust.delete().where(cust.c.account == account, cust.c.id == customer_id)),
+                (
+                    "enrichment_writes",
+                    writes.delete().where(writes.c.account == account, writes.c.customer_id == customer_id),
+                ),
+            )
+            for name, stmt in steps:
+                deleted[name] = int(conn.execute(stmt).rowcount or 0)
+        return deleted
+
 
 def _hashable(value: Any) -> Any:
     if isinstance(value, list | dict):
