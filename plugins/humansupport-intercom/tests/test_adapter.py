@@ -398,13 +398,26 @@ def test_update_customer_creates_attributes_tags_and_a_note(run_intercom: Any) -
         assert after.avatar_url == "https://avatars.example.test/c.png"
         created = {r.json["name"]: r.json["data_type"] for r in _calls(fake, "POST", "/data_attributes")}
         assert created == {"hs_preferred_agent": "string", "hs_conversations": "integer", "hs_vip": "boolean"} | {
-            "hs_score": "float"
+            "hs_score": "float",
+            "humansupport_note_digest": "string",
         }
         assert fake.contact_notes[cid][-1]["body"] == "<p>Likes short answers.</p>"
         await adapter.update_customer(cid, ProfilePatch(custom_attributes={"hs_conversations": 8}, tags=["hs-vip"]))
-        assert len(_calls(fake, "POST", "/data_attributes")) == 4, "attributes are created once"
+        assert len(_calls(fake, "POST", "/data_attributes")) == 5, "attributes are created once"
         assert len(_calls(fake, "GET", "/data_attributes")) == 1, "the attribute list is read once"
         assert len([r for r in fake.requests if (r.method, r.path) == ("POST", "/tags")]) == 2, "tag ids are remembered"
+
+    run_intercom(scenario)
+
+
+def test_the_same_note_is_posted_once_notes_being_append_only(run_intercom: Any) -> None:
+    async def scenario(fake: FakeIntercom, adapter: IntercomAdapter, _: FakeClock) -> None:
+        cid = sorted(fake.customers)[2]
+        for _ in range(3):
+            await adapter.update_customer(cid, ProfilePatch(note="Prefers email."))
+        assert len(fake.contact_notes[cid]) == 1, "a nightly enrich must not stack identical notes"
+        await adapter.update_customer(cid, ProfilePatch(note="Prefers chat now."))
+        assert [n["body"] for n in fake.contact_notes[cid]] == ["<p>Prefers email.</p>", "<p>Prefers chat now.</p>"]
 
     run_intercom(scenario)
 

@@ -219,6 +219,10 @@ def _fill_request_id(exc: HelpdeskError) -> HelpdeskError:
     return exc
 
 
+#: data attribute holding the digest of the last contact note we posted (notes are append-only)
+NOTE_DIGEST_ATTRIBUTE: Final = "humansupport_note_digest"
+
+
 class IntercomAdapter(AsyncHelpdesk):
     """Intercom conversations, admins, teams and contacts as a humansupport helpdesk."""
 
@@ -643,11 +647,26 @@ class IntercomAdapter(AsyncHelpdesk):
         return self._tag_ids[name]
 
     async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
-        """PUT custom attributes (creating missing data attributes), tag, add a note; returns the contact after."""
+        """PUT custom attributes (creating missing data attributes), tag, add a note; returns the contact after.
+
+        Contact notes are append-only, so a note is posted only when it differs from the last one we posted
+        (its digest is kept in the `humansupport_note_digest` data attribute): a nightly `enrich` never
+        stacks identical notes on a contact.
+        """
+        attributes: dict[str, Any] = dict(patch.custom_attributes)
+        if patch.note:
+            current = await self._object("GET", f"/contacts/{customer_id}")
+            held = current.get("custom_attributes")
+            digest = hashlib.sha256(patch.note.encode()).hexdigest()[:32]
+            if not (isinstance(held, dict) and held.get(NOTE_DIGEST_ATTRIBUTE) == digest):
+                admin = await self.acting_admin_id()
+                note = {"body": patch.note, "admin_id": admin}
+                await self._object("POST", f"/contacts/{customer_id}/notes", body=note, idempotent=False)
+                attributes[NOTE_DIGEST_ATTRIBUTE] = digest  # recorded only once the note is in
         body: dict[str, Any] = {}
-        if patch.custom_attributes:
-            await self.ensure_data_attributes(patch.custom_attributes)
-            body["custom_attributes"] = dict(patch.custom_attributes)
+        if attributes:
+            await self.ensure_data_attributes(attributes)
+            body["custom_attributes"] = attributes
         if patch.avatar_url:
             body["avatar"] = patch.avatar_url
         if body:
@@ -655,10 +674,6 @@ class IntercomAdapter(AsyncHelpdesk):
         for tag in patch.tags:
             tag_id = await self._tag_id(tag)
             await self._object("POST", f"/contacts/{customer_id}/tags", body={"id": tag_id}, idempotent=True)
-        if patch.note:
-            admin = await self.acting_admin_id()
-            note = {"body": patch.note, "admin_id": admin}
-            await self._object("POST", f"/contacts/{customer_id}/notes", body=note, idempotent=False)
         return await self.get_customer(customer_id)
 
     # -- webhooks ------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Profile write-back against every first-party plugin's fake: written, read back, and idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
+from humansupport.enrichment.jobs import enrich_customer
+from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
+from humansupport.enrichment.writeback import WriteRecord
+from humansupport.plugins import PluginRegistry, new_plugin_manager
+from humansupport.testing import FakeClock, generate_history
+
+HISTORY = generate_history(customers=15, agents=4, groups=2, seed=8)
+HISTORIES = history_from_synthetic(HISTORY)
+SETTINGS = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "preferred_agent"}))
+VENDORS = ["freshdesk", "helpscout", "intercom", "zendesk"]
+
+
+@pytest.fixture(scope="module")
+def registry() -> PluginRegistry:
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={})
+    return registry
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_enrich_writes_once_and_then_nothing(registry: PluginRegistry, vendor: str) -> None:
+    fake = registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = registry.helpdesk(vendor)
+    settings = cls.settings_model.model_validate(fake.adapter_settings())
+    builder = ProfileBuilder([c() for c in BUILTIN_ENRICHERS], settings=SETTINGS)
+    record = WriteRecord()
+    customer = HISTORY.customers[0]
+
+    async def go() -> None:
+        async with cls.from_settings(settings, transport=fake.transport(), clock=fake.clock) as adapter:
+            first = await enrich_customer(
+                adapter,
+                customer.id,
+                builder=builder,
+                now=HISTORY.config.end,
+                histories=HISTORIES,
+                record=record,
+                write=True,
+            )
+            assert first.result.written, first.result
+            after_first = fake.customers[customer.id].model_copy()
+            writes_before = sum(r.method in {"PUT", "PATCH", "POST"} for r in fake.requests)
+            second = await enrich_customer(
+                adapter,
+                customer.id,
+                builder=builder,
+                now=HISTORY.config.end,
+                histories=HISTORIES,
+                record=record,
+                write=True,
+            )
+            changed = {c.attribute for c in second.plan.changes}
+            # append-only notes (Intercom) cannot be read back as the customer's notes; nothing else may change
+            assert changed <= {"note"}, changed
+            assert fake.customers[customer.id].custom_attributes == after_first.custom_attributes
+            if not changed:
+                assert sum(r.method in {"PUT", "PATCH", "POST"} for r in fake.requests) == writes_before
+
+    asyncio.run(go())
+
+
+def test_intercom_never_stacks_identical_notes(registry: PluginRegistry) -> None:
+    fake = registry.fakes()["intercom"](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = registry.helpdesk("intercom")
+    settings = cls.settings_model.model_validate(fake.adapter_settings())
+    builder = ProfileBuilder([c() for c in BUILTIN_ENRICHERS], settings=SETTINGS)
+    customer = HISTORY.customers[0]
+
+    async def go() -> None:
+        async with cls.from_settings(settings, transport=fake.transport(), clock=fake.clock) as adapter:
+            for _ in range(3):
+                await enrich_customer(
+                    adapter,
+                    customer.id,
+                    builder=builder,
+                    now=HISTORY.config.end,
+                    histories=HISTORIES,
+                    record=WriteRecord(),
+                    write=True,
+                )
+
+    asyncio.run(go())
+    assert len(fake.contact_notes[customer.id]) == 1  # type: ignore[attr-defined]
