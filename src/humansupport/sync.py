@@ -10,6 +10,7 @@ so a resumed run picks up about where the interrupted one stopped.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from typing import Any, Final, TypeVar
 
 from .clock import SYSTEM_CLOCK, Clock
 from .helpdesk import AsyncHelpdesk
-from .models import Conversation, Customer, Message, SatisfactionRating
+from .models import Conversation, Message
 from .store import Store
 
 __all__ = ["STREAMS", "SyncReport", "sync_helpdesk"]
@@ -101,14 +102,32 @@ async def sync_helpdesk(
     tick("groups", len(groups))
     store.set_cursor(acct, "groups", None, items=len(groups), at=clock.now())
 
-    report.items["customers"] = await _sync_customers(adapter, store, acct, since, batch_size, clock, tick)
-    report.items["conversations"] = await _sync_conversations(
-        adapter, store, acct, since, batch_size, message_concurrency, clock, tick, report
+    run = _Run(store=store, account=acct, since=since, batch_size=batch_size, clock=clock, tick=tick)
+    report.items["customers"] = await _sync_stream(
+        run,
+        "customers",
+        lambda start: adapter.iter_customers(updated_since=start),
+        lambda batch: store.upsert_customers(acct, batch),
+        lambda c: c.updated_at or c.created_at,
     )
-    if adapter.capabilities.bulk_messages:
-        report.items["messages"] = await _sync_bulk_messages(adapter, store, acct, since, batch_size, clock, tick)
+    report.items["conversations"] = await _sync_conversations(adapter, run, message_concurrency, report)
+    if adapter.capabilities.bulk_messages:  # one request per page of messages, not one per conversation
+        report.items["messages"] = await _sync_stream(
+            run,
+            "messages",
+            lambda start: adapter.iter_all_messages(updated_since=start),
+            lambda batch: store.upsert_messages(acct, batch),
+            lambda m: m.created_at,
+            batch_size=batch_size * 10,
+        )
         report.messages += report.items["messages"]
-    report.items["ratings"] = await _sync_ratings(adapter, store, acct, since, batch_size, clock, tick)
+    report.items["ratings"] = await _sync_stream(
+        run,
+        "ratings",
+        lambda start: adapter.iter_ratings(updated_since=start),
+        lambda batch: store.upsert_ratings(acct, batch),
+        lambda r: r.created_at,
+    )
     report.finished_at = clock.now()
     report.cursors = store.cursors(acct)
     return report
@@ -130,20 +149,37 @@ def _next_cursor(old: datetime | None, newest: datetime | None) -> datetime | No
 T = TypeVar("T")
 
 
+async def _maybe_await(value: Awaitable[object] | object) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every stream of one sync run shares."""
+
+    store: Store
+    account: str
+    since: datetime | None
+    batch_size: int
+    clock: Clock
+    tick: Progress
+
+
 async def _sync_stream(
-    items: AsyncIterator[T],
-    *,
+    run: _Run,
     stream: str,
-    write: Callable[[list[T]], Awaitable[None]],
+    items_since: Callable[[datetime | None], AsyncIterator[T]],
+    write: Callable[[list[T]], Awaitable[object] | object],
     stamp: Callable[[T], datetime | None],
-    store: Store,
-    account: str,
-    start: datetime | None,
-    batch_size: int,
-    clock: Clock,
-    tick: Progress,
+    *,
+    batch_size: int | None = None,
 ) -> int:
     """One stream: batched writes, then the cursor saved only once the whole stream is in (no gaps on resume)."""
+    store, account, clock, tick = run.store, run.account, run.clock, run.tick
+    start = _start(store, account, stream, run.since)
+    size = batch_size or run.batch_size
+    items = items_since(start)
     newest: datetime | None = None
     count = 0
     batch: list[T] = []
@@ -153,57 +189,19 @@ async def _sync_stream(
         when = stamp(item)
         if when is not None and (newest is None or when > newest):
             newest = when
-        if len(batch) >= batch_size:
-            await write(batch)
+        if len(batch) >= size:
+            await _maybe_await(write(batch))
             batch = []
             tick(stream, count)
     if batch:
-        await write(batch)
+        await _maybe_await(write(batch))
     tick(stream, count)
     store.set_cursor(account, stream, _next_cursor(start, newest), items=count, at=clock.now())
     return count
 
 
-async def _sync_customers(
-    adapter: AsyncHelpdesk,
-    store: Store,
-    account: str,
-    since: datetime | None,
-    batch_size: int,
-    clock: Clock,
-    tick: Progress,
-) -> int:
-    start = _start(store, account, "customers", since)
-
-    async def write(batch: list[Customer]) -> None:
-        store.upsert_customers(account, batch)
-
-    return await _sync_stream(
-        adapter.iter_customers(updated_since=start),
-        stream="customers",
-        write=write,
-        stamp=lambda c: c.updated_at or c.created_at,
-        store=store,
-        account=account,
-        start=start,
-        batch_size=batch_size,
-        clock=clock,
-        tick=tick,
-    )
-
-
-async def _sync_conversations(
-    adapter: AsyncHelpdesk,
-    store: Store,
-    account: str,
-    since: datetime | None,
-    batch_size: int,
-    concurrency: int,
-    clock: Clock,
-    tick: Progress,
-    report: SyncReport,
-) -> int:
-    start = _start(store, account, "conversations", since)
+async def _sync_conversations(adapter: AsyncHelpdesk, run: _Run, concurrency: int, report: SyncReport) -> int:
+    store, account = run.store, run.account
     semaphore = asyncio.Semaphore(max(1, concurrency))
 
     async def messages_of(conv: Conversation) -> list[Message]:
@@ -224,71 +222,9 @@ async def _sync_conversations(
         store.write_conversations(account, [(c, fetched.get(c.id)) for c in batch])
 
     return await _sync_stream(
-        adapter.iter_conversations(updated_since=start),
-        stream="conversations",
-        write=flush,
-        stamp=lambda c: c.updated_at or c.created_at,
-        store=store,
-        account=account,
-        start=start,
-        batch_size=batch_size,
-        clock=clock,
-        tick=tick,
-    )
-
-
-async def _sync_bulk_messages(
-    adapter: AsyncHelpdesk,
-    store: Store,
-    account: str,
-    since: datetime | None,
-    batch_size: int,
-    clock: Clock,
-    tick: Progress,
-) -> int:
-    """Messages through the vendor's bulk export: about one request per page instead of one per conversation."""
-    start = _start(store, account, "messages", since)
-
-    async def write(batch: list[Message]) -> None:
-        store.upsert_messages(account, batch)
-
-    return await _sync_stream(
-        adapter.iter_all_messages(updated_since=start),
-        stream="messages",
-        write=write,
-        stamp=lambda m: m.created_at,
-        store=store,
-        account=account,
-        start=start,
-        batch_size=batch_size * 10,
-        clock=clock,
-        tick=tick,
-    )
-
-
-async def _sync_ratings(
-    adapter: AsyncHelpdesk,
-    store: Store,
-    account: str,
-    since: datetime | None,
-    batch_size: int,
-    clock: Clock,
-    tick: Progress,
-) -> int:
-    start = _start(store, account, "ratings", since)
-
-    async def write(batch: list[SatisfactionRating]) -> None:
-        store.upsert_ratings(account, batch)
-
-    return await _sync_stream(
-        adapter.iter_ratings(updated_since=start),
-        stream="ratings",
-        write=write,
-        stamp=lambda r: r.created_at,
-        store=store,
-        account=account,
-        start=start,
-        batch_size=batch_size,
-        clock=clock,
-        tick=tick,
+        run,
+        "conversations",
+        lambda start: adapter.iter_conversations(updated_since=start),
+        flush,
+        lambda c: c.updated_at or c.created_at,
     )
