@@ -90,3 +90,27 @@ def test_intercom_never_stacks_identical_notes(registry: PluginRegistry) -> None
 
     asyncio.run(go())
     assert len(fake.contact_notes[customer.id]) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_setup_creates_the_fields_once_or_says_how(registry: PluginRegistry, vendor: str) -> None:
+    from humansupport.enrichment.setup import FieldSetupUnsupportedError, ensure_fields
+    from humansupport.enrichment.writeback import field_specs
+
+    fake = registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = registry.helpdesk(vendor)
+    settings = cls.settings_model.model_validate(fake.adapter_settings())
+    specs = field_specs(SETTINGS)
+    assert specs
+
+    async def go() -> None:
+        async with cls.from_settings(settings, transport=fake.transport(), clock=fake.clock) as adapter:
+            if vendor == "freshdesk":  # contact fields cannot be created through Freshdesk's API (docs/vendors)
+                with pytest.raises(FieldSetupUnsupportedError, match="Contact fields") as info:
+                    await ensure_fields(adapter, specs)
+                assert all(spec.name in str(info.value) for spec in specs)
+                return
+            await ensure_fields(adapter, specs)
+            assert await ensure_fields(adapter, specs) == [], "a second setup creates nothing"
+
+    asyncio.run(go())

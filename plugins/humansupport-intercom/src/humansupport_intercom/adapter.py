@@ -37,6 +37,7 @@ from humansupport import (
     WebhookEvent,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
     HttpClient,
@@ -619,6 +620,11 @@ class IntercomAdapter(AsyncHelpdesk):
                     field_errors={name: [f"unsupported type {exc}"]},
                 ) from None
         return await self.create_data_attributes(types)
+
+    async def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        """`humansupport setup intercom`: the contact data attributes profile write-back needs."""
+        kinds = {"text": "string", "number": "integer", "date": "string", "url": "string"}
+        return await self.create_data_attributes({spec.name: kinds.get(spec.kind, "string") for spec in specs})
 
     async def create_data_attributes(self, types: Mapping[str, str]) -> list[str]:
         """Creates the missing ones of these contact data attributes (name -> Intercom data_type)."""

@@ -44,6 +44,7 @@ from humansupport import (
     WebhookEvent,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
     HttpClient,
@@ -856,6 +857,11 @@ class ZendeskAdapter(AsyncHelpdesk):
             created_at=zendesk_time(audit.get("created_at")) or self._clock.now(),
             raw=dict(audit),
         )
+
+    async def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        """`humansupport setup zendesk`: the user fields profile write-back needs, created where missing."""
+        kinds = {"text": "text", "number": "integer", "date": "date", "url": "text"}
+        return await self.ensure_user_fields({spec.name: kinds.get(spec.kind, "text") for spec in specs})
 
     async def ensure_user_fields(self, fields: Mapping[str, str]) -> list[str]:
         """Creates the user fields profile enrichment writes (key -> Zendesk type, e.g. `"text"`, `"integer"`)
