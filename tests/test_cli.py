@@ -106,3 +106,23 @@ def test_demo_without_plugins_says_so(plugin_registry: PluginRegistry) -> None:
 
 def test_unknown_command_is_usage_error() -> None:
     assert runner.invoke(app, ["frobnicate"]).exit_code == ExitCode.USAGE
+
+
+def test_error_text_with_brackets_is_printed_verbatim(plugin_registry: PluginRegistry) -> None:
+    import typer
+
+    from humansupport import ConfigError
+    from humansupport.cli import run_command
+
+    def body() -> None:
+        raise ConfigError("list fields in [enrichment] allowed_fields of humansupport.toml")
+
+    app_ = typer.Typer()
+
+    @app_.command()
+    def cmd() -> None:
+        run_command(body, as_json=False)
+
+    result = runner.invoke(app_, [])
+    assert result.exit_code == ExitCode.CONFIG
+    assert "[enrichment] allowed_fields" in result.stderr

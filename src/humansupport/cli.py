@@ -13,6 +13,7 @@ from typing import Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -110,7 +111,8 @@ def fail(exc: BaseException, *, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": int(code)}})
     else:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        # the message is plain text (it may hold "[enrichment]" or vendor text): never read it as rich markup
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         err_console.print(f"(set {DEBUG_ENV}=1 for the full traceback)", style="dim")
     raise typer.Exit(int(code))
 
