@@ -10,7 +10,6 @@ import random
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,29 +28,10 @@ from humansupport.errors import (
     ValidationError,
 )
 from humansupport.http import HttpClient, RateLimiter, RateLimitHeaders, RetryPolicy, reset_limiters
+from humansupport.testing import FakeClock
 
 SECRET = "sekret-123"
 BASIC = base64.b64encode(f"{SECRET}:X".encode()).decode()
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when someone sleeps; records every sleep."""
-
-    t: float = 1000.0
-    start: datetime = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    sleeps: list[float] = field(default_factory=list)
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.t - 1000.0)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -184,7 +164,7 @@ async def test_429_penalizes_the_shared_limiter(clock: FakeClock) -> None:
     async with make_client(script, clock, limiter=limiter) as client:
         await client.get_json("/a")
     assert client.limiter is limiter
-    assert clock.t - 1000.0 == pytest.approx(5.0)
+    assert clock.monotonic() == pytest.approx(5.0)
 
 
 async def test_429_without_retry_after_uses_reset_header_then_default(clock: FakeClock) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -28,28 +26,9 @@ from humansupport.http import (
     paginate,
     reset_limiters,
 )
+from humansupport.testing import FakeClock
 
 BASE = "https://acme.helpdesk.test"
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when someone sleeps; records every sleep."""
-
-    t: float = 1000.0
-    start: datetime = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    sleeps: list[float] = field(default_factory=list)
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.t - 1000.0)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 Route = Callable[[httpx.Request], httpx.Response]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,26 +14,7 @@ from humansupport.http.ratelimit import (
     limiter_for,
     reset_limiters,
 )
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when someone sleeps; records every sleep."""
-
-    t: float = 1000.0
-    start: datetime = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    sleeps: list[float] = field(default_factory=list)
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.t - 1000.0)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
+from humansupport.testing import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +34,7 @@ async def test_burst_then_steady_rate() -> None:
     assert clock.sleeps == [pytest.approx(1.0)]
     for _ in range(10):
         await limiter.acquire()
-    assert clock.t - 1000.0 == pytest.approx(11.0)
+    assert clock.monotonic() == pytest.approx(11.0)
 
 
 async def test_default_burst_is_six_seconds_of_traffic() -> None:
@@ -72,7 +51,7 @@ async def test_concurrent_acquires_queue_and_keep_the_rate() -> None:
     clock = FakeClock()
     limiter = RateLimiter(per_minute=120, clock=clock, burst=1)
     await asyncio.gather(*(limiter.acquire() for _ in range(21)))
-    assert clock.t - 1000.0 == pytest.approx(10.0)  # 1 free, then 20 at 2/s
+    assert clock.monotonic() == pytest.approx(10.0)  # 1 free, then 20 at 2/s
 
 
 async def test_cost_counts_double_and_may_exceed_burst() -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -24,28 +22,9 @@ from humansupport.errors import (
     ValidationError,
 )
 from humansupport.http.retry import RetryPolicy, is_retriable, parse_reset, parse_retry_after, retrying
+from humansupport.testing import FakeClock
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-@dataclass
-class FakeClock:
-    """Time that moves only when someone sleeps; records every sleep."""
-
-    t: float = 1000.0
-    start: datetime = NOW
-    sleeps: list[float] = field(default_factory=list)
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=self.t - 1000.0)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 def _date(delta: float) -> str:
