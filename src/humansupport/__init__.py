@@ -24,6 +24,7 @@ from .errors import (
     ServerError,
     StoreError,
     TransportError,
+    UnsupportedOperationError,
     ValidationError,
     error_from_response,
 )
@@ -46,8 +47,10 @@ from .models import (
     ProfilePatch,
     RatingScore,
     SatisfactionRating,
+    SavedReply,
     WebhookEvent,
     WebhookEventType,
+    WebhookSubscription,
 )
 from .plugins import PluginInfo, PluginRegistry, get_registry
 
@@ -94,14 +97,17 @@ __all__ = [
     "RatingScore",
     "RoutingStrategy",
     "SatisfactionRating",
+    "SavedReply",
     "ServerError",
     "StoreError",
     "SYSTEM_CLOCK",
     "SystemClock",
     "TransportError",
+    "UnsupportedOperationError",
     "ValidationError",
     "WebhookEvent",
     "WebhookEventType",
+    "WebhookSubscription",
 ]
 
 for _name in __all__:

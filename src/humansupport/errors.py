@@ -4,6 +4,7 @@
 
     HumansupportError
     ├── ConfigError                 bad or missing settings (exit code 3)
+    │   └── UnsupportedOperationError   the vendor's API cannot do this; the message says how to by hand
     ├── PluginError                 a plugin failed to load or two plugins claim one vendor
     ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
     ├── LockHeldError               another run holds the lock (exit code 7)
@@ -45,6 +46,7 @@ __all__ = [
     "ServerError",
     "StoreError",
     "TransportError",
+    "UnsupportedOperationError",
     "ValidationError",
     "error_from_response",
 ]
@@ -60,6 +62,18 @@ class HumansupportError(Exception):
 
 class ConfigError(HumansupportError):
     """Settings are missing or malformed; the message names the setting and how to set it."""
+
+
+class UnsupportedOperationError(ConfigError):
+    """The helpdesk's API cannot do this (create a field, register a webhook, list saved replies).
+
+    The message gives the exact manual steps, so a CLI can print it and exit with the config code.
+    """
+
+    def __init__(self, message: str, *, vendor: str, operation: str) -> None:
+        super().__init__(message)
+        self.vendor = vendor
+        self.operation = operation
 
 
 class PluginError(HumansupportError):

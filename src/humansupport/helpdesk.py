@@ -19,7 +19,7 @@ import httpx
 
 from .clock import SYSTEM_CLOCK, Clock
 from .config import HelpdeskSettings
-from .errors import ConflictError, HelpdeskError, HumansupportError, NotFoundError
+from .errors import ConflictError, HelpdeskError, HumansupportError, NotFoundError, UnsupportedOperationError
 from .models import (
     Agent,
     Assignment,
@@ -33,7 +33,10 @@ from .models import (
     Message,
     ProfilePatch,
     SatisfactionRating,
+    SavedReply,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
 )
 
 if TYPE_CHECKING:
@@ -219,7 +222,39 @@ class AsyncHelpdesk(ABC):
 
         raise unsupported(self.vendor, specs)
 
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Saved replies / macros / canned responses, for `humansupport replies lint --vendor`.
+
+        Optional (`capabilities.saved_replies`): the default raises `UnsupportedOperationError`.
+        """
+        raise UnsupportedOperationError(
+            f"{self.vendor}: this adapter cannot read saved replies; export them to text files and lint those",
+            vendor=self.vendor,
+            operation="iter_saved_replies",
+        )
+        yield  # pragma: no cover - makes this an async generator
+
     # -- webhooks ------------------------------------------------------------------------------------
+
+    async def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        """Subscribes `url` to the helpdesk's conversation events (`capabilities.webhook_registration`).
+
+        `events` defaults to every kind the webhook service handles. Where the vendor's API cannot create
+        subscriptions, raises `UnsupportedOperationError` whose message is the exact manual steps.
+        """
+        raise UnsupportedOperationError(
+            f"{self.vendor}: webhooks cannot be registered through the API; in {self.vendor}'s admin, send "
+            f"conversation created/assigned/customer-reply events to {url} and set the signing secret in "
+            f"HUMANSUPPORT_{self.vendor.upper()}_WEBHOOK_SECRET",
+            vendor=self.vendor,
+            operation="register_webhook",
+        )
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         """True when the vendor signed this body with `secret` (constant-time compare, fresh timestamp)."""
@@ -398,6 +433,18 @@ class Helpdesk:
 
     def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
         return self._run(self._adapter.ensure_profile_fields(specs))
+
+    def iter_saved_replies(self) -> Iterator[SavedReply]:
+        return self._runner.iterate(self._adapter.iter_saved_replies())
+
+    def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        return self._run(self._adapter.register_webhook(url=url, secret=secret, events=events))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return self._adapter.verify_webhook(headers, body, secret)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
     "Agent",
@@ -29,8 +29,10 @@ __all__ = [
     "ProfilePatch",
     "RatingScore",
     "SatisfactionRating",
+    "SavedReply",
     "WebhookEvent",
     "WebhookEventType",
+    "WebhookSubscription",
     "to_utc",
 ]
 
@@ -174,6 +176,7 @@ class Capabilities(_Model):
     bulk_messages: bool = False
     satisfaction_ratings: bool = False
     webhook_registration: bool = False
+    saved_replies: bool = False
 
     def enabled(self) -> list[str]:
         return [name for name, on in self.model_dump().items() if on is True]
@@ -307,3 +310,31 @@ class WebhookEvent(_VendorRecord):
     occurred_at: OptionalUtcTime = None
     actor: Literal["human", "system", "unknown"] = "unknown"
     raw_type: str | None = None
+
+
+class SavedReply(_VendorRecord):
+    """A reusable reply text: a Zendesk macro, Help Scout saved reply, Freshdesk canned response or Intercom macro.
+
+    `body` is plain text (vendors' HTML is converted by the plugin) so `replies lint` can report line numbers.
+    """
+
+    id: Id
+    vendor: str
+    title: str | None = None
+    body: str = ""
+    kind: str = "saved_reply"
+    url: str | None = Field(default=None, description="Where an admin edits it in the helpdesk, when known.")
+    updated_at: OptionalUtcTime = None
+
+
+class WebhookSubscription(_VendorRecord):
+    """A webhook subscription `humansupport webhooks register` created in the helpdesk."""
+
+    id: Id
+    vendor: str
+    url: str
+    events: list[str] = Field(default_factory=list)
+    active: bool = True
+    secret: SecretStr | None = Field(
+        default=None, description="The signing secret, when the vendor generated it (Zendesk); never logged."
+    )

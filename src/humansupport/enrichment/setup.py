@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import ConfigError
+from ..errors import UnsupportedOperationError
 
 if TYPE_CHECKING:
     from ..helpdesk import AsyncHelpdesk
@@ -38,12 +38,11 @@ VENDOR_FIELD_SCREENS: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
 }
 
 
-class FieldSetupUnsupportedError(ConfigError):
+class FieldSetupUnsupportedError(UnsupportedOperationError):
     """The adapter cannot create custom fields through the vendor's API; the message says how to by hand."""
 
     def __init__(self, message: str, *, vendor: str, fields: list[str]) -> None:
-        super().__init__(message)
-        self.vendor = vendor
+        super().__init__(message, vendor=vendor, operation="ensure_profile_fields")
         self.fields = fields
 
 
