@@ -222,6 +222,10 @@ class AsyncHelpdesk(ABC):
 
         raise unsupported(self.vendor, specs)
 
+    def conversation_url(self, conversation_id: str) -> str | None:
+        """Where an agent opens this conversation in the helpdesk's UI (for reports' links); None when unknown."""
+        return None
+
     async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
         """Saved replies / macros / canned responses, for `humansupport replies lint --vendor`.
 
@@ -433,6 +437,9 @@ class Helpdesk:
 
     def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
         return self._run(self._adapter.ensure_profile_fields(specs))
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        return self._adapter.conversation_url(conversation_id)
 
     def iter_saved_replies(self) -> Iterator[SavedReply]:
         return self._runner.iterate(self._adapter.iter_saved_replies())
