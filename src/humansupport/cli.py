@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, NoReturn, TypeVar
 
@@ -867,6 +867,130 @@ def setup_command(
             table.add_row(spec.name, spec.kind, str(spec.max_length or ""), state)
         Console().print(table)
         typer.echo(f"{len(data['created'])} created, {len(data['existing'])} already there")
+
+    run_command(body, as_json=as_json)
+
+
+# -- reply-certainty check (issue 12) ----------------------------------------------------------------------
+
+replies_app = typer.Typer(
+    help="Check saved replies and macros for hedging, stock apologies, false hope and blame.", no_args_is_help=True
+)
+app.add_typer(replies_app, name="replies")
+
+
+class ReplyFormat(StrEnum):
+    """`replies lint --format`: for people, one JSON document, or GitHub Actions annotations."""
+
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="The humansupport.toml to read (default: $HUMANSUPPORT_CONFIG, ./).")
+]
+
+
+def _reply_linter(config: Path | None, disable: list[str], fail_on: str | None) -> Any:
+    """The Linter for this run: registered rules, `[replies]` of humansupport.toml, command-line overrides."""
+    from dataclasses import replace
+
+    from .config import load_config_file
+    from .insights.replies import LintConfig, Linter, Severity
+
+    rules = get_registry().reply_rules()
+    table = load_config_file(config).get("replies") or {}
+    if not isinstance(table, dict):
+        raise ConfigError("[replies] in humansupport.toml must be a table")
+    lint_config = LintConfig.from_table(table, rules=rules, disable=disable)
+    if fail_on is not None:
+        lint_config = replace(lint_config, fail_on=Severity(fail_on))
+    return Linter(rules=rules, config=lint_config)
+
+
+@replies_app.command("lint")
+def replies_lint_command(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(help="Text/Markdown files or directories (walked for *.md, *.txt); - reads stdin."),
+    ] = None,
+    vendor: Annotated[
+        str | None, typer.Option("--vendor", help="Also read the saved replies/macros of this helpdesk.")
+    ] = None,
+    output_format: Annotated[ReplyFormat, typer.Option("--format", help="text, json or github.")] = ReplyFormat.TEXT,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 1 only for findings at or above: info, warning, error [info]."),
+    ] = None,
+    disable: Annotated[list[str] | None, typer.Option("--disable", help="Switch a rule off (repeatable).")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
+    from .insights.replies import LintReport, Severity
+    from .insights.reply_output import github_annotations, print_report
+    from .insights.reply_sources import lint_files, lint_saved_replies
+
+    json_out = as_json or output_format is ReplyFormat.JSON
+
+    def body() -> Any:
+        if not files and vendor is None:
+            raise typer.BadParameter("give FILES (or - for stdin) and/or --vendor VENDOR")
+        if fail_on is not None and fail_on not in {s.value for s in Severity}:
+            raise typer.BadParameter(f"--fail-on must be info, warning or error (got {fail_on!r})")
+        missing = [f for f in files or [] if f != "-" and not Path(f).exists()]
+        if missing:
+            raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
+        linter = _reply_linter(config, disable or [], fail_on)
+        report = LintReport(fail_on=linter.config.fail_on)
+        if files:
+            report.replies.extend(lint_files(linter, files, stdin=typer.get_binary_stream("stdin")))
+        if vendor is not None:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, config_file=config)
+
+            async def go() -> list[Any]:
+                async with adapter:
+                    return [r async for r in lint_saved_replies(adapter, linter)]
+
+            report.replies.extend(asyncio.run(go()))
+        if json_out:
+            emit_json(report.to_dict())
+        elif output_format is ReplyFormat.GITHUB:
+            for line in github_annotations(report):
+                typer.echo(line)
+            print_report(report, err_console)
+        else:
+            print_report(report, Console(highlight=False))
+        return report
+
+    if run_command(body, as_json=json_out).failed:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+@replies_app.command("rules")
+def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List the reply rules (built-in and plugins'), with severity and state after [replies] configuration."""
+
+    def body() -> None:
+        linter = _reply_linter(config, [], None)
+        rows = [
+            {
+                "id": rule_id,
+                "severity": linter.severity_of(rule_id),
+                "enabled": linter.severity_of(rule_id) is not None,
+                "summary": str(getattr(cls, "summary", "")),
+                "module": cls.__module__,
+            }
+            for rule_id, cls in get_registry().reply_rules().items()
+        ]
+        if as_json:
+            emit_json(rows)
+            return
+        table = Table("rule", "severity", "what it finds", "from")
+        for row in rows:
+            table.add_row(row["id"], row["severity"] or "off", row["summary"], row["module"].split(".")[0])
+        Console().print(table)
 
     run_command(body, as_json=as_json)
 

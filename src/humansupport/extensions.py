@@ -1,13 +1,17 @@
-"""The shapes of the non-adapter things plugins contribute: profile enrichers and routing strategies."""
+"""The shapes of the non-adapter things plugins contribute: profile enrichers, routing strategies, reply rules."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from .models import Agent, Conversation, Customer
 
-__all__ = ["Enricher", "RoutingStrategy"]
+if TYPE_CHECKING:
+    from .insights.replies import RuleMatch, RuleOptions
+    from .insights.reply_text import ReplyText
+
+__all__ = ["Enricher", "ReplyRule", "RoutingStrategy"]
 
 
 @runtime_checkable
@@ -30,4 +34,23 @@ class RoutingStrategy(Protocol):
 
     def choose(self, conversation: Conversation, candidates: Sequence[Agent], loads: Mapping[str, int]) -> Agent | None:
         """One of `candidates`, or None to leave the conversation unassigned."""
+        ...
+
+
+@runtime_checkable
+class ReplyRule(Protocol):
+    """Finds one kind of problem in a saved reply for `humansupport replies lint` (hedging, blame, ...).
+
+    `id` is unique and kebab-case (`[replies.rules.<id>]` configures it); `severity` is the default ("info",
+    "warning" or "error"); `summary` is one line for docs and listings. The linter instantiates the class
+    with no arguments once per run. `humansupport.insights.replies.PhraseRule` implements `check` from a
+    table of phrases with rewrites.
+    """
+
+    id: ClassVar[str]
+    severity: ClassVar[str]
+    summary: ClassVar[str]
+
+    def check(self, reply: ReplyText, options: RuleOptions) -> Iterable[RuleMatch]:
+        """Matches as offsets into `reply.searchable`, each with a reason and a suggested rewrite."""
         ...

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .extensions import Enricher, RoutingStrategy
+    from .extensions import Enricher, ReplyRule, RoutingStrategy
     from .helpdesk import AsyncHelpdesk
     from .testing.fake import FakeHelpdesk
 
@@ -40,3 +40,8 @@ def register_routing_strategies() -> list[type[RoutingStrategy]]:  # type: ignor
 @hookspec
 def register_fakes() -> list[type[FakeHelpdesk]]:  # type: ignore[empty-body]
     """Stateful fake API classes (subclasses of `humansupport.testing.FakeHelpdesk`) for demos and tests."""
+
+
+@hookspec
+def register_reply_rules() -> list[type[ReplyRule]]:  # type: ignore[empty-body]
+    """Reply rule classes for `humansupport replies lint` (the `ReplyRule` protocol), each with a unique `id`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigError, PluginError
-from .extensions import Enricher, RoutingStrategy
+from .extensions import Enricher, ReplyRule, RoutingStrategy
 from .helpdesk import AsyncHelpdesk
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
 log = logging.getLogger("humansupport.plugins")
 #: the name the core's own enrichers (`EnrichmentPlugin`) are registered under
 ENRICHMENT_PLUGIN_NAME = "humansupport.builtin.enrichment"
+#: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (reply_rules.py says the same)
+REPLY_RULES_PLUGIN_NAME = "humansupport.builtin.replies"
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,6 +190,32 @@ class PluginRegistry:
             self.pm.register(BuiltinStrategies, name=BUILTIN_PLUGIN_NAME)
         return {getattr(cls, "name", cls.__name__): cls for _, cls in self._collect("register_routing_strategies")}
 
+    def reply_rules(self) -> dict[str, type[ReplyRule]]:
+        """Reply rules by id: the built-in ones (registered here, through the same hook) and the plugins'.
+
+        A class without a valid `id` and `check`, or two classes claiming one id, is a `PluginError`.
+        """
+        from .insights.reply_rules import BuiltinReplyRules
+
+        if not self.pm.has_plugin(REPLY_RULES_PLUGIN_NAME):
+            self.pm.register(BuiltinReplyRules, name=REPLY_RULES_PLUGIN_NAME)
+        by_id: dict[str, tuple[str, type[ReplyRule]]] = {}
+        for plugin, cls in self._collect("register_reply_rules"):
+            rule_id = getattr(cls, "id", None)
+            if not isinstance(cls, type) or not callable(getattr(cls, "check", None)):
+                raise PluginError(f"plugin {plugin!r} registered {cls!r}, not a reply rule class", plugin=plugin)
+            if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+                raise PluginError(
+                    f"plugin {plugin!r}: reply rule {cls.__name__} needs a kebab-case id (got {rule_id!r})",
+                    plugin=plugin,
+                )
+            if rule_id in by_id and by_id[rule_id][1] is not cls:
+                raise PluginError(
+                    f"reply rule {rule_id!r} is provided by both {by_id[rule_id][0]!r} and {plugin!r}", plugin=plugin
+                )
+            by_id[rule_id] = (plugin, cls)
+        return {rule_id: cls for rule_id, (_, cls) in sorted(by_id.items())}
+
     def plugins(self) -> list[PluginInfo]:
         """Every plugin, loaded or failed, as rows for `humansupport plugins`."""
         rows: list[PluginInfo] = []
@@ -193,7 +223,7 @@ class PluginRegistry:
         for plugin_name, cls in self._collect("register_helpdesks"):
             provided.setdefault(plugin_name, []).append(cls)
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda kv: kv[0]):
-            if name in (self._builtin, ENRICHMENT_PLUGIN_NAME):  # part of the core, not an installed plugin
+            if name in (self._builtin, ENRICHMENT_PLUGIN_NAME, REPLY_RULES_PLUGIN_NAME):  # the core's own
                 continue
             hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
             classes = provided.get(name, [])

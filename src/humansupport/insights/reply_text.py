@@ -1,0 +1,157 @@
+"""One reply's text as the rules see it: where it came from, what to skip, and offsets to line/column.
+
+Rules search `ReplyText.searchable`, a copy of the text with the same length (so an offset means the same
+character in both) in which curly apostrophes are straight, and what is not reply prose is blanked out:
+Markdown fenced code blocks, inline code, HTML comments, YAML front matter, and ignore markers. Lines are
+1-based and split on "\\n" ("\\r\\n" works too); columns are 1-based and count Unicode code points.
+
+Ignore markers (in any file or saved reply, usually inside an HTML comment so Markdown hides them):
+`humansupport: ignore-file [RULE ...]` skips the whole reply; `humansupport: ignore [RULE ...]` skips its
+own line when the line holds other text, else the next non-blank line. No rule ids means every rule;
+text after ` -- ` is a free-form reason.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["ALL_RULES", "ReplySource", "ReplyText", "parse_reply"]
+
+#: the rule-id set meaning "every rule" in an ignore marker
+ALL_RULES: Final = "*"
+_MASK: Final = "\x00"  # not a word character and not whitespace: no phrase matches or spans it
+_APOSTROPHES: Final = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
+_MARKER = re.compile(
+    r"humansupport:[ \t]*(?P<kind>ignore-file|ignore)\b(?P<rest>(?:(?!-->)[^\n])*)(?:-->)?", re.IGNORECASE
+)
+_FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*$", re.MULTILINE)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)[^\n]+?(?<!`)(?P=ticks)(?!`)")
+_QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplySource:
+    """Where a reply came from: a file (or stdin), or a saved reply read through a helpdesk plugin."""
+
+    name: str
+    kind: str = "file"  # file | stdin | a SavedReply.kind (macro, saved_reply, canned_response, ...)
+    path: str | None = None
+    vendor: str | None = None
+    id: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "path": self.path,
+            "vendor": self.vendor,
+            "id": self.id,
+            "title": self.title,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyText:
+    """The original text, its searchable twin, ignore markers, and the offset -> line/column index."""
+
+    source: ReplySource
+    text: str
+    searchable: str
+    ignore_all: frozenset[str] = frozenset()
+    ignore_lines: dict[int, frozenset[str]] = field(default_factory=dict)
+    marker_rules: frozenset[str] = frozenset()  # every rule id a marker named (checked against known rules)
+    _line_starts: list[int] = field(default_factory=list, repr=False)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def ignored(self, rule_id: str, line: int) -> bool:
+        """Whether an ignore marker silences this rule on this line."""
+        for rules in (self.ignore_all, self.ignore_lines.get(line, frozenset())):
+            if ALL_RULES in rules or rule_id in rules:
+                return True
+        return False
+
+
+def _blank(chars: list[str], start: int, end: int, fill: str = _MASK) -> None:
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = fill
+
+
+def _mask_fences(text: str, chars: list[str]) -> None:
+    """Blanks fenced code blocks; an unclosed fence runs to the end, as in CommonMark."""
+    pos = 0
+    while (opening := _FENCE_OPEN.search(text, pos)) is not None:
+        fence = opening.group("fence")
+        closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
+        after = opening.end()
+        found = closing.search(text, after + 1) if after < len(text) else None
+        end = found.end() if found else len(text)
+        _blank(chars, opening.start(), end)
+        pos = end
+
+
+def _rule_ids(rest: str) -> frozenset[str]:
+    spec = rest.split("--", 1)[0]  # " -- reason" and a closing "-->" end the list
+    ids = frozenset(tok.lower() for tok in re.split(r"[\s,]+", spec) if tok)
+    return ids or frozenset({ALL_RULES})
+
+
+def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> ReplyText:
+    """Builds the searchable twin of `text` and reads its ignore markers."""
+    chars = list(text.translate(_APOSTROPHES))
+    if markdown:
+        if (front := _FRONT_MATTER.match(text)) is not None:
+            _blank(chars, 0, front.end())
+        _mask_fences(text, chars)
+        for m in _QUOTE_PREFIX.finditer(text):
+            _blank(chars, m.start(), m.end(), " ")
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    ignore_all: set[str] = set()
+    ignore_lines: dict[int, set[str]] = {}
+    named: set[str] = set()
+    for m in _MARKER.finditer(text):
+        rules = _rule_ids(m.group("rest"))
+        named |= rules - {ALL_RULES}
+        line = bisect.bisect_right(starts, m.start())
+        _blank(chars, m.start(), m.end())
+        if m.group("kind").lower() == "ignore-file":
+            ignore_all |= rules
+            continue
+        own = _HTML_COMMENT.sub("", _line(text, starts, line).replace(m.group(0), "")).strip()
+        target = line
+        if not own:  # a marker alone on its line covers the next non-blank line
+            target = next((n + 1 for n in range(line, len(starts)) if _line(text, starts, n + 1).strip()), line)
+        ignore_lines.setdefault(target, set()).update(rules)
+    if markdown:  # after the markers: a marker inside a comment was read above, the comment is not prose
+        for m in _HTML_COMMENT.finditer(text):
+            _blank(chars, m.start(), m.end())
+        searchable = "".join(chars)
+        searchable = _INLINE_CODE.sub(lambda m: re.sub(r"[^\n]", _MASK, m.group(0)), searchable)
+    else:
+        searchable = "".join(chars)
+    return ReplyText(
+        source=source,
+        text=text,
+        searchable=searchable,
+        ignore_all=frozenset(ignore_all),
+        ignore_lines={k: frozenset(v) for k, v in ignore_lines.items()},
+        marker_rules=frozenset(named),
+        _line_starts=starts,
+    )
+
+
+def _line(text: str, starts: list[int], line: int) -> str:
+    end = starts[line] - 1 if line < len(starts) else len(text)
+    return text[starts[line - 1] : end]
