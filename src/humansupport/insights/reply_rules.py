@@ -44,13 +44,13 @@ class Hedging(PhraseRule):
     reason: ClassVar[str] = "hedging leaves the customer unsure whether this is the answer"
     default_rewrite: ClassVar[str] = _WILL_OR_CHECK
     phrases: ClassVar[tuple[Phrase, ...]] = (
-        _p(r"should be able to", "'can' (e.g. 'You can now export the report')"),
+        _p(r"(?:you )?should be able to", "'can' (e.g. 'You can now export the report')"),
         _p(r"should (?:now )?work", "'works' (or 'will work once you <step>')"),
         _p(
             r"should (?:now )?be (?:fixed|resolved|sorted|working|back|live|available|visible|gone|updated)",
             "'is fixed' (or 'will be fixed by <date>')",
         ),
-        _p(r"should (?:receive|get|see|arrive|hear)", "'will receive' / 'will see' (and when)"),
+        _p(r"(?:you )?should (?:receive|get|see|hear)|should arrive", "'will receive' / 'will see' (and when)"),
         _p(r"should(?:n't| not) (?:happen|be a problem|affect|cause)", "'won't happen' (and say what prevents it)"),
         _p(r"you should", "give the step in the imperative: 'Restart the app.'"),
         _p(r"should(?:n't| not)?", _WILL_OR_CHECK),
