@@ -289,3 +289,15 @@ def test_bad_rule_registrations_are_plugin_errors(plugin_registry: PluginRegistr
     plugin_registry.register(Worse, name="worse")
     with pytest.raises(PluginError, match="kebab-case id"):
         plugin_registry.reply_rules()
+
+
+def test_docs_example_output_is_current(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("HUMANSUPPORT_CONFIG", raising=False)
+    command = "$ humansupport replies lint docs/examples/replies\n"
+    page = (root / "docs" / "insights.md").read_text()
+    documented = page.split(command, 1)[1].split("\n```", 1)[0]
+    result = run("lint", "docs/examples/replies")
+    assert result.exit_code == 1
+    assert result.stdout.rstrip("\n") == documented

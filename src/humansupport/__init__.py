@@ -28,7 +28,7 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .extensions import Enricher, RoutingStrategy
+from .extensions import Enricher, ReplyRule, RoutingStrategy
 from .helpdesk import AsyncHelpdesk, CheckReport, Helpdesk
 from .hookspecs import hookimpl
 from .models import (
@@ -95,6 +95,7 @@ __all__ = [
     "ProfilePatch",
     "RateLimitError",
     "RatingScore",
+    "ReplyRule",
     "RoutingStrategy",
     "SatisfactionRating",
     "SavedReply",

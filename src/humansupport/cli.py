@@ -921,7 +921,7 @@ def replies_lint_command(
     output_format: Annotated[ReplyFormat, typer.Option("--format", help="text, json or github.")] = ReplyFormat.TEXT,
     fail_on: Annotated[
         str | None,
-        typer.Option("--fail-on", help="Exit 1 only for findings at or above: info, warning, error [info]."),
+        typer.Option("--fail-on", help="Exit 1 only for findings at or above this: info (default), warning, error."),
     ] = None,
     disable: Annotated[list[str] | None, typer.Option("--disable", help="Switch a rule off (repeatable).")] = None,
     config: ConfigOption = None,
@@ -970,7 +970,7 @@ def replies_lint_command(
 
 @replies_app.command("rules")
 def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """List the reply rules (built-in and plugins'), with severity and state after [replies] configuration."""
+    """List the reply rules (built-in and plugins'), with their severity after the replies configuration."""
 
     def body() -> None:
         linter = _reply_linter(config, [], None)

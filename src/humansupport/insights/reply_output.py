@@ -40,11 +40,11 @@ def print_report(report: LintReport, console: Console) -> None:
         header = Text(reply.source.name, style="bold underline")
         if reply.source.url:
             header.append(f"  {reply.source.url}", style="dim")
-        console.print(header)
+        console.print(header, soft_wrap=True)
         if reply.skipped:
-            console.print(Text(f"  skipped: {reply.skipped}", style="dim"))
+            console.print(Text(f"  skipped: {reply.skipped}", style="dim"), soft_wrap=True)
         for warning in reply.warnings:
-            console.print(Text(f"  warning: {warning}", style="magenta"))
+            console.print(Text(f"  warning: {warning}", style="magenta"), soft_wrap=True)
         for f in reply.findings:
             line = Text("  ")
             line.append(location(reply, f), style="bold")
@@ -57,7 +57,7 @@ def print_report(report: LintReport, console: Console) -> None:
         console.print()
     s = report.summary()
     if not s["findings"]:
-        console.print(Text(f"No findings in {s['replies']} replies.", style="green"))
+        console.print(Text(f"No findings in {s['replies']} replies.", style="green"), soft_wrap=True)
     else:
         counts = ", ".join(f"{n} {sev}" for sev, n in reversed(s["by_severity"].items()) if n)
         console.print(
@@ -65,10 +65,11 @@ def print_report(report: LintReport, console: Console) -> None:
                 f"{s['findings']} findings ({counts}) in {s['replies_with_findings']} of {s['replies']} replies; "
                 f"{s['failing']} at or above --fail-on {s['fail_on']}.",
                 style="bold",
-            )
+            ),
+            soft_wrap=True,
         )
     if s["skipped"]:
-        console.print(Text(f"{s['skipped']} skipped (see above).", style="dim"))
+        console.print(Text(f"{s['skipped']} skipped (see above).", style="dim"), soft_wrap=True)
 
 
 def _escape_data(value: str) -> str:

@@ -46,11 +46,15 @@ class Hedging(PhraseRule):
     phrases: ClassVar[tuple[Phrase, ...]] = (
         _p(r"(?:you )?should be able to", "'can' (e.g. 'You can now export the report')"),
         _p(r"should (?:now )?work", "'works' (or 'will work once you <step>')"),
-        _p(
-            r"should (?:now )?be (?:fixed|resolved|sorted|working|back|live|available|visible|gone|updated)",
-            "'is fixed' (or 'will be fixed by <date>')",
+        *(
+            _p(rf"should (?:now )?be {state}", f"'is {state}' (or 'will be {state} by <date>')")
+            for state in ("fixed", "resolved", "sorted", "working", "back", "live", "available", "visible", "gone")
         ),
-        _p(r"(?:you )?should (?:receive|get|see|hear)|should arrive", "'will receive' / 'will see' (and when)"),
+        *(
+            _p(rf"(?:you )?should {verb}", f"'will {verb}' (and when: 'within 10 minutes')")
+            for verb in ("receive", "get", "see", "hear")
+        ),
+        _p(r"should arrive", "'will arrive' (and when: 'by Friday')"),
         _p(r"should(?:n't| not) (?:happen|be a problem|affect|cause)", "'won't happen' (and say what prevents it)"),
         _p(r"you should", "give the step in the imperative: 'Restart the app.'"),
         _p(r"should(?:n't| not)?", _WILL_OR_CHECK),
