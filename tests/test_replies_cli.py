@@ -301,3 +301,24 @@ def test_docs_example_output_is_current(plugin_registry: PluginRegistry, monkeyp
     result = run("lint", "docs/examples/replies")
     assert result.exit_code == 1
     assert result.stdout.rstrip("\n") == documented
+
+
+class OutOfRange(Exploding):
+    id: ClassVar[str] = "out-of-range"
+
+    def check(self, reply: ReplyText, options: RuleOptions) -> Iterator[RuleMatch]:
+        yield RuleMatch(start=0, end=len(reply.text) + 5, reason="r", suggestion="s")
+
+
+class Unbuildable(Exploding):
+    id: ClassVar[str] = "unbuildable"
+
+    def __init__(self) -> None:
+        raise ValueError("needs arguments")
+
+
+def test_rules_returning_bad_matches_or_failing_to_build() -> None:
+    report = Linter(rules={"out-of-range": OutOfRange}).lint_text("text")
+    assert report.findings == [] and "not an in-range RuleMatch" in report.warnings[0]
+    with pytest.raises(PluginError, match="'unbuildable' could not be created: ValueError"):
+        Linter(rules={"unbuildable": Unbuildable})

@@ -120,6 +120,11 @@ def test_extra_phrases_and_allowed_phrases() -> None:
         ({"rules": {"hedging": {"extra": [3]}}}, "neither a phrase"),
         ({"rules": {"hedging": {"extra": [" "]}}}, "empty phrase"),
         ({"fail_on": "never"}, "'never' is not one of"),
+        ({"disable": "blame"}, "disable must be a list"),
+        ({"rules": {"blame": {"enabled": "no"}}}, "enabled must be true or false"),
+        ({"rules": {"blame": {"allow": "x"}}}, "allow must be a list"),
+        ({"rules": {"blame": "off"}}, "must be a table"),
+        ({"rules": ["blame"]}, "must be a table of rule tables"),
     ],
 )
 def test_bad_configuration_is_a_config_error_naming_it(table: dict[str, Any], message: str) -> None:
@@ -188,3 +193,9 @@ def test_any_bytes_decode_or_skip(data: bytes) -> None:
     assert (decoded.text is None) == (decoded.skipped is not None)
     if decoded.text is not None:
         Linter(rules=RULES).lint_text(decoded.text)
+
+
+def test_stacked_markers_all_cover_the_next_line_of_text() -> None:
+    text = "<!-- humansupport: ignore hedging -->\n<!-- humansupport: ignore blame -->\n\nYou must have. It might."
+    assert lint(text) == []
+    assert [r[0] for r in lint(text.replace("ignore blame", "ignore false-hope"))] == ["blame"]

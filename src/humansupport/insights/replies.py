@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError
 from .reply_text import ReplySource, ReplyText, parse_reply
 
 if TYPE_CHECKING:
@@ -300,7 +300,10 @@ class LintConfig:
         if unknown:
             raise ConfigError(f"[replies]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TOP_KEYS))}")
         known = ", ".join(sorted(rules)) or "none"
-        disabled = [*(table.get("disable") or []), *disable]
+        listed = table.get("disable") or []
+        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+            raise ConfigError("[replies] disable must be a list of rule ids")
+        disabled = [*listed, *disable]
         for rule_id in disabled:
             if rule_id not in rules:
                 raise ConfigError(f"cannot disable unknown reply rule {rule_id!r} (rules: {known})")
@@ -321,8 +324,10 @@ class LintConfig:
             allow = raw.get("allow", [])
             if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
                 raise ConfigError(f"{where}: allow must be a list of phrases")
+            if not isinstance(raw.get("enabled", True), bool):
+                raise ConfigError(f"{where}: enabled must be true or false")
             settings[rule_id] = RuleSettings(
-                enabled=bool(raw.get("enabled", True)),
+                enabled=raw.get("enabled", True),
                 severity=None if "severity" not in raw else Severity.parse(raw["severity"], where=where),
                 extra=_phrases(raw.get("extra", []), where=f"{where} extra", default_rewrite=rewrite),
                 allow=tuple(p.pattern for p in _phrases(allow, where=f"{where} allow", default_rewrite="")),
@@ -352,7 +357,11 @@ class Linter:
                 continue
             severity = settings.severity or Severity.parse(getattr(cls, "severity", "warning"), where=rule_id)
             self._severity[rule_id] = severity
-            self._rules.append((cls(), severity, RuleOptions(extra=settings.extra, allow=settings.allow)))
+            try:
+                rule = cls()
+            except Exception as exc:
+                raise PluginError(f"reply rule {rule_id!r} could not be created: {type(exc).__name__}: {exc}") from None
+            self._rules.append((rule, severity, RuleOptions(extra=settings.extra, allow=settings.allow)))
 
     def severity_of(self, rule_id: str) -> Severity | None:
         """A rule's severity in this run, or None when it is switched off."""
@@ -371,8 +380,8 @@ class Linter:
                 report.warnings.append(f"rule {rule.id} failed: {type(exc).__name__}: {exc}")
                 continue
             for match in matches:
-                if not 0 <= match.start < match.end <= len(reply.text):
-                    report.warnings.append(f"rule {rule.id} returned an out-of-range match; ignored")
+                if not isinstance(match, RuleMatch) or not 0 <= match.start < match.end <= len(reply.text):
+                    report.warnings.append(f"rule {rule.id} returned {match!r}, not an in-range RuleMatch; ignored")
                     continue
                 line, column = reply.position(match.start)
                 if reply.ignored(rule.id, line):

@@ -129,10 +129,9 @@ def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> Re
         if m.group("kind").lower() == "ignore-file":
             ignore_all |= rules
             continue
-        own = _HTML_COMMENT.sub("", _line(text, starts, line).replace(m.group(0), "")).strip()
         target = line
-        if not own:  # a marker alone on its line covers the next non-blank line
-            target = next((n + 1 for n in range(line, len(starts)) if _line(text, starts, n + 1).strip()), line)
+        if not _has_prose(_line(text, starts, line)):  # a marker alone on its line covers the next line of text
+            target = next((n + 1 for n in range(line, len(starts)) if _has_prose(_line(text, starts, n + 1))), line)
         ignore_lines.setdefault(target, set()).update(rules)
     if markdown:  # after the markers: a marker inside a comment was read above, the comment is not prose
         for m in _HTML_COMMENT.finditer(text):
@@ -150,6 +149,11 @@ def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> Re
         marker_rules=frozenset(named),
         _line_starts=starts,
     )
+
+
+def _has_prose(line: str) -> bool:
+    """Whether a line holds anything but ignore markers, HTML comments and whitespace."""
+    return bool(_HTML_COMMENT.sub("", _MARKER.sub("", line)).strip(" \t\r<!->"))
 
 
 def _line(text: str, starts: list[int], line: int) -> str:
