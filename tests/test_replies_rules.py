@@ -32,6 +32,7 @@ POSITIVE = [
     ("hedging", "Hopefully it is live on Monday.", ["Hopefully"], "will"),
     ("hedging", "It's probably cached.", ["probably"], "what you know"),
     ("hedging", "It seems to be a DNS issue.", ["seems to be"], "is"),
+    ("hedging", "It appears that your card expired.", ["It appears that"], "found"),
     ("hedging", "The fix should\nwork now.", ["should\nwork"], "works"),  # a line wrap inside the phrase
     ("hedging", "SHOULD WORK", ["SHOULD WORK"], "works"),
     ("reflexive-apology", "Sorry for any inconvenience.", ["Sorry for any inconvenience"], "actual problem"),
@@ -78,6 +79,7 @@ NEGATIVE = [
     ("hedging", "We fought with all our might."),  # documented: not flagged
     ("hedging", "Here is what the new dashboard looks like."),
     ("hedging", "The mighty export works."),
+    ("hedging", "You might also like our new reports."),
     ("hedging", "It works. I've refunded the charge."),
     ("reflexive-apology", "Sorry, the export failed during our outage at 9:00; I re-ran it."),
     ("reflexive-apology", "I'm sorry to hear the export failed."),

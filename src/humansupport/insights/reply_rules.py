@@ -65,6 +65,7 @@ class Hedging(PhraseRule):
             "state what you found: 'The cause is …' / 'Your plan has …'",
         ),
         _p(r"(?:seems|appears) to (?:be|have)", "state it: 'is' / 'has'"),
+        _p(r"(?:it )?(?:seems|appears) that", "state what you found: 'Your card expired on May 3.'"),
         _p(r"I (?:think|believe|guess|suppose|assume)", "drop it and state the fact (or say what you will check)"),
         _p(r"probably|possibly|presumably", "state what you know, or what you will check and when"),
         _p(r"hopefully", "'will', with the time: 'This will be live by Friday.'"),
@@ -72,6 +73,7 @@ class Hedging(PhraseRule):
     exceptions: ClassVar[tuple[str, ...]] = (
         phrase_pattern(r"should you"),  # "Should you need anything, ..." is a conditional, not a hedge
         phrase_pattern(r"(?:with )?all (?:our|my|his|her|their|its) might"),
+        phrase_pattern(r"you might (?:also )?(?:like|enjoy|be interested in)"),  # a pointer, not a hedge
         r"(?<!\w)(?:what|how)\b[^.?!\n]{0,60}?\b(?:looks|seems) like(?!\w)",  # "here is what it looks like"
     )
 
