@@ -1,9 +1,9 @@
 """Masks e-mail addresses and phone numbers in customer quotes before they leave the store in a report.
 
-Phones: a `+` and 7-15 digits in groups (international), or 7-15 digits in at least two groups split by
-spaces, dots, dashes or a parenthesised area code (national). Not masked: bare digit runs (order numbers,
-amounts) and thousands groups (10 000 000), digits glued to letters or `#` (INV-48213, #10023, req_123), dates (2026-11-01, 01/11/2026,
-1.11.2026) and times. Over-masking a number that only looks like a phone is the safe side.
+Phones: a `+` and 7-15 digits in groups (international), or 7-15 digits in at least two groups of two or more
+digits split by spaces, dots, dashes or a parenthesised area code (national). Not masked: bare digit runs
+(order numbers, amounts), thousands groups (10 000 000), digits glued to letters or `#` (INV-48213, #10023,
+req_123), dates (2026-11-01, 01/11/2026, 1.11.2026) and times. Over-masking a lookalike is the safe side.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def md_escape(text: str) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.0%}"
+    return "-" if value is None else f"{value:+.0%}"
 
 
 def _day(report_start: object) -> str:
@@ -45,7 +45,7 @@ def _satisfaction(t: ThemeDigest) -> str:
 def _agents(t: ThemeDigest, limit: int = 3) -> str:
     shown = ", ".join(f"{md_escape(name)} ({n})" for _, name, n in t.agents[:limit])
     more = len(t.agents) - limit
-    return shown + (f" +{more} more" if more > 0 else "") if shown else "–"
+    return shown + (f" +{more} more" if more > 0 else "") if shown else "-"
 
 
 def _ref(cid: str, url: str | None) -> str:

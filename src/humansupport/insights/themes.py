@@ -52,10 +52,7 @@ class ThemeMap:
             return hit
         clean = [t for t in (_norm(tag) for tag in key) if t and t not in self.ignore]
         mapped = [self._by_tag[t] for t in clean if t in self._by_tag]
-        if mapped:
-            theme = min(mapped, key=self._rank.__getitem__)
-        else:
-            theme = clean[0] if clean else UNTAGGED
+        theme = min(mapped, key=self._rank.__getitem__) if mapped else (clean[0] if clean else UNTAGGED)
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[key] = theme
         return theme
