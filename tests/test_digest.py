@@ -16,7 +16,16 @@ from humansupport.store import Store
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 PERIOD = Period(END - timedelta(days=30), END)
-TAGS = [["billing", "refund"], ["Billing"], ["vip", "login"], ["login"], [], ["vip"], ["api", "vip"]]
+TAGS = [
+    ["billing", "refund"],
+    ["Billing"],
+    ["vip", "login"],
+    ["login"],
+    [],
+    ["vip"],
+    ["api", "vip"],
+    ["api", "Reopened"],
+]
 AGENTS = ["a1", "a2", "a3"]
 LATER = "A later message: quoted only when the first one has no text."
 

@@ -41,14 +41,20 @@ def expected(world: list[Conv], period: Period, within: timedelta, min_rise: flo
         after = [c for c in inside if oracle_theme(c.tags) == theme and c.created >= split]
         if len(after) >= min_count and len(after) / days > len(before) / days * (1 + min_rise):
             rising[theme] = after
-    found = {("repeat_contact", t): (len({c.customer for c in cs}), len(cs)) for t, cs in repeats.items()} | {
-        ("rising", t): (len({c.customer for c in cs if c.customer}), len(cs)) for t, cs in rising.items()
+    tagged: dict[str, list[Conv]] = {}
+    for c in inside:
+        if "reopened" in [t.lower() for t in c.tags]:
+            tagged.setdefault(oracle_theme(c.tags), []).append(c)
+    found = {
+        (kind, t): (len({c.customer for c in cs if c.customer}), len(cs))
+        for kind, groups in (("repeat_contact", repeats), ("rising", rising), ("reopened", tagged))
+        for t, cs in groups.items()
     }
     return {"conversations": len(inside), "findings": found}
 
 
 @pytest.mark.parametrize("within_days", [3, 10])
-def test_repeats_and_rises_match_brute_force(store_url: str, within_days: int) -> None:
+def test_findings_match_brute_force(store_url: str, within_days: int) -> None:
     within = timedelta(days=within_days)
     with Store.open(store_url) as store:
         for seed in (11, 12):
@@ -78,10 +84,13 @@ def test_small_case_by_hand(tmp_path: Any) -> None:
         Conv("6", "cy", None, "new", ["login"], END - 3 * day),
         Conv("7", "di", None, "new", ["login"], END - 2 * day),
         Conv("8", None, None, "new", ["login"], END - day),
+        # a reopen known only by its tag (before our first sync), and one tagged before the period
+        Conv("9", "cy", "a1", "open", ["export", "reopened"], END - 10 * day),
+        Conv("10", "cy", "a1", "open", ["export", "reopened"], END - 31 * day),
     ]
     with Store.open(tmp_path / "s.db") as store:
         load(store, world)
-        # a reopen: solved -> open (counted), then open -> pending (not a reopen), and one before the period (#4, reopened 32 days ago)
+        # a reopen: solved -> open (counted), then open -> pending (not one); #4 reopened 32 days ago: before the period
         solved = Conversation(id="3", status="open", customer_id="ann", tags=["billing"], created_at=END - 6 * day)
         store.write_conversations("acct", [(solved.model_copy(update={"updated_at": END - 5 * day}), None)])
         store.set_assignee("acct", solved.model_copy(update={"status": "pending", "updated_at": END - 4 * day}))
@@ -99,13 +108,19 @@ def test_small_case_by_hand(tmp_path: Any) -> None:
     assert got == {
         ("repeat_contact", "billing"): (2, 2, {}),  # #2 (ann) and #5 (bob, after #4 four days before)
         ("reopened", "billing"): (1, 1, {"reopenings": 1}),
+        ("reopened", "export"): (1, 1, {"reopenings": 1}),
         ("rising", "login"): (
             2,
             3,
             {"before": 0, "after": 3, "before_per_day": 0.0, "after_per_day": 0.2, "rise": None},
         ),
     }
-    assert [f.kind for f in report.findings] == ["rising", "repeat_contact", "reopened"]  # people, then volume
+    assert [f.kind for f in report.findings] == [
+        "rising",
+        "repeat_contact",
+        "reopened",
+        "reopened",
+    ]  # people, then volume
     assert report.of_kind("repeat_contact")[0].examples == [("2", None), ("5", None)]  # newest first
 
 

@@ -83,7 +83,7 @@ def test_empty_period_says_so_and_exits_0(demo_store: str) -> None:
         assert "no conversations in range" in result.stderr
         if fmt == "json":
             assert json.loads(result.stdout)["message"] == "no conversations in range"
-    code, out, err = run(demo_store, "avoidable", "zendesk", "--since", "2h")
+    code, _, err = run(demo_store, "avoidable", "zendesk", "--since", "2h")
     assert code == 0 and "no conversations in range" in err
 
 

@@ -72,6 +72,12 @@ def test_reports_on_a_synced_fake(registry: PluginRegistry, vendor: str, tmp_pat
     quotes = [e.quote for t in digest.themes for e in t.examples if e.quote]
     assert quotes, "no customer quote came through the vendor's messages"
     assert all("@" not in q for q in quotes)
-    reopened = avoidable.of_kind("reopened")
-    assert [(f.conversations, f.customers) for f in reopened] == [(1, 1)]
-    assert reopened[0].examples[0][0] == solved.id
+    # reopened: the touched conversation (status history) and those the history tagged `reopened`
+    expected: dict[str, set[tuple[str, str | None]]] = {}
+    for c in [solved, *(c for c in inside if "reopened" in c.tags)]:
+        expected.setdefault(c.tags[0], set()).add((c.id, c.customer_id))
+    reopened = {f.theme: f for f in avoidable.of_kind("reopened")}
+    assert {t: (f.conversations, f.customers) for t, f in reopened.items()} == {
+        t: (len(ids), len({cust for _, cust in ids})) for t, ids in expected.items()
+    }
+    assert reopened[solved.tags[0]].detail["reopenings"] == len(expected[solved.tags[0]])

@@ -6,7 +6,9 @@ Three kinds of finding, each per theme with counts and example conversations, so
   of their previous one on that theme (the later conversation counts; it must fall in the period, the earlier
   one may be before it).
 - `reopened`: a conversation went from solved/closed back to new/open/pending/on hold in the period (from the
-  status changes the store recorded on sync and read-back; the first sync of a conversation sees no change).
+  status changes the store recorded on sync and read-back; the first sync of a conversation sees no change),
+  or was created in the period and carries the `reopened` tag (what helpdesk triggers commonly add; it
+  covers the history before the first sync). Counted once per conversation; these few are held in memory.
 - `rising`: a theme whose contacts per day after `after` exceed those before it (inside the period) by more
   than `min_rise` (0.5 = +50 %), with at least `min_count` conversations after.
 """
@@ -25,9 +27,11 @@ from .periods import Period
 from .rows import iter_conversation_rows, iter_reopens
 from .themes import ThemeMap
 
-__all__ = ["KINDS", "AvoidableReport", "Finding", "build_avoidable"]
+__all__ = ["KINDS", "REOPENED_TAG", "AvoidableReport", "Finding", "build_avoidable"]
 
 KINDS: Final = ("repeat_contact", "reopened", "rising")
+#: the tag helpdesk triggers commonly add on reopening (Zendesk's default); the synthetic history has it too
+REOPENED_TAG: Final = "reopened"
 Linker = Callable[[str], str | None]
 
 
@@ -83,6 +87,14 @@ class AvoidableReport:
 
 
 @dataclass
+class _Reopened:
+    customer_id: str | None
+    theme: str
+    when: datetime | None = None
+    events: int = 0  # status changes seen; a conversation known only by its tag counts as one reopening
+
+
+@dataclass
 class _Tally:
     conversations: int = 0
     customers: int = 0
@@ -135,6 +147,9 @@ def build_avoidable(
         for theme in rose:
             later[theme].customers += 1
 
+    # reopened conversations (a small share): the tag on conversations of the period, and the status history
+    reopens: dict[str, _Reopened] = {}
+
     for row in iter_conversation_rows(store, account, start=period.start - within, end=period.end):
         if row.customer_id != customer:
             flush()
@@ -143,6 +158,8 @@ def build_avoidable(
         in_period = row.created_at >= period.start
         if in_period:
             total += 1
+            if any(t.strip().lower() == REOPENED_TAG for t in row.tags):
+                reopens[row.id] = _Reopened(row.customer_id, theme, when=row.created_at)
             if row.created_at < split:
                 before[theme] = before.get(theme, 0) + 1
             else:
@@ -178,35 +195,31 @@ def build_avoidable(
             )
         )
 
-    reopened: dict[str, _Tally] = {}
-    events: dict[str, int] = {}
-    customer = object()
-    touched: set[str] = set()
-    last_conversation: str | None = None
     for reopen in iter_reopens(store, account, start=period.start, end=period.end):
-        if reopen.customer_id != customer or reopen.customer_id is None:
-            for theme in touched:
-                reopened[theme].customers += 1
-            customer, touched = reopen.customer_id, set()
-        theme = themes.theme_of(reopen.tags)
-        tally = reopened.setdefault(theme, _Tally())
-        events[theme] = events.get(theme, 0) + 1
-        if reopen.conversation_id != last_conversation:
-            tally.conversations += 1
-            tally.example(reopen.changed_at, reopen.conversation_id, examples)
-            last_conversation = reopen.conversation_id
-        if reopen.customer_id is not None:
-            touched.add(theme)
-    for theme in touched:
-        reopened[theme].customers += 1
+        seen = reopens.get(reopen.conversation_id)
+        if seen is None:
+            seen = reopens[reopen.conversation_id] = _Reopened(reopen.customer_id, themes.theme_of(reopen.tags))
+        seen.events += 1
+        seen.when = reopen.changed_at if seen.when is None else max(seen.when, reopen.changed_at)
+    reopened: dict[str, _Tally] = {}
+    reopen_events: dict[str, int] = {}
+    reopen_customers: dict[str, set[str]] = {}
+    for cid, seen in reopens.items():
+        tally = reopened.setdefault(seen.theme, _Tally())
+        tally.conversations += 1
+        assert seen.when is not None
+        tally.example(seen.when, cid, examples)
+        reopen_events[seen.theme] = reopen_events.get(seen.theme, 0) + max(1, seen.events)
+        if seen.customer_id is not None:
+            reopen_customers.setdefault(seen.theme, set()).add(seen.customer_id)
     for theme, tally in reopened.items():
         findings.append(
             Finding(
                 kind="reopened",
                 theme=theme,
                 conversations=tally.conversations,
-                customers=tally.customers,
-                detail={"reopenings": events[theme]},
+                customers=len(reopen_customers.get(theme, ())),
+                detail={"reopenings": reopen_events[theme]},
                 examples=links(tally),
             )
         )
