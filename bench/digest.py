@@ -2,11 +2,13 @@
 
 A child process seeds a SQLite store from the synthetic history (customer excerpts included); another, fresh
 process opens it and runs the digest (the last 6 months against the 6 before) and the avoidable report
-(12 months), so its RSS holds only what the reports keep: per-theme counters, one customer's themes and a
-few examples, whatever the history's size.
+(12 months) twice, measuring the second run: its RSS growth is what the reports keep (per-theme counters,
+one customer's themes, a few examples, the period's reopened conversations), whatever the history's size.
 
 Run: `python bench/digest.py` (10k vs 100k messages, well under a minute; `BENCH_FULL=1` for the issue's
-100k vs 1M). Exits 1 if the RSS growth while reporting on the bigger store exceeds 1.5x the smaller one's.
+100k vs 1M, about 4 minutes here, mostly seeding). Exits 1 if the RSS growth while reporting on the bigger
+store exceeds 1.5x the smaller one's (the first run's with BENCH_FULL; the second run's in the short run,
+whose small store does not fill SQLite's page cache).
 """
 
 from __future__ import annotations
@@ -31,12 +33,33 @@ SIZES = {"100k": 2_000, "1M": 20_000} if os.environ.get("BENCH_FULL") else {"10k
 ACCOUNT = "bench"
 
 
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> bool:
+    """Resets the kernel's RSS high-water mark (Linux), so the peak is the measured run's alone."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_mb() -> float:
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def config(customers: int) -> HistoryConfig:
@@ -66,23 +89,36 @@ def seed(path: str, customers: int) -> dict[str, Any]:
     }
 
 
-def report(path: str, customers: int) -> dict[str, Any]:
-    end = config(customers).end
+def _run(store: Store, end: Any) -> tuple[Any, Any, float, float]:
     themes = ThemeMap()
+    t0 = time.perf_counter()
+    digest = build_digest(store, ACCOUNT, period=Period(end - timedelta(days=183), end), themes=themes)
+    t1 = time.perf_counter()
+    avoidable = build_avoidable(store, ACCOUNT, period=Period(end - timedelta(days=366), end), themes=themes)
+    return digest, avoidable, t1 - t0, time.perf_counter() - t1
+
+
+def report(path: str, customers: int) -> dict[str, Any]:
+    """Runs both reports twice: the first run fills what any store fills (SQLite's page cache, the driver's
+    buffers, imports); the second is measured, from its own RSS high-water mark."""
+    end = config(customers).end
     with Store.open(path) as store:
-        store.counts(ACCOUNT)  # warm the connection before the baseline
+        store.counts(ACCOUNT)
+        cold_base = rss_mb()
+        reset_peak()
+        _run(store, end)
+        cold_peak = peak_mb()
         base = rss_mb()
-        t0 = time.perf_counter()
-        digest = build_digest(store, ACCOUNT, period=Period(end - timedelta(days=183), end), themes=themes)
-        t1 = time.perf_counter()
-        avoidable = build_avoidable(store, ACCOUNT, period=Period(end - timedelta(days=366), end), themes=themes)
-        t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        measured_alone = reset_peak()
+        digest, avoidable, digest_s, avoidable_s = _run(store, end)
+    peak = peak_mb() if measured_alone else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
+        "rss_cold_base_mb": round(cold_base, 1),
+        "rss_cold_peak_mb": round(cold_peak, 1),
         "rss_base_mb": round(base, 1),
         "rss_peak_mb": round(peak, 1),
-        "digest_s": round(t1 - t0, 2),
-        "avoidable_s": round(t2 - t1, 2),
+        "digest_s": round(digest_s, 2),
+        "avoidable_s": round(avoidable_s, 2),
         "digest_conversations": digest.conversations + digest.previous_conversations,
         "avoidable_conversations": avoidable.conversations,
         "themes": len(digest.themes),
@@ -117,16 +153,22 @@ def main() -> int:
             print(
                 f"{label:>5}: {r['messages']:>8} messages in {r['conversations']} conversations (seeded in "
                 f"{r['seed_s']:.1f} s); digest {r['digest_s']} s over {r['digest_conversations']} conversations, "
-                f"avoidable {r['avoidable_s']} s; RSS {r['rss_base_mb']} -> {r['rss_peak_mb']} MB peak"
+                f"avoidable {r['avoidable_s']} s; RSS first run {r['rss_cold_base_mb']} -> {r['rss_cold_peak_mb']} MB "
+                f"peak, second run {r['rss_base_mb']} -> {r['rss_peak_mb']} MB peak"
             )
     small, big = (results[k] for k in SIZES)
-    growth = (big["rss_peak_mb"] - big["rss_base_mb"]) / max(1.0, small["rss_peak_mb"] - small["rss_base_mb"])
+
+    def growth(key: str) -> float:
+        return (big[f"{key}peak_mb"] - big[f"{key}base_mb"]) / max(1.0, small[f"{key}peak_mb"] - small[f"{key}base_mb"])
+
+    cold, warm = growth("rss_cold_"), growth("rss_")
     small_label, big_label = SIZES
     print(
-        f"RSS growth while reporting, {big_label} / {small_label}: {growth:.2f} for 10x the messages "
-        f"(peak {big['rss_peak_mb']} vs {small['rss_peak_mb']} MB)"
+        f"RSS growth while reporting, {big_label} / {small_label}, for 10x the messages: first run {cold:.2f}, "
+        f"second run {warm:.2f} (growths under 1 MB count as 1 MB)"
     )
-    return 0 if growth <= 1.5 else 1
+    # a 10k store does not fill SQLite's 2 MB page cache, a 100k one does: the short run checks the second run
+    return 0 if (cold if os.environ.get("BENCH_FULL") else warm) <= 1.5 else 1
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ def _finding_detail(f: Finding, report: AvoidableReport) -> str:
         days = report.within.total_seconds() / 86_400
         return f"came back within {days:g} days"
     if f.kind == "reopened":
-        return f"{f.detail['reopenings']} reopenings"
+        n = f.detail["reopenings"]
+        return f"{n} reopening{'' if n == 1 else 's'}"
     rise = f.detail["rise"]
     change = "new" if rise is None else f"{rise:+.0%}"
     return f"{f.detail['before_per_day']:.2f}/day before, {f.detail['after_per_day']:.2f}/day after ({change})"
