@@ -883,7 +883,7 @@ LinkTemplateOption = Annotated[
     typer.Option(
         "--link-template",
         help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
-        "[default: the plugin's conversation_url when its settings are set, else no links].",
+        "(default: the plugin's conversation_url when its settings are set, else no links).",
     ),
 ]
 ExamplesOption = Annotated[int, typer.Option("--examples", min=0, max=20, help="Example conversations per row.")]
@@ -968,7 +968,7 @@ def avoidable_command(
     ] = "7d",
     after: Annotated[
         datetime | None,
-        typer.Option("--after", help="Compare contacts per day before and after this date [middle of the period]."),
+        typer.Option("--after", help="Compare contacts per day before and after this date (default: mid-period)."),
     ] = None,
     min_rise: Annotated[float, typer.Option("--min-rise", min=0.0, help="Rise that counts (0.5 = +50%).")] = 0.5,
     min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest conversations after --after.")] = 3,
