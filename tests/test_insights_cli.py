@@ -121,3 +121,36 @@ def test_theme_mapping_from_the_config_file(demo_store: str, tmp_path: Path, mon
     config.write_text('[insights.themes]\nmoney = "refund"\n', encoding="utf-8")
     code, _, err = run(demo_store, "digest", "zendesk")
     assert code == ExitCode.CONFIG and "list of tag strings" in err
+
+
+class _LinkingAdapter:
+    """Stands in for a plugin adapter built from settings: it knows its helpdesk's URLs, sends nothing."""
+
+    closed = False
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        return f"https://desk.test/c/{conversation_id}"
+
+    async def aclose(self) -> None:
+        _LinkingAdapter.closed = True
+
+
+def test_links_come_from_the_adapter_when_it_can_be_built(demo_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from humansupport.errors import ConfigError
+
+    connect = importlib.import_module("humansupport.connect")  # the package's `connect` is the function
+
+    monkeypatch.setattr(connect, "build_adapter", lambda vendor, **_: _LinkingAdapter())
+    code, out, _ = run(demo_store, "digest", "zendesk", "--format", "json")
+    urls = [e["url"] for t in json.loads(out)["themes"] for e in t["examples"]]
+    assert code == 0 and urls and all(u == f"https://desk.test/c/{u.rsplit('/', 1)[1]}" for u in urls)
+    assert _LinkingAdapter.closed
+
+    def no_credentials(vendor: str, **_: object) -> object:
+        raise ConfigError("HUMANSUPPORT_ZENDESK_API_TOKEN is not set")
+
+    monkeypatch.setattr(connect, "build_adapter", no_credentials)
+    code, out, _ = run(demo_store, "avoidable", "zendesk", "--format", "json")
+    assert code == 0 and all(e["url"] is None for f in json.loads(out)["findings"] for e in f["examples"])
