@@ -86,6 +86,8 @@ def test_erase_customer_removes_only_that_customers_data(store_url: str, synthet
         erased = store.erase_customer("acct", rated)
         assert erased == {
             "messages": their_messages,
+            "message_excerpts": 0,  # they wrote only in their own conversations
+            "conversation_status_changes": 0,
             "ratings": len(their_ratings),
             "conversations": len(theirs),
             "customers": 1,

@@ -995,6 +995,150 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
     run_command(body, as_json=as_json)
 
 
+# -- insights: feedback digest and avoidable contacts (issue 12) ---------------------------------------
+
+SinceOption = Annotated[
+    str, typer.Option("--since", help="Period: a duration back from now (30d, 12h, 2w) or an ISO date.")
+]
+FormatOption = Annotated[str, typer.Option("--format", help="md (Markdown), json or csv.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report to this file, not stdout.")]
+LinkTemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--link-template",
+        help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
+        "(default: the plugin's conversation_url when its settings are set, else no links).",
+    ),
+]
+ExamplesOption = Annotated[int, typer.Option("--examples", min=0, max=20, help="Example conversations per row.")]
+NowOption = Annotated[datetime | None, typer.Option("--now", hidden=True, help="The report's 'now' (tests).")]
+
+
+def _insights_inputs(
+    store: Any, vendor: str, account: str | None, since: str, fmt: str, now: datetime | None
+) -> tuple[str, Any, Any]:
+    """The account (checked like `metrics`), the period and the theme map of an insights command."""
+    from .config import load_config_file
+    from .insights import ThemeMap, parse_period
+    from .insights.render import FORMATS
+    from .models import to_utc
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    chosen = account or vendor
+    accounts = store.accounts()
+    if chosen not in accounts:
+        raise ConfigError(
+            f"no account {chosen!r} in the store (have: {', '.join(accounts) or 'none'}); "
+            "pass --account, or run `humansupport sync VENDOR` first"
+        )
+    try:
+        period = parse_period(since, now=to_utc(now) or SYSTEM_CLOCK.now())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return chosen, period, ThemeMap.from_config(load_config_file())
+
+
+def _write_report(text: str, output: Path | None, *, empty: bool) -> None:
+    from .insights.digest import NO_CONVERSATIONS
+
+    if empty:
+        err_console.print(NO_CONVERSATIONS, highlight=False, markup=False)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@app.command("digest")
+def digest_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    since: SinceOption = "30d",
+    fmt: FormatOption = "md",
+    output: OutputOption = None,
+    link_template: LinkTemplateOption = None,
+    examples: ExamplesOption = 3,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    now: NowOption = None,
+) -> None:
+    """Feedback digest per theme: volume, customers, trend, satisfaction, agents, examples with masked quotes."""
+    from .insights import build_digest
+    from .insights.links import open_linker
+    from .insights.render import render_digest
+
+    def body() -> None:
+        with _open_store(store_url, create=False) as store:
+            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now)
+            names = {a.id: a.name or a.id for a, _ in store.agents(chosen)}
+            with open_linker(vendor, link_template) as link:
+                report = build_digest(
+                    store, chosen, period=period, themes=themes, examples=examples, link=link, agent_names=names
+                )
+        _write_report(render_digest(report, fmt), output, empty=report.empty)
+
+    run_command(body, as_json=fmt == "json")
+
+
+@app.command("avoidable")
+def avoidable_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    since: SinceOption = "30d",
+    within: Annotated[
+        str, typer.Option("--within", help="Repeat window: same customer, same theme within this (7d, 48h).")
+    ] = "7d",
+    after: Annotated[
+        datetime | None,
+        typer.Option("--after", help="Compare contacts per day before and after this date (default: mid-period)."),
+    ] = None,
+    min_rise: Annotated[float, typer.Option("--min-rise", min=0.0, help="Rise that counts (0.5 = +50%).")] = 0.5,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Fewest conversations after --after.")] = 3,
+    fmt: FormatOption = "md",
+    output: OutputOption = None,
+    link_template: LinkTemplateOption = None,
+    examples: ExamplesOption = 3,
+    store_url: StoreOption = None,
+    account: AccountOption = None,
+    now: NowOption = None,
+) -> None:
+    """Avoidable contacts: repeat contacts on a theme, reopened conversations, rising themes; by people touched."""
+    from .insights import build_avoidable
+    from .insights.links import open_linker
+    from .insights.periods import parse_duration
+    from .insights.render import render_avoidable
+    from .models import to_utc
+
+    def body() -> None:
+        try:
+            window = parse_duration(within)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        with _open_store(store_url, create=False) as store:
+            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now)
+            with open_linker(vendor, link_template) as link:
+                try:
+                    report = build_avoidable(
+                        store,
+                        chosen,
+                        period=period,
+                        themes=themes,
+                        within=window,
+                        after=to_utc(after),
+                        min_rise=min_rise,
+                        min_count=min_count,
+                        examples=examples,
+                        link=link,
+                    )
+                except ValueError as exc:
+                    raise typer.BadParameter(str(exc)) from None
+        _write_report(render_avoidable(report, fmt), output, empty=report.empty)
+
+    run_command(body, as_json=fmt == "json")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,7 +1,25 @@
-"""Insights on top of the store and the helpdesk: what support learns and says (issue 12).
+"""Insights (issue 12): the feedback digest and avoidable-contact report over the store, and the reply check.
 
-`replies`, `reply_rules`, `reply_text`, `reply_sources` and `reply_output` hold the reply-certainty check
-(`humansupport replies lint`). Import from those modules; this package re-exports nothing.
+The reply-certainty check (`humansupport replies lint`) lives in `replies`, `reply_rules`, `reply_text`,
+`reply_sources` and `reply_output`; import it from those modules (it is not re-exported here).
 """
 
-__all__: list[str] = []
+from .avoidable import AvoidableReport, Finding, build_avoidable
+from .digest import DigestReport, ThemeDigest, build_digest
+from .masking import mask_contacts
+from .periods import Period, parse_period
+from .themes import UNTAGGED, ThemeMap
+
+__all__ = [
+    "UNTAGGED",
+    "AvoidableReport",
+    "DigestReport",
+    "Finding",
+    "Period",
+    "ThemeDigest",
+    "ThemeMap",
+    "build_avoidable",
+    "build_digest",
+    "mask_contacts",
+    "parse_period",
+]

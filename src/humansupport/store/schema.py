@@ -14,9 +14,18 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UtcDateTime", "build_metadata", "tables"]
+__all__ = [
+    "EXCERPT_CHARS",
+    "INSIGHTS_VERSION",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "UtcDateTime",
+    "build_metadata",
+    "status_changes_table",
+    "tables",
+]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -92,16 +101,17 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         # the conversation's updated_at when its messages were last fetched: a resumed sync skips it
         sa.Column("messages_synced_at", UtcDateTime),
     )
-    messages = sa.Table(
-        "messages",
-        md,
+    message_cols: list[Any] = [
         *k(),
         sa.Column("conversation_id", sa.String(200), nullable=False),
         sa.Column("author_id", sa.String(200)),
         sa.Column("author_role", sa.String(20), nullable=False),
         sa.Column("public", sa.Boolean, nullable=False),
         sa.Column("created_at", UtcDateTime),
-    )
+    ]
+    if version >= INSIGHTS_VERSION:
+        message_cols.append(_excerpt_column())
+    messages = sa.Table("messages", md, *message_cols)
     ratings = sa.Table(
         "ratings",
         md,
@@ -127,6 +137,9 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         rebalance_journal_table(md)
     if version >= ENRICHMENT_WRITES_VERSION:
         _enrichment_writes_table(md)
+    if version >= INSIGHTS_VERSION:
+        status_changes_table(md)
+        _insights_indexes(conversations)
     return md
 
 
@@ -189,6 +202,48 @@ def _migrate_enrichment_writes(conn: Connection) -> None:
     _enrichment_writes_table(sa.MetaData()).create(conn, checkfirst=True)
 
 
+# -- insights (issue 12): message excerpts and status history (self-contained: the lead may renumber it) ----
+
+#: the schema version that adds `messages.excerpt` and `conversation_status_changes` (renumber only at merges)
+INSIGHTS_VERSION: Final = 5
+EXCERPT_CHARS: Final = 1000
+"""How much of a customer message the store keeps for quotes (data minimisation: agents' text is not kept)."""
+
+
+def _excerpt_column() -> sa.Column[Any]:
+    # the first EXCERPT_CHARS characters of a *customer* message; NULL for agents, notes and system events
+    return sa.Column("excerpt", sa.Text)
+
+
+def status_changes_table(md: sa.MetaData) -> sa.Table:
+    """One row per status change the store saw (sync or read-back): how `avoidable` finds reopened conversations.
+
+    Keyed by (account, conversation, when, new status) so re-writing the same change is a no-op."""
+    table = sa.Table(
+        "conversation_status_changes",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("changed_at", UtcDateTime, primary_key=True),
+        sa.Column("to_status", sa.String(20), primary_key=True),
+        sa.Column("from_status", sa.String(20), nullable=False),
+    )
+    sa.Index("ix_status_changes_time", table.c.account, table.c.changed_at)
+    return table
+
+
+def _insights_indexes(conversations: sa.Table) -> list[sa.Index]:
+    return [sa.Index("ix_conversations_created", conversations.c.account, conversations.c.created_at)]
+
+
+def _migrate_insights(conn: Connection) -> None:
+    """Adds `messages.excerpt`, `conversation_status_changes` and an index for reports over a time range."""
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN excerpt TEXT"))
+    status_changes_table(sa.MetaData()).create(conn, checkfirst=True)
+    for index in build_metadata(INSIGHTS_VERSION).tables["conversations"].indexes:
+        index.create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -221,4 +276,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     2: _migrate_2,
     3: _migrate_rebalance_journal,
     ENRICHMENT_WRITES_VERSION: _migrate_enrichment_writes,
+    INSIGHTS_VERSION: _migrate_insights,
 }

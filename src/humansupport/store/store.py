@@ -22,9 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import LockHeldError, StoreError
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
-from .schema import MIGRATIONS, SCHEMA_VERSION, build_metadata
+from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
 
-__all__ = ["STORE_ENV", "Reply", "Store", "StoredConversation", "default_store_url"]
+__all__ = ["STORE_ENV", "Reply", "Store", "StoredConversation", "default_store_url", "message_excerpt"]
 
 STORE_ENV: Final = "HUMANSUPPORT_STORE"
 _APP: Final = "humansupport"
@@ -259,6 +259,7 @@ class Store:
                 msg_rows.extend(_message_row(account, conv.id, m) for m in messages)
             conv_rows.append(row)
         with self.begin() as conn:
+            _record_status_changes(conn, self.t, account, [conv for conv, _ in conversations])
             # rows with and without messages_synced_at differ in columns: upsert each shape separately
             self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" in r])
             self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" not in r])
@@ -293,6 +294,7 @@ class Store:
     def set_assignee(self, account: str, conversation: Conversation) -> None:
         """Records a conversation as the helpdesk returned it after an assignment (read-back)."""
         with self.begin() as conn:
+            _record_status_changes(conn, self.t, account, [conversation])
             self._upsert(conn, self.t["conversations"], [_conversation_row(account, conversation)])
 
     # -- cursors -------------------------------------------------------------------------------------
@@ -548,15 +550,26 @@ class Store:
             return [Customer.model_validate(row.data) for row in conn.execution_options(yield_per=2000).execute(query)]
 
     def erase_customer(self, account: str, customer_id: str) -> dict[str, int]:
-        """Right to erasure: deletes the customer, their conversations with messages and ratings, and what
-        enrichment wrote for them, in one transaction; returns the rows deleted per table."""
+        """Right to erasure: deletes the customer, their conversations with messages (and so the excerpts of
+        what they wrote), status history and ratings, what enrichment wrote for them, and the excerpts of
+        their messages in other people's conversations, in one transaction; returns the rows touched per table."""
         cust, conv, msg, rat = (self.t[n] for n in ("customers", "conversations", "messages", "ratings"))
-        writes = self.t["enrichment_writes"]
+        writes, changes = self.t["enrichment_writes"], self.t["conversation_status_changes"]
         theirs = sa.select(conv.c.id).where(conv.c.account == account, conv.c.customer_id == customer_id)
         deleted: dict[str, int] = {}
         with self.begin() as conn:
             steps = (
                 ("messages", msg.delete().where(msg.c.account == account, msg.c.conversation_id.in_(theirs))),
+                (
+                    "message_excerpts",
+                    msg.update()
+                    .where(msg.c.account == account, msg.c.author_id == customer_id, msg.c.excerpt.is_not(None))
+                    .values(excerpt=None),
+                ),
+                (
+                    "conversation_status_changes",
+                    changes.delete().where(changes.c.account == account, changes.c.conversation_id.in_(theirs)),
+                ),
                 (
                     "ratings",
                     rat.delete().where(
@@ -634,7 +647,50 @@ def _message_row(account: str, conversation_id: str, msg: Message) -> dict[str, 
         "author_role": str(msg.author_role),
         "public": msg.public,
         "created_at": msg.created_at,
+        "excerpt": message_excerpt(msg),
     }
+
+
+def message_excerpt(msg: Message) -> str | None:
+    """What the store keeps of a message's text: the first `EXCERPT_CHARS` characters of a customer's message
+    (for the digest's quotes); nothing of agents' replies, notes or system events."""
+    if msg.author_role != AuthorRole.CUSTOMER or not msg.body:
+        return None
+    text = msg.body.strip()
+    return text[:EXCERPT_CHARS] or None
+
+
+def _record_status_changes(
+    conn: Connection, t: Mapping[str, sa.Table], account: str, conversations: Sequence[Conversation]
+) -> None:
+    """Before an upsert: a row in `conversation_status_changes` for each conversation whose status differs from
+    the stored one (first sightings are not changes). The time is the conversation's `updated_at`."""
+    conv, changes = t["conversations"], t["conversation_status_changes"]
+    latest = {c.id: c for c in conversations}
+    ids = list(latest)
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stored = conn.execute(
+            sa.select(conv.c.id, conv.c.status).where(conv.c.account == account, conv.c.id.in_(chunk))
+        ).all()
+        for cid, old in stored:
+            new = latest[cid]
+            when = new.updated_at or new.created_at
+            if old != str(new.status) and when is not None:
+                rows.append(
+                    {
+                        "account": account,
+                        "conversation_id": cid,
+                        "changed_at": when,
+                        "to_status": str(new.status),
+                        "from_status": old,
+                    }
+                )
+    if not rows:
+        return
+    insert: Any = (pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect).insert(changes)
+    conn.execute(insert.on_conflict_do_nothing(), rows)
 
 
 def _read_version(conn: Connection) -> int | None:
