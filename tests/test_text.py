@@ -55,3 +55,16 @@ def test_text_to_html_round_trips() -> None:
     html = text_to_html(text)
     assert html == "<p>Hi &lt;Ada&gt; &amp; co,</p><p>Line one<br>Line two</p><p>Bye — Jürgen</p>"
     assert html_to_text(html) == text
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<div>Hi,</div><div><br></div><div>Line</div>", "Hi,\n\nLine"),  # Freshdesk's editor
+        ("<div>A<br></div><div>B</div>", "A\nB"),  # a <br> ending a block adds no line
+        ("<p>A<br></p><p>B</p>", "A\n\nB"),
+        ("A<br><br><br>B", "A\n\n\nB"),
+    ],
+)
+def test_blank_lines_as_a_browser_shows_them(html: str, text: str) -> None:
+    assert html_to_text(html) == text

@@ -63,6 +63,7 @@ class _TextParser(HTMLParser):
         self._dropped = 0
         self._pre = 0
         self._at_line_start = True
+        self._trailing = 0  # newlines the output ends with
 
     # -- breaks --------------------------------------------------------------------------------------
 
@@ -108,16 +109,23 @@ class _TextParser(HTMLParser):
             self._text(" ", raw=False)
 
     def _newline(self) -> None:
-        """A `<br>`: always a line break, several in a row make blank lines."""
+        """A `<br>`: a line break of its own (a blank line after another one); a block end after it adds none."""
         self._flush_pending()
-        self.out.append("\n")
-        self._at_line_start = True
+        self._append("\n")
 
     def _flush_pending(self) -> None:
+        """Blocks ask for "at least N newlines here": only the newlines the output does not end with yet."""
         if self._pending and self.out:
-            self.out.append("\n" * self._pending)
-            self._at_line_start = True
+            missing = self._pending - self._trailing
+            if missing > 0:
+                self._append("\n" * missing)
         self._pending = 0
+
+    def _append(self, text: str) -> None:
+        self.out.append(text)
+        stripped = text.rstrip("\n")
+        self._trailing = len(text) - len(stripped) + (self._trailing if not stripped else 0)
+        self._at_line_start = text.endswith("\n")
 
     # -- text ----------------------------------------------------------------------------------------
 
@@ -135,8 +143,7 @@ class _TextParser(HTMLParser):
             if not data:
                 return
         self._flush_pending()
-        self.out.append(data)
-        self._at_line_start = data.endswith("\n")
+        self._append(data)
 
 
 def html_to_text(html: str) -> str:
