@@ -67,3 +67,11 @@ def test_conversation_url_is_the_agent_portal() -> None:
     adapter = FreshdeskAdapter(domain="acme", api_key=SecretStr("k"))
     assert adapter.conversation_url("1234") == "https://acme.freshdesk.com/a/tickets/1234"
     assert adapter.conversation_url("٣") is None and adapter.conversation_url("1/../2") is None
+
+
+def test_a_fake_without_history_takes_saved_replies() -> None:
+    from humansupport_freshdesk import FakeFreshdesk
+
+    fake = FakeFreshdesk()
+    rid = fake.add_saved_reply(title="T", body="Hello")
+    assert fake.canned_responses[int(rid)]["content"] == "Hello" and fake.canned_folders[5001]["responses_count"] == 1

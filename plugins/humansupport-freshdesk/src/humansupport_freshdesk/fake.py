@@ -841,6 +841,8 @@ class FakeFreshdesk(FakeHelpdesk):
 
     def add_saved_reply(self, *, title: str, body: str, folder_id: int = 5001) -> str:
         """A canned response in a folder (General unless `folder_id`), stored as HTML with its plain `content`."""
+        if not self.canned_folders:
+            self.clear_saved_replies()  # a fake built without a history has no folders yet
         if folder_id not in self.canned_folders:
             raise KeyError(f"no canned response folder {folder_id}")
         response_id = 7_000_001 + len(self.canned_responses)
