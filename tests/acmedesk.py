@@ -1,7 +1,9 @@
 """AcmeDesk: the smallest complete helpdesk plugin, used to prove the conformance kit and in docs/plugins.md.
 
 AcmeDesk is an imaginary vendor with a plain JSON API: cursor paging (`next_cursor`), bearer auth,
-optimistic concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures.
+optimistic concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures. It also shows the
+two optional methods: saved replies (HTML `body_html`, converted with `humansupport.text.html_to_text`) and
+webhook registration (list first so a rerun adds nothing; the caller's secret, or one generated and returned).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
@@ -29,13 +32,17 @@ from humansupport import (
     HelpdeskSettings,
     Message,
     ProfilePatch,
+    SavedReply,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
     hookimpl,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import CursorPaginator, HttpClient, PageRequest, RateLimitHeaders, paginate
-from humansupport.testing import FakeBadRequest, FakeHelpdesk, route
+from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.text import html_to_text, text_to_html
 
 # -- the adapter ---------------------------------------------------------------------------------------
 
@@ -49,7 +56,15 @@ class AcmeSettings(HelpdeskSettings):
 class AcmeAdapter(AsyncHelpdesk):
     vendor = "acmedesk"
     settings_model = AcmeSettings
-    capabilities = Capabilities(optimistic_concurrency=True, signed_webhooks=True)
+    capabilities = Capabilities(
+        optimistic_concurrency=True, signed_webhooks=True, saved_replies=True, webhook_registration=True
+    )
+    #: AcmeDesk's event names per core event
+    webhook_events: ClassVar[dict[WebhookEventType, str]] = {
+        WebhookEventType.CONVERSATION_CREATED: "conversation.created",
+        WebhookEventType.CONVERSATION_ASSIGNED: "conversation.assigned",
+        WebhookEventType.CUSTOMER_REPLIED: "conversation.customer_replied",
+    }
 
     def __init__(
         self,
@@ -153,6 +168,36 @@ class AcmeAdapter(AsyncHelpdesk):
         data = await self.http.send_json("POST", f"/api/conversations/{conversation_id}/notes", json={"body": body})
         return Message.model_validate({**data["message"], "conversation_id": conversation_id})
 
+    def conversation_url(self, conversation_id: str) -> str | None:
+        return f"https://app.acmedesk.test/conversations/{conversation_id}" if conversation_id.isalnum() else None
+
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Saved replies are HTML at AcmeDesk: convert them so line numbers mean something to a linter."""
+        async for item in self._list("/api/saved_replies"):
+            yield SavedReply(
+                id=str(item["id"]),
+                vendor=self.vendor,
+                title=item.get("title"),
+                body=html_to_text(item.get("body_html") or ""),
+                updated_at=item.get("updated_at"),
+                raw=item,
+            )
+
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        """List first: a URL already subscribed is returned as it is (its secret is not shown again)."""
+        async for item in self._list("/api/webhooks"):
+            if item.get("url") == url:
+                return WebhookSubscription(id=str(item["id"]), vendor=self.vendor, url=url, events=item["events"])
+        chosen = secret or secrets.token_urlsafe(24)
+        names = [self.webhook_events[e] for e in (events or self.webhook_events) if e in self.webhook_events]
+        body = {"url": url, "events": names, "secret": chosen}
+        created = (await self.http.send_json("POST", "/api/webhooks", json=body))["webhook"]
+        return WebhookSubscription(
+            id=str(created["id"]), vendor=self.vendor, url=url, events=created["events"], secret=SecretStr(chosen)
+        )
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         given = {k.lower(): v for k, v in headers.items()}.get("x-acme-signature", "")
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -204,6 +249,25 @@ class FakeAcme(FakeHelpdesk):
     vendor = "acmedesk"
     token = "acme-token"
     customer_fields: dict[str, dict[str, Any]] | None = None
+
+    def __init__(
+        self,
+        *,
+        clock: FakeClock | None = None,
+        history: SyntheticHistory | None = None,
+        rate_limit_per_minute: int | None = None,
+    ) -> None:
+        self.saved_replies: dict[str, dict[str, Any]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
+
+    def clear_saved_replies(self) -> None:
+        self.saved_replies = {}
+
+    def add_saved_reply(self, *, title: str, body: str) -> str:
+        reply_id = f"sr{len(self.saved_replies) + 1}"
+        self.saved_replies[reply_id] = {"id": reply_id, "title": title, "body_html": text_to_html(body)}
+        return reply_id
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
@@ -350,6 +414,23 @@ class FakeAcme(FakeHelpdesk):
             raise FakeBadRequest("a field with this name exists", field="name")
         fields[body["name"]] = {"type": body["type"], "max_length": body.get("max_length")}
         return self.json_response({"field": {"name": body["name"], **fields[body["name"]]}}, 201)
+
+    @route("GET", r"/api/saved_replies")
+    def list_saved_replies(self, request: httpx.Request) -> httpx.Response:
+        return self._page(request, list(self.saved_replies.values()))
+
+    @route("GET", r"/api/webhooks")
+    def list_webhooks(self, request: httpx.Request) -> httpx.Response:
+        return self._page(request, [{k: v for k, v in w.items() if k != "secret"} for w in self.webhooks.values()])
+
+    @route("POST", r"/api/webhooks")
+    def create_webhook(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if not str(body.get("url", "")).startswith("https://") or not body.get("events") or not body.get("secret"):
+            raise FakeBadRequest("a webhook needs an https url, events and a secret", field="url")
+        hook = {"id": f"wh{len(self.webhooks) + 1}", "url": body["url"], "events": body["events"]}
+        self.webhooks[hook["id"]] = {**hook, "secret": body["secret"]}
+        return self.json_response({"webhook": hook}, 201)
 
     def signed_webhook(
         self, *, secret: str, conversation_id: str, event: str = "conversation.created"

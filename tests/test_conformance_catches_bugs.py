@@ -10,8 +10,21 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from humansupport import Agent, Conversation, ConversationStatus, Customer, ProfilePatch
+from humansupport import (
+    Agent,
+    Capabilities,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    ProfilePatch,
+    SavedReply,
+    UnsupportedOperationError,
+    WebhookEventType,
+    WebhookSubscription,
+)
+from humansupport.helpdesk import AsyncHelpdesk as AsyncHelpdeskBase
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
+from humansupport.text import html_to_text
 
 from .acmedesk import AcmeAdapter, FakeAcme
 
@@ -71,6 +84,79 @@ class ListsNoAgents(AcmeAdapter):
                 yield agent
 
 
+class KeepsHtml(AcmeAdapter):
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        async for item in self._list("/api/saved_replies"):
+            yield SavedReply(id=item["id"], vendor=self.vendor, title=item["title"], body=item["body_html"])
+
+
+class FlattensLines(AcmeAdapter):
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        async for reply in super().iter_saved_replies():
+            yield reply.model_copy(update={"body": " ".join(reply.body.split())})
+
+
+class ReadsOnePageOfReplies(AcmeAdapter):
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        data = await self.http.get_json("/api/saved_replies")
+        for item in data["data"]:
+            yield SavedReply(
+                id=item["id"], vendor=self.vendor, title=item["title"], body=html_to_text(item["body_html"])
+            )
+
+
+class RegistersTwice(AcmeAdapter):
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        body = {"url": url, "events": ["conversation.created"], "secret": secret or "s"}
+        created = (await self.http.send_json("POST", "/api/webhooks", json=body))["webhook"]
+        return WebhookSubscription(id=created["id"], vendor=self.vendor, url=url, events=created["events"], secret="s")
+
+
+class ForgetsTheSecret(AcmeAdapter):
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        sub = await super().register_webhook(url=url, secret=secret, events=events)
+        return sub.model_copy(update={"secret": None})
+
+
+class _NoRegistrationApi(AcmeAdapter):
+    """A vendor without a subscription API: the base class's refusal, which names the URL."""
+
+    capabilities = Capabilities(optimistic_concurrency=True, signed_webhooks=True, saved_replies=True)
+
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        return await AsyncHelpdeskBase.register_webhook(self, url=url, secret=secret, events=events)
+
+
+class RefusesVaguely(_NoRegistrationApi):
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        raise UnsupportedOperationError("not supported", vendor=self.vendor, operation="register_webhook")
+
+
+class ProbesBeforeRefusing(_NoRegistrationApi):
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        await self.http.get_json("/api/webhooks")
+        return await AsyncHelpdeskBase.register_webhook(self, url=url, secret=secret, events=events)
+
+
+class EchoesTheSecret(_NoRegistrationApi):
+    async def register_webhook(
+        self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
+    ) -> WebhookSubscription:
+        raise UnsupportedOperationError(
+            f"send {url} with header X-Secret: {secret}", vendor=self.vendor, operation="register_webhook"
+        )
+
+
 @pytest.mark.parametrize(
     ("adapter_cls", "check"),
     [
@@ -83,6 +169,14 @@ class ListsNoAgents(AcmeAdapter):
         (LeaksToken, "test_401_is_auth_error"),
         (IgnoresStatusFilter, "test_status_filter"),
         (ListsNoAgents, "test_agents_and_groups"),
+        (KeepsHtml, "test_saved_replies_plain_text"),
+        (FlattensLines, "test_saved_replies_plain_text"),
+        (ReadsOnePageOfReplies, "test_saved_replies_plain_text"),
+        (RegistersTwice, "test_webhook_registration_idempotent"),
+        (ForgetsTheSecret, "test_webhook_registration_idempotent"),
+        (RefusesVaguely, "test_webhook_registration_unsupported_gives_steps"),
+        (ProbesBeforeRefusing, "test_webhook_registration_unsupported_gives_steps"),
+        (EchoesTheSecret, "test_webhook_registration_unsupported_gives_steps"),
     ],
 )
 def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: str) -> None:
@@ -93,5 +187,18 @@ def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: s
 
 def test_the_kit_passes_the_correct_adapter() -> None:
     kit = _Kit()
-    for name in ("test_stale_assign_conflict", "test_paging_many_pages", "test_401_is_auth_error"):
+    for name in (
+        "test_stale_assign_conflict",
+        "test_paging_many_pages",
+        "test_401_is_auth_error",
+        "test_saved_replies_plain_text",
+        "test_webhook_registration_idempotent",
+    ):
         getattr(kit, name)()
+
+
+def test_the_kit_passes_an_adapter_whose_vendor_cannot_register() -> None:
+    kit = type("NoApiKit", (_Kit,), {"adapter_cls": _NoRegistrationApi})()
+    kit.test_webhook_registration_unsupported_gives_steps()
+    with pytest.raises(pytest.skip.Exception, match="cannot register webhooks"):
+        kit.test_webhook_registration_idempotent()

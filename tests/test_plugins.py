@@ -24,7 +24,9 @@ def test_registered_plugin_provides_its_vendor(plugin_registry: PluginRegistry) 
         "version": "1.2.3",
         "hooks": ["register_fakes", "register_helpdesks"],
         "vendors": ["acmedesk"],
-        "capabilities": {"acmedesk": ["optimistic_concurrency", "signed_webhooks"]},
+        "capabilities": {
+            "acmedesk": ["optimistic_concurrency", "signed_webhooks", "webhook_registration", "saved_replies"]
+        },
         "error": None,
     }
 

@@ -95,6 +95,9 @@ async def test_a_full_run_exercises_every_described_operation(env: Env) -> None:
     await env.adapter.add_internal_note(open_[0].id, "contract")
     await env.adapter.check()
     await env.adapter.http.get_json("/api/v2/contact_fields")
+    assert [r async for r in env.adapter.iter_saved_replies()]
+    env.fake.canned_list_content = False
+    assert [r async for r in env.adapter.iter_saved_replies()]
     used = {(r.method.lower(), _template(r.path)) for r in env.fake.requests}
     described = {(m, p) for p, item in description()["paths"].items() for m in item if m != "parameters"}
     assert described <= used, f"operations never exercised: {sorted(described - used)}"

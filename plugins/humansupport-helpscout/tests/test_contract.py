@@ -52,6 +52,9 @@ async def test_every_adapter_call_conforms(fake: FakeHelpScout, clock: FakeClock
         await adapter.ensure_properties({"humansupport_churn_risk": "number"})
         await adapter.get_rating(sorted(fake.ratings)[0])
         assert [m async for m in adapter.iter_mailboxes()]
+        assert [r async for r in adapter.iter_saved_replies()]
+        await adapter.register_webhook(url="https://hooks.example.test/helpscout")
+        await adapter.register_webhook(url="https://hooks.example.test/helpscout", secret="rotated-secret")
         await adapter.check()
         fake.merge_conversation(convs[6].id, convs[7].id)
         await adapter.get_conversation(convs[6].id)
@@ -98,6 +101,18 @@ def _request(method: str, path: str, **kw: object) -> httpx.Request:
         (_request("PATCH", "/v2/customers/1/properties", json={"slug": "x"}), "Body"),
         (_request("POST", "/v2/conversations/1/notes", json={"body": "x"}), "Body"),
         (_request("GET", "/v2/conversations/abc"), "conversationId"),
+        (_request("POST", "/v2/webhooks", json={"url": "https://h.test", "events": ["convo.created"]}), "Body"),
+        (
+            _request("POST", "/v2/webhooks", json={"url": "https://h.test", "events": ["x"], "secret": "s"}),
+            "Body",
+        ),
+        (
+            _request(
+                "POST", "/v2/webhooks", json={"url": "https://h.test", "events": ["convo.created"], "secret": "s" * 41}
+            ),
+            "Body",
+        ),
+        (_request("GET", "/v2/mailboxes/1/saved-replies/abc"), "savedReplyId"),
     ],
 )
 def test_requests_the_description_does_not_know_fail(request_: httpx.Request, needle: str) -> None:
@@ -133,6 +148,7 @@ def test_a_response_outside_the_description_fails() -> None:
         ("/v2/teams/4/members", "list_team_members.json"),
         ("/v2/mailboxes", "list_mailboxes.json"),
         ("/v2/ratings/1", "get_rating.json"),
+        ("/v2/webhooks", "list_webhooks.json"),
     ],
 )
 def test_vendor_samples_fit_the_description(path: str, sample: str) -> None:

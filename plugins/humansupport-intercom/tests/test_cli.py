@@ -38,7 +38,12 @@ def test_installed_plugin_is_listed_with_its_capabilities() -> None:
     row = rows["intercom"]
     assert row["error"] is None and row["vendors"] == ["intercom"]
     assert row["hooks"] == ["register_fakes", "register_helpdesks"]
-    assert row["capabilities"]["intercom"] == ["availability", "signed_webhooks", "satisfaction_ratings"]
+    assert row["capabilities"]["intercom"] == [
+        "availability",
+        "signed_webhooks",
+        "satisfaction_ratings",
+        "saved_replies",
+    ]
 
 
 @pytest.fixture

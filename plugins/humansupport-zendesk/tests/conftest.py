@@ -9,7 +9,9 @@ response of the fake. A request the description does not know fails the test.
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from functools import cache
@@ -79,6 +81,7 @@ USED_PATHS = (
     "/api/v2/group_memberships",
     "/api/v2/satisfaction_ratings",
     "/api/v2/user_fields",
+    "/api/v2/macros",
 )
 
 
@@ -201,23 +204,73 @@ class ContractChecker:
         return response
 
 
-#: The one endpoint the adapter uses that the Support API description does not contain: the Agent Availability
-#: API has its own reference (developer.zendesk.com/api-reference/agent-availability/). It is checked here
-#: by hand, method, query and JSON:API shape, instead of by openapi-core.
-UNDESCRIBED = {("GET", "/api/v2/agent_availabilities"): {"page[size]", "page[after]"}}
+#: Endpoints the adapter uses that the Support API description does not contain, checked here by hand (method,
+#: query, JSON shape) instead of by openapi-core: the Agent Availability API and the Webhooks API have their own
+#: references (developer.zendesk.com/api-reference/agent-availability/, /api-reference/webhooks/webhooks-api/).
+UNDESCRIBED: dict[tuple[str, str], set[str]] = {
+    ("GET", "/api/v2/agent_availabilities"): {"page[size]", "page[after]"},
+    ("GET", "/api/v2/webhooks"): {"page[size]", "page[after]", "filter[name_contains]"},
+    ("POST", "/api/v2/webhooks"): set(),
+    ("GET", "/api/v2/webhooks/{webhook_id}/signing_secret"): set(),
+}
+_WEBHOOK_ID = re.compile(r"^/api/v2/webhooks/[A-Za-z0-9]+/signing_secret$")
+#: Webhooks API: the fields a create request must carry, and what each answer holds
+_WEBHOOK_REQUIRED = ("name", "endpoint", "http_method", "request_format", "status")
+
+
+def undescribed_template(path: str) -> str:
+    return "/api/v2/webhooks/{webhook_id}/signing_secret" if _WEBHOOK_ID.match(path) else path
 
 
 def _undescribed(request: httpx.Request) -> bool:
-    allowed = UNDESCRIBED.get((request.method, request.url.path))
+    key = (request.method, undescribed_template(request.url.path))
+    allowed = UNDESCRIBED.get(key)
     if allowed is None:
         return False
     unknown = set(request.url.params) - allowed
     if unknown or not request.headers.get("authorization"):
         raise ContractViolation(f"{request.method} {request.url.path}: unknown query {sorted(unknown)} or no auth")
+    if key == ("POST", "/api/v2/webhooks"):
+        hook = json.loads(request.content or b"null")
+        hook = hook.get("webhook") if isinstance(hook, dict) else None
+        missing = [k for k in _WEBHOOK_REQUIRED if not isinstance((hook or {}).get(k), str)]
+        subs = (hook or {}).get("subscriptions", [])
+        if (
+            missing
+            or not isinstance(subs, list)
+            or hook.get("http_method") != "POST"
+            or hook.get("request_format") != "json"
+        ):
+            raise ContractViolation(
+                f"POST /api/v2/webhooks: missing {missing}, or not POST+json for event subscriptions"
+            )
+        if any(not (isinstance(x, str) and x.startswith("zen:event-type:")) for x in subs):
+            raise ContractViolation(f"POST /api/v2/webhooks: not Zendesk event types: {subs}")
     return True
 
 
+def _check_webhook_api(request: httpx.Request, response: httpx.Response) -> None:
+    body = response.json()
+    path = undescribed_template(request.url.path)
+    if path.endswith("/signing_secret"):
+        secret = body.get("signing_secret") if isinstance(body, dict) else None
+        ok = isinstance(secret, dict) and isinstance(secret.get("secret"), str) and secret.get("algorithm") == "SHA256"
+    else:
+        hooks = [body.get("webhook")] if request.method == "POST" else body.get("webhooks")
+        ok = isinstance(hooks, list) and all(
+            isinstance(h, dict) and isinstance(h.get("id"), str) and all(k in h for k in _WEBHOOK_REQUIRED)
+            for h in hooks
+        )
+        if request.method == "GET":
+            ok = ok and isinstance(body.get("meta", {}).get("has_more"), bool)
+    if not ok:
+        raise ContractViolation(f"response to {request.method} {request.url.path} is not the documented shape")
+
+
 def _check_json_api(request: httpx.Request, response: httpx.Response) -> None:
+    if request.url.path.startswith("/api/v2/webhooks"):
+        _check_webhook_api(request, response)
+        return
     body = response.json()
     data = body.get("data")
     ok = isinstance(data, list) and isinstance(body.get("included", []), list)
@@ -238,7 +291,7 @@ def check_request(request: httpx.Request) -> None:
 
 
 def check_response(request: httpx.Request, response: httpx.Response) -> None:
-    if (request.method, request.url.path) in UNDESCRIBED:
+    if (request.method, undescribed_template(request.url.path)) in UNDESCRIBED:
         _check_json_api(request, response)
         return
     try:

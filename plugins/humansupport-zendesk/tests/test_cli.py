@@ -55,6 +55,8 @@ def test_plugins_lists_zendesk_with_capabilities() -> None:
         "incremental_export",
         "bulk_messages",
         "satisfaction_ratings",
+        "webhook_registration",
+        "saved_replies",
     }
     assert sorted(row["hooks"]) == ["register_fakes", "register_helpdesks"]
 

@@ -43,6 +43,10 @@ ENDPOINTS = {
     ("GET", "/api/v2/satisfaction_ratings"),
     ("GET", "/api/v2/user_fields"),
     ("POST", "/api/v2/user_fields"),
+    ("GET", "/api/v2/macros"),
+    ("GET", "/api/v2/webhooks"),
+    ("POST", "/api/v2/webhooks"),
+    ("GET", "/api/v2/webhooks/{webhook_id}/signing_secret"),
 }
 
 
@@ -51,6 +55,7 @@ def _template(path: str) -> str:
         return path
     path = re.sub(r"^/api/v2/tickets/\d+", "/api/v2/tickets/{ticket_id}", path)
     path = re.sub(r"^/api/v2/users/\d+", "/api/v2/users/{user_id}", path)
+    path = re.sub(r"^/api/v2/webhooks/[^/]+/signing_secret$", "/api/v2/webhooks/{webhook_id}/signing_secret", path)
     return re.sub(r"^/api/v2/job_statuses/[^/]+$", "/api/v2/job_statuses/{job_status_id}", path)
 
 
@@ -65,6 +70,23 @@ def _template(path: str) -> str:
         ("PUT", "/api/v2/tickets/update_many", {"tickets": [{"assignee_id": 5}]}),
         ("PUT", "/api/v2/users/1", {"profile": {}}),
         ("GET", "/api/v2/groups?page[size]=0", None),
+        ("GET", "/api/v2/macros?active=maybe", None),
+        ("POST", "/api/v2/webhooks", {"webhook": {"name": "x", "endpoint": "https://h.test", "status": "active"}}),
+        (
+            "POST",
+            "/api/v2/webhooks",
+            {
+                "webhook": {
+                    "name": "x",
+                    "endpoint": "https://h.test",
+                    "status": "active",
+                    "http_method": "POST",
+                    "request_format": "json",
+                    "subscriptions": ["ticket.created"],
+                }
+            },
+        ),
+        ("GET", "/api/v2/webhooks?sort=name", None),
     ],
 )
 def test_requests_the_description_does_not_allow_fail(method: str, path: str, body: object) -> None:
@@ -112,6 +134,8 @@ async def test_every_endpoint_the_adapter_uses_was_validated(fake: FakeZendesk, 
     await adapter.add_internal_note(conv.id, "note")
     await adapter.check()
     await adapter.ensure_user_fields({"humansupport_contract_check": "text"})
+    assert [r async for r in adapter.iter_saved_replies()]
+    await adapter.register_webhook(url="https://hooks.example.test/zendesk")
     seen = {(r.method, _template(r.path)) for r in fake.requests}
     assert seen == ENDPOINTS, f"unexpected: {seen - ENDPOINTS}, never exercised: {ENDPOINTS - seen}"
     assert all(r.status is not None and r.status < 400 for r in fake.requests), "every answer was a success"

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from .clock import FakeClock, LiveClock
 from .fake import FakeBadRequest, FakeHelpdesk, Fault, RecordedRequest, route
+from .saved_replies import SAMPLE_SAVED_REPLIES, SampleSavedReply
 from .synthetic import HistoryConfig, SyntheticHistory, generate_history, iter_history_conversations
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "KitConfig",
     "LiveClock",
     "RecordedRequest",
+    "SAMPLE_SAVED_REPLIES",
+    "SampleSavedReply",
     "SyntheticHistory",
     "generate_history",
     "iter_history_conversations",

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import pytest
 
-from ..errors import AuthenticationError, ConflictError, NotFoundError
+from ..errors import AuthenticationError, ConflictError, NotFoundError, UnsupportedOperationError
 from ..helpdesk import AsyncHelpdesk
 from ..models import (
     Agent,
@@ -39,8 +39,10 @@ from ..models import (
     ProfilePatch,
 )
 from ..models import Assignment as AssignmentModel
+from ..text import looks_like_html
 from .clock import FakeClock
 from .fake import NOISE_KEY, FakeHelpdesk
+from .saved_replies import SAMPLE_SAVED_REPLIES
 from .synthetic import HistoryConfig, SyntheticHistory, generate_history
 
 __all__ = ["AdapterConformance", "KitConfig"]
@@ -71,6 +73,8 @@ class KitConfig:
     profile_tags: tuple[str, ...] = ("humansupport-vip",)
     #: the webhook secret for the signature check
     webhook_secret: str = "whsec-conformance"  # noqa: S105 - a test value
+    #: the receiver URL the webhook-registration checks subscribe
+    webhook_url: str = "https://hooks.example.test/humansupport/conformance"
 
 
 @cache
@@ -344,6 +348,65 @@ class AdapterConformance:
             events = adapter.parse_webhook(headers, body)
             assert events and all(e.vendor == adapter.vendor for e in events)
             assert any(e.conversation_id == conv_id for e in events)
+
+        self.run(scenario)
+
+    def test_saved_replies_plain_text(self) -> None:
+        """Saved replies come back whole, as plain text with their line breaks (what `replies lint` reads)."""
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, _: FakeClock) -> None:
+            if not adapter.capabilities.saved_replies:
+                pytest.skip(f"{adapter.vendor} cannot read saved replies (capabilities.saved_replies is false)")
+            seeded = fake.seed_saved_replies()
+            assert len(seeded) == len(SAMPLE_SAVED_REPLIES), "the fake stores no saved replies: add_saved_reply"
+            fake.page_size = 3  # several pages wherever the vendor pages them
+            replies = await self.collect(adapter.iter_saved_replies())
+            assert len(replies) == len(SAMPLE_SAVED_REPLIES), "a saved reply was lost or listed twice"
+            assert len({r.id for r in replies}) == len(replies), "saved reply ids are not unique"
+            for reply in replies:
+                assert reply.vendor == adapter.vendor and reply.id
+                assert reply.body.strip(), f"saved reply {reply.id} has an empty body"
+                assert not looks_like_html(reply.body), f"saved reply {reply.id} still holds HTML: {reply.body!r}"
+            got = {r.title: [line.rstrip() for line in r.body.splitlines()] for r in replies}
+            for sample in SAMPLE_SAVED_REPLIES:
+                assert got.get(sample.title) == sample.body.splitlines(), f"{sample.title!r}: text or lines differ"
+
+        self.run(scenario)
+
+    def test_webhook_registration_idempotent(self) -> None:
+        """Registering a URL returns its subscription with a secret to verify with; registering again adds none."""
+        url = self.config.webhook_url
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, _: FakeClock) -> None:
+            if not adapter.capabilities.webhook_registration:
+                pytest.skip(f"{adapter.vendor} cannot register webhooks (capabilities.webhook_registration is false)")
+            first = await adapter.register_webhook(url=url)
+            assert first.url == url and first.vendor == adapter.vendor and first.id
+            assert first.active and first.events, "the subscription listens to no event"
+            assert first.secret is not None and first.secret.get_secret_value(), "no secret to verify deliveries"
+            assert first.secret.get_secret_value() not in repr(first)
+            writes = sum(1 for r in fake.requests if r.method in ("POST", "PUT", "PATCH"))
+            again = await adapter.register_webhook(url=url)
+            assert again.id == first.id, "registering the same URL twice created a second subscription"
+            assert sum(1 for r in fake.requests if r.method == "POST") <= writes, "the second call created again"
+
+        self.run(scenario)
+
+    def test_webhook_registration_unsupported_gives_steps(self) -> None:
+        """Where the vendor has no API for it, registering explains the manual steps and sends nothing."""
+        url = self.config.webhook_url
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, _: FakeClock) -> None:
+            if adapter.capabilities.webhook_registration:
+                pytest.skip(f"{adapter.vendor} registers webhooks through its API")
+            before = len(fake.requests)
+            with pytest.raises(UnsupportedOperationError) as info:
+                await adapter.register_webhook(url=url, secret=self.config.webhook_secret)
+            err = info.value
+            assert err.vendor == adapter.vendor and err.operation == "register_webhook"
+            assert url in str(err), "the steps do not say which URL to enter"
+            assert self.config.webhook_secret not in str(err), "the secret leaked into the message"
+            assert len(fake.requests) == before, "an unsupported registration still sent requests"
 
         self.run(scenario)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -19,6 +19,7 @@ import httpx
 
 from ..models import Agent, Conversation, Customer, Group, Message, SatisfactionRating
 from .clock import FakeClock
+from .saved_replies import SAMPLE_SAVED_REPLIES, SampleSavedReply
 from .synthetic import SyntheticHistory
 
 __all__ = ["Fault", "FakeBadRequest", "FakeHelpdesk", "RecordedRequest", "route"]
@@ -129,6 +130,29 @@ class FakeHelpdesk:
         self.conversations = {c.id: c for c in history.conversations}
         self.messages = {k: list(v) for k, v in history.messages.items()}
         self.ratings = {r.id: r for r in history.ratings}
+        self.seed_saved_replies()
+
+    def seed_saved_replies(self, replies: Iterable[SampleSavedReply] = SAMPLE_SAVED_REPLIES) -> list[str]:
+        """Replaces the saved replies with `replies` (the samples by default); returns their ids.
+
+        A fake whose vendor has no saved replies (no `add_saved_reply`) seeds nothing.
+        """
+        try:
+            self.clear_saved_replies()
+            return [self.add_saved_reply(title=reply.title, body=reply.body) for reply in replies]
+        except NotImplementedError:
+            return []
+
+    def add_saved_reply(self, *, title: str, body: str) -> str:
+        """Stores a saved reply / macro / canned response (plain-text `body`, kept as the vendor keeps it).
+
+        Returns its vendor id. Vendor fakes override; the base has none.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no saved replies")
+
+    def clear_saved_replies(self) -> None:
+        """Removes every saved reply (vendor fakes override with `add_saved_reply`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no saved replies")
 
     def touch_conversation(self, conversation_id: str, **changes: Any) -> Conversation:
         """Simulates a human editing the conversation in the helpdesk UI (bumps updated_at and version)."""

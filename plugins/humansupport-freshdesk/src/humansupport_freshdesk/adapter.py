@@ -42,7 +42,10 @@ from humansupport import (
     Message,
     ProfilePatch,
     SatisfactionRating,
+    SavedReply,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.errors import (
@@ -51,6 +54,7 @@ from humansupport.errors import (
     HelpdeskError,
     NotFoundError,
     PaginationLoopError,
+    UnsupportedOperationError,
     ValidationError,
 )
 from humansupport.http import (
@@ -66,6 +70,7 @@ from humansupport.http import (
     paginate,
 )
 from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
+from humansupport.text import html_to_text, looks_like_html
 
 from .mapping import (
     agent_from_json,
@@ -90,6 +95,7 @@ __all__ = [
     "TicketPaging",
     "endpoint_for",
     "normalize_domain",
+    "webhook_steps",
 ]
 
 logger = logging.getLogger("humansupport.freshdesk")
@@ -272,6 +278,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
         incremental_export=False,  # no export endpoint: time windows over the ticket list
         satisfaction_ratings=True,
         webhook_registration=False,  # webhooks are automation-rule actions, made in the admin UI
+        saved_replies=True,  # canned responses, folder by folder
     )
 
     def __init__(
@@ -736,7 +743,48 @@ class FreshdeskAdapter(AsyncHelpdesk):
         defined = {f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else set()
         return [name for name in dict.fromkeys(names) if name not in defined]
 
+    # -- saved replies, links -------------------------------------------------------------------------
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        """`https://{domain}.freshdesk.com/a/tickets/{id}` (the agent portal; from the configured base URL)."""
+        text = str(conversation_id).strip()
+        return f"{self.http.base_url}/a/tickets/{text}" if text.isascii() and text.isdigit() else None
+
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Canned responses: `GET /api/v2/canned_response_folders`, then each folder's
+        `GET /api/v2/canned_response_folders/{id}/responses` (paged by `Link`). The text is `content_html`
+        converted to plain text, else `content`; a response listed without either is read on its own
+        (`GET /api/v2/canned_responses/{id}`). Personal folders are the API key's agent's own."""
+        folders = paginate(self.http, PageRequest(url=f"{_API}/canned_response_folders"), self._links)
+        async for folder in folders:
+            folder_id = folder.get("id")
+            if not isinstance(folder_id, int) or isinstance(folder_id, bool):
+                continue
+            async for item in self._list(f"/canned_response_folders/{folder_id}/responses"):
+                rid = item.get("id")
+                if not isinstance(rid, int) or isinstance(rid, bool):
+                    continue
+                if not any(isinstance(item.get(k), str) for k in ("content_html", "content")):
+                    detail = await self.http.get_json(f"{_API}/canned_responses/{rid}")
+                    item = detail if isinstance(detail, dict) else item
+                yield _canned_to_saved_reply(item, folder=folder)
+
     # -- webhooks ------------------------------------------------------------------------------------
+
+    async def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        """Freshdesk has no webhook subscription API: raises `UnsupportedOperationError` with the exact steps
+        (automation rules whose "Trigger webhook" action sends the shared-secret header `verify_webhook` checks)."""
+        raise UnsupportedOperationError(
+            webhook_steps(url=url, header=self.webhook_secret_header, events=events),
+            vendor=self.vendor,
+            operation="register_webhook",
+        )
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         """The shared-secret header the automation rule sends (not a body signature: Freshdesk has none)."""
@@ -768,6 +816,81 @@ class FreshdeskAdapter(AsyncHelpdesk):
             rate_remaining=room.remaining,
             details=details,
         )
+
+
+#: one automation rule per event kind: (core event, rule type, condition, the JSON body the action sends)
+_WEBHOOK_RULES: Final = (
+    (
+        WebhookEventType.CONVERSATION_CREATED,
+        "Ticket creation",
+        "all tickets (or the ones to route)",
+        '{"event": "ticket_created", "ticket_id": {{ticket.id}}, "updated_at": "{{ticket.updated_at}}"}',
+    ),
+    (
+        WebhookEventType.CONVERSATION_ASSIGNED,
+        "Ticket updates",
+        'event "Agent is changed"',
+        '{"event": "agent_assigned", "ticket_id": {{ticket.id}}, "triggered_event": "{{triggered_event}}"}',
+    ),
+    (
+        WebhookEventType.CUSTOMER_REPLIED,
+        "Ticket updates",
+        'event "Reply is sent", performed by "Customer"',
+        '{"event": "customer_replied", "ticket_id": {{ticket.id}}}',
+    ),
+    (
+        WebhookEventType.CONVERSATION_UPDATED,
+        "Ticket updates",
+        'event "Status is changed"',
+        '{"event": "ticket_updated", "ticket_id": {{ticket.id}}, "updated_at": "{{ticket.updated_at}}"}',
+    ),
+)
+
+
+def webhook_steps(*, url: str, header: str, events: Sequence[WebhookEventType] | None = None) -> str:
+    """The manual set-up `register_webhook` prints: one automation rule per event, each sending our header."""
+    wanted = set(events or (WebhookEventType.CONVERSATION_CREATED, WebhookEventType.CONVERSATION_ASSIGNED,
+                            WebhookEventType.CUSTOMER_REPLIED))  # fmt: skip
+    rules = [rule for rule in _WEBHOOK_RULES if rule[0] in wanted]
+    lines = [
+        "freshdesk: webhooks cannot be registered through the API (there is no subscription endpoint); "
+        "an admin creates them as automation rules:",
+        "  In Freshdesk: Admin > Workflows > Automations.",
+    ]
+    for number, (_, kind, condition, body) in enumerate(rules, start=1):
+        lines += [
+            f"  {number}. Tab '{kind}' > New rule, condition: {condition}; action 'Trigger webhook':",
+            f"     Request type POST, URL {url}, Encoding JSON, Content: Advanced,",
+            f"     Custom headers: {header}: <your webhook secret>,",
+            f"     Body: {body}",
+        ]
+    lines.append(
+        "  Use a long random secret, the same in every rule, and give it to the receiver as "
+        "HUMANSUPPORT_FRESHDESK_WEBHOOK_SECRET (Freshdesk signs nothing; this header is the only proof of origin)."
+    )
+    return "\n".join(lines)
+
+
+def _canned_to_saved_reply(item: Mapping[str, Any], *, folder: Mapping[str, Any]) -> SavedReply:
+    html = item.get("content_html")
+    plain = item.get("content")
+    if isinstance(html, str) and html.strip():
+        body = html_to_text(html)
+    elif isinstance(plain, str):
+        text = plain.replace("\r\n", "\n")
+        body = html_to_text(text) if looks_like_html(text) else text.strip()
+    else:
+        body = ""
+    title = item.get("title")
+    return SavedReply(
+        id=str(item.get("id")),
+        vendor="freshdesk",
+        title=title if isinstance(title, str) else None,
+        body=body,
+        kind="canned_response",
+        updated_at=_updated_at(item),
+        raw={**item, "folder_name": folder.get("name")},
+    )
 
 
 def _updated_at(item: Mapping[str, Any]) -> datetime | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import bisect
 import functools
+import html
 import itertools
 import json
 from collections.abc import Callable, Mapping
@@ -163,6 +164,11 @@ class FakeFreshdesk(FakeHelpdesk):
         self._nominal_window: tuple[float, int] = (0.0, 0)
         self._next_message = 90_000_001
         self._sorted: dict[tuple[str, str], tuple[int, list[Conversation], list[Any]]] = {}
+        #: canned response folders and responses by id (`content_html` as the editor stores it)
+        self.canned_folders: dict[int, dict[str, Any]] = {}
+        self.canned_responses: dict[int, dict[str, Any]] = {}
+        #: False: folder listings leave out the text, so the adapter must read each response on its own
+        self.canned_list_content = True
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @property
@@ -822,6 +828,59 @@ class FakeFreshdesk(FakeHelpdesk):
         ]  # fmt: skip
         return self.json_response(fields)
 
+    # -- canned responses ----------------------------------------------------------------------------
+
+    def clear_saved_replies(self) -> None:
+        now = fd_time(self.clock.now())
+        self.canned_responses = {}
+        self.canned_folders = {
+            folder_id: {"id": folder_id, "name": name, "personal": personal, "responses_count": 0,
+                        "created_at": now, "updated_at": now}
+            for folder_id, name, personal in ((5001, "General", False), (5002, "Personal", True))
+        }  # fmt: skip
+
+    def add_saved_reply(self, *, title: str, body: str, folder_id: int = 5001) -> str:
+        """A canned response in a folder (General unless `folder_id`), stored as HTML with its plain `content`."""
+        if not self.canned_folders:
+            self.clear_saved_replies()  # a fake built without a history has no folders yet
+        if folder_id not in self.canned_folders:
+            raise KeyError(f"no canned response folder {folder_id}")
+        response_id = 7_000_001 + len(self.canned_responses)
+        while response_id in self.canned_responses:
+            response_id += 1
+        now = fd_time(self.clock.now())
+        self.canned_responses[response_id] = {
+            "id": response_id,
+            "title": title,
+            "folder_id": folder_id,
+            "content": body,
+            "content_html": _canned_html(body),
+            "attachments": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.canned_folders[folder_id]["responses_count"] += 1
+        return str(response_id)
+
+    @route("GET", rf"{_API}/canned_response_folders")
+    def list_canned_folders(self, request: httpx.Request) -> httpx.Response:
+        return self.json_response([dict(f) for f in sorted(self.canned_folders.values(), key=lambda f: f["id"])])
+
+    @route("GET", rf"{_API}/canned_response_folders/(?P<fid>\d+)/responses")
+    @_validating
+    def list_canned_responses(self, request: httpx.Request, fid: str) -> httpx.Response:
+        if int(fid) not in self.canned_folders:
+            return self.error(404, "Record not found")
+        rows = [dict(r) for r in self.canned_responses.values() if r["folder_id"] == int(fid)]
+        if not self.canned_list_content:
+            rows = [{k: v for k, v in r.items() if k not in ("content", "content_html")} for r in rows]
+        return self._link_page(request, rows)
+
+    @route("GET", rf"{_API}/canned_responses/(?P<rid>\d+)")
+    def get_canned_response(self, request: httpx.Request, rid: str) -> httpx.Response:
+        found = self.canned_responses.get(int(rid))
+        return self.json_response(dict(found)) if found is not None else self.error(404, "Record not found")
+
     # -- satisfaction ratings ------------------------------------------------------------------------
 
     @route("GET", rf"{_API}/surveys/satisfaction_ratings")
@@ -861,6 +920,14 @@ def _int_or_none(value: str | None) -> int | None:
 
 def _second(value: datetime | None) -> Any:
     return value.replace(microsecond=0) if value is not None else None
+
+
+def _canned_html(text: str) -> str:
+    """HTML as Freshdesk's editor saves it: a `<div>` per line, an empty `<div><br></div>` between paragraphs."""
+    return "".join(
+        f"<div>{html.escape(line, quote=False)}</div>" if line.strip() else "<div><br></div>"
+        for line in text.strip().split("\n")
+    )
 
 
 def _strip_html(text: str) -> str:

@@ -9,7 +9,6 @@ reference (developers.freshdesk.com/api) as summarised in ../shared/vendors/fres
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -28,6 +27,7 @@ from humansupport.models import (
     SatisfactionRating,
     to_utc,
 )
+from humansupport.text import html_to_text as _html_to_text
 
 __all__ = [
     "DESCRIPTION_MARKER_END",
@@ -83,9 +83,6 @@ _NEUTRAL_RATING: Final = 100
 
 DESCRIPTION_MARKER_START: Final = "[humansupport]"
 DESCRIPTION_MARKER_END: Final = "[/humansupport]"
-
-_TAG_RE: Final = re.compile(r"<[^>]+>")
-_BREAK_RE: Final = re.compile(r"<\s*(br|/p|/div)\s*/?>", re.IGNORECASE)
 
 
 def fd_time(value: datetime) -> str:
@@ -151,10 +148,10 @@ def _int(value: Any) -> int | None:
 
 
 def html_to_text(value: Any) -> str | None:
-    """Plain text from an HTML body, for payloads without `body_text`."""
+    """Plain text from an HTML body, for payloads without `body_text` (the shared `humansupport.text` converter)."""
     if not isinstance(value, str):
         return None
-    return html.unescape(_TAG_RE.sub("", _BREAK_RE.sub("\n", value))).strip() or None
+    return _html_to_text(value) or None
 
 
 def text_to_html(text: str) -> str:

@@ -7,6 +7,7 @@ unconfirmed points flagged in ../shared/vendors/helpscout.md.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -24,12 +25,17 @@ from humansupport import (
     ConversationStatus,
     Customer,
     Group,
+    HelpdeskError,
     HelpdeskSettings,
     Message,
     NotFoundError,
     ProfilePatch,
     SatisfactionRating,
+    SavedReply,
+    ValidationError,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.http import (
@@ -43,12 +49,13 @@ from humansupport.http import (
     limiter_for,
     paginate,
 )
+from humansupport.text import html_to_text
 
 from . import mapping
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
 from .webhooks import parse_webhook, verify_signature
 
-__all__ = ["HelpScoutAdapter", "HelpScoutSettings"]
+__all__ = ["DEFAULT_WEBHOOK_EVENTS", "WEBHOOK_EVENTS", "HelpScoutAdapter", "HelpScoutSettings"]
 
 logger = logging.getLogger("humansupport.helpscout")
 
@@ -74,6 +81,19 @@ ERROR_HINTS: Final[Mapping[int, str]] = {
         "give that user the role or inbox access listed in docs/vendors/helpscout.md"
     ),
 }
+
+
+#: Help Scout webhook events per core event (developer.helpscout.com/webhooks, vendors/helpscout.md §7)
+WEBHOOK_EVENTS: Final[Mapping[WebhookEventType, str]] = {
+    WebhookEventType.CONVERSATION_CREATED: "convo.created",
+    WebhookEventType.CONVERSATION_ASSIGNED: "convo.assigned",
+    WebhookEventType.CUSTOMER_REPLIED: "convo.customer.reply.created",
+    WebhookEventType.CONVERSATION_UPDATED: "convo.status",
+}
+DEFAULT_WEBHOOK_EVENTS: Final = tuple(WEBHOOK_EVENTS)
+#: "secret: <= 40 characters you choose" (Create Webhook)
+MAX_SECRET_LENGTH: Final = 40
+WEBHOOK_LABEL: Final = "humansupport real-time routing"
 
 
 class HelpScoutSettings(HelpdeskSettings):
@@ -103,7 +123,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
         signed_webhooks=True,  # X-HelpScout-Signature, HMAC-SHA1
         incremental_export=False,  # only modifiedSince on the list endpoint
         satisfaction_ratings=False,  # GET /v2/ratings/{id} only; no list endpoint to sync from
-        webhook_registration=False,
+        webhook_registration=True,  # POST /v2/webhooks with our secret
+        saved_replies=True,  # per inbox: GET /v2/mailboxes/{id}/saved-replies, then each reply's text
     )
     assign_concurrency: ClassVar[int] = 8
 
@@ -458,7 +479,102 @@ class HelpScoutAdapter(AsyncHelpdesk):
             thread_type="note",
         )
 
+    # -- saved replies, links --------------------------------------------------------------------------
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        """`https://secure.helpscout.net/conversation/{id}` (the id, not the number); no request."""
+        text = str(conversation_id).strip()
+        return f"https://secure.helpscout.net/conversation/{text}" if text.isdigit() else None
+
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Saved replies of each inbox (`mailbox_ids`, else every inbox the app's user sees).
+
+        The list (`GET /v2/mailboxes/{id}/saved-replies`) has only a shortened `preview`, so each reply's full
+        `text` (HTML) is read with `GET /v2/mailboxes/{id}/saved-replies/{replyId}` and converted to plain text;
+        a chat-only reply falls back to its `chatText`.
+        """
+        boxes = self._mailbox_ids or [box.id async for box in self.iter_mailboxes()]
+        for box in boxes:
+            mailbox = _path_id(box)
+            listed = await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies")
+            for item in listed if isinstance(listed, list) else []:
+                reply_id = mapping.vendor_id(item.get("id")) if isinstance(item, dict) else None
+                if reply_id is None:
+                    continue
+                detail = _object(await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies/{reply_id}"))
+                text = mapping.vendor_text(detail.get("text"))
+                body = html_to_text(text) if text else (mapping.vendor_text(detail.get("chatText")) or "").strip()
+                title = mapping.vendor_text(detail.get("name")) or mapping.vendor_text(item.get("name"))
+                yield SavedReply(
+                    id=reply_id,
+                    vendor=self.vendor,
+                    title=title,
+                    body=body,
+                    kind="saved_reply",
+                    raw={**detail, "mailboxId": int(mailbox)},
+                )
+
     # -- webhooks and operations ----------------------------------------------------------------------
+
+    async def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        """`POST /v2/webhooks` (201, id in `Resource-ID`) with our secret: the caller's (at most 40 characters)
+        or a generated one, returned in the subscription. A webhook already sending to `url` is reused: with a
+        `secret` it is updated in place (`PUT /v2/webhooks/{id}`), without one it is returned as it is (Help Scout
+        never shows a secret again, so `secret` is then None and the old one stays valid).
+        """
+        if secret is not None and not 1 <= len(secret) <= MAX_SECRET_LENGTH:
+            raise ValidationError(
+                vendor=self.vendor,
+                vendor_message=f"a Help Scout webhook secret has 1 to {MAX_SECRET_LENGTH} characters, "
+                f"got {len(secret)}; pass a shorter one or none to have one generated",
+            )
+        wanted = events or DEFAULT_WEBHOOK_EVENTS
+        names = list(dict.fromkeys(WEBHOOK_EVENTS[e] for e in wanted if e in WEBHOOK_EVENTS))
+        if not names:
+            raise ValidationError(
+                vendor=self.vendor,
+                vendor_message=f"none of {', '.join(map(str, events or ()))} is a Help Scout webhook event; "
+                f"use {', '.join(str(e) for e in WEBHOOK_EVENTS)}",
+            )
+        existing = None
+        async for item in self._list("/v2/webhooks", "webhooks"):
+            if item.get("url") == url and mapping.vendor_id(item.get("id")) is not None:
+                existing = item
+                break
+        if existing is not None and secret is None:
+            return _subscription(existing, url=url, secret=None)
+        chosen = secret or secrets.token_urlsafe(30)[:MAX_SECRET_LENGTH]
+        body = {
+            "url": url,
+            "events": names,
+            "secret": chosen,
+            "payloadVersion": "V2",
+            "label": WEBHOOK_LABEL,
+            "notification": False,
+        }
+        if existing is not None:
+            hook_id = str(mapping.vendor_id(existing.get("id")))
+            await self.http.request("PUT", f"/v2/webhooks/{hook_id}", json=body)
+            return _subscription({**existing, "events": names, "state": "enabled"}, url=url, secret=chosen)
+        response = await self.http.request("POST", "/v2/webhooks", json=body)
+        location = response.headers.get("Location", "")
+        hook_id = response.headers.get("Resource-ID") or location.rstrip("/").rsplit("/", 1)[-1]
+        if not hook_id.isdigit():
+            raise HelpdeskError(
+                vendor=self.vendor,
+                status=response.status_code,
+                method="POST",
+                path="/v2/webhooks",
+                vendor_message="created, but the answer names no webhook id (no Resource-ID or Location)",
+            )
+        created = {"id": int(hook_id), "url": url, "events": names, "state": "enabled", "notification": False}
+        return _subscription(created, url=url, secret=chosen)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return verify_signature(headers, body, secret)
@@ -482,6 +598,19 @@ class HelpScoutAdapter(AsyncHelpdesk):
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> WebhookSubscription:
+    events = item.get("events")
+    return WebhookSubscription(
+        id=str(item.get("id")),
+        vendor="helpscout",
+        url=mapping.vendor_text(item.get("url")) or url,
+        events=[e for e in events if isinstance(e, str)] if isinstance(events, list) else [],
+        active=item.get("state", "enabled") == "enabled",
+        secret=SecretStr(secret) if secret else None,
+        raw=dict(item),
+    )
 
 
 def _raise_if_stale(

@@ -10,6 +10,7 @@ Request bodies are validated and rejected with 400 as Help Scout does. Sources: 
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -32,6 +33,7 @@ from humansupport.models import (
 )
 from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, route
 from humansupport.testing.synthetic import SyntheticHistory
+from humansupport.text import html_to_text
 
 from . import mapping
 from ._auth import TOKEN_PATH
@@ -60,6 +62,44 @@ _CUSTOMER_PATHS: Final = frozenset(
 )
 _MAX_PROPERTY_DEFINITIONS: Final = 50
 _MAILBOX_BASE: Final = 301
+#: every event a Help Scout webhook can subscribe to (vendors/helpscout.md §7)
+_WEBHOOK_EVENTS: Final = frozenset(
+    {
+        "convo.created",
+        "convo.assigned",
+        "convo.moved",
+        "convo.status",
+        "convo.tags",
+        "convo.custom-fields",
+        "convo.customer.reply.created",
+        "convo.agent.reply.created",
+        "convo.note.created",
+        "convo.merged",
+        "convo.deleted",
+        "convo.ai-answers.created",
+        "customer.created",
+        "customer.updated",
+        "customer.deleted",
+        "satisfaction.ratings",
+        "beacon.chat.created",
+        "beacon.chat.customer.replied",
+        "tag.created",
+        "tag.updated",
+        "tag.deleted",
+        "message.survey.response.received",
+    }
+)
+
+
+def _html_escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _preview(text: str) -> str:
+    """Help Scout's list `preview`: the reply as one line of plain text, shortened."""
+    return " ".join(html_to_text(text).split())[:150]
+
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -89,6 +129,10 @@ class FakeHelpScout(FakeHelpdesk):
         self.writes = 0
         self.read_requests = 0
         self._cost = 1
+        #: saved replies by id: `text` is HTML as the editor stores it, `mailbox_id` the inbox holding it
+        self.saved_replies: dict[str, dict[str, Any]] = {}
+        #: webhooks by id, with the secret each was created with
+        self.webhooks: dict[str, dict[str, Any]] = {}
         #: wall time source while served over HTTP (see `asgi_app`); tests replace it
         self.wall_time: Callable[[], float] = time.monotonic
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
@@ -116,6 +160,25 @@ class FakeHelpScout(FakeHelpdesk):
                 if slug not in self.property_definitions:
                     kind = "number" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
                     self.property_definitions[slug] = {"type": kind, "slug": slug, "name": slug}
+        self.seed_saved_replies()  # again, now that the inboxes exist: saved replies live in inboxes
+
+    def clear_saved_replies(self) -> None:
+        self.saved_replies = {}
+
+    def add_saved_reply(self, *, title: str, body: str, mailbox_id: str | None = None, chat_text: str = "") -> str:
+        """A saved reply in an inbox (round robin over the inboxes unless `mailbox_id`); `text` is stored as HTML
+        with `<br />` line breaks, the way Help Scout's editor saves it."""
+        boxes = sorted(self.mailboxes) or [str(_MAILBOX_BASE)]
+        box = mailbox_id or boxes[len(self.saved_replies) % len(boxes)]
+        reply_id = str(700_001 + len(self.saved_replies))
+        while reply_id in self.saved_replies:
+            reply_id = str(int(reply_id) + 1)
+        html = "<br /><br />".join(
+            "<br />".join(_html_escape(line) for line in part.split("\n")) for part in body.strip().split("\n\n")
+        )
+        self.saved_replies[reply_id] = {"id": int(reply_id), "name": title, "text": html, "chatText": chat_text}
+        self.saved_replies[reply_id]["mailbox_id"] = box
+        return reply_id
 
     def merge_conversation(self, old_id: str, into_id: str) -> None:
         """Simulates a merge in the UI: the old id answers 301 to the survivor on GET, 404 on writes."""
@@ -415,6 +478,85 @@ class FakeHelpScout(FakeHelpdesk):
     def list_mailboxes(self, request: httpx.Request) -> httpx.Response:
         boxes = [{k: v for k, v in m.items() if k != "group_id"} for m in self.mailboxes.values()]
         return self._hal(request, "mailboxes", boxes)
+
+    # -- saved replies ----------------------------------------------------------------------------------
+
+    @route("GET", r"/v2/mailboxes/(?P<mid>\d+)/saved-replies")
+    def list_saved_replies(self, request: httpx.Request, mid: str) -> httpx.Response:
+        """A plain JSON array (not HAL, no paging) with a shortened plain-text `preview` instead of the text."""
+        if mid not in self.mailboxes:
+            return self.error(404, "Resource not found")
+        include_chat = request.url.params.get("includeChatReplies", "false")
+        if include_chat not in ("true", "false"):
+            raise FakeBadRequest("includeChatReplies must be true or false", field="includeChatReplies")
+        rows = []
+        for reply in self.saved_replies.values():
+            if reply["mailbox_id"] != mid or (not reply["text"] and include_chat == "false"):
+                continue
+            row = {"id": reply["id"], "name": reply["name"], "preview": _preview(reply["text"])}
+            if reply["chatText"]:
+                row["chatPreview"] = reply["chatText"][:150]
+            rows.append(row)
+        return self.json_response(rows)
+
+    @route("GET", r"/v2/mailboxes/(?P<mid>\d+)/saved-replies/(?P<rid>\d+)")
+    def get_saved_reply(self, request: httpx.Request, mid: str, rid: str) -> httpx.Response:
+        reply = self.saved_replies.get(rid)
+        if mid not in self.mailboxes or reply is None or reply["mailbox_id"] != mid:
+            return self.error(404, "Resource not found")
+        return self.json_response({k: v for k, v in reply.items() if k != "mailbox_id"})
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    @route("GET", r"/v2/webhooks")
+    def list_webhooks(self, request: httpx.Request) -> httpx.Response:
+        rows = [{k: v for k, v in hook.items() if k != "secret"} for hook in self.webhooks.values()]
+        return self._hal(request, "webhooks", rows)
+
+    @route("POST", r"/v2/webhooks")
+    def create_webhook(self, request: httpx.Request) -> httpx.Response:
+        """201 with `Resource-ID`; url, events and a secret of at most 40 characters are required."""
+        hook_id = str(len(self.webhooks) + 11)
+        self.webhooks[hook_id] = self._webhook(request, hook_id)
+        self.writes += 1
+        return httpx.Response(201, headers={"Resource-ID": hook_id, "Location": f"/v2/webhooks/{hook_id}"})
+
+    @route("PUT", r"/v2/webhooks/(?P<hook_id>\d+)")
+    def update_webhook(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        """Replaces the webhook (same body as create); 204."""
+        if hook_id not in self.webhooks:
+            return self.error(404, "Resource not found")
+        self.webhooks[hook_id] = self._webhook(request, hook_id)
+        self.writes += 1
+        return httpx.Response(204)
+
+    def _webhook(self, request: httpx.Request, hook_id: str) -> dict[str, Any]:
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise FakeBadRequest("Malformed JSON request body", field="body")
+        url = body.get("url")
+        if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
+            raise FakeBadRequest("must be a valid URL", field="url")
+        events = body.get("events")
+        if not isinstance(events, list) or not events or not all(e in _WEBHOOK_EVENTS for e in events):
+            raise FakeBadRequest("must contain known events", field="events")
+        secret = body.get("secret")
+        if not isinstance(secret, str) or not 1 <= len(secret) <= 40:
+            raise FakeBadRequest("size must be between 1 and 40", field="secret")
+        if body.get("payloadVersion", "V2") not in ("V1", "V2"):
+            raise FakeBadRequest("must be V1 or V2", field="payloadVersion")
+        if not isinstance(body.get("notification", False), bool):
+            raise FakeBadRequest("must be a boolean", field="notification")
+        return {
+            "id": int(hook_id),
+            "url": url,
+            "state": "enabled",
+            "events": list(events),
+            "notification": body.get("notification", False),
+            "payloadVersion": body.get("payloadVersion", "V2"),
+            "label": body.get("label"),
+            "secret": secret,
+        }
 
     # -- conversations ----------------------------------------------------------------------------------
 

@@ -33,8 +33,12 @@ from humansupport import (
     Message,
     ProfilePatch,
     SatisfactionRating,
+    SavedReply,
+    UnsupportedOperationError,
     ValidationError,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.enrichment.writeback import FieldSpec
@@ -48,6 +52,8 @@ from humansupport.http import (
     RetryPolicy,
     iter_pages,
 )
+from humansupport.models import to_utc
+from humansupport.text import html_to_text
 
 from . import webhooks
 from .mapping import (
@@ -63,12 +69,15 @@ from .mapping import (
 
 __all__ = [
     "API_VERSIONS",
+    "MACROS_API_VERSION",
+    "WEBHOOK_TOPICS",
     "PROFILE_ATTRIBUTES",
     "REGION_BASE_URLS",
     "ConversationPage",
     "IntercomAdapter",
     "IntercomRateLimiter",
     "IntercomSettings",
+    "webhook_steps",
 ]
 
 logger = logging.getLogger("humansupport.intercom")
@@ -83,6 +92,22 @@ REGION_BASE_URLS: Final[Mapping[str, str]] = {
 API_VERSIONS: Final = ("2.14", "2.16")
 #: OAS 2.14 `search_request`: per_page max 150 for conversations and contacts
 SEARCH_PAGE_SIZE: Final = 150
+#: the first numbered version with the Macros API (`GET /macros`, `GET /macros/{id}`): OAS 2.16 has it, 2.14
+#: does not; macro calls send this version whatever `api_version` the rest of the adapter uses
+MACROS_API_VERSION: Final = "2.16"
+#: webhook topics to tick in Developer Hub per core event (the ones `webhooks.parse_notification` maps)
+WEBHOOK_TOPICS: Final[Mapping[WebhookEventType, tuple[str, ...]]] = {
+    WebhookEventType.CONVERSATION_CREATED: ("conversation.user.created",),
+    WebhookEventType.CONVERSATION_ASSIGNED: ("conversation.admin.assigned", "conversation.admin.open.assigned"),
+    WebhookEventType.CUSTOMER_REPLIED: ("conversation.user.replied",),
+    WebhookEventType.AGENT_AVAILABILITY_CHANGED: ("admin.away_mode_updated",),
+}
+#: the app host (agent UI) per region, for conversation links
+APP_HOSTS: Final[Mapping[str, str]] = {
+    "us": "https://app.intercom.com",
+    "eu": "https://app.eu.intercom.com",
+    "au": "https://app.au.intercom.com",
+}
 #: private apps: 10,000 calls/min per app (fact sheet §5); the limit header corrects this on the first answer
 DEFAULT_PER_MINUTE: Final = 10_000.0
 #: contact data attributes profile enrichment writes (`python -m humansupport_intercom setup` creates them)
@@ -123,6 +148,8 @@ class IntercomSettings(HelpdeskSettings):
     region: Literal["us", "eu", "au"] = "us"
     api_version: str = "2.14"
     admin_id: str | None = None
+    #: the workspace (app) id, as in app.intercom.com/a/inbox/<workspace_id>/...: links in reports need it
+    workspace_id: str | None = None
 
     @field_validator("api_version")
     @classmethod
@@ -220,6 +247,63 @@ def _fill_request_id(exc: HelpdeskError) -> HelpdeskError:
     return exc
 
 
+def _version_at_least(version: str, wanted: str) -> bool:
+    """`Preview` has every endpoint; numbered versions compare as (major, minor)."""
+    if version == "Preview":
+        return True
+    try:
+        have = tuple(int(p) for p in version.split("."))
+        need = tuple(int(p) for p in wanted.split("."))
+    except ValueError:
+        return False
+    return have >= need
+
+
+def _macro_text(item: Mapping[str, Any]) -> str:
+    """A macro's plain text: `body_text` as typed, else the HTML `body` converted; "" when neither came."""
+    text = item.get("body_text")
+    if isinstance(text, str) and text.strip():
+        return text.replace("\r\n", "\n").strip()
+    html = item.get("body")
+    return html_to_text(html) if isinstance(html, str) else ""
+
+
+def _macro_to_saved_reply(item: Mapping[str, Any]) -> SavedReply:
+    name = item.get("name")
+    try:
+        updated = to_utc(item.get("updated_at"))
+    except (ValueError, TypeError, OverflowError, OSError):
+        updated = None
+    return SavedReply(
+        id=str(item.get("id")),
+        vendor="intercom",
+        title=name if isinstance(name, str) else None,
+        body=_macro_text(item),
+        kind="macro",
+        updated_at=updated,
+        raw=dict(item),
+    )
+
+
+def webhook_steps(*, url: str, events: Sequence[WebhookEventType] | None = None) -> str:
+    """The Developer Hub set-up `register_webhook` prints instead of an API call Intercom does not have."""
+    wanted = events or tuple(WEBHOOK_TOPICS)
+    topics = [t for e in wanted for t in WEBHOOK_TOPICS.get(e, ())]
+    return "\n".join(
+        [
+            "intercom: webhook subscriptions cannot be created through the API; set them on your app:",
+            "  1. Open Developer Hub (https://app.intercom.com/a/apps/_/developer-hub), pick the app whose access "
+            "token humansupport uses.",
+            f"  2. Configure > Webhooks: set the endpoint URL to {url} (HTTPS).",
+            f"  3. Tick the topics: {', '.join(dict.fromkeys(topics)) or 'none of the requested events exist'}; "
+            "grant the read permissions they ask for (Configure > Authentication), then Save.",
+            "  4. The signing secret is the app's client secret (Configure > Basic Info > Client secret): give it to "
+            "the receiver as HUMANSUPPORT_INTERCOM_WEBHOOK_SECRET; Intercom signs each delivery with it "
+            "(X-Hub-Signature).",
+        ]
+    )
+
+
 #: data attribute holding the digest of the last contact note we posted (notes are append-only)
 NOTE_DIGEST_ATTRIBUTE: Final = "humansupport_note_digest"
 
@@ -237,6 +321,7 @@ class IntercomAdapter(AsyncHelpdesk):
         incremental_export=False,  # only `updated_at` search
         satisfaction_ratings=True,  # conversation_rating
         webhook_registration=False,  # subscriptions are set in Developer Hub, not through the API
+        saved_replies=True,  # macros, API 2.16+ (`MACROS_API_VERSION`)
     )
     #: single writes in flight for `assign_many`; each costs 2-3 requests, all paced by the rate bucket
     assign_concurrency: ClassVar[int] = 4
@@ -257,6 +342,7 @@ class IntercomAdapter(AsyncHelpdesk):
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
+        workspace_id: str | None = None,
         **_: Any,
     ) -> None:
         token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
@@ -265,6 +351,7 @@ class IntercomAdapter(AsyncHelpdesk):
         self.region = region
         self.api_version = api_version
         self._admin_id = admin_id
+        self.workspace_id = workspace_id
         self._capacity = capacity_default
         digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
         self.http = HttpClient(
@@ -288,6 +375,8 @@ class IntercomAdapter(AsyncHelpdesk):
         self._attributes: set[str] | None = None
         #: conversations whose oldest parts Intercom did not return (over 500 parts), id -> parts missing
         self.parts_truncated: dict[str, int] = {}
+        self._macros_http: HttpClient | None = None
+        self._token = token
 
     def __repr__(self) -> str:
         return (
@@ -296,6 +385,8 @@ class IntercomAdapter(AsyncHelpdesk):
         )
 
     async def aclose(self) -> None:
+        if self._macros_http is not None:
+            await self._macros_http.aclose()
         await self.http.aclose()
 
     # -- plumbing ------------------------------------------------------------------------------------
@@ -692,11 +783,79 @@ class IntercomAdapter(AsyncHelpdesk):
 
     # -- operations ----------------------------------------------------------------------------------
 
+    # -- saved replies, links -------------------------------------------------------------------------
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        """`https://app.intercom.com/a/inbox/{workspace_id}/inbox/conversation/{id}` (EU/AU hosts by region).
+
+        Needs the workspace id: the `workspace_id` setting, else the one `check()` read from `GET /me`; None
+        before either. No request is made here.
+        """
+        text = str(conversation_id).strip()
+        if not self.workspace_id or not text.isalnum():
+            return None
+        return f"{APP_HOSTS[self.region]}/a/inbox/{self.workspace_id}/inbox/conversation/{text}"
+
+    def _macros_client(self) -> HttpClient:
+        """The client macro calls go through: ours when `api_version` has macros, else a copy sending 2.16."""
+        if _version_at_least(self.api_version, MACROS_API_VERSION):
+            return self.http
+        if self._macros_http is None:
+            self._macros_http = self.http.with_options(
+                headers={
+                    "Authorization": f"Bearer {self._token.get_secret_value()}",
+                    "Intercom-Version": MACROS_API_VERSION,
+                }
+            )
+        return self._macros_http
+
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Macros (Intercom's saved replies): `GET /macros` pages (`starting_after`), newest first.
+
+        The text is `body_text` (plain, placeholders as `{{user.name|fallback:"there"}}`), else the HTML `body`
+        converted. Long listings may leave both null; those macros are read one by one (`GET /macros/{id}`).
+        Only macros visible to the token's admin come back. Sent with `Intercom-Version: 2.16`: 2.14 has no
+        Macros API.
+        """
+        client = self._macros_client()
+        first = PageRequest(url="/macros", params={"per_page": 150})
+        pager = CursorPaginator(items="data", next_cursor="pages.next.starting_after", cursor_param="starting_after")
+        try:
+            async for page in iter_pages(client, first, pager):
+                for item in page.items:
+                    macro_id = item.get("id")
+                    if not isinstance(macro_id, str | int) or isinstance(macro_id, bool) or str(macro_id) == "":
+                        continue
+                    if not _macro_text(item):
+                        found = client.parse_json(await client.request("GET", f"/macros/{macro_id}"))
+                        item = found if isinstance(found, dict) else item
+                    yield _macro_to_saved_reply(item)
+        except HelpdeskError as exc:
+            raise _fill_request_id(exc) from exc.__cause__
+
+    async def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        """Intercom has no API to create webhook subscriptions: raises `UnsupportedOperationError` whose
+        message is the Developer Hub steps (topics to tick; the signing secret is the app's client secret)."""
+        raise UnsupportedOperationError(
+            webhook_steps(url=url, events=events), vendor=self.vendor, operation="register_webhook"
+        )
+
     async def check(self) -> CheckReport:
-        """`GET /me`: the token works, which workspace and admin it is, and the rate headroom."""
+        """`GET /me`: the token works, which workspace and admin it is, and the rate headroom.
+
+        The workspace id it reads (`app.id_code`) is kept for `conversation_url` when none is configured.
+        """
         me = await self._object("GET", "/me")
         app_obj = me.get("app")
         app: dict[str, Any] = app_obj if isinstance(app_obj, dict) else {}
+        if self.workspace_id is None and isinstance(app.get("id_code"), str) and app["id_code"]:
+            self.workspace_id = app["id_code"]
         room = self.http.limiter.headroom()
         return CheckReport(
             vendor=self.vendor,

@@ -14,7 +14,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -29,6 +29,7 @@ from humansupport import (
     RatingScore,
 )
 from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.text import text_to_html
 
 from .mapping import STATE_FOR_STATUS
 from .webhooks import sign
@@ -105,6 +106,10 @@ def _decode_cursor(cursor: str) -> str:
     return value[0]
 
 
+def _macro_time(macro: Mapping[str, Any]) -> float:
+    return datetime.strptime(str(macro["updated_at"]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
 def _sort_key(record_id: str) -> tuple[int, int, str]:
     """Numeric ids in numeric order, then any others; the cursor is the last id seen (keyset paging)."""
     number = _int_id(record_id)
@@ -142,6 +147,10 @@ class FakeIntercom(FakeHelpdesk):
         self._rating_index: tuple[int, dict[str, Any]] = (-1, {})
         self._ic_window = -1
         self._ic_count = 0
+        #: macros (saved replies) by id: `body` HTML, `body_text` plain text, ISO times
+        self.macros: dict[str, dict[str, Any]] = {}
+        #: a list page with more macros than this leaves `body`/`body_text` null, as Intercom does for speed
+        self.macro_body_limit = 30
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -369,6 +378,86 @@ class FakeIntercom(FakeHelpdesk):
             "contact": {"type": "contact", "id": rating.customer_id or conv.customer_id, "external_id": None},
             "teammate": {"type": "admin", "id": rating.agent_id},
         }
+
+    # -- macros (saved replies, API 2.16+) -----------------------------------------------------------
+
+    def clear_saved_replies(self) -> None:
+        self.macros = {}
+
+    def add_saved_reply(self, *, title: str, body: str, visible_to_team_ids: list[str] | None = None) -> str:
+        """A macro: HTML `body` (a `<p>` per paragraph, `<br>` per line) and `body_text` as the admin typed it."""
+        macro_id = str(9_100 + len(self.macros) + 1)
+        while macro_id in self.macros:
+            macro_id = str(int(macro_id) + 1)
+        at = self.clock.now() - timedelta(minutes=len(self.macros))  # distinct updated_at, newest first
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        self.macros[macro_id] = {
+            "type": "macro",
+            "id": macro_id,
+            "name": title,
+            "body": text_to_html(body),
+            "body_text": body,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "visible_to": "specific_teams" if visible_to_team_ids else "everyone",
+            "visible_to_team_ids": list(visible_to_team_ids or []),
+            "available_on": ["inbox", "messenger"],
+        }
+        return macro_id
+
+    def _macros_version(self) -> None:
+        if not self._since_216():
+            raise IntercomApiError(
+                f"Macros are not available in API version {self.version}; use 2.16 or later",
+                status=404,
+                code="not_found",
+            )
+
+    @route("GET", r"/macros")
+    @_answers
+    def list_macros(self, request: httpx.Request) -> httpx.Response:
+        """Newest `updated_at` first; `starting_after` is base64 JSON `[updated_at, id]` of the last item."""
+        self._macros_version()
+        params = request.url.params
+        try:
+            per_page = int(params.get("per_page", "50"))
+            since = int(params["updated_since"]) if "updated_since" in params else None
+        except ValueError:
+            raise IntercomApiError("per_page and updated_since must be integers", code="parameter_invalid") from None
+        if not 1 <= per_page <= 150:
+            raise IntercomApiError("per_page must be between 1 and 150", code="parameter_invalid", field="per_page")
+        rows = sorted(self.macros.values(), key=lambda m: (_macro_time(m), m["id"]), reverse=True)
+        if since is not None:
+            rows = [m for m in rows if _macro_time(m) > since]
+        after = params.get("starting_after")
+        if after:
+            try:
+                position = json.loads(base64.b64decode(after.encode()))
+                key = (float(position[0]), str(position[1]))
+            except (ValueError, TypeError, IndexError, UnicodeDecodeError):
+                raise IntercomApiError("starting_after is invalid", code="parameter_invalid") from None
+            rows = [m for m in rows if (_macro_time(m), m["id"]) < key]
+        size = min(per_page, self.page_size)
+        chunk = [dict(m) for m in rows[:size]]
+        if len(chunk) > self.macro_body_limit:
+            for macro in chunk:
+                macro["body"] = macro["body_text"] = None
+        nxt = None
+        if len(rows) > size and chunk:
+            cursor = json.dumps([_macro_time(chunk[-1]), chunk[-1]["id"]])
+            nxt = {"starting_after": base64.b64encode(cursor.encode()).decode()}
+        return self.json_response(
+            {"type": "list", "data": chunk, "pages": {"type": "pages", "per_page": per_page, "next": nxt}}
+        )
+
+    @route("GET", r"/macros/(?P<macro_id>[^/]+)")
+    @_answers
+    def get_macro(self, request: httpx.Request, macro_id: str) -> httpx.Response:
+        self._macros_version()
+        macro = self.macros.get(macro_id)
+        if macro is None:
+            raise IntercomApiError("Macro not found", status=404, code="not_found")
+        return self.json_response(dict(macro))
 
     def _since_216(self) -> bool:
         if self.version == "Preview":

@@ -40,8 +40,11 @@ from humansupport import (
     Message,
     ProfilePatch,
     SatisfactionRating,
+    SavedReply,
     ValidationError,
     WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.enrichment.writeback import FieldSpec
@@ -63,6 +66,7 @@ from .mapping import (
     CORE_TO_STATUS,
     comment_to_message,
     group_to_group,
+    macro_to_saved_reply,
     rating_to_rating,
     role_to_author_role,
     stamp,
@@ -74,7 +78,14 @@ from .mapping import (
     zendesk_time,
 )
 
-__all__ = ["PROFILE_USER_FIELDS", "ExportPage", "ZendeskAdapter", "ZendeskSettings"]
+__all__ = [
+    "DEFAULT_WEBHOOK_EVENTS",
+    "PROFILE_USER_FIELDS",
+    "WEBHOOK_EVENT_TYPES",
+    "ExportPage",
+    "ZendeskAdapter",
+    "ZendeskSettings",
+]
 
 logger = logging.getLogger("humansupport.zendesk")
 
@@ -94,6 +105,21 @@ PAGE_SIZE: Final = 100  # cursor pagination maximum on most endpoints
 EXPORT_PAGE_SIZE: Final = 1000  # incremental exports: up to 1,000 items a request
 BATCH_SIZE: Final = 100  # update_many takes at most 100 tickets a job
 _TERMINAL_JOB: Final = frozenset({"completed", "failed", "killed"})
+#: Zendesk event types (developer.zendesk.com/api-reference/webhooks/event-types/ticket-events) per core event.
+WEBHOOK_EVENT_TYPES: Final[Mapping[WebhookEventType, tuple[str, ...]]] = {
+    WebhookEventType.CONVERSATION_CREATED: ("zen:event-type:ticket.created",),
+    WebhookEventType.CONVERSATION_ASSIGNED: ("zen:event-type:ticket.agent_assignment_changed",),
+    WebhookEventType.CUSTOMER_REPLIED: ("zen:event-type:ticket.comment_added",),
+    WebhookEventType.CONVERSATION_UPDATED: ("zen:event-type:ticket.status_changed",),
+}
+#: what `register_webhook` subscribes to without `events`: the four kinds `webhooks.parse_webhook` handles
+DEFAULT_WEBHOOK_EVENTS: Final = (
+    WebhookEventType.CONVERSATION_CREATED,
+    WebhookEventType.CONVERSATION_ASSIGNED,
+    WebhookEventType.CUSTOMER_REPLIED,
+    WebhookEventType.CONVERSATION_UPDATED,
+)
+WEBHOOK_NAME: Final = "humansupport real-time routing"
 #: Unified agent statuses (Agent Availability API); `transfers_only` takes no new work, custom ones are unknown.
 _AVAILABILITY: Final[Mapping[str, AgentAvailability]] = {
     "online": AgentAvailability.AVAILABLE,
@@ -254,7 +280,8 @@ class ZendeskAdapter(AsyncHelpdesk):
         incremental_export=True,
         bulk_messages=True,  # comments through the ticket-events export: `iter_all_messages`
         satisfaction_ratings=True,
-        webhook_registration=False,
+        webhook_registration=True,  # POST /api/v2/webhooks subscribed to ticket events
+        saved_replies=True,  # active macros that write a comment
     )
 
     def __init__(
@@ -880,7 +907,93 @@ class ZendeskAdapter(AsyncHelpdesk):
             created.append(key)
         return created
 
+    # -- saved replies, links -------------------------------------------------------------------------
+
+    def conversation_url(self, conversation_id: str) -> str | None:
+        """`https://{subdomain}.zendesk.com/agent/tickets/{id}` (from the configured base URL); no request."""
+        text = str(conversation_id).strip()
+        if not text.isdigit():
+            return None
+        return f"{self.http.base_url}/agent/tickets/{text}"
+
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        """Active macros (`GET /api/v2/macros?active=true`, cursor pages of 100) that write a comment.
+
+        The text is the `comment_value_html` action converted to plain text, else `comment_value`; macros that
+        only set fields are skipped. Agents see shared macros and their own; an admin sees every macro.
+        """
+        first = PageRequest(url="/api/v2/macros", params={"active": "true", "page[size]": PAGE_SIZE})
+        async for item in paginate(self.http, first, _cursor_pager("macros")):
+            reply = macro_to_saved_reply(item, admin_url=self.http.base_url)
+            if reply is not None:
+                yield reply
+
     # -- webhooks ------------------------------------------------------------------------------------
+
+    async def register_webhook(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[WebhookEventType] | None = None,
+    ) -> WebhookSubscription:
+        """Creates a webhook subscribed to ticket events (`POST /api/v2/webhooks`), or reuses the one already
+        sending to `url`, and reads its signing secret (`GET /api/v2/webhooks/{id}/signing_secret`).
+
+        Zendesk generates the signing secret itself: a `secret` passed in cannot be set and is ignored (the
+        returned subscription carries the one to verify with). Needs an admin.
+        """
+        if secret is not None:
+            logger.warning("zendesk: Zendesk generates webhook signing secrets; the given secret is not used")
+        wanted = [t for e in (events or DEFAULT_WEBHOOK_EVENTS) for t in WEBHOOK_EVENT_TYPES.get(e, ())]
+        if not wanted:
+            raise ValidationError(
+                vendor=self.vendor,
+                vendor_message=f"none of {', '.join(map(str, events or ()))} is a Zendesk webhook event; "
+                f"use {', '.join(str(e) for e in WEBHOOK_EVENT_TYPES)}",
+            )
+        wanted = list(dict.fromkeys(wanted))
+        existing = await self._find_webhook(url)
+        if existing is None:
+            body = {
+                "webhook": {
+                    "name": WEBHOOK_NAME,
+                    "status": "active",
+                    "endpoint": url,
+                    "http_method": "POST",
+                    "request_format": "json",
+                    "subscriptions": wanted,
+                }
+            }
+            data = await self.http.send_json("POST", "/api/v2/webhooks", json=body)
+            created = (data or {}).get("webhook")
+            if not isinstance(created, Mapping) or not isinstance(created.get("id"), str):
+                raise HelpdeskError(
+                    vendor=self.vendor, method="POST", path="/api/v2/webhooks", vendor_message="response has no webhook"
+                )
+            existing = dict(created)
+        hook_id = str(existing["id"])
+        data = await self.http.get_json(f"/api/v2/webhooks/{hook_id}/signing_secret")
+        signing = (data or {}).get("signing_secret") or {}
+        value = signing.get("secret") if isinstance(signing, Mapping) else None
+        subscriptions = existing.get("subscriptions")
+        return WebhookSubscription(
+            id=hook_id,
+            vendor=self.vendor,
+            url=str(existing.get("endpoint") or url),
+            events=[s for s in subscriptions if isinstance(s, str)] if isinstance(subscriptions, list) else [],
+            active=existing.get("status") == "active",
+            secret=SecretStr(value) if isinstance(value, str) and value else None,
+            raw=existing,
+        )
+
+    async def _find_webhook(self, url: str) -> dict[str, Any] | None:
+        """The webhook already sending to `url` (`GET /api/v2/webhooks`, cursor pages), so a rerun adds none."""
+        first = PageRequest(url="/api/v2/webhooks", params={"page[size]": PAGE_SIZE})
+        async for item in paginate(self.http, first, _cursor_pager("webhooks")):
+            if item.get("endpoint") == url and isinstance(item.get("id"), str):
+                return dict(item)
+        return None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return webhooks.verify_webhook(headers, body, secret, now=self._clock.now(), tolerance=self._webhook_tolerance)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ import httpx
 
 from humansupport import AgentAvailability, Conversation, Customer, Message, RatingScore
 from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.text import text_to_html
 
 from .mapping import CORE_TO_STATUS, stamp, zendesk_time
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
@@ -46,6 +48,8 @@ _USER_FIELD_TYPES: Final = frozenset(
     {"text", "textarea", "checkbox", "date", "integer", "decimal", "regexp", "dropdown", "lookup", "multiselect"}
 )
 _EXPORT_CAP: Final = 1000
+_WEBHOOK_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_WEBHOOK_FORMATS: Final = frozenset({"json", "xml", "form_encoded"})
 _WEBHOOK_EVENTS: Final[Mapping[str, str]] = {
     "conversation.created": "zen:event-type:ticket.created",
     "conversation.assigned": "zen:event-type:ticket.agent_assignment_changed",
@@ -147,6 +151,11 @@ class FakeZendesk(FakeHelpdesk):
         self._events_cache: list[dict[str, Any]] | None = None
         self._rows_cache: tuple[tuple[int, int, int], list[tuple[int, int, dict[str, Any]]]] | None = None
         self._writes = 0
+        #: macros by id, as Zendesk renders them (the reply text in a `comment_value_html` action)
+        self.macros: dict[str, dict[str, Any]] = {}
+        #: webhooks by id, and the signing secret Zendesk generated for each
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.webhook_secrets: dict[str, str] = {}
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -979,7 +988,111 @@ class FakeZendesk(FakeHelpdesk):
         created = {"id": 360_000_000 + n, "key": key, "type": kind, "title": title, "active": True, "position": n}
         return self.json_response({"user_field": created}, 201)
 
+    # -- macros --------------------------------------------------------------------------------------
+
+    def clear_saved_replies(self) -> None:
+        self.macros = {}
+
+    def add_saved_reply(
+        self, *, title: str, body: str, active: bool = True, actions: list[dict[str, Any]] | None = None
+    ) -> str:
+        """A shared macro that writes `body` as a public comment (HTML, as the macro editor stores it)."""
+        mid = str(360_100_000 + len(self.macros) + 1)
+        while mid in self.macros:
+            mid = str(int(mid) + 1)
+        now = _iso(self.clock.now())
+        if actions is None:
+            actions = [
+                {"field": "comment_value_html", "value": text_to_html(body)},
+                {"field": "comment_mode_is_public", "value": "true"},
+                {"field": "status", "value": "pending"},
+            ]
+        self.macros[mid] = {
+            "id": int(mid),
+            "url": f"https://{self.subdomain}.zendesk.com/api/v2/macros/{mid}.json",
+            "title": title,
+            "raw_title": title,
+            "description": None,
+            "active": active,
+            "default": False,
+            "position": len(self.macros) + 1,
+            "restriction": None,
+            "actions": actions,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return mid
+
+    @route("GET", r"/api/v2/macros(?:\.json)?")
+    def list_macros(self, request: httpx.Request) -> httpx.Response:
+        active = request.url.params.get("active")
+        if active not in (None, "true", "false"):
+            raise FakeBadRequest("active must be true or false", status=400)
+        rows = [m for _, m in sorted(self.macros.items(), key=lambda kv: int(kv[0]))]
+        if active is not None:
+            rows = [m for m in rows if m["active"] is (active == "true")]
+        return self._cursor_page(request, "macros", rows)
+
     # -- webhooks ------------------------------------------------------------------------------------
+
+    @route("GET", r"/api/v2/webhooks")
+    def list_webhooks(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.params.get("filter[name_contains]")
+        rows = [w for w in self.webhooks.values() if name is None or name in w["name"]]
+        return self._cursor_page(request, "webhooks", rows)
+
+    @route("POST", r"/api/v2/webhooks")
+    def create_webhook(self, request: httpx.Request) -> httpx.Response:
+        """Validates as Zendesk does: name, endpoint, http_method, request_format and status are required, and a
+        webhook subscribed to Zendesk events must POST JSON."""
+        hook = _body(request).get("webhook")
+        if not isinstance(hook, dict):
+            raise FakeBadRequest("webhook is required", status=400)
+        for key in ("name", "endpoint", "http_method", "request_format", "status"):
+            if not isinstance(hook.get(key), str) or not hook[key]:
+                raise FakeBadRequest(f"{key} is required", status=400, field=key)
+        endpoint = httpx.URL(hook["endpoint"])
+        if endpoint.scheme not in ("http", "https") or not endpoint.host:
+            raise FakeBadRequest("endpoint must be an absolute http(s) URL", status=400, field="endpoint")
+        if hook["http_method"] not in _WEBHOOK_METHODS:
+            raise FakeBadRequest("http_method is invalid", status=400, field="http_method")
+        if hook["request_format"] not in _WEBHOOK_FORMATS:
+            raise FakeBadRequest("request_format is invalid", status=400, field="request_format")
+        if hook["status"] not in ("active", "inactive"):
+            raise FakeBadRequest("status must be active or inactive", status=400, field="status")
+        subscriptions = hook.get("subscriptions", [])
+        if not isinstance(subscriptions, list) or not all(isinstance(x, str) for x in subscriptions):
+            raise FakeBadRequest("subscriptions must be a list of strings", status=400, field="subscriptions")
+        events = [x for x in subscriptions if x != "conditional_ticket_events"]
+        if any(not x.startswith("zen:event-type:") for x in events):
+            raise FakeBadRequest("subscriptions has an unknown event type", status=400, field="subscriptions")
+        if events and (hook["http_method"] != "POST" or hook["request_format"] != "json"):
+            raise FakeBadRequest("event subscriptions need POST and json", status=400, field="http_method")
+        hook_id = "01" + hashlib.sha256(f"{len(self.webhooks)}:{hook['endpoint']}".encode()).hexdigest()[:24].upper()
+        now = _iso(self.clock.now())
+        created = {
+            "id": hook_id,
+            "name": hook["name"],
+            "description": hook.get("description"),
+            "status": hook["status"],
+            "endpoint": hook["endpoint"],
+            "http_method": hook["http_method"],
+            "request_format": hook["request_format"],
+            "subscriptions": subscriptions,
+            "created_at": now,
+            "created_by": self.me_id,
+            "updated_at": now,
+            "updated_by": self.me_id,
+        }
+        self.webhooks[hook_id] = created
+        self.webhook_secrets[hook_id] = base64.b64encode(hashlib.sha256(hook_id.encode()).digest()).decode()
+        return self.json_response({"webhook": created}, 201)
+
+    @route("GET", r"/api/v2/webhooks/(?P<hook_id>[A-Za-z0-9]+)/signing_secret")
+    def webhook_signing_secret(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        if hook_id not in self.webhooks:
+            return self.error(404, "webhook not found")
+        return self.json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secrets[hook_id]}})
 
     def signed_webhook(
         self, *, secret: str, conversation_id: str, event: str = "conversation.created"

@@ -23,14 +23,17 @@ from humansupport import (
     Message,
     RatingScore,
     SatisfactionRating,
+    SavedReply,
 )
 from humansupport.models import to_utc
+from humansupport.text import html_to_text, looks_like_html
 
 __all__ = [
     "CORE_TO_STATUS",
     "STATUS_TO_CORE",
     "comment_to_message",
     "group_to_group",
+    "macro_to_saved_reply",
     "rating_to_rating",
     "role_to_author_role",
     "stamp",
@@ -278,4 +281,46 @@ def rating_to_rating(rating: Mapping[str, Any]) -> SatisfactionRating | None:
         comment=_str(rating.get("comment")),
         created_at=zendesk_time(rating.get("created_at")),
         raw=dict(rating),
+    )
+
+
+def _macro_comment(actions: Any) -> str | None:
+    """The reply text a macro's actions set: `comment_value_html` first, else `comment_value` (plain text).
+
+    `comment_value` may be a string or, in older macros, `["channel:all", "text"]` (the text is the last item).
+    """
+    found: dict[str, str] = {}
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, Mapping):
+            continue
+        field, value = action.get("field"), action.get("value")
+        if isinstance(value, list):
+            value = next((v for v in reversed(value) if isinstance(v, str) and not v.startswith("channel:")), None)
+        if field in ("comment_value_html", "comment_value") and isinstance(value, str) and value.strip():
+            found[str(field)] = value
+    if "comment_value_html" in found:
+        return html_to_text(found["comment_value_html"])
+    plain = found.get("comment_value")
+    if plain is None:
+        return None
+    plain = plain.replace("\r\n", "\n")
+    return html_to_text(plain) if looks_like_html(plain) else plain.strip()
+
+
+def macro_to_saved_reply(item: Mapping[str, Any], *, admin_url: str | None = None) -> SavedReply | None:
+    """A macro that writes a comment; None for one that only sets fields (nothing to read) or has no id."""
+    mid = zendesk_id(item.get("id"))
+    body = _macro_comment(item.get("actions"))
+    if mid is None or body is None:
+        return None
+    title = item.get("title") if isinstance(item.get("title"), str) else item.get("raw_title")
+    return SavedReply(
+        id=mid,
+        vendor="zendesk",
+        title=title if isinstance(title, str) else None,
+        body=body,
+        kind="macro",
+        url=f"{admin_url}/admin/workspaces/agent-workspace/macros/{mid}" if admin_url else None,
+        updated_at=zendesk_time(item.get("updated_at")),
+        raw=dict(item),
     )
