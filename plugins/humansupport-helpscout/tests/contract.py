@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import yaml
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 
 SPEC_PATH = Path(__file__).with_name("openapi") / "helpscout.yaml"
 SERVER = "https://api.helpscout.net"
@@ -28,59 +28,12 @@ def openapi() -> OpenAPI:
     return OpenAPI.from_dict(spec_dict())
 
 
-class _Request:
-    def __init__(self, request: httpx.Request) -> None:
-        self._request = request
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(list(request.url.params.multi_items())),
-            header=Headers(list(request.headers.items())),
-            cookie=ImmutableMultiDict(),
-        )
-
-    @property
-    def host_url(self) -> str:
-        return SERVER  # the fake may be reached under any base URL; the description names the vendor's
-
-    @property
-    def path(self) -> str:
-        return self._request.url.path
-
-    @property
-    def full_url_pattern(self) -> str:
-        return SERVER + self._request.url.path
-
-    @property
-    def method(self) -> str:
-        return self._request.method.lower()
-
-    @property
-    def body(self) -> bytes | None:
-        return self._request.content or None
-
-    @property
-    def content_type(self) -> str:
-        return self._request.headers.get("content-type", "application/octet-stream").lower()
+def _request(request: httpx.Request) -> OpenAPIRequest:
+    return OpenAPIRequest(request, server=SERVER, default_content_type="application/octet-stream")
 
 
-class _Response:
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status_code(self) -> int:
-        return self._response.status_code
-
-    @property
-    def content_type(self) -> str:
-        return self._response.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    @property
-    def headers(self) -> Headers:
-        return Headers(list(self._response.headers.items()))
-
-    @property
-    def data(self) -> bytes | None:
-        return self._response.content or None
+def _response(response: httpx.Response) -> OpenAPIResponse:
+    return OpenAPIResponse(response, default_content_type="", media_type_only=True)
 
 
 def _operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
@@ -110,7 +63,7 @@ def request_errors(request: httpx.Request) -> list[str]:
     template, operation = found
     unknown = sorted(set(request.url.params.keys()) - _declared_query(operation))
     errors = [f"{request.method} {template}: undeclared query parameter {n!r}" for n in unknown]
-    errors += [f"{request.method} {template}: {e}" for e in _flatten(openapi().iter_request_errors(_Request(request)))]
+    errors += [f"{request.method} {template}: {e}" for e in _flatten(openapi().iter_request_errors(_request(request)))]
     return errors
 
 
@@ -119,7 +72,7 @@ def response_errors(request: httpx.Request, response: httpx.Response) -> list[st
     response.read()
     return [
         f"{request.method} {request.url.path} -> {response.status_code}: {e}"
-        for e in _flatten(openapi().iter_response_errors(_Request(request), _Response(response)))
+        for e in _flatten(openapi().iter_response_errors(_request(request), _response(response)))
     ]
 
 

@@ -17,19 +17,17 @@ from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import yaml
 from humansupport_intercom import FakeIntercom, IntercomAdapter
 from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
 from openapi_core.exceptions import OpenAPIError
 from pydantic import SecretStr
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
+from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 
 # like the core tests: never load whatever plugins happen to be installed unless a test registers them
 os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
@@ -74,59 +72,6 @@ def _macro_bodies_may_be_null(raw: dict[str, Any]) -> None:
             macro["properties"][name] = {**macro["properties"][name], "nullable": True}
 
 
-class _Request:
-    """An httpx.Request as openapi-core's Request protocol, on the description's own server URL."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self._request = request
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qs(request.url.query.decode(), keep_blank_values=True)),
-            header=Headers(dict(request.headers)),
-            cookie=ImmutableMultiDict(),
-        )
-
-    @property
-    def host_url(self) -> str:
-        return SERVER
-
-    @property
-    def path(self) -> str:
-        return self._request.url.path
-
-    @property
-    def method(self) -> str:
-        return self._request.method.lower()
-
-    @property
-    def body(self) -> bytes | None:
-        return self._request.content or None
-
-    @property
-    def content_type(self) -> str:
-        return self._request.headers.get("content-type", "application/json").lower()
-
-
-class _Response:
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def data(self) -> bytes:
-        return self._response.content
-
-    @property
-    def status_code(self) -> int:
-        return self._response.status_code
-
-    @property
-    def content_type(self) -> str:
-        return self._response.headers.get("content-type", "application/json").lower()
-
-    @property
-    def headers(self) -> Headers:
-        return Headers(dict(self._response.headers))
-
-
 class ContractChecker:
     """Validates exchanges; `paused()` for tests that send invalid requests on purpose (fake validation)."""
 
@@ -158,7 +103,7 @@ class ContractChecker:
         version = request.headers.get("intercom-version")
         assert version in SPEC_FILES, f"no OpenAPI description for Intercom-Version {version!r}"
         api, raw = description(version)
-        wrapped = _Request(request)
+        wrapped = OpenAPIRequest(request, server=SERVER)
         where = f"{request.method} {request.url.path}"
         _explain(where, lambda: api.validate_request(wrapped))
         self.requests_checked += 1
@@ -169,7 +114,8 @@ class ContractChecker:
             if shape in self._shapes:
                 return  # this exact structure was validated already (see _shape)
             self._shapes.add(shape)
-            _explain(f"{where} -> {response.status_code}", lambda: api.validate_response(wrapped, _Response(response)))
+            checked = OpenAPIResponse(response)
+            _explain(f"{where} -> {response.status_code}", lambda: api.validate_response(wrapped, checked))
             self.responses_checked += 1
         elif response.status_code >= 400:
             body = json.loads(response.content)

@@ -17,19 +17,17 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import yaml
 from humansupport_zendesk import FakeZendesk, ZendeskAdapter
 from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
 from pydantic import SecretStr
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from humansupport.http import reset_limiters
 from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
+from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 
 SPEC_ENV = "HUMANSUPPORT_ZENDESK_SPEC"
 HISTORY = HistoryConfig(customers=60, agents=8, groups=2)
@@ -127,61 +125,6 @@ def _add_oauth_bearer(data: dict[str, Any]) -> None:
     `Authorization: Bearer` (developer.zendesk.com, "Creating and using OAuth tokens with the API")."""
     data["components"]["securitySchemes"]["bearerAuth"] = {"type": "http", "scheme": "bearer"}
     data["security"] = [*data.get("security", []), {"bearerAuth": []}]
-
-
-class _Request:
-    """httpx.Request as openapi-core's Request protocol."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self._request = request
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(
-                [(k, v) for k, vs in parse_qs(request.url.query.decode(), keep_blank_values=True).items() for v in vs]
-            ),
-            header=Headers(list(request.headers.items())),
-            cookie=ImmutableMultiDict(),
-        )
-
-    @property
-    def host_url(self) -> str:
-        return f"{self._request.url.scheme}://{self._request.url.netloc.decode()}"
-
-    @property
-    def path(self) -> str:
-        return self._request.url.path
-
-    @property
-    def method(self) -> str:
-        return self._request.method.lower()
-
-    @property
-    def body(self) -> bytes | None:
-        return self._request.content or None
-
-    @property
-    def content_type(self) -> str:
-        return str(self._request.headers.get("content-type") or "application/json")
-
-
-class _Response:
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status_code(self) -> int:
-        return self._response.status_code
-
-    @property
-    def content_type(self) -> str:
-        return str(self._response.headers.get("content-type") or "application/json")
-
-    @property
-    def headers(self) -> Headers:
-        return Headers(list(self._response.headers.items()))
-
-    @property
-    def data(self) -> bytes | None:
-        return self._response.content or None
 
 
 class ContractViolation(AssertionError):
@@ -285,7 +228,7 @@ def check_request(request: httpx.Request) -> None:
     if _undescribed(request):
         return
     try:
-        openapi().validate_request(_Request(request))
+        openapi().validate_request(OpenAPIRequest(request))
     except Exception as exc:
         raise ContractViolation(f"{request.method} {request.url.path}: {_describe(exc)}") from None
 
@@ -295,7 +238,7 @@ def check_response(request: httpx.Request, response: httpx.Response) -> None:
         _check_json_api(request, response)
         return
     try:
-        openapi().validate_response(_Request(request), _Response(response))
+        openapi().validate_response(OpenAPIRequest(request), OpenAPIResponse(response))
     except Exception as exc:
         raise ContractViolation(f"response to {request.method} {request.url.path}: {_describe(exc)}") from None
 
