@@ -154,3 +154,20 @@ def test_links_come_from_the_adapter_when_it_can_be_built(demo_store: str, monke
     monkeypatch.setattr(connect, "build_adapter", no_credentials)
     code, out, _ = run(demo_store, "avoidable", "zendesk", "--format", "json")
     assert code == 0 and all(e["url"] is None for f in json.loads(out)["findings"] for e in f["examples"])
+
+
+def test_a_store_synced_long_before_the_period_ends_is_noted(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from humansupport.store import Store
+
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        store.set_cursor("acme", "conversations", datetime(2026, 10, 1, tzinfo=UTC), items=1, at=datetime.now(UTC))
+    args = ["digest", "zendesk", "--store", str(path), "--account", "acme", "--since", "30d"]
+    stale = runner.invoke(app, [*args, "--until", "2026-11-01"])
+    assert stale.exit_code == 0
+    assert "updated 2026-10-01, 31 days before this period ends" in stale.stderr
+    assert "humansupport sync zendesk" in stale.stderr
+    fresh = runner.invoke(app, [*args, "--until", "2026-10-02"])
+    assert fresh.exit_code == 0 and "newest conversation" not in fresh.stderr

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, NoReturn, TypeVar
@@ -1011,7 +1011,10 @@ LinkTemplateOption = Annotated[
     ),
 ]
 ExamplesOption = Annotated[int, typer.Option("--examples", min=0, max=20, help="Example conversations per row.")]
-NowOption = Annotated[datetime | None, typer.Option("--now", hidden=True, help="The report's 'now' (tests).")]
+NowOption = Annotated[
+    datetime | None,
+    typer.Option("--until", "--now", help="End the period here instead of now, e.g. to report on a past month."),
+]
 
 
 def _insights_inputs(
@@ -1036,7 +1039,23 @@ def _insights_inputs(
         period = parse_period(since, now=to_utc(now) or SYSTEM_CLOCK.now())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    _warn_if_stale(store.cursors(chosen).get("conversations"), period, vendor)
     return chosen, period, ThemeMap.from_config(load_config_file())
+
+
+def _warn_if_stale(newest: datetime | None, period: Any, vendor: str) -> None:
+    """A store last synced long before the period ends makes the period look quiet and the trend fall."""
+    if newest is None:
+        return
+    gap = period.end - newest
+    if gap > max(timedelta(days=1), (period.end - period.start) / 10):
+        err_console.print(
+            f"note: the newest conversation in the store was updated {newest:%Y-%m-%d}, {gap.days} days before "
+            f"this period ends; run `humansupport sync {vendor}` first, or end the period earlier with --until",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _write_report(text: str, output: Path | None, *, empty: bool) -> None:
