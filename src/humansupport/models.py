@@ -177,6 +177,8 @@ class Capabilities(_Model):
     satisfaction_ratings: bool = False
     webhook_registration: bool = False
     saved_replies: bool = False
+    #: customer notes are separate append-only records (Intercom): our last note is the store's copy
+    append_only_notes: bool = False
 
     def enabled(self) -> list[str]:
         return [name for name, on in self.model_dump().items() if on is True]

@@ -43,6 +43,7 @@ def test_installed_plugin_is_listed_with_its_capabilities() -> None:
         "signed_webhooks",
         "satisfaction_ratings",
         "saved_replies",
+        "append_only_notes",
     ]
 
 

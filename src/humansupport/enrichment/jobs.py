@@ -77,7 +77,14 @@ async def enrich_customer(
     """`humansupport profile VENDOR CUSTOMER_OR_EMAIL [--write] [--force]`: dry-run unless `write`."""
     customer = await resolve_customer(adapter, key, known=known)
     profile = await builder.build(customer, now=now, history=_history(histories, customer.id))
-    plan = plan_writeback(customer, profile, settings=builder.settings, record=record, force=force)
+    plan = plan_writeback(
+        customer,
+        profile,
+        settings=builder.settings,
+        record=record,
+        force=force,
+        append_only_notes=adapter.capabilities.append_only_notes,
+    )
     result = await apply_profile(adapter, customer.id, plan.patch, dry_run=not write, record=record)
     return ProfileOutcome(customer=customer, profile=profile, plan=plan, result=result)
 
@@ -128,7 +135,16 @@ async def enrich_customers(
         except EnrichmentError as exc:  # one customer's failing enricher must not stop the run
             broken[customer.id] = str(exc)
             continue
-        plans.append(plan_writeback(customer, profile, settings=builder.settings, record=record, force=force))
+        plans.append(
+            plan_writeback(
+                customer,
+                profile,
+                settings=builder.settings,
+                record=record,
+                force=force,
+                append_only_notes=adapter.capabilities.append_only_notes,
+            )
+        )
     deferred = 0
     if max_writes is not None:
         kept: list[PatchPlan] = []

@@ -337,11 +337,14 @@ def plan_writeback(
     settings: EnrichmentSettings,
     record: WriteRecord | None = None,
     force: bool = False,
+    append_only_notes: bool = False,
 ) -> PatchPlan:
     """Only the changes the helpdesk needs so that it shows `profile`; empty when it already does.
 
     An opted-out customer (`do_not_enrich`) gets nothing new, and what we wrote before is removed
-    (a human's edits to it stay, unless `force`).
+    (a human's edits to it stay, unless `force`). With `append_only_notes` (the adapter's capability) the
+    customer record shows no note text, and nobody can edit the note we posted, so our current block is the
+    one the write record holds.
     """
     opted_out = settings.opted_out(customer) or profile.do_not_enrich
     record = record or WriteRecord()
@@ -376,6 +379,8 @@ def plan_writeback(
     note: str | None = None
     block = _note_block(profile, settings) if settings.note and not opted_out else None  # else ours goes
     now_block = _current_block(customer.notes)
+    if append_only_notes and now_block is None:
+        now_block = record.notes.get(customer.id)
     if block != now_block:
         ours = record.notes.get(customer.id)
         edited = now_block is not None and (ours is None or ours != now_block)

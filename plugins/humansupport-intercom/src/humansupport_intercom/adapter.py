@@ -322,6 +322,7 @@ class IntercomAdapter(AsyncHelpdesk):
         satisfaction_ratings=True,  # conversation_rating
         webhook_registration=False,  # subscriptions are set in Developer Hub, not through the API
         saved_replies=True,  # macros, API 2.16+ (`MACROS_API_VERSION`)
+        append_only_notes=True,  # contact notes are separate, append-only records: our last note is the store's copy
     )
     #: single writes in flight for `assign_many`; each costs 2-3 requests, all paced by the rate bucket
     assign_concurrency: ClassVar[int] = 4
