@@ -474,7 +474,13 @@ def test_check_reports_workspace_admin_and_headroom(run_intercom: Any) -> None:
 
 def test_capabilities_are_truthful() -> None:
     caps = IntercomAdapter.capabilities
-    assert caps.enabled() == ["availability", "signed_webhooks", "satisfaction_ratings", "saved_replies", "append_only_notes"]
+    assert caps.enabled() == [
+        "availability",
+        "signed_webhooks",
+        "satisfaction_ratings",
+        "saved_replies",
+        "append_only_notes",
+    ]
 
 
 def test_transport_is_used_for_every_call() -> None:
