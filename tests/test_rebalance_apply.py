@@ -22,6 +22,7 @@ from humansupport.routing.rebalance import Move, MoveReason, RebalancePlan, Reba
 from humansupport.routing.rebalance_apply import (
     JournalState,
     RebalanceApplyReport,
+    _Journal,
     apply_rebalance,
     rebalance_lock,
 )
@@ -428,3 +429,21 @@ def test_a_run_in_another_process_holds_the_lock(env: Env) -> None:
         holder.stdin.flush()
         holder.wait(timeout=30)
     assert _apply(env, _plan(env, n=3)).outcome == "ok"
+
+
+def test_finished_runs_older_than_the_retention_are_pruned(env: Env) -> None:
+    first = _apply(env, _plan(env, 5), chunk_size=5)
+    assert first.outcome == "ok" and first.pruned_runs == 0
+    env.clock.advance(timedelta(days=91).total_seconds())
+    second = _apply(env, _plan(env, 4), chunk_size=4)
+    assert second.pruned_runs == 1  # the first run, 91 days old with the default 90-day retention
+    journal = _Journal(env.store)
+    assert journal.entries(first.run_id or "") == [] and len(journal.entries(second.run_id or "")) == 4
+    env.clock.advance(1)
+    stopped = _apply(env, _plan(env, 6), chunk_size=2, max_runtime=1, after_chunk=lambda _: env.clock.advance(2))
+    assert stopped.counts["planned"] == 4
+    env.clock.advance(timedelta(days=365).total_seconds())
+    assert journal.prune(ACCOUNT, before=env.clock.now()) == 1  # the second run; the unfinished one stays
+    assert len(journal.entries(stopped.run_id or "")) == 6
+    resumed = _apply(env, None, resume=True, journal_retention=None)
+    assert resumed.run_id == stopped.run_id and resumed.pruned_runs == 0

@@ -457,6 +457,13 @@ ResumeOption = Annotated[
 MaxRuntimeOption = Annotated[
     float | None, typer.Option("--max-runtime", min=1, help="Stop cleanly between chunks after this many seconds.")
 ]
+JournalDaysOption = Annotated[
+    int, typer.Option("--journal-days", min=0, help="Delete finished runs from the journal after N days (0: keep).")
+]
+
+
+def _retention(days: int) -> timedelta | None:
+    return timedelta(days=days) if days else None
 
 
 def _rebalance_exit(report: Any) -> None:
@@ -490,6 +497,7 @@ def rebalance_plan_command(
     apply: Annotated[bool, typer.Option("--apply", help="Apply the plan (default: dry run).")] = False,
     resume: ResumeOption = False,
     max_runtime: MaxRuntimeOption = None,
+    journal_days: JournalDaysOption = 90,
     store_url: StoreOption = None,
     account: AccountOption = None,
     as_json: JsonOption = False,
@@ -534,6 +542,7 @@ def rebalance_plan_command(
                             account=label,
                             resume=resume,
                             max_runtime=max_runtime,
+                            journal_retention=_retention(journal_days),
                             clock=SYSTEM_CLOCK,
                         )
                     return plan, report
@@ -572,6 +581,7 @@ def rebalance_apply_command(
     vendor: Annotated[str | None, typer.Option("--vendor", help="Vendor (default: the one in the plan).")] = None,
     resume: ResumeOption = False,
     max_runtime: MaxRuntimeOption = None,
+    journal_days: JournalDaysOption = 90,
     store_url: StoreOption = None,
     account: AccountOption = None,
     as_json: JsonOption = False,
@@ -599,7 +609,14 @@ def rebalance_apply_command(
             async def go() -> Any:
                 async with adapter:
                     return await apply_rebalance(
-                        adapter, store, plan, account=label, resume=resume, max_runtime=max_runtime, clock=SYSTEM_CLOCK
+                        adapter,
+                        store,
+                        plan,
+                        account=label,
+                        resume=resume,
+                        max_runtime=max_runtime,
+                        journal_retention=_retention(journal_days),
+                        clock=SYSTEM_CLOCK,
                     )
 
             report = asyncio.run(go())

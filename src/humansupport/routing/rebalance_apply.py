@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +39,7 @@ from ..store import Store
 from .rebalance import RebalancePlan
 
 __all__ = [
+    "DEFAULT_JOURNAL_RETENTION",
     "JournalEntry",
     "JournalState",
     "RebalanceApplyReport",
@@ -228,6 +229,23 @@ class _Journal:
                 for r in conn.execute(query)
             ]
 
+    def prune(self, account: str, *, before: datetime) -> int:
+        """Deletes finished runs (no `planned` move left) whose last write is older than `before`; returns runs."""
+        t = self.t
+        last = sa.func.max(t.c.updated_at)
+        unfinished = sa.func.sum(sa.case((t.c.state == JournalState.PLANNED.value, 1), else_=0))
+        old = (
+            sa.select(t.c.run_id)
+            .where(t.c.account == account)
+            .group_by(t.c.run_id)
+            .having(sa.and_(last < before, unfinished == 0))
+        )
+        with self.store.begin() as conn:
+            runs = [r.run_id for r in conn.execute(old)]
+            for start in range(0, len(runs), 500):
+                conn.execute(sa.delete(t).where(t.c.run_id.in_(runs[start : start + 500])))
+        return len(runs)
+
     def mark(self, run_id: str, updates: Sequence[tuple[int, JournalState, str]], *, now: datetime) -> None:
         if not updates:
             return
@@ -253,6 +271,7 @@ class RebalanceApplyReport:
     entries: list[JournalEntry] = field(default_factory=list)
     stopped_early: bool = False
     requests_seconds: float = 0.0
+    pruned_runs: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -290,6 +309,7 @@ class RebalanceApplyReport:
             "run_id": self.run_id,
             "resumed": self.resumed,
             "stopped_early": self.stopped_early,
+            "pruned_runs": self.pruned_runs,
             "outcome": self.outcome,
             "counts": self.counts,
             "summary": self.summary(),
@@ -309,6 +329,10 @@ async def _agents(adapter: AsyncHelpdesk) -> dict[str, Agent]:
     return {a.id: a async for a in adapter.iter_agents()}
 
 
+#: how long finished runs stay in the journal (for "what did last week's rebalance move?")
+DEFAULT_JOURNAL_RETENTION: Final = timedelta(days=90)
+
+
 def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
@@ -323,6 +347,7 @@ async def apply_rebalance(
     chunk_size: int = DEFAULT_CHUNK,
     max_runtime: float | None = None,
     agents_refresh_seconds: float = 300.0,
+    journal_retention: timedelta | None = DEFAULT_JOURNAL_RETENTION,
     clock: Clock = SYSTEM_CLOCK,
     after_chunk: Callable[[int], None] | None = None,
 ) -> RebalanceApplyReport:
@@ -334,6 +359,7 @@ async def apply_rebalance(
     The team is read once and again every `agents_refresh_seconds` between chunks (a move to an agent
     deactivated meanwhile is skipped); on vendors that list agents one request each, keep it long.
     `after_chunk` is called with the number of chunks done (tests kill the process there).
+    Finished runs whose last write is older than `journal_retention` are deleted at the end (None keeps all).
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -351,7 +377,9 @@ async def apply_rebalance(
                 )
             run_id, resumed = unfinished, True
         elif plan is None or not plan.moves:
-            return RebalanceApplyReport(run_id=None, resumed=resume)
+            report = RebalanceApplyReport(run_id=None, resumed=resume)
+            report.pruned_runs = _prune(journal, account, journal_retention, now=clock.now())
+            return report
         else:
             run_id = new_run_id(clock.now())
             journal.start(run_id, account, plan, now=clock.now())
@@ -375,7 +403,12 @@ async def apply_rebalance(
         report = RebalanceApplyReport(run_id=run_id, resumed=resumed, entries=journal.entries(run_id))
         report.stopped_early = stopped
         report.requests_seconds = clock.monotonic() - started
+        report.pruned_runs = _prune(journal, account, journal_retention, now=clock.now())
         return report
+
+
+def _prune(journal: _Journal, account: str, retention: timedelta | None, *, now: datetime) -> int:
+    return 0 if retention is None else journal.prune(account, before=now - retention)
 
 
 _Update = tuple[int, JournalState, str, Conversation | None]
