@@ -62,6 +62,25 @@ class ProfileOutcome:
         }
 
 
+def _plan(
+    adapter: AsyncHelpdesk,
+    customer: Customer,
+    profile: Profile,
+    *,
+    builder: ProfileBuilder,
+    record: WriteRecord | None,
+    force: bool,
+) -> PatchPlan:
+    return plan_writeback(
+        customer,
+        profile,
+        settings=builder.settings,
+        record=record,
+        force=force,
+        append_only_notes=adapter.capabilities.append_only_notes,
+    )
+
+
 async def enrich_customer(
     adapter: AsyncHelpdesk,
     key: str,
@@ -77,14 +96,7 @@ async def enrich_customer(
     """`humansupport profile VENDOR CUSTOMER_OR_EMAIL [--write] [--force]`: dry-run unless `write`."""
     customer = await resolve_customer(adapter, key, known=known)
     profile = await builder.build(customer, now=now, history=_history(histories, customer.id))
-    plan = plan_writeback(
-        customer,
-        profile,
-        settings=builder.settings,
-        record=record,
-        force=force,
-        append_only_notes=adapter.capabilities.append_only_notes,
-    )
+    plan = _plan(adapter, customer, profile, builder=builder, record=record, force=force)
     result = await apply_profile(adapter, customer.id, plan.patch, dry_run=not write, record=record)
     return ProfileOutcome(customer=customer, profile=profile, plan=plan, result=result)
 
@@ -135,16 +147,7 @@ async def enrich_customers(
         except EnrichmentError as exc:  # one customer's failing enricher must not stop the run
             broken[customer.id] = str(exc)
             continue
-        plans.append(
-            plan_writeback(
-                customer,
-                profile,
-                settings=builder.settings,
-                record=record,
-                force=force,
-                append_only_notes=adapter.capabilities.append_only_notes,
-            )
-        )
+        plans.append(_plan(adapter, customer, profile, builder=builder, record=record, force=force))
     deferred = 0
     if max_writes is not None:
         kept: list[PatchPlan] = []
