@@ -70,9 +70,7 @@ class Served:
         )
 
 
-def _serve(
-    registry: PluginRegistry, vendor: str, tmp_path: Path, **config: object
-) -> Iterator[Served]:
+def _serve(registry: PluginRegistry, vendor: str, tmp_path: Path, **config: object) -> Iterator[Served]:
     clock = FakeClock(start=HISTORY.config.end)
     fake = make_fake(registry, vendor, clock)
     secret = secrets.token_hex(16)
@@ -207,8 +205,10 @@ def test_helpdesk_429_while_routing_is_retried_from_the_queue(zendesk: Served) -
     # a wait longer than the HTTP layer's cap: the adapter raises RateLimitError instead of sleeping
     zendesk.fake.fail_next(429, headers={"Retry-After": "120"}, match=r"/tickets/90006")
     assert zendesk.deliver("90006").status_code == 200
-    wait_until(lambda: zendesk.rows() and zendesk.rows()[0]["attempts"] == 1 and zendesk.rows()[0]["state"] == "queued",
-               what="the first attempt to be put back")
+    wait_until(
+        lambda: zendesk.rows() and zendesk.rows()[0]["attempts"] == 1 and zendesk.rows()[0]["state"] == "queued",
+        what="the first attempt to be put back",
+    )
     assert zendesk.app.worker.ready_accounts() == []  # back-pressure: the account's work pauses
     assert zendesk.fake.conversations["90006"].assignee_id is None
     zendesk.clock.advance(121)

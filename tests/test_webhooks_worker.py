@@ -101,7 +101,11 @@ def test_a_person_reassigning_is_recorded_never_reverted(setup: Setup) -> None:
     setup.fake.touch_conversation("c-1", assignee_id=other)  # a person moves it in the helpdesk
     writes = setup.writes("c-1")
     setup.send(
-        WebhookEventType.CONVERSATION_ASSIGNED, conversation_id="c-1", agent_id=other, previous_agent_id=ours, actor="human"
+        WebhookEventType.CONVERSATION_ASSIGNED,
+        conversation_id="c-1",
+        agent_id=other,
+        previous_agent_id=ours,
+        actor="human",
     )
     setup.drain()
     row = setup.last()

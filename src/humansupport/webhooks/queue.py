@@ -116,7 +116,8 @@ class WebhookQueue:
             for events in batches:
                 inserted = 0
                 for item in events:
-                    inserted += conn.execute(insert, item.row(now=now)).rowcount or 0
+                    # RETURNING rather than rowcount: psycopg reports -1 for an INSERT with implicit RETURNING
+                    inserted += len(conn.execute(insert, item.row(now=now)).all())
                 out.append(EnqueueResult(inserted=inserted, duplicates=len(events) - inserted))
         return out
 
@@ -270,7 +271,11 @@ def _insert_ignoring_duplicates(conn: sa.engine.Connection, table: sa.Table) -> 
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["account", "dedupe_key"])
+        return (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=["account", "dedupe_key"])
+            .returning(table.c.id)
+        )
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["account", "dedupe_key"])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["account", "dedupe_key"]).returning(table.c.id)
