@@ -22,9 +22,16 @@ from humansupport.store import Store
 from humansupport.testing import FakeClock, FakeHelpdesk
 from humansupport.webhooks import WebhookApp, WebhookQueue
 
-from .webhooks.support import HISTORY, app_for, first_party_registry, make_fake, make_runtime, new_conversation
+from .webhooks.support import (
+    HISTORY,
+    app_for,
+    first_party_registry,
+    make_fake,
+    make_runtime,
+    new_conversation,
+    wait_until,
+)
 from .webhooks.support import serving as serving_app
-from .webhooks.support import wait_until
 
 
 @pytest.fixture(scope="module")
