@@ -923,7 +923,7 @@ def webhooks_serve_command(
         config = ServiceConfig(
             max_body=max_body,
             max_queue_depth=max_queue,
-            worker=WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap),
+            worker=WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True),
         )
         specs = [parse_account_spec(a) for a in accounts]
         with _open_store(store_url) as store:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from ..clock import Clock
 from .queue import EnqueueResult, NewEvent, WebhookQueue
@@ -36,6 +37,8 @@ class Intake:
         self._pending: list[tuple[Sequence[NewEvent], asyncio.Future[EnqueueResult]]] = []
         self._ready = asyncio.Event()
         self._stopping = False
+        # its own thread: a commit never waits behind the worker's store calls in the shared pool
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-intake")
         self.commits = 0
         #: events inserted since start (the receiver's view of queue growth between worker stats)
         self.inserted = 0
@@ -56,7 +59,9 @@ class Intake:
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
-                    results = await asyncio.to_thread(self.queue.enqueue, [b for b, _ in batch], now=self.clock.now())
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        self._thread, self._enqueue, [b for b, _ in batch]
+                    )
                 except Exception as exc:  # the store is down or locked: every waiting request gets a 503
                     for _, future in batch:
                         if not future.done():
@@ -71,7 +76,11 @@ class Intake:
                 if self.on_commit is not None and added:
                     self.on_commit(added)
             if self._stopping and not self._pending:
+                self._thread.shutdown(wait=False)
                 return
+
+    def _enqueue(self, batches: list[Sequence[NewEvent]]) -> list[EnqueueResult]:
+        return self.queue.enqueue(batches, now=self.clock.now())
 
     def stop(self) -> None:
         self._stopping = True

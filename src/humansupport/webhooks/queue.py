@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 
@@ -29,6 +30,8 @@ __all__ = [
     "WebhookQueue",
     "dedupe_key",
 ]
+
+T = TypeVar("T")
 
 QUEUED: Final = "queued"
 PROCESSING: Final = "processing"
@@ -106,12 +109,20 @@ class WebhookQueue:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.table = store.t["webhook_queue"]
+        #: one writer at a time in this process: SQLite's busy handler backs off in sleeps of up to 100 ms,
+        #: which is what the accept path's latency would pay; a lock hands over in microseconds
+        self.write_lock = threading.Lock()
+
+    def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs a store write (the worker's upserts too) under the process's write lock."""
+        with self.write_lock:
+            return fn(*args, **kwargs)
 
     def enqueue(self, batches: Sequence[Sequence[NewEvent]], *, now: datetime) -> list[EnqueueResult]:
         """Inserts several requests' events in one transaction (group commit); duplicates insert nothing."""
         t = self.table
         out: list[EnqueueResult] = []
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             insert = _insert_ignoring_duplicates(conn, t)
             for events in batches:
                 inserted = 0
@@ -142,7 +153,7 @@ class WebhookQueue:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             conn.execute(
                 t.update()
                 .where(t.c.id.in_(pick.scalar_subquery()))
@@ -190,17 +201,17 @@ class WebhookQueue:
         }
         if assigned_agent_id is not None:
             values["assigned_agent_id"] = assigned_agent_id
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(**values))
 
     def mark_assigned(self, row_id: int, agent_id: str) -> None:
         """Remembers an applied assignment before the row is finished, so a re-take never assigns again."""
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(assigned_agent_id=agent_id))
 
     def reschedule(self, row_id: int, *, at: datetime, message: str) -> None:
         """Puts a claimed row back for a later attempt (a retriable helpdesk error)."""
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             conn.execute(
                 self.table.update()
                 .where(self.table.c.id == row_id)
@@ -223,7 +234,7 @@ class WebhookQueue:
         values: dict[str, Any] = {"held_for": None, "outcome": outcome, "message": message[:2000]}
         if assigned_agent_id is not None:
             values["assigned_agent_id"] = assigned_agent_id
-        with self.store.begin() as conn:
+        with self.write_lock, self.store.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(**values))
 
     def we_assigned(self, account: str, conversation_id: str) -> str | None:

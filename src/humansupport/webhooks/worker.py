@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class WorkerConfig:
     offer_cap: int = 5
     idle_poll: float = 0.2
     stats_every: float = 1.0
+    #: `gc.freeze()` after warm-up (the service's own process only; not under tests)
+    freeze_gc: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,21 +97,48 @@ class Worker:
         self.clock = clock
         self.config = config or WorkerConfig()
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._stats_at = float("-inf")
         self.running = False
+        self.ready = False
 
     def wake(self) -> None:
-        """New events were queued: look now rather than at the next poll."""
-        self._wake.set()
+        """New events were queued: look now rather than at the next poll (callable from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            if loop is asyncio.get_running_loop():
+                self._wake.set()
+                return
+        except RuntimeError:
+            pass
+        with contextlib.suppress(RuntimeError):  # the loop closed in between
+            loop.call_soon_threadsafe(self._wake.set)
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self.wake()
+
+    async def warm_up(self) -> None:
+        """Builds each account's router (affinity index, team) before the first event needs it."""
+        for rt in self.accounts.values():
+            try:
+                await rt.routers.get()
+            except Exception as exc:  # the helpdesk is down at start: the first event builds it (and retries)
+                log.warning("webhook worker: warming up %s failed: %s", rt.account, exc)
+        if self.config.freeze_gc:
+            # the index and history are long-lived: keep them out of every later full collection (~100s of ms)
+            gc.collect()
+            gc.freeze()
+        self.ready = True
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.running = True
         try:
+            await self.warm_up()
             while not self._stopping:
                 try:
                     worked = await self.run_once()
@@ -163,7 +193,10 @@ class Worker:
                 for item in items:
                     await self.process(item)
 
-        await asyncio.gather(*(chain(items) for items in chains.values()))
+        results = await asyncio.gather(*(chain(items) for items in chains.values()), return_exceptions=True)
+        for failure in (r for r in results if isinstance(r, BaseException)):
+            # recording an outcome failed (the store): the row's lease runs out and it is taken again
+            log.error("webhook worker: %s: %s", type(failure).__name__, failure)
         await self.refresh_stats(force=True)
         return len(batch)
 
@@ -258,18 +291,23 @@ class Worker:
 
     # -- handlers ------------------------------------------------------------------------------------
 
-    async def _fresh(self, rt: AccountRuntime, conversation_id: str) -> Conversation | None:
+    async def _fresh(self, rt: AccountRuntime, conversation_id: str, *, keep: bool = True) -> Conversation | None:
+        """The conversation as the helpdesk has it now (None when deleted); `keep` also stores it."""
         try:
             conv = await rt.adapter.get_conversation(conversation_id)
         except NotFoundError:
             return None
-        await asyncio.to_thread(self.store.write_conversations, rt.account, [(conv, None)])
+        if keep:
+            await self._keep(rt, conv)
         return conv
+
+    async def _keep(self, rt: AccountRuntime, conv: Conversation) -> None:
+        await asyncio.to_thread(self.queue.write, self.store.write_conversations, rt.account, [(conv, None)])
 
     async def _route(
         self, rt: AccountRuntime, item: QueuedEvent, conversation_id: str, *, prefer: str | None = None
     ) -> Outcome:
-        conv = await self._fresh(rt, conversation_id)
+        conv = await self._fresh(rt, conversation_id, keep=False)  # stored after the assignment's read-back
         if conv is None:
             return Outcome(state=SKIPPED, outcome="not_found", message="deleted in the helpdesk")
         router = await rt.routers.get()
@@ -286,6 +324,8 @@ class Worker:
             )
         else:
             decision = router.route(conv.model_copy(update={"assignee_id": None}) if prefer else conv, now=now)
+        if decision.action != "assign" or not decision.agent_id:
+            await self._keep(rt, conv)
         if decision.action == "wait" and decision.agent_id:
             return Outcome(state=DONE, outcome="held", message=decision.reason, held_for=decision.agent_id)
         if decision.action != "assign" or not decision.agent_id:
@@ -306,7 +346,8 @@ class Worker:
         except ConflictError:
             # changed since our read (a person got there first): the retry re-reads and, if assigned, leaves it
             raise _Retry(0.0, "changed in the helpdesk since it was read; re-reading") from None
-        await asyncio.to_thread(self.queue.mark_assigned, row_id, agent)
+        # no mark before the read-back: a crash here leaves the row to be taken again, and that attempt reads
+        # the conversation assigned and leaves it (the guarded write, not a mark, is what makes this at most once)
         router.record(decision)
         fresh = await self._fresh(rt, conv.id)
         if fresh is not None and fresh.assignee_id != agent:
@@ -326,6 +367,7 @@ class Worker:
         previous = event.previous_agent_id or (stored.assignee_id if stored else None)
         if stored is not None and event.agent_id is not None:
             await asyncio.to_thread(
+                self.queue.write,
                 self.store.set_assignee,
                 rt.account,
                 stored.model_copy(
@@ -371,7 +413,7 @@ class Worker:
         except NotFoundError:
             return Outcome(state=SKIPPED, outcome="not_found", message="deleted in the helpdesk")
         messages = [m async for m in rt.adapter.iter_messages(conversation_id)]
-        await asyncio.to_thread(self.store.write_conversations, rt.account, [(conv, messages)])
+        await asyncio.to_thread(self.queue.write, self.store.write_conversations, rt.account, [(conv, messages)])
         return Outcome(state=DONE, outcome="stored", message=f"{len(messages)} messages stored")
 
     async def _agent_availability(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
