@@ -6,6 +6,7 @@ signatures, tolerances and retry delays follow time the test moves; only the ser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -262,7 +263,7 @@ def test_healthz_and_metrics(zendesk: Served) -> None:
     wait_until(zendesk.drained, what="the event to be processed")
     health = httpx.get(zendesk.url + "/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    zendesk.app.metrics.stats = zendesk.queue.stats()
+    asyncio.run(zendesk.app.refresh_stats())
     text = httpx.get(zendesk.url + "/metrics").text
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

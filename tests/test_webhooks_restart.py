@@ -67,7 +67,8 @@ def _start(store: Path, port: int, env: dict[str, str], log: Path) -> subprocess
         "1",
     ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+        # its own process group: the receiver and its worker process die together, as a killed container would
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=out, start_new_session=True)
 
     def healthy() -> bool:
         try:
@@ -76,6 +77,11 @@ def _start(store: Path, port: int, env: dict[str, str], log: Path) -> subprocess
             return False
 
     wait_until(healthy, what="the webhook service to start", timeout=30, alive=lambda: proc.poll() is None)
+    wait_until(
+        lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["worker_ready"],
+        what="the worker process to warm up",
+        timeout=30,
+    )
     return proc
 
 
@@ -114,7 +120,7 @@ def test_killed_with_events_queued_processes_each_once_after_restart(
             rows = WebhookQueue(store).rows()
         assert len(rows) == EVENTS and all(r["state"] in ("queued", "processing") for r in rows)
     finally:
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     fake.faults.clear()  # the helpdesk is back
@@ -130,8 +136,8 @@ def test_killed_with_events_queued_processes_each_once_after_restart(
             wait_until(drained, what="the queued events to be processed after the restart", timeout=60)
             rows = queue.rows()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
+        proc.send_signal(signal.SIGTERM)  # the receiver stops its worker process
+        proc.wait(timeout=20)
     assert [r["outcome"] for r in rows] == ["assigned"] * EVENTS, [(r["outcome"], r["message"]) for r in rows]
     for cid in ids:
         writes = [

@@ -168,7 +168,7 @@ def test_agent_back_from_away_is_offered_held_conversations_capped(registry: Plu
         s.fake.agents[preferred] = agent.model_copy(update={"availability": AgentAvailability.AVAILABLE})
         s.send(WebhookEventType.AGENT_AVAILABILITY_CHANGED, agent_id=preferred)
         s.drain()
-        assert s.last()["outcome"] == "offered"
+        assert s.last()["outcome"] == "offers_made"
         assigned = [c for c in ("h-1", "h-2", "h-3") if s.fake.conversations[c].assignee_id == preferred]
         assert assigned == ["h-1", "h-2"]  # oldest first, capped at offer_cap=2
         assert [r["held_for"] for r in s.app.queue.rows()[:3]] == [None, None, preferred]

@@ -912,26 +912,31 @@ def webhooks_serve_command(
 
         import uvicorn
 
+        from .config import load_config_file
+        from .store import default_store_url
         from .webhooks import RoutingOptions, ServiceConfig, WorkerConfig, build_app, build_runtime
-        from .webhooks.service import parse_account_spec
+        from .webhooks.service import WorkerProcess, parse_account_spec
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         router, affinity = _routing_config(
             {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
         )
         options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
-        config = ServiceConfig(
-            max_body=max_body,
-            max_queue_depth=max_queue,
-            worker=WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True),
-        )
+        worker = WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True)
+        config = ServiceConfig(max_body=max_body, max_queue_depth=max_queue, worker=worker, switch_interval=0.001)
         specs = [parse_account_spec(a) for a in accounts]
-        with _open_store(store_url) as store:
-            runtimes = [
+        url = store_url or default_store_url(config=load_config_file())
+        with _open_store(url) as store:
+            runtimes = [  # the receiver verifies and parses with these; the worker process builds its own
                 build_runtime(spec, store=store, options=options, clock=SYSTEM_CLOCK, tolerance=tolerance)
                 for spec in specs
             ]
-            web = build_app(runtimes, store=store, clock=SYSTEM_CLOCK, config=config)
+            target = WorkerProcess(
+                specs=tuple(specs), store_url=url, router=router, affinity=affinity, worker=worker, tolerance=tolerance
+            )
+            web = build_app(
+                runtimes, store=store, clock=SYSTEM_CLOCK, config=config, worker="process", worker_process=target
+            )
             for spec in specs:
                 err_console.print(
                     f"receiving {spec.vendor} at http://{host}:{port}/webhooks/{spec.vendor}/{spec.account}"

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from ..clock import Clock
 from ..store import Store
@@ -26,10 +28,14 @@ from .metrics import CONTENT_TYPE, WebhookMetrics
 from .queue import NewEvent, WebhookQueue
 from .worker import AccountRuntime, Worker, WorkerConfig
 
-__all__ = ["ServiceConfig", "WebhookApp"]
+__all__ = ["ServiceConfig", "WebhookApp", "WorkerMode", "WorkerTarget"]
 
 log = logging.getLogger("humansupport.webhooks")
 
+#: where the worker runs: a thread of this process, its own process (the CLI), or nowhere (tests drive it)
+WorkerMode = Literal["thread", "process", "none"]
+#: what a worker process runs: called with the receiver's pid and an Event to set once warmed up
+WorkerTarget = Callable[[int, Any], None]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -47,6 +53,8 @@ class ServiceConfig:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     #: `sys.setswitchinterval` for the service's process (None: leave Python's 5 ms); not under tests
     switch_interval: float | None = None
+    #: seconds between re-reads of the queue's depth and counts for `/metrics` and back-pressure
+    stats_every: float = 1.0
 
 
 class _Reject(Exception):
@@ -67,8 +75,11 @@ class WebhookApp:
         accounts: Sequence[AccountRuntime],
         clock: Clock,
         config: ServiceConfig | None = None,
-        run_worker: bool = True,
+        worker: WorkerMode = "thread",
+        worker_process: WorkerTarget | None = None,
     ) -> None:
+        if worker == "process" and worker_process is None:
+            raise ValueError("worker='process' needs worker_process (a picklable callable)")
         self.store = store
         self.clock = clock
         self.config = config or ServiceConfig()
@@ -76,32 +87,56 @@ class WebhookApp:
         self.queue = WebhookQueue(store)
         self.metrics = WebhookMetrics(now=clock.now)
         self.worker = Worker(
-            queue=self.queue,
-            accounts={rt.account: rt for rt in accounts},
-            metrics=self.metrics,
-            clock=clock,
-            config=self.config.worker,
+            queue=self.queue, accounts={rt.account: rt for rt in accounts}, clock=clock, config=self.config.worker
         )
+        self.worker_mode: WorkerMode = worker
+        self.worker_process = worker_process
         self.intake: Intake | None = None
-        self.run_worker = run_worker
         self._tasks: list[asyncio.Task[None]] = []
         self._worker_thread: threading.Thread | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process_ready: Any = None
+        self._stopping = False
+        self.worker_restarts = 0
 
     # -- lifespan ------------------------------------------------------------------------------------
 
     async def startup(self) -> None:
         self.intake = Intake(self.queue, clock=self.clock, on_commit=self._committed)
-        self._tasks = [asyncio.create_task(self.intake.run(), name="webhook-intake")]
-        await self.worker.refresh_stats(force=True)
+        self._tasks = [
+            asyncio.create_task(self.intake.run(), name="webhook-intake"),
+            asyncio.create_task(self._refresh_loop(), name="webhook-stats"),
+        ]
+        await self.refresh_stats()
         if self.config.switch_interval is not None:
-            # the worker thread is CPU-bound; by default a thread waits up to 5 ms for the GIL, several times a
-            # request: a shorter interval hands it to the accept path sooner (bench/webhooks.py: p50 18 -> ? ms)
             sys.setswitchinterval(self.config.switch_interval)
-        if self.run_worker:
-            # the worker on its own thread and event loop: routing at full speed never queues the accept path's
-            # callbacks behind its own (measured in bench/webhooks.py: p99 accept 395 ms on one loop)
+        if self.worker_mode == "thread":
+            # its own thread and event loop: routing never queues the accept path's callbacks behind its own
             self._worker_thread = threading.Thread(target=self._run_worker, name="webhook-worker", daemon=True)
             self._worker_thread.start()
+        elif self.worker_mode == "process":
+            # its own process: no shared GIL either (bench/webhooks.py: p99 accept 53 ms with a thread, see
+            # docs/architecture.md); the queue table is the only thing the two share
+            self._start_process()
+            self._tasks.append(asyncio.create_task(self._supervise(), name="webhook-supervisor"))
+
+    def _start_process(self) -> None:
+        assert self.worker_process is not None
+        context = multiprocessing.get_context("spawn")
+        self._process_ready = context.Event()
+        self._process = context.Process(
+            target=self.worker_process, args=(os.getpid(), self._process_ready), name="webhook-worker", daemon=True
+        )
+        self._process.start()
+
+    async def _supervise(self) -> None:
+        """Restarts a worker process that died (its leased events are taken again when the lease ends)."""
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            if self._process is not None and not self._process.is_alive() and not self._stopping:
+                log.error("webhook worker process exited with %s; starting another", self._process.exitcode)
+                self.worker_restarts += 1
+                self._start_process()
 
     def _run_worker(self) -> None:
         async def run() -> None:
@@ -114,19 +149,42 @@ class WebhookApp:
 
         asyncio.run(run())
 
+    async def refresh_stats(self) -> None:
+        """Re-reads depth, lag and outcome counts from the queue table (what `/metrics` shows)."""
+        self.metrics.stats = await asyncio.to_thread(self.queue.stats)
+
+    async def _refresh_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.config.stats_every)
+            try:
+                await self.refresh_stats()
+            except Exception as exc:  # the store is away for a moment: keep the last figures
+                log.warning("webhook stats: %s", exc)
+
     async def shutdown(self) -> None:
+        self._stopping = True
         self.worker.stop()
         if self.intake is not None:
             self.intake.stop()
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()  # SIGTERM: the worker finishes its batch and stops
+        for task in self._tasks:
+            if task.get_name() in ("webhook-stats", "webhook-supervisor"):
+                task.cancel()
         _, pending = await asyncio.wait(self._tasks, timeout=10) if self._tasks else (set(), set())
         for task in pending:
             task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._worker_thread is not None:
             # a batch in flight finishes (or its lease runs out and it is taken again after the restart)
             await asyncio.to_thread(self._worker_thread.join, 15)
-        else:
+        elif self._process is not None:
+            await asyncio.to_thread(self._process.join, 15)
+            if self._process.is_alive():
+                self._process.kill()
+        if self.worker_mode != "thread":
             for rt in self.endpoints.values():
                 await rt.adapter.aclose()
 
@@ -135,8 +193,18 @@ class WebhookApp:
         self.metrics.stats = replace(stats, depth=stats.depth + added)
         self.worker.wake()
 
+    def worker_ready(self) -> bool:
+        if self.worker_mode == "process":
+            return bool(self._process_ready is not None and self._process_ready.is_set())
+        return self.worker.ready
+
     def healthy(self) -> bool:
-        worker_ok = self._worker_thread is None or self._worker_thread.is_alive()
+        if self.worker_mode == "thread":
+            worker_ok = self._worker_thread is not None and self._worker_thread.is_alive()
+        elif self.worker_mode == "process":
+            worker_ok = self._process is not None and self._process.is_alive()
+        else:
+            worker_ok = True
         return bool(self._tasks) and all(not t.done() for t in self._tasks) and worker_ok
 
     # -- ASGI ----------------------------------------------------------------------------------------
@@ -155,7 +223,7 @@ class WebhookApp:
             ok = self.healthy()
             body = {
                 "status": "ok" if ok else "down",
-                "worker_ready": self.worker.ready,
+                "worker_ready": self.worker_ready(),
                 "queue_depth": self.metrics.stats.depth,
             }
             await _json(send, 200 if ok else 503, body)

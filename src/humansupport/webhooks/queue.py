@@ -24,7 +24,9 @@ from ..store import Store
 __all__ = [
     "ACTIVE_STATES",
     "EnqueueResult",
+    "Finish",
     "NewEvent",
+    "OutcomeCount",
     "QueueStats",
     "QueuedEvent",
     "WebhookQueue",
@@ -97,10 +99,36 @@ class QueuedEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Finish:
+    """The outcome of a claimed row: finished (done/skipped/failed), or `retry_at` for another attempt."""
+
+    row_id: int
+    state: str
+    outcome: str | None
+    message: str
+    assigned_agent_id: str | None = None
+    held_for: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutcomeCount:
+    """Rows of one account in one state and outcome, and the retries they took."""
+
+    vendor: str
+    account: str
+    state: str
+    outcome: str | None
+    rows: int
+    retries: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class QueueStats:
     depth: int
     oldest_received_at: datetime | None
     by_state: dict[str, int]
+    outcomes: tuple[OutcomeCount, ...] = ()
 
 
 class WebhookQueue:
@@ -204,6 +232,22 @@ class WebhookQueue:
         with self.write_lock, self.store.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == row_id).values(**values))
 
+    def apply(self, finished: Sequence[Finish], *, now: datetime) -> None:
+        """Records a batch's outcomes in one transaction."""
+        if not finished:
+            return
+        t = self.table
+        with self.write_lock, self.store.begin() as conn:
+            for item in finished:
+                values: dict[str, Any] = {"message": item.message[:2000], "lease_until": None}
+                if item.retry_at is not None:
+                    values.update(state=QUEUED, next_attempt_at=item.retry_at)
+                else:
+                    values.update(state=item.state, outcome=item.outcome, finished_at=now, held_for=item.held_for)
+                    if item.assigned_agent_id is not None:
+                        values["assigned_agent_id"] = item.assigned_agent_id
+                conn.execute(t.update().where(t.c.id == item.row_id).values(**values))
+
     def mark_assigned(self, row_id: int, agent_id: str) -> None:
         """Remembers an applied assignment before the row is finished, so a re-take never assigns again."""
         with self.write_lock, self.store.begin() as conn:
@@ -254,18 +298,35 @@ class WebhookQueue:
         return None if value is None else str(value)
 
     def stats(self) -> QueueStats:
-        """Depth (queued + processing), the oldest active row's receive time, and counts per state."""
+        """Depth (queued + processing), the oldest active row's receive time, counts per state and outcome.
+
+        The durable counts behind `/metrics`: whichever process did the work, the table has the result.
+        """
         t = self.table
+        retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
         with self.store.connect() as conn:
-            grouped = conn.execute(sa.select(t.c.state, sa.func.count().label("n")).group_by(t.c.state))
-            counts = {str(r.state): int(r.n) for r in grouped}
+            grouped = conn.execute(
+                sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries).group_by(
+                    t.c.vendor, t.c.account, t.c.state, t.c.outcome
+                )
+            ).all()
             oldest = conn.execute(sa.select(sa.func.min(t.c.received_at)).where(t.c.state.in_(ACTIVE_STATES))).scalar()
+        outcomes = tuple(
+            OutcomeCount(vendor=str(v), account=str(a), state=str(st), outcome=o, rows=int(n), retries=int(r or 0))
+            for v, a, st, o, n, r in grouped
+        )
+        counts: dict[str, int] = {}
+        for item in outcomes:
+            counts[item.state] = counts.get(item.state, 0) + item.rows
         if isinstance(oldest, str):  # SQLite returns the aggregate as text, bypassing the column type
             oldest = datetime.fromisoformat(oldest)
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
         return QueueStats(
-            depth=sum(counts.get(s, 0) for s in ACTIVE_STATES), oldest_received_at=oldest, by_state=counts
+            depth=sum(counts.get(s, 0) for s in ACTIVE_STATES),
+            oldest_received_at=oldest,
+            by_state=counts,
+            outcomes=outcomes,
         )
 
     def rows(self, account: str | None = None) -> list[dict[str, Any]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
+import signal
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,14 +21,18 @@ from ..errors import ConfigError
 from ..helpdesk import AsyncHelpdesk
 from ..models import WebhookSubscription
 from ..plugins import PluginRegistry, get_registry
+from ..routing.affinity import AffinityConfig
+from ..routing.router import RouterConfig
 from ..store import Store
-from .app import ServiceConfig, WebhookApp
+from .app import ServiceConfig, WebhookApp, WorkerMode, WorkerTarget
+from .queue import WebhookQueue
 from .routing import RouterCache, RoutingOptions
-from .worker import AccountRuntime
+from .worker import AccountRuntime, Worker, WorkerConfig
 
 __all__ = [
     "AccountSpec",
     "RegisterResult",
+    "WorkerProcess",
     "build_app",
     "build_runtime",
     "parse_account_spec",
@@ -99,13 +106,60 @@ def build_app(
     store: Store,
     clock: Clock = SYSTEM_CLOCK,
     config: ServiceConfig | None = None,
+    worker: WorkerMode = "thread",
+    worker_process: WorkerTarget | None = None,
 ) -> WebhookApp:
     labels = [rt.account for rt in runtimes]
     if not runtimes:
         raise ConfigError("give at least one VENDOR[=ACCOUNT] to serve")
     if len(set(labels)) != len(labels):
         raise ConfigError(f"account labels must be unique (got {', '.join(labels)}); write VENDOR=ACCOUNT")
-    return WebhookApp(store=store, accounts=runtimes, clock=clock, config=config)
+    return WebhookApp(
+        store=store, accounts=runtimes, clock=clock, config=config, worker=worker, worker_process=worker_process
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerProcess:
+    """What a worker process needs to rebuild the accounts the receiver serves (picklable: no adapters, no store).
+
+    Called by `WebhookApp` in a spawned process with the receiver's pid and a ready Event; the secrets and
+    settings come from the same environment and humansupport.toml, inherited.
+    """
+
+    specs: tuple[AccountSpec, ...]
+    store_url: str
+    router: RouterConfig
+    affinity: AffinityConfig
+    worker: WorkerConfig
+    tolerance: float | None = None
+
+    def __call__(self, parent_pid: int, ready: Any) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+        asyncio.run(self._run(parent_pid, ready))
+
+    async def _run(self, parent_pid: int, ready: Any) -> None:
+        options = RoutingOptions(
+            router=self.router, affinity=self.affinity, strategies=get_registry().routing_strategies()
+        )
+        with Store.open(self.store_url) as store:
+            runtimes = [
+                build_runtime(spec, store=store, options=options, tolerance=self.tolerance) for spec in self.specs
+            ]
+            worker = Worker(
+                queue=WebhookQueue(store),
+                accounts={rt.account: rt for rt in runtimes},
+                clock=SYSTEM_CLOCK,
+                config=self.worker,
+            )
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, worker.stop)
+            loop.add_signal_handler(signal.SIGINT, worker.stop)
+            try:
+                await worker.run(parent_pid=parent_pid, on_ready=ready.set)
+            finally:
+                for rt in runtimes:
+                    await rt.adapter.aclose()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,8 +24,7 @@ from ..helpdesk import AsyncHelpdesk
 from ..models import AgentAvailability, Conversation, WebhookEvent, WebhookEventType
 from ..routing.router import Router, RoutingDecision
 from ..store import Store
-from .metrics import WebhookMetrics
-from .queue import DONE, FAILED, SKIPPED, QueuedEvent, WebhookQueue
+from .queue import DONE, FAILED, QUEUED, SKIPPED, Finish, QueuedEvent, WebhookQueue
 from .routing import RouterCache
 
 __all__ = ["AccountRuntime", "Outcome", "Worker", "WorkerConfig", "summarize"]
@@ -86,20 +86,19 @@ class Worker:
         *,
         queue: WebhookQueue,
         accounts: Mapping[str, AccountRuntime],
-        metrics: WebhookMetrics,
         clock: Clock,
         config: WorkerConfig | None = None,
     ) -> None:
         self.queue = queue
         self.store: Store = queue.store
         self.accounts = dict(accounts)
-        self.metrics = metrics
         self.clock = clock
         self.config = config or WorkerConfig()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished: list[Finish] = []
+        self._conversations: dict[tuple[str, str], Conversation] = {}
         self._stopping = False
-        self._stats_at = float("-inf")
         self.running = False
         self.ready = False
 
@@ -134,12 +133,18 @@ class Worker:
             gc.freeze()
         self.ready = True
 
-    async def run(self) -> None:
+    async def run(self, *, parent_pid: int | None = None, on_ready: Callable[[], object] | None = None) -> None:
+        """Loops until `stop()`; in a worker process, also ends when its parent (the receiver) is gone."""
         self._loop = asyncio.get_running_loop()
         self.running = True
         try:
             await self.warm_up()
+            if on_ready is not None:
+                on_ready()
             while not self._stopping:
+                if parent_pid is not None and os.getppid() != parent_pid:
+                    log.warning("webhook worker: the receiver (pid %d) is gone; stopping", parent_pid)
+                    return
                 try:
                     worked = await self.run_once()
                 except Exception:  # the store went away for a moment: log, wait, go on
@@ -151,12 +156,6 @@ class Worker:
                         await asyncio.wait_for(self._wake.wait(), timeout=self.config.idle_poll)
         finally:
             self.running = False
-
-    async def refresh_stats(self, *, force: bool = False) -> None:
-        mono = self.clock.monotonic()
-        if force or mono - self._stats_at >= self.config.stats_every:
-            self.metrics.stats = await asyncio.to_thread(self.queue.stats)
-            self._stats_at = mono
 
     def ready_accounts(self) -> list[str]:
         """Accounts whose rate budget is not exhausted (back-pressure: their events wait in the queue)."""
@@ -171,7 +170,6 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claims one batch and processes it; returns how many events were taken."""
-        await self.refresh_stats()
         accounts = self.ready_accounts()
         if not accounts:
             return 0
@@ -195,75 +193,77 @@ class Worker:
 
         results = await asyncio.gather(*(chain(items) for items in chains.values()), return_exceptions=True)
         for failure in (r for r in results if isinstance(r, BaseException)):
-            # recording an outcome failed (the store): the row's lease runs out and it is taken again
             log.error("webhook worker: %s: %s", type(failure).__name__, failure)
-        await self.refresh_stats(force=True)
+        # the batch's outcomes and conversations in two transactions: the receiver's commits rarely wait on ours.
+        # Should this fail (the store), the rows' leases run out and they are taken again: the guarded assign and
+        # the fresh read make that safe
+        finished, self._finished = self._finished, []
+        conversations, self._conversations = self._conversations, {}
+        await asyncio.to_thread(self._flush, finished, conversations)
         return len(batch)
+
+    def _flush(self, finished: list[Finish], conversations: dict[tuple[str, str], Conversation]) -> None:
+        by_account: dict[str, list[tuple[Conversation, None]]] = {}
+        for (account, _), conv in conversations.items():
+            by_account.setdefault(account, []).append((conv, None))
+        for account, items in by_account.items():
+            self.queue.write(self.store.write_conversations, account, items)
+        self.queue.apply(finished, now=self.clock.now())
 
     # -- one event -----------------------------------------------------------------------------------
 
     async def process(self, item: QueuedEvent) -> None:
         rt = self.accounts[item.account]
-        labels = {"vendor": rt.vendor, "account": rt.account}
         try:
             outcome = await self.handle(rt, item)
         except _Retry as retry:
-            await self._retry_or_fail(rt, item, retry.delay, str(retry), labels)
+            await self._retry_or_fail(item, retry.delay, str(retry))
             return
         except RateLimitError as exc:
             wait = exc.retry_after if exc.retry_after is not None else self._backoff(item.attempts)
             rt.paused_until = max(rt.paused_until, self.clock.monotonic() + wait)
-            await self._retry_or_fail(rt, item, wait, str(exc), labels)
+            await self._retry_or_fail(item, wait, str(exc))
             return
         except HelpdeskError as exc:
             if exc.retriable:
                 wait = max(exc.retry_after or 0.0, self._backoff(item.attempts))
-                await self._retry_or_fail(rt, item, wait, str(exc), labels)
+                await self._retry_or_fail(item, wait, str(exc))
                 return
             outcome = Outcome(state=FAILED, outcome="helpdesk_error", message=str(exc))
         except Exception as exc:  # a bug must not stop the queue: the row fails with the error, the loop goes on
             log.exception("webhook event %s (%s) failed", item.id, item.event.type)
             outcome = Outcome(state=FAILED, outcome="error", message=f"{type(exc).__name__}: {exc}")
-        await asyncio.to_thread(
-            self.queue.finish,
-            item.id,
-            state=outcome.state,
-            outcome=outcome.outcome,
-            message=outcome.message,
-            now=self.clock.now(),
-            assigned_agent_id=outcome.assigned_agent_id,
-            held_for=outcome.held_for,
+        self._finished.append(
+            Finish(
+                row_id=item.id,
+                state=outcome.state,
+                outcome=outcome.outcome,
+                message=outcome.message,
+                assigned_agent_id=outcome.assigned_agent_id,
+                held_for=outcome.held_for,
+            )
         )
         if outcome.state == FAILED:
-            self.metrics.failed.labels(**labels).inc()
             log.warning("webhook event %s failed: %s", item.id, outcome.message)
-        elif outcome.outcome in ("assigned", "offered"):
-            self.metrics.routed.labels(**labels).inc()
-        else:
-            self.metrics.skipped.labels(**labels, outcome=outcome.outcome).inc()
 
     def _backoff(self, attempts: int) -> float:
         cfg = self.config
         return float(min(cfg.retry_cap, cfg.retry_base * 2 ** max(0, attempts - 1)))
 
-    async def _retry_or_fail(
-        self, rt: AccountRuntime, item: QueuedEvent, delay: float, message: str, labels: dict[str, str]
-    ) -> None:
+    async def _retry_or_fail(self, item: QueuedEvent, delay: float, message: str) -> None:
         if item.attempts >= self.config.max_attempts:
-            await asyncio.to_thread(
-                self.queue.finish,
-                item.id,
-                state=FAILED,
-                outcome="gave_up",
-                message=f"gave up after {item.attempts} attempts: {message}",
-                now=self.clock.now(),
+            self._finished.append(
+                Finish(
+                    row_id=item.id,
+                    state=FAILED,
+                    outcome="gave_up",
+                    message=f"gave up after {item.attempts} attempts: {message}",
+                )
             )
-            self.metrics.failed.labels(**labels).inc()
             log.warning("webhook event %s failed after %d attempts: %s", item.id, item.attempts, message)
             return
         at = self.clock.now() + timedelta(seconds=max(0.0, delay))
-        await asyncio.to_thread(self.queue.reschedule, item.id, at=at, message=message)
-        self.metrics.retried.labels(**labels).inc()
+        self._finished.append(Finish(row_id=item.id, state=QUEUED, outcome=None, message=message, retry_at=at))
 
     async def handle(self, rt: AccountRuntime, item: QueuedEvent) -> Outcome:
         event = item.event
@@ -302,7 +302,8 @@ class Worker:
         return conv
 
     async def _keep(self, rt: AccountRuntime, conv: Conversation) -> None:
-        await asyncio.to_thread(self.queue.write, self.store.write_conversations, rt.account, [(conv, None)])
+        """Stores the conversation with the batch's outcomes (one write per batch, not per event)."""
+        self._conversations[(rt.account, conv.id)] = conv
 
     async def _route(
         self, rt: AccountRuntime, item: QueuedEvent, conversation_id: str, *, prefer: str | None = None
@@ -467,7 +468,7 @@ class Worker:
             return Outcome(state=DONE, outcome="nothing_held", message=f"nothing held for {agent_id} (room {room})")
         return Outcome(
             state=DONE,
-            outcome="offered",
+            outcome="offers_made",
             message=f"offered {len(offered)} held conversation(s) to {agent_id}: {', '.join(offered)}",
         )
 
