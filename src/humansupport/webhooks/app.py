@@ -28,13 +28,13 @@ from .metrics import CONTENT_TYPE, WebhookMetrics
 from .queue import NewEvent, WebhookQueue
 from .worker import AccountRuntime, Worker, WorkerConfig
 
-__all__ = ["ServiceConfig", "WebhookApp", "WorkerMode", "WorkerTarget"]
+__all__ = ["ReadySignal", "ServiceConfig", "WebhookApp", "WorkerMode", "WorkerTarget"]
 
 log = logging.getLogger("humansupport.webhooks")
 
 #: where the worker runs: a thread of this process, its own process (the CLI), or nowhere (tests drive it)
 WorkerMode = Literal["thread", "process", "none"]
-#: what a worker process runs: called with the receiver's pid and an Event to set once warmed up
+#: what a worker process runs: called with the receiver's pid and a `ReadySignal` to set once warmed up
 WorkerTarget = Callable[[int, Any], None]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -55,6 +55,17 @@ class ServiceConfig:
     switch_interval: float | None = None
     #: seconds between re-reads of the queue's depth and counts for `/metrics` and back-pressure
     stats_every: float = 1.0
+
+
+class ReadySignal:
+    """Given to a worker process: `set()` tells the receiver the worker has warmed up (picklable)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def set(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.send(True)
 
 
 class _Reject(Exception):
@@ -96,6 +107,7 @@ class WebhookApp:
         self._worker_thread: threading.Thread | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._process_ready: Any = None
+        self._ready_seen = False
         self._stopping = False
         self.worker_restarts = 0
 
@@ -123,11 +135,15 @@ class WebhookApp:
     def _start_process(self) -> None:
         assert self.worker_process is not None
         context = multiprocessing.get_context("spawn")
-        self._process_ready = context.Event()
+        # a pipe rather than an Event: no named semaphores left behind when the receiver is killed
+        receiver, sender = context.Pipe(duplex=False)
+        self._process_ready = receiver
+        self._ready_seen = False
         self._process = context.Process(
-            target=self.worker_process, args=(os.getpid(), self._process_ready), name="webhook-worker", daemon=True
+            target=self.worker_process, args=(os.getpid(), ReadySignal(sender)), name="webhook-worker", daemon=True
         )
         self._process.start()
+        sender.close()
 
     async def _supervise(self) -> None:
         """Restarts a worker process that died (its leased events are taken again when the lease ends)."""
@@ -195,7 +211,10 @@ class WebhookApp:
 
     def worker_ready(self) -> bool:
         if self.worker_mode == "process":
-            return bool(self._process_ready is not None and self._process_ready.is_set())
+            if not self._ready_seen and self._process_ready is not None:
+                with contextlib.suppress(EOFError, OSError):
+                    self._ready_seen = bool(self._process_ready.poll() and self._process_ready.recv())
+            return self._ready_seen
         return self.worker.ready
 
     def healthy(self) -> bool:
