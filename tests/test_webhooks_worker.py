@@ -191,7 +191,7 @@ def test_retaken_after_a_crash_that_followed_the_assignment_assigns_nothing_more
     setup.clock.advance(61)
     setup.drain()
     row = queue.rows()[0]
-    assert row["state"] == "done" and row["outcome"] == "assigned" and row["attempts"] == 2  # stage 0: left
+    assert row["state"] == "done" and row["outcome"] == "already_assigned" and row["attempts"] == 2  # stage 0
     assert row["assigned_agent_id"] is None
     assert setup.writes("c-5") == writes
     assert setup.fake.conversations["c-5"].assignee_id == agent

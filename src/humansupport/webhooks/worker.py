@@ -332,7 +332,10 @@ class Worker:
         if decision.action != "assign" or not decision.agent_id:
             return Outcome(
                 state=DONE,
-                outcome=decision.stage if decision.action == "leave" else "unrouted",
+                # "already_assigned" (stage 0: a person's or an earlier attempt's assignment), "closed", "unrouted"
+                outcome={"assigned": "already_assigned"}.get(decision.stage, decision.stage)
+                if decision.action == "leave"
+                else "unrouted",
                 message=decision.reason,
             )
         return await self._assign(rt, item.id, conv, decision, router)
