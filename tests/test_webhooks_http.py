@@ -277,3 +277,17 @@ def test_healthz_and_metrics(zendesk: Served) -> None:
     assert samples[("humansupport_webhook_queue_depth", ())] == 0
     assert samples[("humansupport_webhook_queue_lag_seconds", ())] == 0
     assert httpx.get(zendesk.url + "/nothing-here").status_code == 404
+
+
+def test_a_dead_worker_process_is_restarted_and_health_says_so(registry: PluginRegistry, tmp_path: Path) -> None:
+    from .webhooks.support import crashing_worker
+
+    clock = FakeClock(start=HISTORY.config.end)
+    fake = make_fake(registry, "zendesk", clock)
+    with Store.open(tmp_path / "store.db") as store:
+        runtime = make_runtime(registry, fake, store, secret=secrets.token_hex(8))
+        app = WebhookApp(store=store, accounts=[runtime], clock=clock, worker="process", worker_process=crashing_worker)
+        with serving_app(app) as url:
+            wait_until(lambda: app.worker_restarts >= 1, what="the supervisor to restart the worker", timeout=20)
+            health = httpx.get(url + "/healthz").json()
+            assert health["worker_ready"] is False

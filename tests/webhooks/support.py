@@ -125,3 +125,8 @@ def wait_until(
 
 def app_for(runtimes: list[AccountRuntime], store: Store, clock: FakeClock, **config: Any) -> WebhookApp:
     return build_app(runtimes, store=store, clock=clock, config=ServiceConfig(**config))
+
+
+def crashing_worker(parent_pid: int, ready: Any) -> None:
+    """A worker process that dies at once (module level: the spawned child imports it)."""
+    raise SystemExit(3)
