@@ -248,11 +248,6 @@ class WebhookQueue:
                         values["assigned_agent_id"] = item.assigned_agent_id
                 conn.execute(t.update().where(t.c.id == item.row_id).values(**values))
 
-    def mark_assigned(self, row_id: int, agent_id: str) -> None:
-        """Remembers an applied assignment before the row is finished, so a re-take never assigns again."""
-        with self.write_lock, self.store.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.id == row_id).values(assigned_agent_id=agent_id))
-
     def reschedule(self, row_id: int, *, at: datetime, message: str) -> None:
         """Puts a claimed row back for a later attempt (a retriable helpdesk error)."""
         with self.write_lock, self.store.begin() as conn:

@@ -13,10 +13,9 @@ import contextlib
 import gc
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from ..clock import Clock
 from ..errors import ConflictError, HelpdeskError, NotFoundError, RateLimitError
@@ -27,7 +26,7 @@ from ..store import Store
 from .queue import DONE, FAILED, QUEUED, SKIPPED, Finish, QueuedEvent, WebhookQueue
 from .routing import RouterCache
 
-__all__ = ["AccountRuntime", "Outcome", "Worker", "WorkerConfig", "summarize"]
+__all__ = ["AccountRuntime", "Outcome", "Worker", "WorkerConfig"]
 
 log = logging.getLogger("humansupport.webhooks")
 
@@ -483,11 +482,3 @@ def _name(router: Router, agent_id: str) -> str:
 
 def _groups(router: Router, conv: Conversation) -> tuple[str, ...]:
     return (conv.group_id,) if conv.group_id else router.config.groups
-
-
-def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Rows per state (tests, `--json`)."""
-    out: dict[str, int] = {}
-    for row in rows:
-        out[str(row["state"])] = out.get(str(row["state"]), 0) + 1
-    return out
