@@ -1009,6 +1009,127 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
             table.add_row(row["id"], row["severity"] or "off", row["summary"], row["module"].split(".")[0])
         Console().print(table)
 
+
+# -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
+
+webhooks_app = typer.Typer(
+    help="Receive helpdesk webhooks and route new conversations in real time.", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("serve")
+def webhooks_serve_command(
+    accounts: Annotated[
+        list[str], typer.Argument(help="VENDOR or VENDOR=ACCOUNT per helpdesk account to receive for.")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8787,
+    max_body: Annotated[int, typer.Option(min=1024, help="Largest accepted body in bytes (bigger: 413).")] = 1_000_000,
+    tolerance: Annotated[
+        float | None, typer.Option(min=1, help="Seconds a signed timestamp may be off (vendors that sign one) [300].")
+    ] = None,
+    max_queue: Annotated[
+        int, typer.Option(min=1, help="Queued events past which deliveries get 503 + Retry-After.")
+    ] = 50_000,
+    lease: Annotated[float, typer.Option(min=1, help="Seconds before a crashed worker's event is taken again.")] = 60.0,
+    max_attempts: Annotated[int, typer.Option(min=1, help="Attempts per event before it is marked failed.")] = 8,
+    offer_cap: Annotated[
+        int, typer.Option(min=0, help="Most held conversations offered to an agent coming back from away.")
+    ] = 5,
+    wait_hours: Annotated[float | None, typer.Option(help="Wait this long for an away preferred agent [0].")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Minimum affinity for a preferred agent [0.5].")] = None,
+    fallback: Annotated[
+        str | None, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's [least_loaded].")
+    ] = None,
+    store_url: StoreOption = None,
+) -> None:
+    """Serve /webhooks/VENDOR/ACCOUNT, /healthz and /metrics; route new conversations as they arrive."""
+
+    def body() -> None:
+        import logging
+
+        import uvicorn
+
+        from .config import load_config_file
+        from .store import default_store_url
+        from .webhooks import RoutingOptions, ServiceConfig, WorkerConfig, build_app, build_runtime
+        from .webhooks.service import WorkerProcess, parse_account_spec
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        router, affinity = _routing_config(
+            {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
+        )
+        options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
+        worker = WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True)
+        config = ServiceConfig(max_body=max_body, max_queue_depth=max_queue, worker=worker, switch_interval=0.001)
+        specs = [parse_account_spec(a) for a in accounts]
+        url = store_url or default_store_url(config=load_config_file())
+        with _open_store(url) as store:
+            runtimes = [  # the receiver verifies and parses with these; the worker process builds its own
+                build_runtime(spec, store=store, options=options, clock=SYSTEM_CLOCK, tolerance=tolerance)
+                for spec in specs
+            ]
+            target = WorkerProcess(
+                specs=tuple(specs), store_url=url, router=router, affinity=affinity, worker=worker, tolerance=tolerance
+            )
+            web = build_app(
+                runtimes, store=store, clock=SYSTEM_CLOCK, config=config, worker="process", worker_process=target
+            )
+            for spec in specs:
+                err_console.print(
+                    f"receiving {spec.vendor} at http://{host}:{port}/webhooks/{spec.vendor}/{spec.account}"
+                )
+            server = uvicorn.Server(
+                uvicorn.Config(web, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+            )
+            server.run()
+            if not server.started:
+                raise ConfigError(f"the webhook service could not start on {host}:{port} (see the log above)")
+
+    run_command(body, as_json=False)
+
+
+@webhooks_app.command("register")
+def webhooks_register_command(
+    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    url: Annotated[str, typer.Option("--url", help="Public URL of /webhooks/VENDOR/ACCOUNT on your service.")],
+    secret_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding the signing secret [HUMANSUPPORT_<VENDOR>_WEBHOOK_SECRET]."),
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(help="Where a new signing secret is written, mode 0600 [./<vendor>-webhook-secret]."),
+    ] = None,
+    show_secret: Annotated[bool, typer.Option("--show-secret", help="Also print the signing secret.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create the webhook subscription through the vendor's API, or print the exact manual steps."""
+    from .webhooks.service import register_webhook, secret_env_name
+
+    def body() -> None:
+        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        env_name = secret_env or secret_env_name(vendor)
+        target = secret_file or Path(f"{vendor}-webhook-secret")
+
+        async def go() -> Any:
+            async with adapter:
+                return await register_webhook(adapter, url=url, secret_env=env_name, secret_file=target)
+
+        result = asyncio.run(go())
+        if as_json:
+            emit_json(result.to_dict(show_secret=show_secret))
+            return
+        sub = result.subscription
+        typer.echo(f"{vendor}: webhook {sub.id} sends {', '.join(sub.events) or 'conversation events'} to {sub.url}")
+        if result.secret_file is not None:
+            typer.echo(f"signing secret written to {result.secret_file} (mode 0600); set {env_name} from it")
+        else:
+            typer.echo(f"signed with the secret in {env_name}")
+        if show_secret:
+            typer.echo(f"secret: {result.secret}")
+
     run_command(body, as_json=as_json)
 
 

@@ -49,6 +49,9 @@ class HelpdeskSettings(BaseSettings):
     base_url: str | None = None
     account: str | None = None
     capacity_default: int | None = None
+    #: the secret webhook deliveries are signed with (`HUMANSUPPORT_<VENDOR>_WEBHOOK_SECRET`); read by
+    #: `humansupport webhooks serve`, never passed to the adapter's constructor
+    webhook_secret: SecretStr | None = None
 
     def __repr_args__(self) -> Any:  # SecretStr already masks; this keeps reprs short and stable
         for name, value in super().__repr_args__():

@@ -97,7 +97,8 @@ class AsyncHelpdesk(ABC):
         clock: Clock = SYSTEM_CLOCK,
     ) -> Self:
         """Builds the adapter from resolved settings (what `connect()` calls)."""
-        values = {k: v for k, v in settings.model_dump().items() if v is not None}
+        # the webhook secret is the receiver's (humansupport webhooks serve), not a constructor argument
+        values = {k: v for k, v in settings.model_dump(exclude={"webhook_secret"}).items() if v is not None}
         factory: Any = cls  # subclasses take their settings fields as keyword-only arguments
         built: Self = factory(**values, transport=transport, clock=clock)
         return built

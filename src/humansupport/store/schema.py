@@ -25,7 +25,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -140,6 +140,8 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     if version >= INSIGHTS_VERSION:
         status_changes_table(md)
         _insights_indexes(conversations)
+    if version >= WEBHOOK_QUEUE_VERSION:
+        webhook_queue_table(md)
     return md
 
 
@@ -244,6 +246,53 @@ def _migrate_insights(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+# -- webhook queue (issue 11; self-contained: the lead may renumber this migration) -----------------------
+
+#: the schema version that adds `webhook_queue` (renumber here only when merging other migrations)
+WEBHOOK_QUEUE_VERSION: Final = 6
+
+
+def webhook_queue_table(md: sa.MetaData) -> sa.Table:
+    """One row per webhook event accepted by `humansupport webhooks serve`: the durable queue the worker drains.
+
+    `dedupe_key` is unique per account (a vendor redelivery inserts nothing); `state` is queued -> processing ->
+    done | skipped | failed; a `processing` row whose `lease_until` passed is taken again (a crash mid-work);
+    `assigned_agent_id` remembers an assignment we applied (at most once); `held_for` marks a conversation the
+    router's wait stage keeps for an away agent, offered to them when they come back.
+    """
+    table = sa.Table(
+        "webhook_queue",
+        md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("account", sa.String(200), nullable=False),
+        sa.Column("vendor", sa.String(50), nullable=False),
+        sa.Column("dedupe_key", sa.String(100), nullable=False),
+        sa.Column("event_type", sa.String(50), nullable=False),
+        sa.Column("conversation_id", sa.String(200)),
+        sa.Column("event", sa.JSON, nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+        sa.Column("lease_until", UtcDateTime),
+        sa.Column("claim_token", sa.String(32)),
+        sa.Column("finished_at", UtcDateTime),
+        sa.Column("outcome", sa.String(50)),
+        sa.Column("message", sa.Text),
+        sa.Column("assigned_agent_id", sa.String(200)),
+        sa.Column("held_for", sa.String(200)),
+        sa.UniqueConstraint("account", "dedupe_key", name="uq_webhook_queue_dedupe"),
+    )
+    sa.Index("ix_webhook_queue_ready", table.c.state, table.c.next_attempt_at)
+    sa.Index("ix_webhook_queue_held", table.c.account, table.c.held_for)
+    return table
+
+
+def _migrate_webhook_queue(conn: Connection) -> None:
+    """Adds `webhook_queue`: accepted webhook events, drained by the worker, surviving a restart."""
+    webhook_queue_table(sa.MetaData()).create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -277,4 +326,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     3: _migrate_rebalance_journal,
     ENRICHMENT_WRITES_VERSION: _migrate_enrichment_writes,
     INSIGHTS_VERSION: _migrate_insights,
+    WEBHOOK_QUEUE_VERSION: _migrate_webhook_queue,
 }

@@ -1,0 +1,214 @@
+"""What `humansupport webhooks serve` and `webhooks register` do, as functions (the CLI only parses options)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..config import load_config_file, resolve_settings
+from ..errors import ConfigError
+from ..helpdesk import AsyncHelpdesk
+from ..models import WebhookSubscription
+from ..plugins import PluginRegistry, get_registry
+from ..routing.affinity import AffinityConfig
+from ..routing.router import RouterConfig
+from ..store import Store
+from .app import ServiceConfig, WebhookApp, WorkerMode, WorkerTarget
+from .queue import WebhookQueue
+from .routing import RouterCache, RoutingOptions
+from .worker import AccountRuntime, Worker, WorkerConfig
+
+__all__ = [
+    "AccountSpec",
+    "RegisterResult",
+    "WorkerProcess",
+    "build_app",
+    "build_runtime",
+    "parse_account_spec",
+    "register_webhook",
+    "secret_env_name",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSpec:
+    """`VENDOR[=ACCOUNT]` from the command line: the account label keys the store and the URL path."""
+
+    vendor: str
+    account: str
+
+
+def parse_account_spec(text: str) -> AccountSpec:
+    vendor, _, account = text.partition("=")
+    vendor, account = vendor.strip(), (account.strip() or vendor.strip())
+    if not vendor or "/" in vendor or "/" in account:
+        raise ConfigError(f"bad account {text!r}: write VENDOR or VENDOR=ACCOUNT (no slashes)")
+    return AccountSpec(vendor=vendor, account=account)
+
+
+def secret_env_name(vendor: str) -> str:
+    return f"HUMANSUPPORT_{vendor.upper()}_WEBHOOK_SECRET"
+
+
+def build_runtime(
+    spec: AccountSpec,
+    *,
+    store: Store,
+    options: RoutingOptions,
+    clock: Clock = SYSTEM_CLOCK,
+    registry: PluginRegistry | None = None,
+    environ: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    tolerance: float | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AccountRuntime:
+    """The adapter and signing secret of one account, from humansupport.toml and the environment.
+
+    Refuses to start without a secret: an endpoint that cannot verify would have to accept anything.
+    """
+    cls = (registry or get_registry()).helpdesk(spec.vendor)
+    overrides = dict(settings or {})
+    if tolerance is not None and "webhook_tolerance" in cls.settings_model.model_fields:
+        overrides["webhook_tolerance"] = tolerance
+    resolved = resolve_settings(
+        cls.settings_model, overrides=overrides, config=load_config_file(environ=environ), environ=environ
+    )
+    secret = resolved.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError(
+            f"{spec.vendor}: no webhook signing secret; set {secret_env_name(spec.vendor)} "
+            f"(`humansupport webhooks register {spec.vendor}` prints where it comes from)"
+        )
+    adapter: AsyncHelpdesk = cls.from_settings(resolved, transport=transport, clock=clock)
+    return AccountRuntime(
+        vendor=spec.vendor,
+        account=spec.account,
+        adapter=adapter,
+        secret=secret.get_secret_value(),
+        routers=RouterCache(store=store, account=spec.account, adapter=adapter, options=options, clock=clock),
+    )
+
+
+def build_app(
+    runtimes: Sequence[AccountRuntime],
+    *,
+    store: Store,
+    clock: Clock = SYSTEM_CLOCK,
+    config: ServiceConfig | None = None,
+    worker: WorkerMode = "thread",
+    worker_process: WorkerTarget | None = None,
+) -> WebhookApp:
+    labels = [rt.account for rt in runtimes]
+    if not runtimes:
+        raise ConfigError("give at least one VENDOR[=ACCOUNT] to serve")
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"account labels must be unique (got {', '.join(labels)}); write VENDOR=ACCOUNT")
+    return WebhookApp(
+        store=store, accounts=runtimes, clock=clock, config=config, worker=worker, worker_process=worker_process
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerProcess:
+    """What a worker process needs to rebuild the accounts the receiver serves (picklable: no adapters, no store).
+
+    Called by `WebhookApp` in a spawned process with the receiver's pid and a ready Event; the secrets and
+    settings come from the same environment and humansupport.toml, inherited.
+    """
+
+    specs: tuple[AccountSpec, ...]
+    store_url: str
+    router: RouterConfig
+    affinity: AffinityConfig
+    worker: WorkerConfig
+    tolerance: float | None = None
+
+    def __call__(self, parent_pid: int, ready: Any) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+        asyncio.run(self._run(parent_pid, ready))
+
+    async def _run(self, parent_pid: int, ready: Any) -> None:
+        options = RoutingOptions(
+            router=self.router, affinity=self.affinity, strategies=get_registry().routing_strategies()
+        )
+        with Store.open(self.store_url) as store:
+            runtimes = [
+                build_runtime(spec, store=store, options=options, tolerance=self.tolerance) for spec in self.specs
+            ]
+            worker = Worker(
+                queue=WebhookQueue(store),
+                accounts={rt.account: rt for rt in runtimes},
+                clock=SYSTEM_CLOCK,
+                config=self.worker,
+            )
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, worker.stop)
+            loop.add_signal_handler(signal.SIGINT, worker.stop)
+            try:
+                await worker.run(parent_pid=parent_pid, on_ready=ready.set)
+            finally:
+                for rt in runtimes:
+                    await rt.adapter.aclose()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterResult:
+    subscription: WebhookSubscription
+    secret_env: str
+    #: where a secret we did not already have (vendor-generated or generated here) was written, mode 0600
+    secret_file: Path | None
+    secret: str | None
+
+    def to_dict(self, *, show_secret: bool = False) -> dict[str, Any]:
+        return {
+            "vendor": self.subscription.vendor,
+            "id": self.subscription.id,
+            "url": self.subscription.url,
+            "events": list(self.subscription.events),
+            "active": self.subscription.active,
+            "secret_env": self.secret_env,
+            "secret_file": None if self.secret_file is None else str(self.secret_file),
+            **({"secret": self.secret} if show_secret else {}),
+        }
+
+
+async def register_webhook(
+    adapter: AsyncHelpdesk,
+    *,
+    url: str,
+    secret_env: str,
+    secret_file: Path,
+    environ: Mapping[str, str] | None = None,
+) -> RegisterResult:
+    """Creates the subscription; a secret not already in `secret_env` goes to `secret_file` (0600), not stdout.
+
+    With the secret already in the environment it is passed to the vendor (Help Scout lets us choose it);
+    without, one is generated here, and a vendor that generates its own (Zendesk) returns that instead.
+    """
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(f"--url must be an http(s) URL, got {url!r}")
+    env = os.environ if environ is None else environ
+    given = env.get(secret_env) or None
+    chosen = given or secrets.token_urlsafe(32)
+    subscription = await adapter.register_webhook(url=url, secret=chosen)
+    final = subscription.secret.get_secret_value() if subscription.secret is not None else chosen
+    written: Path | None = None
+    if final != given:
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(final + "\n")
+        os.chmod(secret_file, stat.S_IRUSR | stat.S_IWUSR)
+        written = secret_file
+    return RegisterResult(subscription=subscription, secret_env=secret_env, secret_file=written, secret=final)
