@@ -50,11 +50,18 @@ class HookedPlugin:
         return [HookedAcme]
 
 
+class PlainAcme(AcmeAdapter):
+    """Acme as a vendor whose API cannot create subscriptions: the contract's default, which explains how."""
+
+    register_webhook = AsyncHelpdesk.register_webhook
+    capabilities = AcmeAdapter.capabilities.model_copy(update={"webhook_registration": False})
+
+
 class PlainPlugin:
     @staticmethod
     @hookimpl
     def register_helpdesks() -> list[type[AsyncHelpdesk]]:
-        return [AcmeAdapter]
+        return [PlainAcme]
 
 
 @pytest.fixture

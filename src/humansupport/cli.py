@@ -1009,6 +1009,8 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
             table.add_row(row["id"], row["severity"] or "off", row["summary"], row["module"].split(".")[0])
         Console().print(table)
 
+    run_command(body, as_json=as_json)
+
 
 # -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
 
