@@ -7,7 +7,8 @@ and assigning every event while the load arrives. This process is the load gener
 queue to drain and counts rows: lost = sent and answered 200 but not in the queue, or never processed.
 
 Run: `python bench/webhooks.py` (200 events/s for 10 s); `BENCH_FULL=1` or `--full` for the issue's 60 s.
-Exits 1 if the p99 accept latency is 50 ms or more, or if any event is lost or answered other than 200.
+Exits 1 if the p99 accept latency is 50 ms or more, if any event is lost or answered other than 200, or if
+any event's outcome is not `assigned` (each delivery is a new ticket, so anything else was processed twice).
 """
 
 from __future__ import annotations
@@ -334,6 +335,11 @@ def main() -> int:
         return 1
     if p99 >= P99_BUDGET_MS or lost or ok != total:
         print(f"FAIL: p99 {p99:.1f} ms (budget {P99_BUDGET_MS:g}), lost {lost}, non-200 {total - ok}")
+        return 1
+    # every delivery is a new, unassigned ticket: anything but `assigned` means an event was processed twice
+    # (e.g. a batch re-taken after its outcomes failed to commit) or not routed
+    if results.get("assigned", 0) != processed:
+        print(f"FAIL: {processed} processed but outcomes {results}: events processed again or not routed")
         return 1
     print(f"OK: p99 accept {p99:.1f} ms < {P99_BUDGET_MS:g} ms, {processed} processed, 0 lost")
     return 0

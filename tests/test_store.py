@@ -201,3 +201,23 @@ def test_unreachable_postgres_is_a_store_error() -> None:
 def test_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match=r"not a store URL|cannot use"):
         Store.open("nosuchdb+driver://x/y")
+
+
+def test_a_write_that_reads_first_is_not_refused_when_another_process_committed_meanwhile(tmp_path: Path) -> None:
+    """Writes take SQLite's write lock up front (BEGIN IMMEDIATE). A deferred transaction that reads (as the
+    status-change check does) and then writes failed at once with 'database is locked' when another process
+    committed in between: the webhook worker's writes lost to the receiver's inserts."""
+    path = tmp_path / "s.db"
+    Store.open(path).close()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.05)
+    with Store.open(path) as store:
+        with store.begin() as conn:
+            conn.execute(store.t["agents"].select()).all()  # the snapshot a deferred transaction would read in
+            with pytest.raises(sqlite3.OperationalError, match="locked"):  # the write lock is already ours
+                other.execute("INSERT INTO meta (key, value) VALUES ('x', '1')")
+            store._upsert(conn, store.t["agents"], [])
+            conn.execute(store.t["meta"].insert().values(key="y", value="2"))
+        with store.connect() as reader:  # a read does not take the write lock
+            reader.execute(store.t["agents"].select()).all()
+            other.execute("INSERT INTO meta (key, value) VALUES ('z', '3')")
+    other.close()

@@ -128,9 +128,16 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction, with driver errors turned into LockHeldError/StoreError."""
-        with _translate(self.url), self.engine.begin() as conn:
-            yield conn
+        """A write transaction, with driver errors turned into LockHeldError/StoreError.
+
+        On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and
+        then writes gets SQLITE_BUSY at once, without the busy timeout, when another process committed in
+        between (WAL snapshot) - e.g. the webhook receiver's inserts while its worker records conversations.
+        """
+        with _translate(self.url), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -145,7 +152,7 @@ class Store:
 
     def migrate(self, *, target: int = SCHEMA_VERSION) -> int:
         """Creates or upgrades the schema to `target`, one transaction per step; refuses newer schemas."""
-        with self.begin() as conn:
+        with self.connect() as conn:  # a read: no write lock unless there is something to migrate
             current = _read_version(conn)
             if current is None:
                 existing = set(sa.inspect(conn).get_table_names())
@@ -162,6 +169,8 @@ class Store:
                 )
         for step in range(current + 1, target + 1):
             with self.begin() as conn:
+                if (_read_version(conn) or 0) >= step:  # another process migrated while we waited for the lock
+                    continue
                 MIGRATIONS[step](conn)
                 _write_version(conn, step)
         return target
@@ -710,6 +719,10 @@ def _write_version(conn: Connection, version: int) -> None:
     conn.execute(sa.text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"), {"v": str(version)})
 
 
+#: execution option marking a connection from `Store.begin()` (a write transaction)
+_WRITE_OPTION: Final = "humansupport_write"
+
+
 def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> Engine:
     path = url.database
     if path and path != ":memory:":
@@ -733,7 +746,7 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
 
     return engine
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..clock import Clock
-from ..errors import ConflictError, HelpdeskError, NotFoundError, RateLimitError
+from ..errors import ConflictError, HelpdeskError, HumansupportError, NotFoundError, RateLimitError
 from ..helpdesk import AsyncHelpdesk
 from ..models import AgentAvailability, Conversation, WebhookEvent, WebhookEventType
 from ..routing.router import Router, RoutingDecision
@@ -146,7 +146,10 @@ class Worker:
                     return
                 try:
                     worked = await self.run_once()
-                except Exception:  # the store went away for a moment: log, wait, go on
+                except HumansupportError as exc:  # the store was locked or away for a moment: wait, go on
+                    log.warning("webhook worker: taking work failed (%s); retrying", exc)
+                    worked = 0
+                except Exception:  # a bug: keep the traceback for the report, keep serving
                     log.exception("webhook worker: taking work failed; retrying")
                     worked = 0
                 if worked == 0 and not self._stopping:
