@@ -29,11 +29,16 @@ class HookedAcme(AcmeAdapter):
     calls: ClassVar[list[dict[str, Any]]] = []
     vendor_secret: ClassVar[str | None] = None
 
+    #: like Help Scout: a webhook already on the URL, whose secret the vendor never shows again
+    existing: ClassVar[bool] = False
+
     async def register_webhook(
         self, *, url: str, secret: str | None = None, events: Sequence[WebhookEventType] | None = None
     ) -> WebhookSubscription:
         HookedAcme.calls.append({"url": url, "secret": secret})
-        generated = HookedAcme.vendor_secret
+        generated = HookedAcme.vendor_secret  # vendor-made (Zendesk) ...
+        if generated is None and secret is None and not HookedAcme.existing:
+            generated = "made-by-adapter-" + secrets.token_hex(4)  # ... or the adapter's (Help Scout)
         return WebhookSubscription(
             id="wh-1",
             vendor=self.vendor,
@@ -123,8 +128,9 @@ def test_register_show_secret_prints_it_on_request(plugin_registry: PluginRegist
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    generated = HookedAcme.calls[0]["secret"]  # none in the environment: generated here and given to the vendor
-    assert generated and data["secret"] == generated
+    assert HookedAcme.calls[0]["secret"] is None  # none in the environment: the vendor side makes one
+    generated = data["secret"]
+    assert generated.startswith("made-by-adapter-")
     assert (env / "acmedesk-webhook-secret").read_text().strip() == generated
 
 
@@ -165,3 +171,17 @@ def test_account_spec_parsing() -> None:
     assert (spec.vendor, spec.account) == ("zendesk", "eu")
     with pytest.raises(ConfigError):
         parse_account_spec("zendesk=a/b")
+
+
+def test_register_again_without_a_secret_keeps_the_existing_one(
+    plugin_registry: PluginRegistry, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Help Scout never shows a webhook's secret again: nothing is generated or written, and the user is told to
+    keep the saved one (a secret written here that the vendor never received would break verification)."""
+    plugin_registry.register(HookedPlugin, name="acmedesk")
+    monkeypatch.setattr(HookedAcme, "existing", True)
+    result = CliRunner().invoke(app, ["webhooks", "register", "acmedesk", "--url", "https://h.example.test/"])
+    assert result.exit_code == 0, result.output
+    assert HookedAcme.calls == [{"url": "https://h.example.test/", "secret": None}]
+    assert not (env / "acmedesk-webhook-secret").exists()
+    assert "does not show its secret again" in result.output

@@ -1127,8 +1127,13 @@ def webhooks_register_command(
         typer.echo(f"{vendor}: webhook {sub.id} sends {', '.join(sub.events) or 'conversation events'} to {sub.url}")
         if result.secret_file is not None:
             typer.echo(f"signing secret written to {result.secret_file} (mode 0600); set {env_name} from it")
-        else:
+        elif result.secret is not None:
             typer.echo(f"signed with the secret in {env_name}")
+        else:
+            typer.echo(
+                f"the webhook already existed and {vendor} does not show its secret again: keep the one saved when it "
+                f"was created in {env_name}, or set a new one there and run this again to replace it"
+            )
         if show_secret:
             typer.echo(f"secret: {result.secret}")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import signal
 import stat
 from collections.abc import Mapping, Sequence
@@ -193,18 +192,20 @@ async def register_webhook(
 ) -> RegisterResult:
     """Creates the subscription; a secret not already in `secret_env` goes to `secret_file` (0600), not stdout.
 
-    With the secret already in the environment it is passed to the vendor (Help Scout lets us choose it);
-    without, one is generated here, and a vendor that generates its own (Zendesk) returns that instead.
+    The secret in `secret_env`, if any, is passed to the vendor (Help Scout lets us choose it). Without one, the
+    adapter has the vendor generate it (Zendesk) or generates one itself (Help Scout) and returns it. A webhook
+    that already exists keeps its secret: when the vendor does not show it again, `secret` is None and nothing
+    is written (the one saved when it was created stays valid); nothing is generated here, since a secret the
+    vendor never received would be worse than none.
     """
     if not url.startswith(("https://", "http://")):
         raise ConfigError(f"--url must be an http(s) URL, got {url!r}")
     env = os.environ if environ is None else environ
     given = env.get(secret_env) or None
-    chosen = given or secrets.token_urlsafe(32)
-    subscription = await adapter.register_webhook(url=url, secret=chosen)
-    final = subscription.secret.get_secret_value() if subscription.secret is not None else chosen
+    subscription = await adapter.register_webhook(url=url, secret=given)
+    final = subscription.secret.get_secret_value() if subscription.secret is not None else given
     written: Path | None = None
-    if final != given:
+    if final is not None and final != given:
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
         with os.fdopen(fd, "w") as fh:
