@@ -1049,16 +1049,14 @@ def webhooks_serve_command(
     """Serve /webhooks/VENDOR/ACCOUNT, /healthz and /metrics; route new conversations as they arrive."""
 
     def body() -> None:
-        import logging
-
         import uvicorn
 
         from .config import load_config_file
         from .store import default_store_url
         from .webhooks import RoutingOptions, ServiceConfig, WorkerConfig, build_app, build_runtime
-        from .webhooks.service import WorkerProcess, parse_account_spec
+        from .webhooks.service import WorkerProcess, configure_logging, parse_account_spec
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging()
         router, affinity = _routing_config(
             {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
         )

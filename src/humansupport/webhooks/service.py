@@ -34,6 +34,7 @@ __all__ = [
     "WorkerProcess",
     "build_app",
     "build_runtime",
+    "configure_logging",
     "parse_account_spec",
     "register_webhook",
     "secret_env_name",
@@ -134,7 +135,7 @@ class WorkerProcess:
     tolerance: float | None = None
 
     def __call__(self, parent_pid: int, ready: Any) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+        configure_logging(role="worker")
         asyncio.run(self._run(parent_pid, ready))
 
     async def _run(self, parent_pid: int, ready: Any) -> None:
@@ -159,6 +160,14 @@ class WorkerProcess:
             finally:
                 for rt in runtimes:
                     await rt.adapter.aclose()
+
+
+def configure_logging(*, role: str | None = None) -> None:
+    """INFO lines for the service's own events; helpdesk requests only when they go wrong."""
+    tag = f"[{role}]" if role else ""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s %(name)s{tag}: %(message)s")
+    for noisy in ("httpx", "httpcore"):  # every helpdesk request at INFO would bury the routing lines
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, kw_only=True)

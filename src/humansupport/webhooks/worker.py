@@ -247,6 +247,16 @@ class Worker:
         )
         if outcome.state == FAILED:
             log.warning("webhook event %s failed: %s", item.id, outcome.message)
+        else:  # one line per event: what an operator greps for when asked "why did this go to Ana?"
+            log.info(
+                "%s %s conversation %s: %s%s (%s)",
+                item.account,
+                item.event.type,
+                item.event.conversation_id,
+                outcome.outcome,
+                f" to {outcome.assigned_agent_id}" if outcome.assigned_agent_id else "",
+                outcome.message,
+            )
 
     def _backoff(self, attempts: int) -> float:
         cfg = self.config
