@@ -8,8 +8,10 @@ from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import ExitCode, app
+from humansupport.testing import SAMPLE_SAVED_REPLIES
 
 from .acmedesk import AcmePlugin
+from .test_replies_every_vendor import RULE_FOR
 
 runner = CliRunner()
 
@@ -25,6 +27,14 @@ def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry)
     assert after["open_with_preferred_agent_share"] > before["open_with_preferred_agent_share"]
     assert all(d["reason"] for d in report["decisions"])
     assert report["usual_agent_eligible"] >= report["to_usual_agent"] > 0
+    # insights on the same data: the digest's top themes, and the saved replies through the reply check
+    themes = report["themes"]
+    assert themes and all(t["conversations"] >= t["customers"] > 0 for t in themes)
+    assert [t["conversations"] for t in themes] == sorted((t["conversations"] for t in themes), reverse=True)
+    replies = report["replies"]
+    assert replies["replies"] == len(SAMPLE_SAVED_REPLIES)
+    assert replies["flagged"] == sum(bool(s.issues) for s in SAMPLE_SAVED_REPLIES)
+    assert set(replies["by_rule"]) == {RULE_FOR[i] for s in SAMPLE_SAVED_REPLIES for i in s.issues}
 
 
 def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
@@ -32,6 +42,7 @@ def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
     result = runner.invoke(app, ["demo", "--customers", "20"])
     assert result.exit_code == 0, result.output
     assert "before / after routing" in result.stdout and "a few routing decisions" in result.stdout
+    assert "feedback digest" in result.stdout and "reply-certainty check" in result.stdout
 
 
 def test_demo_unknown_vendor_is_a_config_error(plugin_registry: PluginRegistry) -> None:
@@ -45,4 +56,5 @@ def test_demo_without_plugins_routes_the_synthetic_data(plugin_registry: PluginR
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["vendor"] is None and report["requests"] == 0 and "No helpdesk plugin" in report["note"]
+    assert report["themes"] and report["replies"] is None  # no helpdesk, no saved replies
     assert report["after"]["open_with_preferred_agent_share"] > report["before"]["open_with_preferred_agent_share"]

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import ConfigError
+from .helpdesk import AsyncHelpdesk
 from .metrics import compute_metrics
 from .plugins import get_registry
 from .routing import Router, RouterConfig, RoutingDecision
@@ -65,6 +66,10 @@ class DemoReport:
     decisions: list[RoutingDecision] = field(default_factory=list)
     seconds: float = 0.0
     note: str | None = None
+    #: the digest's top themes over the last 30 days of the data (issue 12)
+    themes: list[dict[str, Any]] = field(default_factory=list)
+    #: the reply-certainty check over the fake's saved replies; None without a plugin or saved replies
+    replies: dict[str, Any] | None = None
 
     @property
     def usual_agent_share(self) -> float:
@@ -90,6 +95,8 @@ class DemoReport:
             "decisions": [d.to_dict() for d in self.decisions],
             "seconds": round(self.seconds, 2),
             "note": self.note,
+            "themes": self.themes,
+            "replies": self.replies,
         }
 
     def print(self, console: Console) -> None:
@@ -115,6 +122,22 @@ class DemoReport:
         for d in self.decisions:
             decisions.add_row(d.conversation_id, d.agent_name or "(nobody)", d.stage, d.reason)
         console.print(decisions)
+        if self.themes:
+            themes = Table(
+                "theme", "conversations", "customers", "vs previous 30 days", "good ratings", title="feedback digest"
+            )
+            for t in self.themes:
+                good = "-" if t["good_share"] is None else f"{t['good_share']:.0%}"
+                themes.add_row(t["theme"], str(t["conversations"]), str(t["customers"]), f"{t['change']:+d}", good)
+            console.print(themes)
+            console.print(f"full report: humansupport digest {self.vendor or 'VENDOR'} --since 30d", style="dim")
+        if self.replies is not None:
+            r = self.replies
+            console.print(
+                f"reply-certainty check: {r['findings']} findings in {r['flagged']} of {r['replies']} saved replies "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(r['by_rule'].items()))}); "
+                f"see: humansupport replies lint --vendor {self.vendor}"
+            )
         console.print(f"done in {self.seconds:.1f} s", style="dim")
 
 
@@ -183,11 +206,13 @@ def run_demo(
                 after = compute_metrics(store, account).overall
                 note: str | None = NO_PLUGIN_NOTE
             else:
+                replies: dict[str, Any] | None = None
                 fake = fakes[chosen](history=history, clock=clock)
                 cls = registry.helpdesk(chosen)
                 settings = cls.settings_model.model_validate(fake.adapter_settings())
 
                 async def go() -> tuple[dict[str, Any], dict[str, Any], list[RoutingDecision]]:
+                    nonlocal replies
                     async with cls.from_settings(settings, transport=fake.transport(), clock=clock) as adapter:
                         await sync_helpdesk(adapter, store, account=account, clock=clock)
                         before = compute_metrics(store, account).overall
@@ -200,6 +225,8 @@ def run_demo(
                         await apply_decisions(adapter, decisions, backlog, store=store, account=account)
                         clock.advance(60)
                         await sync_helpdesk(adapter, store, account=account, clock=clock)
+                        if adapter.capabilities.saved_replies:
+                            replies = await _lint_replies(adapter)
                         return before, compute_metrics(store, account).overall, decisions
 
                 before, after, decisions = asyncio.run(go())
@@ -207,6 +234,7 @@ def run_demo(
                 note = None
             counts = store.counts(account)
             agents_now = {a.id: a for a, gone in store.agents(account) if gone is None}
+            themes = _top_themes(store, account, end=clock.now())
     eligible = hits = 0
     for d in decisions:
         usual = history.usual_agent(d.customer_id or "")
@@ -231,4 +259,41 @@ def run_demo(
         decisions=_showcase(decisions, show),
         seconds=time.perf_counter() - started,
         note=note,
+        themes=themes,
+        replies=replies if chosen is not None else None,
     )
+
+
+def _top_themes(store: Store, account: str, *, end: datetime, n: int = 5) -> list[dict[str, Any]]:
+    """The digest's biggest themes over the data's last 30 days, against the 30 days before."""
+    from .insights import ThemeMap, build_digest
+    from .insights.periods import Period
+
+    report = build_digest(store, account, period=Period(end - timedelta(days=30), end), themes=ThemeMap(), examples=0)
+    return [
+        {
+            "theme": t.theme,
+            "conversations": t.conversations,
+            "customers": t.customers,
+            "change": t.change,
+            "good_share": None if t.good + t.bad == 0 else round(t.good / (t.good + t.bad), 4),
+        }
+        for t in report.themes[:n]
+    ]
+
+
+async def _lint_replies(adapter: AsyncHelpdesk) -> dict[str, Any]:
+    """`replies lint --vendor` in brief: how many saved replies hedge, apologise by reflex, promise or blame."""
+    from .insights.replies import Linter
+    from .insights.reply_sources import lint_saved_replies
+
+    linter = Linter(rules=get_registry().reply_rules())
+    total = flagged = findings = 0
+    by_rule: dict[str, int] = {}
+    async for report in lint_saved_replies(adapter, linter):
+        total += 1
+        flagged += bool(report.findings)
+        for finding in report.findings:
+            findings += 1
+            by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+    return {"replies": total, "flagged": flagged, "findings": findings, "by_rule": by_rule}
