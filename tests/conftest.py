@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from humansupport.plugins import PluginRegistry, new_plugin_manager
+
 from .pgserver import PgServer, running_server
 
 
@@ -35,3 +37,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     server: PgServer | None = request.getfixturevalue("pg_server")
     assert server is not None
     return server.new_database()
+
+
+@pytest.fixture(scope="session")
+def installed_registry() -> PluginRegistry:
+    """The plugins installed in this environment (the four first-party ones), ignoring HUMANSUPPORT_* settings."""
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={})
+    return registry

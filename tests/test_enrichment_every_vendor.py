@@ -10,7 +10,7 @@ from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
 from humansupport.enrichment.jobs import enrich_customer
 from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
 from humansupport.enrichment.writeback import WriteRecord
-from humansupport.plugins import PluginRegistry, new_plugin_manager
+from humansupport.plugins import PluginRegistry
 from humansupport.testing import FakeClock, generate_history
 
 HISTORY = generate_history(customers=15, agents=4, groups=2, seed=8)
@@ -19,17 +19,10 @@ SETTINGS = EnrichmentSettings(allowed_fields=frozenset({"conversation_count", "p
 VENDORS = ["freshdesk", "helpscout", "intercom", "zendesk"]
 
 
-@pytest.fixture(scope="module")
-def registry() -> PluginRegistry:
-    registry = PluginRegistry(new_plugin_manager())
-    registry.load_entrypoints(environ={})
-    return registry
-
-
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_enrich_writes_once_and_then_nothing(registry: PluginRegistry, vendor: str) -> None:
-    fake = registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
-    cls = registry.helpdesk(vendor)
+def test_enrich_writes_once_and_then_nothing(installed_registry: PluginRegistry, vendor: str) -> None:
+    fake = installed_registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = installed_registry.helpdesk(vendor)
     settings = cls.settings_model.model_validate(fake.adapter_settings())
     builder = ProfileBuilder([c() for c in BUILTIN_ENRICHERS], settings=SETTINGS)
     record = WriteRecord()
@@ -66,9 +59,9 @@ def test_enrich_writes_once_and_then_nothing(registry: PluginRegistry, vendor: s
     asyncio.run(go())
 
 
-def test_intercom_never_stacks_identical_notes(registry: PluginRegistry) -> None:
-    fake = registry.fakes()["intercom"](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
-    cls = registry.helpdesk("intercom")
+def test_intercom_never_stacks_identical_notes(installed_registry: PluginRegistry) -> None:
+    fake = installed_registry.fakes()["intercom"](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = installed_registry.helpdesk("intercom")
     settings = cls.settings_model.model_validate(fake.adapter_settings())
     builder = ProfileBuilder([c() for c in BUILTIN_ENRICHERS], settings=SETTINGS)
     customer = HISTORY.customers[0]
@@ -91,12 +84,12 @@ def test_intercom_never_stacks_identical_notes(registry: PluginRegistry) -> None
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_setup_creates_the_fields_once_or_says_how(registry: PluginRegistry, vendor: str) -> None:
+def test_setup_creates_the_fields_once_or_says_how(installed_registry: PluginRegistry, vendor: str) -> None:
     from humansupport.enrichment.setup import FieldSetupUnsupportedError, ensure_fields
     from humansupport.enrichment.writeback import field_specs
 
-    fake = registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
-    cls = registry.helpdesk(vendor)
+    fake = installed_registry.fakes()[vendor](history=HISTORY, clock=FakeClock(start=HISTORY.config.end))
+    cls = installed_registry.helpdesk(vendor)
     settings = cls.settings_model.model_validate(fake.adapter_settings())
     specs = field_specs(SETTINGS)
     assert specs

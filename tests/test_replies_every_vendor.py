@@ -11,7 +11,7 @@ import pytest
 
 from humansupport.insights.replies import Linter, ReplyReport
 from humansupport.insights.reply_sources import lint_saved_replies
-from humansupport.plugins import PluginRegistry, new_plugin_manager
+from humansupport.plugins import PluginRegistry
 from humansupport.testing import SAMPLE_SAVED_REPLIES, FakeClock, generate_history
 
 VENDORS = ["freshdesk", "helpscout", "intercom", "zendesk"]
@@ -20,21 +20,14 @@ HISTORY = generate_history(customers=5, agents=2, groups=1, seed=3)
 RULE_FOR = {"apology": "reflexive-apology", "hedging": "hedging", "false-hope": "false-hope", "blame": "blame"}
 
 
-@pytest.fixture(scope="module")
-def registry() -> PluginRegistry:
-    registry = PluginRegistry(new_plugin_manager())
-    registry.load_entrypoints(environ={})
-    return registry
-
-
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_lint_reads_every_vendors_saved_replies(registry: PluginRegistry, vendor: str) -> None:
+def test_lint_reads_every_vendors_saved_replies(installed_registry: PluginRegistry, vendor: str) -> None:
     clock = FakeClock(start=HISTORY.config.end + timedelta(minutes=5))
-    fake = registry.fakes()[vendor](history=HISTORY, clock=clock)
-    cls = registry.helpdesk(vendor)
+    fake = installed_registry.fakes()[vendor](history=HISTORY, clock=clock)
+    cls = installed_registry.helpdesk(vendor)
     assert cls.capabilities.saved_replies
     settings = cls.settings_model.model_validate(fake.adapter_settings())
-    linter = Linter(rules=registry.reply_rules())
+    linter = Linter(rules=installed_registry.reply_rules())
 
     async def go() -> list[ReplyReport]:
         async with cls.from_settings(settings, transport=fake.transport(), clock=clock) as adapter:

@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from humansupport.plugins import PluginRegistry, new_plugin_manager
+from humansupport.plugins import PluginRegistry
 from humansupport.testing import FakeClock, generate_history
 from humansupport.webhooks.service import RegisterResult, register_webhook
 
 HISTORY = generate_history(customers=3, agents=2, groups=1, seed=4)
 URL = "https://hooks.example.test/webhooks/{vendor}/main"
-
-
-@pytest.fixture(scope="module")
-def registry() -> PluginRegistry:
-    registry = PluginRegistry(new_plugin_manager())
-    registry.load_entrypoints(environ={})
-    return registry
 
 
 def _signing_secret(fake: object, vendor: str) -> str:
@@ -34,11 +27,11 @@ def _signing_secret(fake: object, vendor: str) -> str:
 
 @pytest.mark.parametrize("vendor", ["zendesk", "helpscout"])
 def test_register_twice_writes_the_secret_the_helpdesk_signs_with(
-    registry: PluginRegistry, vendor: str, tmp_path: Path
+    installed_registry: PluginRegistry, vendor: str, tmp_path: Path
 ) -> None:
     clock = FakeClock(start=HISTORY.config.end + timedelta(minutes=1))
-    fake = registry.fakes()[vendor](history=HISTORY, clock=clock)
-    cls = registry.helpdesk(vendor)
+    fake = installed_registry.fakes()[vendor](history=HISTORY, clock=clock)
+    cls = installed_registry.helpdesk(vendor)
     settings = cls.settings_model.model_validate(fake.adapter_settings())
     target = tmp_path / "secret"
     url = URL.format(vendor=vendor)

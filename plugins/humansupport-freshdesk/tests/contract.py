@@ -14,14 +14,13 @@ import json
 import re
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import yaml
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS31Validator
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 
 from .vendor_files import OPENAPI
 
@@ -36,59 +35,6 @@ def description() -> dict[str, Any]:
 @cache
 def openapi() -> OpenAPI:
     return OpenAPI.from_dict(description())
-
-
-class _Req:
-    """An httpx.Request seen through openapi-core's request protocol."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self._r = request
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qsl(request.url.query.decode(), keep_blank_values=True)),
-            header=Headers(list(request.headers.items())),
-            cookie=ImmutableMultiDict(),
-        )
-
-    @property
-    def host_url(self) -> str:
-        return f"{self._r.url.scheme}://{self._r.url.netloc.decode()}"
-
-    @property
-    def path(self) -> str:
-        return self._r.url.path
-
-    @property
-    def method(self) -> str:
-        return self._r.method.lower()
-
-    @property
-    def body(self) -> bytes | None:
-        return self._r.content or None
-
-    @property
-    def content_type(self) -> str:
-        return str(self._r.headers.get("content-type") or "application/json")
-
-
-class _Resp:
-    def __init__(self, response: httpx.Response) -> None:
-        self._r = response
-
-    @property
-    def status_code(self) -> int:
-        return self._r.status_code
-
-    @property
-    def content_type(self) -> str:
-        return str(self._r.headers.get("content-type") or "application/json")
-
-    @property
-    def headers(self) -> Headers:
-        return Headers(list(self._r.headers.items()))
-
-    @property
-    def data(self) -> bytes:
-        return self._r.content
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +171,7 @@ def check_request(request: httpx.Request) -> None:
     if key in _DEEP_CHECKED:
         return
     try:
-        openapi().validate_request(_Req(request))
+        openapi().validate_request(OpenAPIRequest(request))
     except Exception as exc:  # openapi-core raises a family of errors; any is a violation
         raise AssertionError(f"contract: request {request.method} {request.url.path}: {_why(exc)}") from None
     _DEEP_CHECKED.add(key)
@@ -242,7 +188,7 @@ def check_response(request: httpx.Request, response: httpx.Response) -> None:
     if key in _DEEP_CHECKED:
         return
     try:
-        openapi().validate_response(_Req(request), _Resp(response))
+        openapi().validate_response(OpenAPIRequest(request), OpenAPIResponse(response))
     except Exception as exc:
         raise AssertionError(
             f"contract: response {response.status_code} to {request.method} {request.url.path}: {_why(exc)}"
