@@ -228,3 +228,29 @@ def test_other_events_without_a_conversation_are_ignored(setup: Setup) -> None:
     setup.send(WebhookEventType.CONVERSATION_CREATED)
     setup.drain()
     assert setup.last()["state"] == "skipped"
+
+
+def test_a_hold_whose_wait_is_over_goes_to_the_next_best_agent(registry: PluginRegistry, tmp_path: Path) -> None:
+    for s in _setup(registry, tmp_path, router=RouterConfig(wait_for_preferred_hours=4)):
+        customer, preferred, _ = _known_pair(s.store, s.clock.now())
+        agent = s.fake.agents[preferred]
+        s.fake.agents[preferred] = agent.model_copy(update={"availability": AgentAvailability.AWAY})
+        for cid in ("w-1", "w-2"):
+            new_conversation(s.fake, cid, customer_id=customer, group_id=agent.group_ids[0])
+            s.send(WebhookEventType.CONVERSATION_CREATED, conversation_id=cid, customer_id=customer)
+        s.drain()
+        assert [r["outcome"] for r in s.app.queue.rows()] == ["held", "held"]
+        s.fake.conversations["w-2"] = s.fake.conversations["w-2"].model_copy(update={"assignee_id": preferred})
+        sweep = s.app.worker.sweep_expired_holds
+        assert asyncio.run(sweep()) == 0  # still inside the 4 h wait: nothing moves
+        s.clock.advance(4 * 3600 + 1)
+        assert asyncio.run(sweep()) == 2
+        first, second = s.app.queue.rows()
+        assert first["outcome"] == "hold_expired_assigned" and first["held_for"] is None
+        moved_to = s.fake.conversations["w-1"].assignee_id
+        assert moved_to not in (None, preferred) and first["assigned_agent_id"] == moved_to
+        assert second["outcome"] == "hold_ended"  # a person assigned it meanwhile: left as is
+        assert s.fake.conversations["w-2"].assignee_id == preferred
+        stored = s.store.conversation(VENDOR, "w-1")
+        assert stored is not None and stored.assignee_id == moved_to  # the store saw the assignment
+        assert asyncio.run(sweep()) == 0  # each hold ends once

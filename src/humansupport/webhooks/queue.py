@@ -269,6 +269,18 @@ class WebhookQueue:
             ).all()
         return [(int(r.id), str(r.conversation_id)) for r in rows]
 
+    def expired_holds(self, account: str, *, before: datetime, limit: int) -> list[tuple[int, str]]:
+        """(row id, conversation id) of holds received before `before` (their wait is over), oldest first."""
+        t = self.table
+        with self.store.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.id, t.c.conversation_id)
+                .where(t.c.account == account, t.c.held_for.is_not(None), t.c.received_at < before)
+                .order_by(t.c.id)
+                .limit(limit)
+            ).all()
+        return [(int(r.id), str(r.conversation_id)) for r in rows]
+
     def release_hold(self, row_id: int, *, outcome: str, message: str, assigned_agent_id: str | None = None) -> None:
         values: dict[str, Any] = {"held_for": None, "outcome": outcome, "message": message[:2000]}
         if assigned_agent_id is not None:

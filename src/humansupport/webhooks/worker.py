@@ -58,6 +58,8 @@ class WorkerConfig:
     offer_cap: int = 5
     idle_poll: float = 0.2
     stats_every: float = 1.0
+    #: seconds between looks for held conversations whose wait for their preferred agent is over
+    hold_sweep_every: float = 60.0
     #: `gc.freeze()` after warm-up (the service's own process only; not under tests)
     freeze_gc: bool = False
 
@@ -98,6 +100,7 @@ class Worker:
         self._finished: list[Finish] = []
         self._conversations: dict[tuple[str, str], Conversation] = {}
         self._stopping = False
+        self._next_sweep = 0.0
         self.running = False
         self.ready = False
 
@@ -145,6 +148,9 @@ class Worker:
                     log.warning("webhook worker: the receiver (pid %d) is gone; stopping", parent_pid)
                     return
                 try:
+                    if self.clock.monotonic() >= self._next_sweep:
+                        self._next_sweep = self.clock.monotonic() + self.config.hold_sweep_every
+                        await self.sweep_expired_holds()
                     worked = await self.run_once()
                 except HumansupportError as exc:  # the store was locked or away for a moment: wait, go on
                     log.warning("webhook worker: taking work failed (%s); retrying", exc)
@@ -431,6 +437,55 @@ class Worker:
         messages = [m async for m in rt.adapter.iter_messages(conversation_id)]
         await asyncio.to_thread(self.queue.write, self.store.write_conversations, rt.account, [(conv, messages)])
         return Outcome(state=DONE, outcome="stored", message=f"{len(messages)} messages stored")
+
+    async def sweep_expired_holds(self, *, limit: int = 100) -> int:
+        """Routes conversations held longer than the router's wait for their preferred agent, who never came back.
+
+        The router no longer waits for them (the wait is over), so they go to the next best agent; one that was
+        assigned, closed or deleted meanwhile only ends its hold. Returns how many holds ended.
+        """
+        ended = 0
+        for name in self.ready_accounts():
+            rt = self.accounts[name]
+            router = await rt.routers.get()
+            hours = router.config.wait_for_preferred_hours
+            before = self.clock.now() - timedelta(hours=hours)
+            for row_id, conversation_id in await asyncio.to_thread(
+                self.queue.expired_holds, rt.account, before=before, limit=limit
+            ):
+                try:
+                    outcome, message, agent = await self._route_expired(rt, router, conversation_id, hours=hours)
+                except HelpdeskError as exc:  # left held: the next sweep tries again
+                    log.warning("webhook worker: routing expired hold %s failed: %s", conversation_id, exc)
+                    continue
+                await asyncio.to_thread(
+                    self.queue.release_hold, row_id, outcome=outcome, message=message, assigned_agent_id=agent
+                )
+                log.info("%s hold on conversation %s ended: %s (%s)", rt.account, conversation_id, outcome, message)
+                ended += 1
+        conversations, self._conversations = self._conversations, {}
+        if conversations:
+            await asyncio.to_thread(self._flush, [], conversations)
+        return ended
+
+    async def _route_expired(
+        self, rt: AccountRuntime, router: Router, conversation_id: str, *, hours: float
+    ) -> tuple[str, str, str | None]:
+        conv = await self._fresh(rt, conversation_id)
+        if conv is None or conv.assignee_id or not conv.status.is_open:
+            return "hold_ended", "assigned, closed or deleted meanwhile", None
+        decision = router.route(conv, now=self.clock.now())
+        if decision.action != "assign" or not decision.agent_id:
+            return "hold_expired", f"waited {hours:g} h; {decision.reason}", None
+        try:
+            await rt.adapter.assign(
+                conv.id, decision.agent_id, expected_updated_at=conv.updated_at, expected_version=conv.version
+            )
+        except ConflictError:
+            return "hold_ended", "changed in the helpdesk meanwhile; left as is", None
+        router.record(decision)
+        await self._fresh(rt, conv.id)
+        return "hold_expired_assigned", f"waited {hours:g} h; {decision.reason}", decision.agent_id
 
     async def _agent_availability(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
         """An agent is back: offer them what the wait stage held for them, at most `offer_cap` and their room."""
