@@ -117,6 +117,10 @@ def test_upgrade_from_the_first_schema_keeps_rows(store_url: str) -> None:
             v1.tables["agents"].insert(),
             [{"account": "a", "id": "1", "name": "Ann", "active": True, "availability": "available", "group_ids": []}],
         )
+        conn.execute(
+            v1.tables["conversations"].insert(),
+            [{"account": "a", "id": "c1", "status": "open", "tags": ["x"], "subject": "Hi", "created_at": T0}],
+        )
     engine.dispose()
     with Store.open(store_url) as store:
         assert store.schema_version() == SCHEMA_VERSION
@@ -124,6 +128,8 @@ def test_upgrade_from_the_first_schema_keeps_rows(store_url: str) -> None:
         assert agent.name == "Ann" and deleted_at is None
         store.mark_missing_agents("a", [], at=T0)  # the column version 2 added works
         assert store.agents("a")[0][1] == T0
+        kept = store.conversation("a", "c1")  # a version-1 row reads back, with no custom fields (version 7)
+        assert kept is not None and (kept.subject, kept.tags, kept.custom_fields) == ("Hi", ["x"], {})
 
 
 def test_future_schema_is_refused_and_left_alone(store_url: str) -> None:

@@ -1158,10 +1158,24 @@ NowOption = Annotated[
     datetime | None,
     typer.Option("--until", "--now", help="End the period here instead of now, e.g. to report on a past month."),
 ]
+FieldOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--field",
+        help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
+        "repeatable; replaces [insights] fields.",
+    ),
+]
 
 
 def _insights_inputs(
-    store: Any, vendor: str, account: str | None, since: str, fmt: str, now: datetime | None
+    store: Any,
+    vendor: str,
+    account: str | None,
+    since: str,
+    fmt: str,
+    now: datetime | None,
+    fields: list[str] | None = None,
 ) -> tuple[str, Any, Any]:
     """The account (checked like `metrics`), the period and the theme map of an insights command."""
     from .config import load_config_file
@@ -1183,7 +1197,7 @@ def _insights_inputs(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _warn_if_stale(store.cursors(chosen).get("conversations"), period, vendor)
-    return chosen, period, ThemeMap.from_config(load_config_file())
+    return chosen, period, ThemeMap.from_config(load_config_file(), fields=fields or ())
 
 
 def _warn_if_stale(newest: datetime | None, period: Any, vendor: str) -> None:
@@ -1226,6 +1240,7 @@ def digest_command(
     store_url: StoreOption = None,
     account: AccountOption = None,
     now: NowOption = None,
+    fields: FieldOption = None,
 ) -> None:
     """Feedback digest per theme: volume, customers, trend, satisfaction, agents, examples with masked quotes."""
     from .insights import build_digest
@@ -1234,7 +1249,7 @@ def digest_command(
 
     def body() -> None:
         with _open_store(store_url, create=False) as store:
-            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now)
+            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now, fields)
             names = {a.id: a.name or a.id for a, _ in store.agents(chosen)}
             with open_linker(vendor, link_template) as link:
                 report = build_digest(
@@ -1265,6 +1280,7 @@ def avoidable_command(
     store_url: StoreOption = None,
     account: AccountOption = None,
     now: NowOption = None,
+    fields: FieldOption = None,
 ) -> None:
     """Avoidable contacts: repeat contacts on a theme, reopened conversations, rising themes; by people touched."""
     from .insights import build_avoidable
@@ -1279,7 +1295,7 @@ def avoidable_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         with _open_store(store_url, create=False) as store:
-            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now)
+            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now, fields)
             with open_linker(vendor, link_template) as link:
                 try:
                     report = build_avoidable(

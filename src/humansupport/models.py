@@ -7,6 +7,7 @@ instead of failing (see STYLE.md §7, "Strict models on vendor JSON").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -232,11 +233,23 @@ class Conversation(_VendorRecord):
     version: Token = Field(
         default=None, description="Opaque concurrency token (e.g. Zendesk updated_stamp) for assign()."
     )
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The vendor's conversation custom fields by the vendor's own key (Zendesk: the field id).",
+    )
 
     @field_validator("tags", mode="before")
     @classmethod
     def _tags(cls, value: Any) -> Any:
         return [] if value is None else value
+
+    @field_validator("custom_fields", mode="before")
+    @classmethod
+    def _custom_fields(cls, value: Any) -> Any:
+        # keys as text, unset (null) values dropped: a field nobody filled says nothing about the conversation
+        if not isinstance(value, Mapping):
+            return {}
+        return {str(k): v for k, v in value.items() if v is not None}
 
 
 class Message(_VendorRecord):

@@ -154,7 +154,7 @@ def build_avoidable(
         if row.customer_id != customer:
             flush()
             customer, last_seen, repeated, rose = row.customer_id, {}, set(), set()
-        theme = themes.theme_of(row.tags)
+        theme = themes.theme_of(row.tags, row.custom_fields)
         in_period = row.created_at >= period.start
         if in_period:
             total += 1
@@ -198,7 +198,8 @@ def build_avoidable(
     for reopen in iter_reopens(store, account, start=period.start, end=period.end):
         seen = reopens.get(reopen.conversation_id)
         if seen is None:
-            seen = reopens[reopen.conversation_id] = _Reopened(reopen.customer_id, themes.theme_of(reopen.tags))
+            theme = themes.theme_of(reopen.tags, reopen.custom_fields)
+            seen = reopens[reopen.conversation_id] = _Reopened(reopen.customer_id, theme)
         seen.events += 1
         seen.when = reopen.changed_at if seen.when is None else max(seen.when, reopen.changed_at)
     reopened: dict[str, _Tally] = {}

@@ -164,7 +164,7 @@ def build_digest(
         if row.customer_id != customer:
             flush()
             customer, seen, counted_overall = row.customer_id, set(), False
-        theme = themes.theme_of(row.tags)
+        theme = themes.theme_of(row.tags, row.custom_fields)
         a = acc.setdefault(theme, _Acc())
         is_current = row.created_at >= period.start
         if row.customer_id is not None:
@@ -190,7 +190,7 @@ def build_digest(
 
     if totals["conversations"]:
         for p in iter_participation(store, account, start=period.start, end=period.end):
-            agent_counts = acc[themes.theme_of(p.tags)].agents
+            agent_counts = acc[themes.theme_of(p.tags, p.custom_fields)].agents
             for agent in p.agent_ids:
                 agent_counts[agent] += 1
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -41,6 +41,7 @@ class ConversationRow:
     tags: list[str]
     created_at: datetime
     rating: str | None
+    custom_fields: dict[str, Any]
 
 
 def iter_conversation_rows(store: Store, account: str, *, start: datetime, end: datetime) -> Iterator[ConversationRow]:
@@ -54,7 +55,9 @@ def iter_conversation_rows(store: Store, account: str, *, start: datetime, end: 
         .scalar_subquery()
     )
     query = (
-        sa.select(c.c.id, c.c.customer_id, c.c.assignee_id, c.c.status, c.c.tags, c.c.created_at, rating)
+        sa.select(
+            c.c.id, c.c.customer_id, c.c.assignee_id, c.c.status, c.c.tags, c.c.created_at, rating, c.c.custom_fields
+        )
         .where(c.c.account == account, c.c.created_at >= start, c.c.created_at < end)
         .order_by(c.c.customer_id, c.c.created_at, c.c.id)
     )
@@ -68,6 +71,7 @@ def iter_conversation_rows(store: Store, account: str, *, start: datetime, end: 
                 tags=list(row[4] or []),
                 created_at=row[5],
                 rating=row[6],
+                custom_fields=dict(row[7] or {}),
             )
 
 
@@ -78,6 +82,7 @@ class Participation:
     conversation_id: str
     tags: list[str]
     agent_ids: frozenset[str]
+    custom_fields: dict[str, Any]
 
 
 def iter_participation(store: Store, account: str, *, start: datetime, end: datetime) -> Iterator[Participation]:
@@ -94,26 +99,29 @@ def iter_participation(store: Store, account: str, *, start: datetime, end: date
         ),
     )
     query = (
-        sa.select(c.c.id, c.c.tags, c.c.assignee_id, m.c.author_id)
+        sa.select(c.c.id, c.c.tags, c.c.assignee_id, m.c.author_id, c.c.custom_fields)
         .select_from(joined)
         .where(c.c.account == account, c.c.created_at >= start, c.c.created_at < end)
         .order_by(c.c.id)
     )
     current: str | None = None
     tags: list[str] = []
+    fields: dict[str, Any] = {}
     agents: set[str] = set()
     with store.connect() as conn:
-        for cid, row_tags, assignee, author in conn.execution_options(yield_per=_BATCH).execute(query):
+        for cid, row_tags, assignee, author, row_fields in conn.execution_options(yield_per=_BATCH).execute(query):
             if cid != current:
                 if current is not None:
-                    yield Participation(conversation_id=current, tags=tags, agent_ids=frozenset(agents))
-                current, tags, agents = cid, list(row_tags or []), set()
+                    yield Participation(
+                        conversation_id=current, tags=tags, agent_ids=frozenset(agents), custom_fields=fields
+                    )
+                current, tags, fields, agents = cid, list(row_tags or []), dict(row_fields or {}), set()
                 if assignee:
                     agents.add(assignee)
             if author:
                 agents.add(author)
     if current is not None:
-        yield Participation(conversation_id=current, tags=tags, agent_ids=frozenset(agents))
+        yield Participation(conversation_id=current, tags=tags, agent_ids=frozenset(agents), custom_fields=fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +134,22 @@ class Reopen:
     changed_at: datetime
     from_status: str
     to_status: str
+    custom_fields: dict[str, Any]
 
 
 def iter_reopens(store: Store, account: str, *, start: datetime, end: datetime) -> Iterator[Reopen]:
     """Reopenings seen in [start, end), ordered by customer, conversation and time."""
     s, c = store.t["conversation_status_changes"], store.t["conversations"]
     query = (
-        sa.select(s.c.conversation_id, c.c.customer_id, c.c.tags, s.c.changed_at, s.c.from_status, s.c.to_status)
+        sa.select(
+            s.c.conversation_id,
+            c.c.customer_id,
+            c.c.tags,
+            s.c.changed_at,
+            s.c.from_status,
+            s.c.to_status,
+            c.c.custom_fields,
+        )
         .select_from(s.join(c, sa.and_(c.c.account == s.c.account, c.c.id == s.c.conversation_id)))
         .where(
             s.c.account == account,
@@ -152,6 +169,7 @@ def iter_reopens(store: Store, account: str, *, start: datetime, end: datetime) 
                 changed_at=row[3],
                 from_status=row[4],
                 to_status=row[5],
+                custom_fields=dict(row[6] or {}),
             )
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 __all__ = [
+    "CUSTOM_FIELDS_VERSION",
     "EXCERPT_CHARS",
     "INSIGHTS_VERSION",
     "MIGRATIONS",
@@ -25,7 +26,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -100,6 +101,7 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         sa.Column("version", sa.String(100)),
         # the conversation's updated_at when its messages were last fetched: a resumed sync skips it
         sa.Column("messages_synced_at", UtcDateTime),
+        *([_custom_fields_column()] if version >= CUSTOM_FIELDS_VERSION else []),
     )
     message_cols: list[Any] = [
         *k(),
@@ -293,6 +295,23 @@ def _migrate_webhook_queue(conn: Connection) -> None:
     webhook_queue_table(sa.MetaData()).create(conn, checkfirst=True)
 
 
+# -- conversation custom fields (issue 12 themes; self-contained: the lead may renumber this migration) -----
+
+#: the schema version that adds `conversations.custom_fields` (renumber here only when merging other migrations)
+CUSTOM_FIELDS_VERSION: Final = 7
+
+
+def _custom_fields_column() -> sa.Column[Any]:
+    # the vendor's conversation custom fields by the vendor's key ({} when none): the digest's `[insights] fields`
+    return sa.Column("custom_fields", sa.JSON, nullable=False, server_default=sa.text("'{}'"))
+
+
+def _migrate_custom_fields(conn: Connection) -> None:
+    """Adds `conversations.custom_fields`; rows stored before read as `{}` until the next sync rewrites them."""
+    coltype = sa.JSON().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN custom_fields {coltype} NOT NULL DEFAULT '{{}}'"))
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -327,4 +346,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     ENRICHMENT_WRITES_VERSION: _migrate_enrichment_writes,
     INSIGHTS_VERSION: _migrate_insights,
     WEBHOOK_QUEUE_VERSION: _migrate_webhook_queue,
+    CUSTOM_FIELDS_VERSION: _migrate_custom_fields,
 }

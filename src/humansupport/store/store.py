@@ -628,6 +628,7 @@ def _conversation_row(account: str, conv: Conversation) -> dict[str, Any]:
         "created_at": conv.created_at,
         "updated_at": conv.updated_at,
         "version": conv.version,
+        "custom_fields": dict(conv.custom_fields),
     }
 
 
@@ -644,6 +645,7 @@ def _conversation_from(row: Mapping[Any, Any]) -> Conversation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        custom_fields=row["custom_fields"],
     )
 
 

@@ -5,7 +5,14 @@ from typing import TYPE_CHECKING
 from .clock import FakeClock, LiveClock
 from .fake import FakeBadRequest, FakeHelpdesk, Fault, RecordedRequest, route
 from .saved_replies import SAMPLE_SAVED_REPLIES, SampleSavedReply
-from .synthetic import HistoryConfig, SyntheticHistory, generate_history, iter_history_conversations
+from .synthetic import (
+    PRODUCT_AREA_FIELD,
+    PRODUCT_AREAS,
+    HistoryConfig,
+    SyntheticHistory,
+    generate_history,
+    iter_history_conversations,
+)
 
 __all__ = [
     "AdapterConformance",
@@ -16,6 +23,8 @@ __all__ = [
     "HistoryConfig",
     "KitConfig",
     "LiveClock",
+    "PRODUCT_AREAS",
+    "PRODUCT_AREA_FIELD",
     "RecordedRequest",
     "SAMPLE_SAVED_REPLIES",
     "SampleSavedReply",

@@ -44,7 +44,18 @@ from humansupport.models import (
     SatisfactionRating,
 )
 
-__all__ = ["HistoryConfig", "SyntheticHistory", "generate_history", "iter_history_conversations"]
+__all__ = [
+    "PRODUCT_AREAS",
+    "PRODUCT_AREA_FIELD",
+    "HistoryConfig",
+    "SyntheticHistory",
+    "generate_history",
+    "iter_history_conversations",
+]
+
+#: the one conversation custom field every synthetic conversation carries (`Conversation.custom_fields`); its
+#: value comes from the conversation's topic, so it costs no random draw and differs from the tag themes
+PRODUCT_AREA_FIELD: Final = "product_area"
 
 _DAY: Final = 86_400
 _HOUR: Final = 3_600
@@ -211,6 +222,29 @@ class _Topic:
     tags: tuple[str, ...]
     opener: str
 
+
+#: product area by a topic's second tag (its specific subject); several topics share an area
+_AREA_BY_TAG: Final[dict[str, str]] = {
+    "refund": "payments",
+    "double-charge": "payments",
+    "invoice": "payments",
+    "plan-change": "plans",
+    "login": "sign-in",
+    "api": "developer-api",
+    "export": "data-export",
+    "setup": "workspace-setup",
+    "invite": "team-invites",
+    "import": "data-import",
+    "gdpr": "privacy",
+    "ownership": "account-settings",
+    "profile": "account-settings",
+    "slack": "chat-apps",
+    "salesforce": "crm-sync",
+    "tracking": "deliveries",
+    "damage": "deliveries",
+}
+#: every value `product_area` takes, sorted (fakes give dropdown options stable ids from this order)
+PRODUCT_AREAS: Final[tuple[str, ...]] = tuple(sorted(set(_AREA_BY_TAG.values())))
 
 _TOPICS: Final[dict[str, tuple[_Topic, ...]]] = {
     "Billing": (
@@ -816,6 +850,7 @@ class _Generator:
             tags=tags,
             created_at=_ts(created),
             updated_at=_ts(updated),
+            custom_fields={PRODUCT_AREA_FIELD: _AREA_BY_TAG[topic.tags[1]]},
         )
         return conversation, thread, rating
 

@@ -39,7 +39,10 @@ from humansupport.testing import FakeClock, FakeHelpdesk, SyntheticHistory, rout
 from .mapping import fd_time, html_to_text, status_to_freshdesk, text_to_html
 from .webhooks import DEFAULT_SECRET_HEADER
 
-__all__ = ["FakeFreshdesk"]
+__all__ = ["FRESHDESK_PRODUCT_AREA_FIELD", "FakeFreshdesk"]
+
+#: the ticket field name the fake gives the synthetic history's `product_area` (custom field names start `cf_`)
+FRESHDESK_PRODUCT_AREA_FIELD: Final = "cf_product_area"
 
 _API: Final = "/api/v2"
 _MAX_PER_PAGE: Final = 100
@@ -68,6 +71,13 @@ _CONTACT_UPDATE_FIELDS: Final = frozenset(
      "language", "tags", "time_zone"}
 )  # fmt: skip
 _NOTE_FIELDS: Final = frozenset({"body", "private", "incoming", "notify_emails", "user_id", "attachments"})
+
+
+def _ticket_custom_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`{cf_name: value}`, every key with Freshdesk's `cf_` prefix; `cf_product_area` is listed (null) even unset."""
+    out: dict[str, Any] = {FRESHDESK_PRODUCT_AREA_FIELD: None}
+    out.update({key if key.startswith("cf_") else f"cf_{key}": value for key, value in fields.items()})
+    return out
 
 
 class _Tracked(dict[str, Conversation]):
@@ -431,7 +441,7 @@ class FakeFreshdesk(FakeHelpdesk):
             "due_by": created,
             "fr_due_by": created,
             "is_escalated": False,
-            "custom_fields": {},
+            "custom_fields": _ticket_custom_fields(conv.custom_fields),
             "created_at": created,
             "updated_at": fd_time(conv.updated_at) if conv.updated_at else created,
             "tags": list(conv.tags),

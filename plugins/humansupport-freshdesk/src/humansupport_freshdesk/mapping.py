@@ -198,6 +198,7 @@ def ticket_from_json(data: Mapping[str, Any], custom: Mapping[int, ConversationS
         created_at=_time(data.get("created_at")),
         updated_at=updated,
         version=fd_time(updated) if updated is not None else None,
+        custom_fields={str(k): v for k, v in _dict(data.get("custom_fields")).items() if v is not None},
         raw=dict(data),
     )
 

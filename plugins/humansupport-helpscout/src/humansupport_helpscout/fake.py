@@ -16,7 +16,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl
@@ -31,7 +31,7 @@ from humansupport.models import (
     Message,
     to_utc,
 )
-from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, route
+from humansupport.testing import PRODUCT_AREA_FIELD, PRODUCT_AREAS, FakeBadRequest, FakeClock, FakeHelpdesk, route
 from humansupport.testing.synthetic import SyntheticHistory
 from humansupport.text import html_to_text
 
@@ -39,7 +39,12 @@ from . import mapping
 from ._auth import TOKEN_PATH
 from .webhooks import EVENT_HEADER, SIGNATURE_HEADER, sign
 
-__all__ = ["FakeHelpScout"]
+__all__ = ["HELPSCOUT_PRODUCT_AREA_FIELD", "HELPSCOUT_PRODUCT_AREA_NAME", "FakeHelpScout"]
+
+#: the mailbox custom field (a dropdown) the fake gives the synthetic history's `product_area`
+HELPSCOUT_PRODUCT_AREA_FIELD: Final = 8801
+HELPSCOUT_PRODUCT_AREA_NAME: Final = "Product Area"
+_OPTION_BASE: Final = 33000
 
 _WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _LIST_STATUSES: Final = frozenset({"active", "pending", "closed", "spam", "open", "all"})
@@ -101,6 +106,26 @@ def _preview(text: str) -> str:
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _custom_fields(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`customFields: [{id, name, value, text}]`: `product_area` as the "Product Area" dropdown (value = option id,
+    text = the option shown); other fields as text fields named by their key."""
+    out: list[dict[str, Any]] = []
+    for index, (key, value) in enumerate(fields.items()):
+        if key == PRODUCT_AREA_FIELD:
+            option = _OPTION_BASE + PRODUCT_AREAS.index(value) if value in PRODUCT_AREAS else None
+            out.append(
+                {
+                    "id": HELPSCOUT_PRODUCT_AREA_FIELD,
+                    "name": HELPSCOUT_PRODUCT_AREA_NAME,
+                    "value": str(option) if option is not None else str(value),
+                    "text": str(value),
+                }
+            )
+        else:
+            out.append({"id": HELPSCOUT_PRODUCT_AREA_FIELD + 1 + index, "name": key, "value": value, "text": value})
+    return out
 
 
 class FakeHelpScout(FakeHelpdesk):
@@ -206,7 +231,7 @@ class FakeHelpScout(FakeHelpdesk):
 
     def render_conversation(self, conv: Conversation) -> dict[str, Any]:
         group = self.groups.get(conv.group_id or "")
-        return mapping.conversation_to_hs(
+        data = mapping.conversation_to_hs(
             conv,
             mailbox_id=self._mailbox_for(conv),
             customer=self.customers.get(conv.customer_id or ""),
@@ -214,6 +239,8 @@ class FakeHelpScout(FakeHelpdesk):
             group_name=group.name if group else None,
             threads=len(self.messages.get(conv.id, [])),
         )
+        data["customFields"] = _custom_fields(conv.custom_fields)
+        return data
 
     def render_customer(self, customer: Customer) -> dict[str, Any]:
         return mapping.customer_to_hs(customer, definitions=self.property_definitions)

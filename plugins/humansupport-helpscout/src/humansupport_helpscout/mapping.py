@@ -40,6 +40,7 @@ __all__ = [
     "availability_from_status",
     "conversation_fingerprint",
     "conversation_from_hs",
+    "custom_fields_from_hs",
     "conversation_to_hs",
     "customer_from_hs",
     "customer_to_hs",
@@ -235,6 +236,20 @@ def conversation_fingerprint(item: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(basis, default=str).encode()).hexdigest()[:16]
 
 
+def custom_fields_from_hs(value: Any) -> dict[str, Any]:
+    """`customFields: [{id, name, value, text}]` by field name; a dropdown's `value` is its option id, so the
+    shown `text` wins when present; fields without a name or value are dropped."""
+    out: dict[str, Any] = {}
+    for item in _list(value):
+        field = _dict(item)
+        name = _str(field.get("name"))
+        text = field.get("text")
+        chosen = text if text is not None and text != "" else field.get("value")
+        if name is not None and chosen is not None:
+            out[name] = chosen
+    return out
+
+
 def conversation_from_hs(item: Mapping[str, Any]) -> Conversation:
     """A conversation; one assigned to a team has no agent yet and belongs to that team's group."""
     cid = _required_id(item, "conversation")
@@ -265,6 +280,7 @@ def conversation_from_hs(item: Mapping[str, Any]) -> Conversation:
         created_at=created,
         updated_at=updated,
         version=conversation_fingerprint(item),
+        custom_fields=custom_fields_from_hs(item.get("customFields")),
         mailbox_id=_id(item.get("mailboxId")),
         raw=dict(item),
     )

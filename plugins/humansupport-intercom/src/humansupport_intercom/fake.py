@@ -527,7 +527,7 @@ class FakeIntercom(FakeHelpdesk):
                 "type": "admin.list",
                 "teammates": [{"type": "admin", "id": conv.assignee_id}] if conv.assignee_id else [],
             },
-            "custom_attributes": {},
+            "custom_attributes": dict(conv.custom_fields),  # conversation data attributes, by name
             "ai_agent_participated": False,
         }
         if parts:

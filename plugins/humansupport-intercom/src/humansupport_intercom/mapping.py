@@ -201,6 +201,7 @@ def conversation_from_intercom(item: Mapping[str, Any]) -> Conversation:
         created_at=_time(item.get("created_at")),
         updated_at=_time(item.get("updated_at")),
         version=version_of(item),
+        custom_fields={str(k): v for k, v in _dict(item.get("custom_attributes")).items() if v is not None},
         raw=dict(item),
     )
 

@@ -22,13 +22,18 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from humansupport import AgentAvailability, Conversation, Customer, Message, RatingScore
-from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.testing import PRODUCT_AREA_FIELD, FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
 from humansupport.text import text_to_html
 
 from .mapping import CORE_TO_STATUS, stamp, zendesk_time
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
 
-__all__ = ["FakeZendesk"]
+__all__ = ["ZENDESK_PRODUCT_AREA_FIELD", "ZENDESK_TICKET_FIELDS", "FakeZendesk"]
+
+#: the ticket field id the fake gives the synthetic history's `product_area` (tickets name fields by id only)
+ZENDESK_PRODUCT_AREA_FIELD: Final = 360000101
+#: the ticket fields every fake ticket lists, by the core key they hold (unset ones show `value: null`, as in Zendesk)
+ZENDESK_TICKET_FIELDS: Final[Mapping[str, int]] = {PRODUCT_AREA_FIELD: ZENDESK_PRODUCT_AREA_FIELD}
 
 _ONE_SECOND: Final = timedelta(seconds=1)
 _CONFLICT_TEXT: Final = (
@@ -54,6 +59,13 @@ _WEBHOOK_EVENTS: Final[Mapping[str, str]] = {
     "conversation.created": "zen:event-type:ticket.created",
     "conversation.assigned": "zen:event-type:ticket.agent_assignment_changed",
 }
+
+
+def _ticket_custom_fields(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`[{id, value}]`: every declared field (null when unset), then any other field already keyed by its id."""
+    out = [{"id": fid, "value": fields.get(key)} for key, fid in ZENDESK_TICKET_FIELDS.items()]
+    out.extend({"id": int(key), "value": value} for key, value in fields.items() if key.isdigit())
+    return out
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -266,7 +278,7 @@ class FakeZendesk(FakeHelpdesk):
             "follower_ids": [],
             "email_cc_ids": [],
             "tags": list(conv.tags),
-            "custom_fields": [],
+            "custom_fields": _ticket_custom_fields(conv.custom_fields),
             "via": {"channel": conv.channel or "email", "source": {"from": {}, "to": {}, "rel": None}},
             "external_id": None,
             "is_public": True,

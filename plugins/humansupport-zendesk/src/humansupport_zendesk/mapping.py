@@ -38,6 +38,7 @@ __all__ = [
     "role_to_author_role",
     "stamp",
     "ticket_events_to_messages",
+    "ticket_custom_fields",
     "ticket_to_conversation",
     "user_to_agent",
     "user_to_customer",
@@ -101,6 +102,18 @@ def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
+def ticket_custom_fields(value: Any) -> dict[str, Any]:
+    """`custom_fields: [{id, value}]` by field id as text (tickets carry no field names); null values dropped."""
+    out: dict[str, Any] = {}
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        fid = zendesk_id(item.get("id"))
+        if fid is not None and item.get("value") is not None:
+            out[fid] = item["value"]
+    return out
+
+
 def ticket_to_conversation(ticket: Mapping[str, Any]) -> Conversation | None:
     """A ticket; `version` is its `updated_at` text, the `updated_stamp` a safe update needs."""
     tid = zendesk_id(ticket.get("id"))
@@ -123,6 +136,7 @@ def ticket_to_conversation(ticket: Mapping[str, Any]) -> Conversation | None:
         created_at=zendesk_time(ticket.get("created_at")),
         updated_at=updated_at,
         version=stamp(updated_at) if updated_at is not None else None,
+        custom_fields=ticket_custom_fields(ticket.get("custom_fields")),
         raw=dict(ticket),
     )
 
