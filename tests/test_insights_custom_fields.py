@@ -145,7 +145,8 @@ def test_helpscout_custom_fields_by_name_with_the_shown_text() -> None:
             {"id": 11, "value": "nameless"},
         ],
     }
-    assert conversation_from_hs(item).custom_fields == {"Account Type": "Free", "Account Status": "Trial", "Order": "A-17"}
+    expected = {"Account Type": "Free", "Account Status": "Trial", "Order": "A-17"}
+    assert conversation_from_hs(item).custom_fields == expected
 
 
 def test_intercom_conversation_custom_attributes() -> None:
@@ -190,7 +191,8 @@ def test_upgrade_to_the_custom_fields_version_keeps_rows(store_url: str) -> None
         kept = store.conversation("a", "c1")
         assert kept is not None and kept.tags == ["x"] and kept.custom_fields == {}
         store.write_conversations("a", [(kept.model_copy(update={"custom_fields": {"area": "sign-in"}}), None)])
-        digest = build_digest(store, "a", period=Period(T0, T0 + timedelta(days=1)), themes=ThemeMap.of(fields=["area"]))
+        day = Period(T0, T0 + timedelta(days=1))
+        digest = build_digest(store, "a", period=day, themes=ThemeMap.of(fields=["area"]))
         assert [(t.theme, t.conversations) for t in digest.themes] == [("sign-in", 1)]
 
 
@@ -214,7 +216,9 @@ def test_synthetic_product_area_follows_the_topic() -> None:
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDOR_KEYS))
-def test_digest_by_product_area_on_every_vendor(installed_registry: PluginRegistry, vendor: str, tmp_path: Path) -> None:
+def test_digest_by_product_area_on_every_vendor(
+    installed_registry: PluginRegistry, vendor: str, tmp_path: Path
+) -> None:
     clock = FakeClock(start=END + timedelta(minutes=30))
     fake = installed_registry.fakes()[vendor](history=HISTORY, clock=clock)
     cls = installed_registry.helpdesk(vendor)
