@@ -1162,8 +1162,9 @@ FieldOption = Annotated[
     list[str] | None,
     typer.Option(
         "--field",
+        metavar="KEY",
         help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
-        "repeatable; replaces [insights] fields.",
+        "repeatable; replaces the fields of the insights table in humansupport.toml.",
     ),
 ]
 
