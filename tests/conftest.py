@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from humansupport.plugins import PluginRegistry, new_plugin_manager
+from humansupport.plugins import PluginRegistry
 
 from .pgserver import PgServer, running_server
+from .webhooks.support import first_party_registry
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,4 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def installed_registry() -> PluginRegistry:
     """The plugins installed in this environment (the four first-party ones), ignoring HUMANSUPPORT_* settings."""
-    registry = PluginRegistry(new_plugin_manager())
-    registry.load_entrypoints(environ={})
-    return registry
+    return first_party_registry()

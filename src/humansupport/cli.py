@@ -407,8 +407,8 @@ def metrics_command(
                         "choose one with --account" + ("" if accounts else ", after `humansupport sync VENDOR`")
                     )
                 chosen = accounts[0]
-            elif chosen not in accounts:
-                raise ConfigError(f"no account {chosen!r} in the store (have: {', '.join(accounts) or 'none'})")
+            else:
+                store.require_account(chosen, before="computing its metrics")
             report = compute_metrics(store, chosen)
         if as_json:
             emit_json({"account": chosen, **report.to_dict()})
@@ -1187,12 +1187,7 @@ def _insights_inputs(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     chosen = account or vendor
-    accounts = store.accounts()
-    if chosen not in accounts:
-        raise ConfigError(
-            f"no account {chosen!r} in the store (have: {', '.join(accounts) or 'none'}); "
-            "pass --account, or run `humansupport sync VENDOR` first"
-        )
+    store.require_account(chosen, vendor=vendor, before="reporting")
     try:
         period = parse_period(since, now=to_utc(now) or SYSTEM_CLOCK.now())
     except ValueError as exc:

@@ -284,16 +284,14 @@ def _top_themes(store: Store, account: str, *, end: datetime, n: int = 5) -> lis
 
 async def _lint_replies(adapter: AsyncHelpdesk) -> dict[str, Any]:
     """`replies lint --vendor` in brief: how many saved replies hedge, apologise by reflex, promise or blame."""
-    from .insights.replies import Linter
+    from .insights.replies import Linter, LintReport
     from .insights.reply_sources import lint_saved_replies
 
     linter = Linter(rules=get_registry().reply_rules())
-    total = flagged = findings = 0
-    by_rule: dict[str, int] = {}
-    async for report in lint_saved_replies(adapter, linter):
-        total += 1
-        flagged += bool(report.findings)
-        for finding in report.findings:
-            findings += 1
-            by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
-    return {"replies": total, "flagged": flagged, "findings": findings, "by_rule": by_rule}
+    summary = LintReport(replies=[r async for r in lint_saved_replies(adapter, linter)]).summary()
+    return {
+        "replies": summary["replies"],
+        "flagged": summary["replies_with_findings"],
+        "findings": summary["findings"],
+        "by_rule": summary["by_rule"],
+    }

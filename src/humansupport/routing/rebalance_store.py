@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..errors import ConfigError
 from ..models import Agent
 from ..store import Store
 from .affinity import AffinityConfig, AffinityIndex
@@ -31,12 +30,7 @@ class IndexAffinity:
 
 def require_history(store: Store, account: str) -> None:
     """Planning from an empty store would plan nothing and look fine: say what to run instead."""
-    if account not in store.accounts():
-        have = ", ".join(store.accounts()) or "none"
-        raise ConfigError(
-            f"the store {store.url} holds no history for {account!r} (accounts: {have}): run "
-            "`humansupport sync VENDOR` (with the same --account) before planning a rebalance"
-        )
+    store.require_account(account, before="planning a rebalance")
 
 
 def plan_from_store(

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigError, NotFoundError
+from ..errors import NotFoundError
 from ..extensions import RoutingStrategy
 from ..helpdesk import AsyncHelpdesk
 from ..models import Conversation
@@ -60,8 +60,7 @@ async def route_conversations(
     strategies: Mapping[str, type[RoutingStrategy]] | None = None,
 ) -> RouteResult:
     """Routes one conversation (read fresh from the helpdesk) or every unassigned open one in the store."""
-    if account not in store.accounts():
-        raise ConfigError(f"no history for {account!r} in {store.url}; run `humansupport sync {adapter.vendor}` first")
+    store.require_account(account, vendor=adapter.vendor, before="routing")
     async with adapter:
         agents = [a async for a in adapter.iter_agents()]  # availability changes by the minute: read it live
         now = clock.now()

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import LockHeldError, StoreError
+from ..errors import ConfigError, LockHeldError, StoreError
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
 
@@ -482,6 +482,18 @@ class Store:
         t = self.t["sync_cursors"]
         with self.connect() as conn:
             return sorted(set(conn.execute(sa.select(t.c.account)).scalars()))
+
+    def require_account(self, account: str, *, vendor: str | None = None, before: str) -> None:
+        """A command over an account the store never synced would report nothing and look fine: say what to run.
+
+        `before` names what needs the history ("planning a rebalance"); raises `ConfigError` (exit 3).
+        """
+        accounts = self.accounts()
+        if account not in accounts:
+            raise ConfigError(
+                f"no account {account!r} in the store {self.url} (have: {', '.join(accounts) or 'none'}): run "
+                f"`humansupport sync {vendor or 'VENDOR'}` (with the same --account) before {before}"
+            )
 
     def counts(self, account: str) -> dict[str, int]:
         out = {}

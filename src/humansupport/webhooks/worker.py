@@ -364,14 +364,10 @@ class Worker:
         agent = decision.agent_id
         assert agent is not None
         try:
-            await rt.adapter.assign(conv.id, agent, expected_updated_at=conv.updated_at, expected_version=conv.version)
+            fresh = await self._assign_guarded(rt, router, conv, decision)
         except ConflictError:
             # changed since our read (a person got there first): the retry re-reads and, if assigned, leaves it
             raise _Retry(0.0, "changed in the helpdesk since it was read; re-reading") from None
-        # no mark before the read-back: a crash here leaves the row to be taken again, and that attempt reads
-        # the conversation assigned and leaves it (the guarded write, not a mark, is what makes this at most once)
-        router.record(decision)
-        fresh = await self._fresh(rt, conv.id)
         if fresh is not None and fresh.assignee_id != agent:
             return Outcome(
                 state=DONE,
@@ -380,6 +376,22 @@ class Worker:
                 assigned_agent_id=agent,
             )
         return Outcome(state=DONE, outcome="assigned", message=decision.reason, assigned_agent_id=agent)
+
+    async def _assign_guarded(
+        self, rt: AccountRuntime, router: Router, conv: Conversation, decision: RoutingDecision
+    ) -> Conversation | None:
+        """Assigns as decided unless the conversation changed since `conv` was read (`ConflictError`), counts it
+        in the router's loads, and returns it read back (and kept for the store); None when deleted meanwhile.
+
+        No mark before the read-back: a crash here leaves the row to be taken again, and that attempt reads the
+        conversation assigned and leaves it (the guarded write, not a mark, is what makes this at most once).
+        """
+        assert decision.agent_id is not None
+        await rt.adapter.assign(
+            conv.id, decision.agent_id, expected_updated_at=conv.updated_at, expected_version=conv.version
+        )
+        router.record(decision)
+        return await self._fresh(rt, conv.id)
 
     async def _assigned(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
         """A reassignment: record it (store and loads), never revert it."""
@@ -478,13 +490,9 @@ class Worker:
         if decision.action != "assign" or not decision.agent_id:
             return "hold_expired", f"waited {hours:g} h; {decision.reason}", None
         try:
-            await rt.adapter.assign(
-                conv.id, decision.agent_id, expected_updated_at=conv.updated_at, expected_version=conv.version
-            )
+            await self._assign_guarded(rt, router, conv, decision)
         except ConflictError:
             return "hold_ended", "changed in the helpdesk meanwhile; left as is", None
-        router.record(decision)
-        await self._fresh(rt, conv.id)
         return "hold_expired_assigned", f"waited {hours:g} h; {decision.reason}", decision.agent_id
 
     async def _agent_availability(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
@@ -521,15 +529,12 @@ class Worker:
                 reason=f"held for {_name(router, agent_id)}, who is back",
             )
             try:
-                await rt.adapter.assign(
-                    conv.id, agent_id, expected_updated_at=conv.updated_at, expected_version=conv.version
-                )
+                await self._assign_guarded(rt, router, conv, decision)
             except ConflictError:
                 await asyncio.to_thread(
                     self.queue.release_hold, row_id, outcome="hold_ended", message="changed in the helpdesk meanwhile"
                 )
                 continue
-            router.record(decision)
             await asyncio.to_thread(
                 self.queue.release_hold, row_id, outcome="offered", message=decision.reason, assigned_agent_id=agent_id
             )
