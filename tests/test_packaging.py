@@ -97,3 +97,4 @@ def test_the_sdist_holds_its_package_tests_and_docs_only(folder: Path, tmp_path:
         assert {"docs", "CHANGELOG.md", "conftest.py"} <= tops and "tests/pgserver.py" in names
     else:
         assert {"tests/specs/openapi.yaml", "tests/specs/LICENSE", "tests/specs/SOURCES.md"} <= names
+        assert "docs/vendors/zendesk.md" in names, "the vendor page its README and errors point to"

@@ -56,7 +56,9 @@ def test_no_build_or_ci_file_reaches_beside_the_repository() -> None:
 def test_the_scan_sees_a_path_leaving_the_repository(tmp_path: Path) -> None:
     """The scan is not vacuous: the old way of finding the vendor files is caught."""
     sample = tmp_path / "conftest.py"
-    sample.write_text('SPECS = here.parent / "shared" / "specs"\nOTHER = Path("../shared/specs/zendesk")\n"""../shared"""\n')
+    sample.write_text(
+        'SPECS = here.parent / "shared" / "specs"\nOTHER = Path("../shared/specs/zendesk")\n"""../shared"""\n'
+    )
     hits = [lit for _, lit in _string_literals(sample) if not lit.startswith('"""')]
     assert [h for h in hits if _LEAVING.search(h.strip("\"'")) or h.strip("\"'") == "shared"] == [
         '"shared"',
