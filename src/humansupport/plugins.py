@@ -33,6 +33,7 @@ __all__ = [
     "TRACE_ENV",
     "PluginInfo",
     "PluginRegistry",
+    "check_contract",
     "get_registry",
     "new_plugin_manager",
     "reset_registry",
