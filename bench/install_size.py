@@ -24,7 +24,12 @@ VENDORS = ("zendesk", "helpscout", "freshdesk", "intercom")
 
 
 def _largest(site: Path, top: int = 5) -> list[tuple[str, int]]:
-    sizes = [(d.name, tree_size(d)) for d in site.iterdir() if d.is_dir() and not d.name.endswith(".dist-info")]
+    seeded = {"pip", "setuptools", "pkg_resources", "_distutils_hack", "__pycache__"}  # the fresh venv's own
+    sizes = [
+        (d.name, tree_size(d))
+        for d in site.iterdir()
+        if d.is_dir() and not d.name.endswith(".dist-info") and d.name not in seeded
+    ]
     return sorted(sizes, key=lambda kv: -kv[1])[:top]
 
 
