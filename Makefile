@@ -7,7 +7,7 @@ STAMP := $(VENV)/.synced
 DIST := dist
 PACKAGES := . $(wildcard plugins/humansupport-*)
 
-.PHONY: demo test lint fmt typecheck unit bench clean postgres browser dist distcheck
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser docs dist distcheck
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(STAMP)
 	$(RUN) ruff format src tests bench plugins conftest.py
 	$(RUN) cog -r docs/cli.md
 
+# the docs site into site/ (gitignored): strict (a broken link or anchor, a page missing from the nav fails) and
+# offline (an audit hook refuses every connection, so no theme or plugin fetches anything at build time)
+docs: $(STAMP)
+	$(RUN) python tests/offline_docs_build.py --quiet
+
 typecheck: $(STAMP)
 	$(RUN) mypy src $(wildcard plugins/*/src)
 
@@ -52,6 +57,7 @@ test: $(STAMP) postgres browser distcheck
 	$(RUN) ruff check src tests bench plugins conftest.py
 	$(RUN) ruff format --check src tests bench plugins conftest.py
 	$(RUN) cog --check docs/cli.md
+	@$(MAKE) --no-print-directory docs
 	$(RUN) mypy src $(wildcard plugins/*/src)
 	$(RUN) pytest
 
@@ -70,4 +76,4 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DIST) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(DIST) .mypy_cache .ruff_cache .pytest_cache site

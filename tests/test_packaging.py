@@ -94,7 +94,7 @@ def test_the_sdist_holds_its_package_tests_and_docs_only(folder: Path, tmp_path:
     assert {"plugins", "bench", ".ci", "dist", ".venv"}.isdisjoint(tops)
     assert {"LICENSE", "README.md", "pyproject.toml", "tests", "src"} <= tops
     if folder == ROOT:
-        assert {"docs", "CHANGELOG.md", "conftest.py"} <= tops and "tests/pgserver.py" in names
+        assert {"docs", "mkdocs.yml", "CHANGELOG.md", "conftest.py"} <= tops and "tests/pgserver.py" in names
     else:
         assert {"tests/specs/openapi.yaml", "tests/specs/LICENSE", "tests/specs/SOURCES.md"} <= names
         assert "docs/vendors/zendesk.md" in names, "the vendor page its README and errors point to"
