@@ -43,6 +43,7 @@ from humansupport.http import (
     Page,
     PageNumberPaginator,
     PageRequest,
+    RateBudget,
     RateLimitHeaders,
     RetryPolicy,
     iter_pages,
@@ -141,6 +142,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
+        account: str | None = None,
+        rate_budget: RateBudget | None = None,
         **_: Any,
     ) -> None:
         secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
@@ -158,10 +161,11 @@ class HelpScoutAdapter(AsyncHelpdesk):
             clock=clock,
             retry=retry or RetryPolicy(),
             limiter=limiter_for(
-                f"helpscout:{app_id}",
+                f"helpscout:{account or app_id}",
                 per_minute=rate_limit_per_minute or DEFAULT_PER_MINUTE,
                 clock=clock,
                 headers=RATE_HEADERS,
+                budget=rate_budget,
             ),
             rate_headers=RATE_HEADERS,
             request_id_headers=("Correlation-ID", "X-Request-Id"),
