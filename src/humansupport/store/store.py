@@ -21,6 +21,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ConfigError, LockHeldError, StoreError
+from ..http.ratelimit import LocalRateBudget, RateBudget
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
 
@@ -80,6 +81,7 @@ class Store:
         md = build_metadata()
         self.t = md.tables
         self.metadata = md
+        self._rate_budget: RateBudget | None = None
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -116,6 +118,24 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def rate_budget(self) -> RateBudget:
+        """The request budget every process using this store shares per account (pass it to `build_adapter`).
+
+        PostgreSQL: rows in the store, on the database's clock, shared by every machine. SQLite: a locked file
+        beside the store, shared by the processes of this host. An in-memory store: this process only.
+        """
+        if self._rate_budget is None:
+            from .budget import BUDGET_FILE_SUFFIX, FileRateBudget, PostgresRateBudget
+
+            database = self.engine.url.database
+            if self.engine.dialect.name == "postgresql":
+                self._rate_budget = PostgresRateBudget(self)
+            elif database and database != ":memory:":
+                self._rate_budget = FileRateBudget(f"{database}{BUDGET_FILE_SUFFIX}")
+            else:
+                self._rate_budget = LocalRateBudget()
+        return self._rate_budget
 
     def __enter__(self) -> Store:
         return self
