@@ -276,8 +276,8 @@ def sync_command(
     from .sync import sync_helpdesk
 
     def body() -> None:
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -350,7 +350,6 @@ def route_command(
     def body() -> None:
         if (conversation_id is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         config, affinity = _routing_config(
             {
                 "threshold": threshold,
@@ -364,6 +363,7 @@ def route_command(
             }
         )
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
             result = asyncio.run(
                 route_conversations(
                     adapter,
@@ -523,7 +523,7 @@ def rebalance_plan_command(
         label = account or vendor
         with _open_store(store_url, create=False) as store:
             require_history(store, label)  # before credentials: an empty store is the likelier mistake
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
@@ -603,8 +603,8 @@ def rebalance_apply_command(
         if chosen is None:
             raise ConfigError("the plan names no vendor: pass --vendor")
         label = account or (plan.account if plan else None) or chosen
-        adapter = build_adapter(chosen, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(chosen, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -732,8 +732,8 @@ def profile_command(
         if forget and (force or html is not None):
             raise typer.BadParameter("--forget takes no --force or --html")
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -808,8 +808,8 @@ def enrich_command(
 
     def body() -> None:
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
