@@ -311,6 +311,13 @@ def sync_command(
             return
         items = ", ".join(f"{n} {k}" for k, n in report.items.items())
         typer.echo(f"{vendor}: synced {items}, {report.messages} messages")
+        typer.echo(
+            f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
+            + "".join(
+                f"\n  {name:<14}{s.items:>9} items{s.requests:>7} requests{s.rate_limited:>5} x 429{s.seconds:>8.1f} s"
+                for name, s in report.streams.items()
+            )
+        )
         if report.deleted_agents:
             typer.echo(f"agents gone from the helpdesk: {', '.join(report.deleted_agents)}")
 

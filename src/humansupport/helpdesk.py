@@ -147,6 +147,22 @@ class AsyncHelpdesk(ABC):
         """
         raise NotImplementedError(f"{self.vendor} has no bulk message export (capabilities.bulk_messages is false)")
 
+    def iter_conversations_with_messages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
+        """Conversations updated since a time, each with all its messages in time order, from the listing.
+
+        Only where `capabilities.embedded_messages` is true (Help Scout's `embed=threads`): sync then needs
+        about one request per page of conversations instead of one per conversation. Where the listing's
+        copy is incomplete (Help Scout truncates chats), the adapter reads that conversation's messages again.
+        """
+        raise NotImplementedError(
+            f"{self.vendor} lists no messages with conversations (capabilities.embedded_messages is false)"
+        )
+
     @abstractmethod
     def iter_agents(self) -> AsyncIterator[Agent]:
         """Agents with availability, capacity and group ids."""
@@ -406,6 +422,16 @@ class Helpdesk:
 
     def iter_all_messages(self, *, updated_since: datetime | None = None) -> Iterator[Message]:
         return self._runner.iterate(self._adapter.iter_all_messages(updated_since=updated_since))
+
+    def iter_conversations_with_messages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> Iterator[tuple[Conversation, list[Message]]]:
+        return self._runner.iterate(
+            self._adapter.iter_conversations_with_messages(updated_since=updated_since, status=status)
+        )
 
     def iter_agents(self) -> Iterator[Agent]:
         return self._runner.iterate(self._adapter.iter_agents())

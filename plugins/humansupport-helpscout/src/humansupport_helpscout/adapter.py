@@ -123,6 +123,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         availability=True,  # GET /v2/users/{id}/status
         signed_webhooks=True,  # X-HelpScout-Signature, HMAC-SHA1
         incremental_export=False,  # only modifiedSince on the list endpoint
+        embedded_messages=True,  # the listing with embed=threads; chats re-read (the list truncates them)
         satisfaction_ratings=False,  # GET /v2/ratings/{id} only; no list endpoint to sync from
         webhook_registration=True,  # POST /v2/webhooks with our secret
         saved_replies=True,  # per inbox: GET /v2/mailboxes/{id}/saved-replies, then each reply's text
