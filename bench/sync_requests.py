@@ -113,14 +113,16 @@ def main() -> int:
         per_k = 1000 / r["conversations"]
         minimum = r["minimum"]
         ratio = r["bulk"] / minimum if minimum else float("nan")
-        print(
-            f"sync_requests {vendor}: {r['conversations']} conversations, {r['messages']} messages; "
-            f"conversations+messages {r['bulk'] * per_k:.0f} requests per 1,000 conversations "
-            f"(minimum {minimum * per_k:.0f}, ratio {ratio:.2f}); other streams {r['other'] * per_k:.0f} per 1,000; "
-            f"429s {r['rate_limited']}; no-change sync {r['no_change_s']:.2f} s wall, {r['no_change_requests']} requests"
-            if minimum
-            else f"sync_requests {vendor}: {r['bulk']} requests for {r['conversations']} conversations (no minimum known)"
-        )
+        if not minimum:
+            print(f"sync_requests {vendor}: {r['bulk']} requests, {r['conversations']} conversations (no minimum)")
+        else:
+            print(
+                f"sync_requests {vendor}: {r['conversations']} conversations, {r['messages']} messages; "
+                f"conversations+messages {r['bulk'] * per_k:.0f} requests per 1,000 conversations "
+                f"(minimum {minimum * per_k:.0f}, ratio {ratio:.2f}); other streams {r['other'] * per_k:.0f} "
+                f"per 1,000; 429s {r['rate_limited']}; no-change sync {r['no_change_s']:.2f} s wall, "
+                f"{r['no_change_requests']} requests"
+            )
         if (minimum and ratio > OVERHEAD_LIMIT) or r["no_change_s"] >= NO_CHANGE_LIMIT_S:
             failed = True
     return 1 if failed else 0
