@@ -91,7 +91,7 @@ def build_runtime(
             f"(`humansupport webhooks register {spec.vendor}` prints where it comes from)"
         )
     adapter: AsyncHelpdesk = cls.from_settings(
-        resolved, transport=transport, clock=clock, rate_budget=store.rate_budget()
+        resolved, transport=transport, clock=clock, rate_budget=store.rate_budget(clock=clock)
     )
     return AccountRuntime(
         vendor=spec.vendor,
