@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from humansupport.http.ratelimit import LocalRateBudget, RateBudget, RateLimiter
+from humansupport.plugins import PluginRegistry
 from humansupport.store import Store
 from humansupport.store.budget import FileRateBudget, PostgresRateBudget
 from humansupport.testing import FakeClock
@@ -120,3 +121,19 @@ def test_processes_together_never_exceed_the_window(store_url: str) -> None:
     for t in sent:
         assert sum(1 for u in sent if t <= u < t + 0.9) <= 4
     assert sent[-1] - sent[0] >= 3.5, "18 requests at 4 a second need at least four windows across the processes"
+
+
+def test_every_first_party_adapter_spends_from_an_injected_budget(installed_registry: PluginRegistry) -> None:
+    clock = FakeClock()
+    budget = LocalRateBudget(clock=clock)
+    fakes = installed_registry.fakes()
+    assert set(fakes) >= {"zendesk", "helpscout", "freshdesk", "intercom"}
+    for vendor, fake_cls in fakes.items():
+        cls = installed_registry.helpdesk(vendor)
+        settings = cls.settings_model.model_validate({**fake_cls.adapter_settings(), "account": f"{vendor}-a"})
+        adapter = cls.from_settings(
+            settings, transport=fake_cls(clock=clock).transport(), clock=clock, rate_budget=budget
+        )
+        limiter = adapter.http.limiter  # type: ignore[attr-defined]
+        assert limiter.budget is budget, vendor
+        assert limiter.key == f"{vendor}:{vendor}-a", "the account name keys the budget"
