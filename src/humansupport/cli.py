@@ -294,8 +294,8 @@ def sync_command(
     from .sync import sync_helpdesk
 
     def body() -> None:
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -329,6 +329,13 @@ def sync_command(
             return
         items = ", ".join(f"{n} {k}" for k, n in report.items.items())
         typer.echo(f"{vendor}: synced {items}, {report.messages} messages")
+        typer.echo(
+            f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
+            + "".join(
+                f"\n  {name:<14}{s.items:>9} items{s.requests:>7} requests{s.rate_limited:>5} x 429{s.seconds:>8.1f} s"
+                for name, s in report.streams.items()
+            )
+        )
         if report.deleted_agents:
             typer.echo(f"agents gone from the helpdesk: {', '.join(report.deleted_agents)}")
 
@@ -368,7 +375,6 @@ def route_command(
     def body() -> None:
         if (conversation_id is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         config, affinity = _routing_config(
             {
                 "threshold": threshold,
@@ -382,6 +388,7 @@ def route_command(
             }
         )
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
             result = asyncio.run(
                 route_conversations(
                     adapter,
@@ -543,7 +550,7 @@ def rebalance_plan_command(
         label = account or vendor
         with _open_store(store_url, create=False) as store:
             require_history(store, label)  # before credentials: an empty store is the likelier mistake
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
@@ -623,8 +630,8 @@ def rebalance_apply_command(
         if chosen is None:
             raise ConfigError("the plan names no vendor: pass --vendor")
         label = account or (plan.account if plan else None) or chosen
-        adapter = build_adapter(chosen, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(chosen, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -752,8 +759,8 @@ def profile_command(
         if forget and (force or html is not None):
             raise typer.BadParameter("--forget takes no --force or --html")
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -828,8 +835,8 @@ def enrich_command(
 
     def body() -> None:
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
