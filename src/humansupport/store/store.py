@@ -744,7 +744,12 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
         if not file.exists():
             if not create:
                 raise StoreError(f"no store at {file}; run `humansupport sync VENDOR` first")
-            file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the folder for the store {file}: {exc.strerror or exc}. {_CHOOSE_STORE}"
+                ) from None
         url = url.set(database=str(file))
     engine = sa.create_engine(url, connect_args={"timeout": lock_timeout}, future=True)
 
@@ -765,12 +770,40 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
     return engine
 
 
+_CHOOSE_STORE: Final = (
+    "Pass a writable path with --store, or set HUMANSUPPORT_STORE or [store] url in humansupport.toml"
+)
+
+
+def _sqlite_access_problem(url: str) -> str | None:
+    """Why SQLite cannot open or write the store file at `url`, in words (None: not a file problem we can tell)."""
+    try:
+        path = sa.engine.make_url(url).database
+    except sa.exc.ArgumentError:
+        return None
+    if not path or path == ":memory:":
+        return None
+    file = Path(path).expanduser()
+    folder = file.parent
+    if file.is_dir():
+        return f"the store path {file} is a folder, not a file"
+    if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+        return f"the store file {file} is not readable and writable by this user"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # WAL mode keeps two files beside the store (-wal, -shm): the folder must be writable too
+        return f"the folder {folder} of the store {file} is not writable by this user (SQLite writes -wal/-shm there)"
+    return None
+
+
 @contextmanager
 def _translate(url: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.OperationalError as exc:
         text = str(exc.orig if exc.orig is not None else exc)
+        if url.startswith("sqlite") and ("unable to open database file" in text or "readonly database" in text):
+            problem = _sqlite_access_problem(url) or f"SQLite says: {text}"
+            raise ConfigError(f"cannot open the store {url}: {problem}. {_CHOOSE_STORE}") from None
         if "locked" in text or "busy" in text:
             raise LockHeldError(
                 f"the store {url} is locked by another process (another sync or rebalance); try again later"
