@@ -43,7 +43,7 @@ def test_store_history_matches_the_in_memory_facts(tmp_path: Path, synthetic_his
         assert source("nobody") is None
 
 
-def test_deactivated_preferred_agent_is_flagged(tmp_path: Path) -> None:
+def test_a_deactivated_agent_is_never_the_preferred_agent(tmp_path: Path) -> None:
     from humansupport import Agent, Conversation, Message
 
     now = datetime(2026, 11, 1, tzinfo=UTC)
@@ -53,5 +53,11 @@ def test_deactivated_preferred_agent_is_flagged(tmp_path: Path) -> None:
         msg = Message(id="m", conversation_id="c", author_id="7", author_role="agent", created_at=now)
         store.write_conversations("a", [(conv, [msg])])
         got = StoreHistory(store, "a", now=now)("u")
-        assert got is not None and got.preferred_agent_name == "Ola"
-        assert got.preferred_agent_reason == "1 reply over 1 conversation, last today, no longer active"
+        # Ola knows them but is deactivated: routing could not pick her, so no preferred agent is named
+        assert got is not None and got.conversation_count == 1
+        assert (got.preferred_agent_id, got.preferred_agent_name, got.preferred_agent_reason) == (None, None, None)
+        store.upsert_agents("a", [Agent(id="8", name="Nina")], seen_at=now)
+        later = Message(id="m2", conversation_id="c", author_id="8", author_role="agent", created_at=now)
+        store.write_conversations("a", [(conv, [msg, later])])
+        got = StoreHistory(store, "a", now=now)("u")
+        assert got is not None and got.preferred_agent_name == "Nina"

@@ -193,17 +193,17 @@ def check_command(
     def body() -> None:
         adapter = build_adapter(vendor, settings={"base_url": base_url} if base_url else None, clock=SYSTEM_CLOCK)
 
-        async def go() -> dict[str, Any]:
+        async def go() -> Any:
             async with adapter:
-                return (await adapter.check()).to_dict()
+                return await adapter.check()
 
-        report = asyncio.run(go())
+        checked = asyncio.run(go())
+        report = checked.to_dict()
         if as_json:
             emit_json(report)
             return
         typer.echo(f"{vendor}: ok")
-        if report.get("rate_limit"):
-            typer.echo(f"rate limit: {report['rate_remaining']:.0f} of {report['rate_limit']:.0f} requests/min left")
+        typer.echo(checked.rate_line())  # either rate figure may be missing: never formatted blindly
         for key, value in sorted((report.get("details") or {}).items()):
             typer.echo(f"{key}: {value}")
 

@@ -79,6 +79,17 @@ class CheckReport:
             "details": dict(self.details),
         }
 
+    def rate_line(self) -> str:
+        """The human line for the rate budget; either figure may be missing (no headers seen yet, or none sent)."""
+        limit, remaining = self.rate_limit, self.rate_remaining
+        if limit and remaining is not None:
+            return f"rate limit: {remaining:.0f} of {limit:.0f} requests/min left"
+        if limit:
+            return f"rate limit: {limit:.0f} requests/min, remaining unknown (the helpdesk sent no remaining count)"
+        if remaining is not None:
+            return f"rate limit: {remaining:.0f} requests left, limit unknown"
+        return "rate limit: unknown (the helpdesk sent no rate-limit headers yet)"
+
 
 class AsyncHelpdesk(ABC):
     """What a helpdesk plugin implements. Async first; see docs/plugins.md for the contract of each method.

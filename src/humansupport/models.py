@@ -214,6 +214,8 @@ class Customer(_VendorRecord):
     notes: str | None = None
     created_at: OptionalUtcTime = None
     updated_at: OptionalUtcTime = None
+    #: False for a customer the helpdesk deleted (soft delete) or deactivated: enrichment writes nothing to them
+    active: bool = True
 
 
 class Group(_VendorRecord):

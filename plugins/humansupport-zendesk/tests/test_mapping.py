@@ -182,3 +182,12 @@ def test_ticket_events_yield_comments_with_audit_time_and_updater() -> None:
 def test_times_never_raise(value: Any) -> None:
     result = mapping.zendesk_time(value)
     assert result is None or result.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("flags", "active"),
+    [({}, True), ({"active": True}, True), ({"active": False}, False), ({"active": True, "suspended": True}, False)],
+)
+def test_a_deleted_or_suspended_end_user_is_an_inactive_customer(flags: dict[str, Any], active: bool) -> None:
+    customer = mapping.user_to_customer({"id": 7, "name": "Ana", "role": "end-user", **flags})
+    assert customer is not None and customer.active is active

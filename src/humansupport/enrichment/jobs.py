@@ -8,14 +8,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer
-from .lookup import resolve_customer
+from .lookup import CustomerErasedError, resolve_customer
 from .profile import CustomerHistory, EnrichmentError, EnrichmentSettings, Profile, ProfileBuilder
 from .writeback import (
     ApplyResult,
@@ -92,9 +92,18 @@ async def enrich_customer(
     write: bool = False,
     force: bool = False,
     known: Iterable[Customer] | None = None,
+    erased: Collection[str] = (),
 ) -> ProfileOutcome:
-    """`humansupport profile VENDOR CUSTOMER_OR_EMAIL [--write] [--force]`: dry-run unless `write`."""
+    """`humansupport profile VENDOR CUSTOMER_OR_EMAIL [--write] [--force]`: dry-run unless `write`.
+
+    A customer in `erased` (the store's tombstones) raises `CustomerErasedError` before anything is built.
+    """
     customer = await resolve_customer(adapter, key, known=known)
+    if customer.id in erased:
+        raise CustomerErasedError(
+            f"customer {customer.id} was erased (profile --forget): humansupport does not profile or write them again",
+            key=key,
+        )
     profile = await builder.build(customer, now=now, history=_history(histories, customer.id))
     plan = _plan(adapter, customer, profile, builder=builder, record=record, force=force)
     result = await apply_profile(adapter, customer.id, plan.patch, dry_run=not write, record=record)

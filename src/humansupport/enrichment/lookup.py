@@ -8,7 +8,7 @@ from ..errors import HumansupportError, NotFoundError
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer
 
-__all__ = ["CustomerLookupError", "resolve_customer"]
+__all__ = ["CustomerErasedError", "CustomerLookupError", "resolve_customer"]
 
 
 class CustomerLookupError(HumansupportError):
@@ -18,6 +18,11 @@ class CustomerLookupError(HumansupportError):
         super().__init__(message)
         self.key = key
         self.candidates = candidates or []
+
+
+class CustomerErasedError(CustomerLookupError):
+    """The customer was erased (`profile --forget`): their tombstone keeps humansupport from profiling or
+    writing them again."""
 
 
 def _addresses(customer: Customer) -> set[str]:

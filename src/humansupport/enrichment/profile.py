@@ -228,7 +228,9 @@ def build_histories(
             ),
             key=lambda p: (p.at is None, p.at or now),
         )
-        preferred = max(affinity, key=lambda a: (affinity[a], a)) if affinity else None
+        # the preferred agent is one routing could pick: active (not deleted, not suspended) where known
+        pickable = {a: s for a, s in affinity.items() if a not in agent_by_id or agent_by_id[a].active}
+        preferred = max(pickable, key=lambda a: (pickable[a], a)) if pickable else None
         reason = None
         name = None
         if preferred is not None:
@@ -240,8 +242,6 @@ def build_histories(
             if days is not None:
                 parts.append(f"last {days} days ago")
             parts.append(f"{good} good rating{'' if good == 1 else 's'}")
-            if agent is not None and not agent.active:
-                parts.append("no longer active")
             reason = ", ".join(parts)
         last = convs[-1]
         out[customer_id] = CustomerHistory(

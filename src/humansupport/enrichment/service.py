@@ -85,6 +85,7 @@ async def run_profile(
             write=write,
             force=force,
             known=known,
+            erased=store.erased_customers(account),
         )
     finally:  # fields verified before a missing one stopped the write are ours: remember them
         save_write_record(store, account, record, at=now)
@@ -174,7 +175,8 @@ async def run_enrich(
     is stored as the helpdesk returned it. Unchanged customers cost no request; the adapter's rate
     limiter paces the writes, and `max_writes` caps them (the rest waits for the next run).
     """
-    customers = store.customers(account, touched_since=since)
+    erased = store.erased_customers(account)  # the store never holds them again; a guard all the same
+    customers = [c for c in store.customers(account, touched_since=since) if c.id not in erased]
     record = load_write_record(store, account)
     written: list[ApplyResult] = []
     try:

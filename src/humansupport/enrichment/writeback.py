@@ -341,11 +341,14 @@ def plan_writeback(
 ) -> PatchPlan:
     """Only the changes the helpdesk needs so that it shows `profile`; empty when it already does.
 
-    An opted-out customer (`do_not_enrich`) gets nothing new, and what we wrote before is removed
-    (a human's edits to it stay, unless `force`). With `append_only_notes` (the adapter's capability) the
-    customer record shows no note text, and nobody can edit the note we posted, so our current block is the
-    one the write record holds.
+    An inactive customer (`Customer.active` false: deleted or deactivated in the helpdesk) gets no patch at
+    all (`skipped="inactive"`). An opted-out customer (`do_not_enrich`) gets nothing new, and what we wrote
+    before is removed (a human's edits to it stay, unless `force`). With `append_only_notes` (the adapter's
+    capability) the customer record shows no note text, and nobody can edit the note we posted, so our
+    current block is the one the write record holds.
     """
+    if not customer.active:  # deleted or deactivated in the helpdesk: nothing to show anyone, nothing to write
+        return PatchPlan(customer_id=customer.id, patch=ProfilePatch(), skipped="inactive")
     opted_out = settings.opted_out(customer) or profile.do_not_enrich
     record = record or WriteRecord()
     last = record.attributes.get(customer.id, {})

@@ -12,9 +12,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..errors import ConfigError, PluginError
+from . import literal_scan
 from .reply_text import ReplySource, ReplyText, parse_reply
 
 if TYPE_CHECKING:
@@ -65,6 +68,11 @@ class Severity(StrEnum):
 _RANK: Final = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
 def phrase_pattern(spec: str) -> str:
     """A regex for a phrase: whole words only, any whitespace (a line wrap too) between words.
 
@@ -91,7 +99,7 @@ class Phrase:
         return cls(pattern=phrase_pattern(" ".join(words)), rewrite=rewrite, reason=reason)
 
     def compiled(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, re.IGNORECASE)
+        return _compiled(self.pattern)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,21 +137,32 @@ class PhraseRule:
     exceptions: ClassVar[tuple[str, ...]] = ()  # regexes of uses that are fine ("with all our might")
 
     def check(self, reply: ReplyText, options: RuleOptions) -> Iterator[RuleMatch]:
-        text = reply.searchable
-        allowed = [
+        scan = reply.scan
+        allowed = sorted(
             (m.start(), m.end())
             for pattern in (*self.exceptions, *options.allow)
-            for m in re.finditer(pattern, text, re.IGNORECASE)
-        ]
-        found: list[tuple[int, int, int, Phrase]] = []
-        for phrase in (*self.phrases, *options.extra):
-            for m in phrase.compiled().finditer(text):
-                if m.end() > m.start():
-                    found.append((m.start(), m.start() - m.end(), m.end(), phrase))
-        found.sort(key=lambda item: (item[0], item[1]))
+            for m in literal_scan.finditer(_compiled(pattern), scan)
+        )
+        phrases = (*self.phrases, *options.extra)
+        found: list[tuple[int, int, int]] = []  # (start, -length, phrase index): sorts earliest, then longest
+        for index, phrase in enumerate(phrases):
+            for m in literal_scan.finditer(phrase.compiled(), scan):
+                start, end = m.span()
+                if end > start:
+                    found.append((start, start - end, index))
+        found.sort()
         last_end = -1
-        for start, _, end, phrase in found:
-            if start < last_end or any(a <= start and end <= b for a, b in allowed):
+        # one sweep over both sorted lists (not every allowed span per match): a match is allowed when an
+        # allowed span starting at or before it reaches at least to its end
+        next_allowed, reach = 0, -1
+        for start, negative_length, index in found:
+            if start < last_end:
+                continue
+            end, phrase = start - negative_length, phrases[index]
+            while next_allowed < len(allowed) and allowed[next_allowed][0] <= start:
+                reach = max(reach, allowed[next_allowed][1])
+                next_allowed += 1
+            if end <= reach:
                 continue
             if not self.keep(reply, start, end):
                 continue
@@ -373,6 +392,7 @@ class Linter:
         unknown = sorted(reply.marker_rules - self.rule_ids)
         if unknown:
             report.warnings.append(f"ignore marker names unknown rule(s): {', '.join(unknown)}")
+        markers = bool(reply.ignore_all or reply.ignore_lines)
         for rule, severity, options in self._rules:
             try:
                 matches = list(rule.check(reply, options))
@@ -384,7 +404,7 @@ class Linter:
                     report.warnings.append(f"rule {rule.id} returned {match!r}, not an in-range RuleMatch; ignored")
                     continue
                 line, column = reply.position(match.start)
-                if reply.ignored(rule.id, line):
+                if markers and reply.ignored(rule.id, line):
                     continue
                 end_line, end_column = reply.position(match.end)
                 report.findings.append(
@@ -400,7 +420,7 @@ class Linter:
                         suggestion=match.suggestion,
                     )
                 )
-        report.findings.sort(key=lambda f: (f.line, f.column, f.rule))
+        report.findings.sort(key=attrgetter("line", "column", "rule"))
         return report
 
     def lint_text(self, text: str, *, name: str = "<text>", markdown: bool = False) -> ReplyReport:

@@ -8,10 +8,13 @@ for that phrase. docs/insights.md lists what each rule matches and what it leave
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from ..hookspecs import hookimpl
-from .replies import Phrase, PhraseRule, Severity, phrase_pattern
+from . import literal_scan
+from .literal_scan import ScanText
+from .replies import Phrase, PhraseRule, RuleMatch, RuleOptions, Severity, phrase_pattern
 from .reply_text import ReplyText
 
 if TYPE_CHECKING:
@@ -107,9 +110,11 @@ class ReflexiveApology(PhraseRule):
 
 _SAY_WHEN = "say what you will do and by when: 'I'm checking the billing logs and will update you by 3 pm today.'"
 
-_NEXT_STEP: Final = re.compile(
-    "|".join(
-        (
+# one pattern per kind of next step (not one alternation): each is tried only where its words occur
+_NEXT_STEP: Final = (
+    *(
+        re.compile(pattern, re.IGNORECASE)
+        for pattern in (
             r"\b\d{1,2}(?::[0-5]\d)?\s?[ap]\.?m\b\.?",  # 3pm, 10:30 a.m.
             r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b",  # 14:00
             r"\b(?:noon|midday|midnight|tomorrow|tonight|later today|eod|cob|close of business)\b",
@@ -122,16 +127,16 @@ _NEXT_STEP: Final = re.compile(
             r"eight|ten|twelve)(?:\s*-\s*\d+)?\s*(?:business\s+|working\s+)?(?:minutes?|mins?|hours?|hrs?|days?|weeks?)\b",
             r"#\d{2,}\b",  # ticket #4821
             r"\b(?:ticket|issue|case|bug|incident|reference|ref)\.?\s*(?:no\.?|number|#|:)?\s*[a-z]*-?\d+\b",
-            r"https?://\S*(?:status|issues?|tickets?|incidents?)\S*",
-            r"\{\{[^}]*(?:date|time|due|eta)[^}]*\}\}",  # a helpdesk placeholder that fills in a date
+            # bounded runs: an unbounded one rescans to the end of a long token from every "http"/"{{" in it
+            r"https?://\S{0,200}?(?:status|issues?|tickets?|incidents?)",
+            r"\{\{[^}]{0,100}?(?:date|time|due|eta)[^}]{0,100}\}\}",  # a placeholder that fills in a date
         )
     ),
-    re.IGNORECASE,
+    re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d+\b"),  # JIRA-style PAY-123 (case matters)
 )
-_TRACKER_KEY: Final = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d+\b")  # JIRA-style PAY-123 (case matters)
 
 
-def has_next_step(text: str) -> bool:
+def has_next_step(text: str | ScanText) -> bool:
     """Whether a reply names a concrete next step: a time, a date, a deadline, a duration, or a reference.
 
     The heuristic (docs/insights.md): "3 pm", "14:00", "tomorrow", "by Friday", "end of day", "Dec 3",
@@ -139,7 +144,8 @@ def has_next_step(text: str) -> bool:
     issue URL, or a `{{...due_date...}}` placeholder anywhere in the reply. Vague words ("soon", "shortly",
     "in a few days") are not a next step.
     """
-    return bool(_NEXT_STEP.search(text) or _TRACKER_KEY.search(text))
+    scan = text if isinstance(text, ScanText) else ScanText(text=text)
+    return any(literal_scan.search(pattern, scan) is not None for pattern in _NEXT_STEP)
 
 
 class FalseHope(PhraseRule):
@@ -180,8 +186,11 @@ class FalseHope(PhraseRule):
         _p(r"as soon as (?:possible|we can)|asap", "give a time, even a range: 'within 2 business days'"),
     )
 
-    def keep(self, reply: ReplyText, start: int, end: int) -> bool:
-        return not has_next_step(reply.searchable)
+    def check(self, reply: ReplyText, options: RuleOptions) -> Iterator[RuleMatch]:
+        # the next step is a property of the whole reply: looked for once, not once per promise found
+        if has_next_step(reply.scan):
+            return iter(())
+        return super().check(reply, options)
 
 
 _DESCRIBE = (

@@ -16,7 +16,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
+
+from .literal_scan import ScanText
 
 __all__ = ["ALL_RULES", "ReplySource", "ReplyText", "parse_reply"]
 
@@ -29,8 +32,9 @@ _MARKER = re.compile(
 )
 _FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[^\n]*$", re.MULTILINE)
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_INLINE_CODE = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)[^\n]+?(?<!`)(?P=ticks)(?!`)")
+_TICKS = re.compile(r"`+")
 _QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
+_NEWLINE = re.compile("\n")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
@@ -69,6 +73,11 @@ class ReplyText:
     ignore_lines: dict[int, frozenset[str]] = field(default_factory=dict)
     marker_rules: frozenset[str] = frozenset()  # every rule id a marker named (checked against known rules)
     _line_starts: list[int] = field(default_factory=list, repr=False)
+
+    @cached_property
+    def scan(self) -> ScanText:
+        """`searchable` with its folded twin, made once per reply and shared by every rule (see literal_scan)."""
+        return ScanText(text=self.searchable)
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
@@ -117,10 +126,11 @@ def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> Re
         _mask_fences(text, chars)
         for m in _QUOTE_PREFIX.finditer(text):
             _blank(chars, m.start(), m.end(), " ")
-    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
     ignore_all: set[str] = set()
     ignore_lines: dict[int, set[str]] = {}
     named: set[str] = set()
+    next_prose = 0  # the first line with prose after the last lone marker (past the last line: none)
     for m in _MARKER.finditer(text):
         rules = _rule_ids(m.group("rest"))
         named |= rules - {ALL_RULES}
@@ -131,13 +141,18 @@ def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> Re
             continue
         target = line
         if not _has_prose(_line(text, starts, line)):  # a marker alone on its line covers the next line of text
-            target = next((n + 1 for n in range(line, len(starts)) if _has_prose(_line(text, starts, n + 1))), line)
+            # markers come in order: while the last search's answer lies ahead, the lines up to it are known to
+            # hold no prose, so consecutive marker lines share one forward scan (not one scan each)
+            if next_prose <= line:
+                lines = range(line + 1, len(starts) + 1)
+                next_prose = next((n for n in lines if _has_prose(_line(text, starts, n))), len(starts) + 1)
+            target = next_prose if next_prose <= len(starts) else line
         ignore_lines.setdefault(target, set()).update(rules)
     if markdown:  # after the markers: a marker inside a comment was read above, the comment is not prose
         for m in _HTML_COMMENT.finditer(text):
             _blank(chars, m.start(), m.end())
         searchable = "".join(chars)
-        searchable = _INLINE_CODE.sub(lambda m: re.sub(r"[^\n]", _MASK, m.group(0)), searchable)
+        searchable = _mask_inline_code(searchable)
     else:
         searchable = "".join(chars)
     return ReplyText(
@@ -149,6 +164,34 @@ def parse_reply(text: str, *, source: ReplySource, markdown: bool = False) -> Re
         marker_rules=frozenset(named),
         _line_starts=starts,
     )
+
+
+def _mask_inline_code(text: str) -> str:
+    """Blanks inline code spans: a run of backticks up to the next run of the same length on its line.
+
+    A regex with a backreference did this, but rescanned to the end of the line from every run that has
+    no partner (super-linear on one long line of backticks); here each run is looked at once.
+    """
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(text)]
+    partner: list[int | None] = [None] * len(runs)
+    later: dict[int, int] = {}  # run length -> index of the nearest such run to the right, on the same line
+    for i in range(len(runs) - 1, -1, -1):
+        start, end = runs[i]
+        if i + 1 < len(runs) and text.find("\n", end, runs[i + 1][0]) != -1:
+            later = {}  # a newline between this run and the next: spans never cross it
+        partner[i] = later.get(end - start)
+        later[end - start] = i
+    pieces: list[str] = []
+    done = i = 0
+    while i < len(runs):
+        j = partner[i]
+        if j is None:
+            i += 1
+            continue
+        pieces += [text[done : runs[i][0]], _MASK * (runs[j][1] - runs[i][0])]
+        done = runs[j][1]
+        i = j + 1
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def _has_prose(line: str) -> bool:

@@ -67,13 +67,13 @@ class StoreHistory:
         ratings, names = self._load()
         tags: Counter[str] = Counter(t for c in convs for t in c.tags if t not in _NOT_TOPICS)
         points = sorted(ratings.get(customer_id, []), key=lambda p: (p.at is None, p.at or self.now))
-        best = self.index.scores(customer_id, now=self.now, limit=1)
-        preferred = best[0] if best else None
+        # the preferred agent is one routing could pick: active, not suspended, not deleted from the helpdesk
+        scores = self.index.scores(customer_id, now=self.now)
+        preferred = next((s for s in scores if names.get(s.agent_id, (None, False))[1]), None)
         name = reason = None
         if preferred is not None:
-            agent_name, present = names.get(preferred.agent_id, (None, False))
-            name = agent_name or f"agent {preferred.agent_id}"
-            reason = preferred.explanation + ("" if present else ", no longer active")
+            name = names[preferred.agent_id][0] or f"agent {preferred.agent_id}"
+            reason = preferred.explanation
         last = convs[-1]
         return CustomerHistory(
             customer_id=customer_id,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 __all__ = [
     "CUSTOM_FIELDS_VERSION",
+    "ERASURES_VERSION",
     "EXCERPT_CHARS",
     "INSIGHTS_VERSION",
     "MIGRATIONS",
@@ -27,7 +28,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 8
+SCHEMA_VERSION: Final = 9
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -147,6 +148,8 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         webhook_queue_table(md)
     if version >= RATE_BUDGET_VERSION:
         rate_budget_tables(md)
+    if version >= ERASURES_VERSION:
+        _erasure_tables(md)
     return md
 
 
@@ -353,6 +356,38 @@ def _migrate_rate_budget(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# -- erasure tombstones (self-contained: the lead may renumber this migration) ------------------------------
+
+#: the schema version that adds the erasure tombstones (renumber here only when merging other migrations)
+ERASURES_VERSION: Final = 9
+
+
+def _erasure_tables(md: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """Who was erased (`profile --forget`), and their conversations: every later write of the store skips them,
+    so no sync (incremental or full, any stream) or enrich brings an erased customer back."""
+    customers = sa.Table(
+        "erased_customers",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("customer_id", sa.String(200), primary_key=True),
+        sa.Column("erased_at", UtcDateTime, nullable=False),
+    )
+    conversations = sa.Table(
+        "erased_conversations",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("customer_id", sa.String(200), nullable=False),
+    )
+    return customers, conversations
+
+
+def _migrate_erasures(conn: Connection) -> None:
+    """Adds `erased_customers` and `erased_conversations`: the tombstones erasure leaves."""
+    for table in _erasure_tables(sa.MetaData()):
+        table.create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -389,4 +424,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     WEBHOOK_QUEUE_VERSION: _migrate_webhook_queue,
     CUSTOM_FIELDS_VERSION: _migrate_custom_fields,
     RATE_BUDGET_VERSION: _migrate_rate_budget,
+    ERASURES_VERSION: _migrate_erasures,
 }

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -261,38 +261,35 @@ class Store:
         return len(rows)
 
     def upsert_customers(self, account: str, customers: Iterable[Customer]) -> int:
-        rows = [
-            {
-                "account": account,
-                "id": c.id,
-                "name": c.name,
-                "email": c.email,
-                "organization": c.organization,
-                "data": c.model_dump(mode="json", exclude={"raw"}),
-                "created_at": c.created_at,
-                "updated_at": c.updated_at,
-            }
-            for c in customers
-        ]
+        customers = list(customers)
         with self.begin() as conn:
-            self._upsert(conn, self.t["customers"], rows)
-        return len(rows)
+            erased = _erased_customers(conn, self.t, account)
+            self._upsert(conn, self.t["customers"], _customer_rows(account, customers, erased))
+        return len(customers)
 
     def write_conversations(
         self,
         account: str,
         conversations: Sequence[tuple[Conversation, Sequence[Message] | None]],
     ) -> None:
-        """Upserts conversations and, where given, their messages, in one transaction (a batch)."""
-        conv_rows: list[dict[str, Any]] = []
-        msg_rows: list[dict[str, Any]] = []
-        for conv, messages in conversations:
-            row = _conversation_row(account, conv)
-            if messages is not None:
-                row["messages_synced_at"] = conv.updated_at or conv.created_at
-                msg_rows.extend(_message_row(account, conv.id, m) for m in messages)
-            conv_rows.append(row)
+        """Upserts conversations and, where given, their messages, in one transaction (a batch).
+
+        Conversations of an erased customer are skipped (and remembered as erased, so their messages and
+        ratings are skipped too); what an erased customer wrote elsewhere is kept without its excerpt.
+        """
         with self.begin() as conn:
+            erased = _erased_customers(conn, self.t, account)
+            if erased:
+                gone = _erased_conversations(conn, self.t, account, erased, [c for c, _ in conversations])
+                conversations = [(c, m) for c, m in conversations if c.id not in gone]
+            conv_rows: list[dict[str, Any]] = []
+            msg_rows: list[dict[str, Any]] = []
+            for conv, messages in conversations:
+                row = _conversation_row(account, conv)
+                if messages is not None:
+                    row["messages_synced_at"] = conv.updated_at or conv.created_at
+                    msg_rows.extend(_message_row(account, conv.id, m, erased=erased) for m in messages)
+                conv_rows.append(row)
             _record_status_changes(conn, self.t, account, [conv for conv, _ in conversations])
             # rows with and without messages_synced_at differ in columns: upsert each shape separately
             self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" in r])
@@ -301,33 +298,37 @@ class Store:
                 self._upsert(conn, self.t["messages"], msg_rows[start : start + 5000])
 
     def upsert_messages(self, account: str, messages: Iterable[Message]) -> int:
-        """Upserts messages that came in bulk, apart from their conversations (vendor export endpoints)."""
-        rows = [_message_row(account, m.conversation_id, m) for m in messages]
+        """Upserts messages that came in bulk, apart from their conversations (vendor export endpoints);
+        messages of an erased customer's conversations are skipped."""
+        messages = list(messages)
         with self.begin() as conn:
+            erased = _erased_customers(conn, self.t, account)
+            if erased:
+                gone = _erased_conversation_ids(conn, self.t, account, {m.conversation_id for m in messages})
+                messages = [m for m in messages if m.conversation_id not in gone]
+            rows = [_message_row(account, m.conversation_id, m, erased=erased) for m in messages]
             for start in range(0, len(rows), 5000):
                 self._upsert(conn, self.t["messages"], rows[start : start + 5000])
         return len(rows)
 
     def upsert_ratings(self, account: str, ratings: Iterable[SatisfactionRating]) -> int:
-        rows = [
-            {
-                "account": account,
-                "id": r.id,
-                "conversation_id": r.conversation_id,
-                "customer_id": r.customer_id,
-                "agent_id": r.agent_id,
-                "score": str(r.score),
-                "created_at": r.created_at,
-            }
-            for r in ratings
-        ]
+        ratings = list(ratings)
         with self.begin() as conn:
-            self._upsert(conn, self.t["ratings"], rows)
-        return len(rows)
+            erased = _erased_customers(conn, self.t, account)
+            if erased:
+                ids = {r.conversation_id for r in ratings if r.conversation_id}
+                gone = _erased_conversation_ids(conn, self.t, account, ids)
+                ratings = [r for r in ratings if r.customer_id not in erased and r.conversation_id not in gone]
+            self._upsert(conn, self.t["ratings"], _rating_rows(account, ratings))
+        return len(ratings)
 
     def set_assignee(self, account: str, conversation: Conversation) -> None:
-        """Records a conversation as the helpdesk returned it after an assignment (read-back)."""
+        """Records a conversation as the helpdesk returned it after an assignment (read-back); not one of an
+        erased customer."""
         with self.begin() as conn:
+            erased = _erased_customers(conn, self.t, account)
+            if erased and _erased_conversations(conn, self.t, account, erased, [conversation]):
+                return
             _record_status_changes(conn, self.t, account, [conversation])
             self._upsert(conn, self.t["conversations"], [_conversation_row(account, conversation)])
 
@@ -595,15 +596,39 @@ class Store:
         with self.connect() as conn:
             return [Customer.model_validate(row.data) for row in conn.execution_options(yield_per=2000).execute(query)]
 
-    def erase_customer(self, account: str, customer_id: str) -> dict[str, int]:
+    def erased_customers(self, account: str) -> dict[str, datetime]:
+        """The customers erased in this account (`erase_customer`), with when: the store never stores them again."""
+        t = self.t["erased_customers"]
+        with self.connect() as conn:
+            rows = conn.execute(sa.select(t.c.customer_id, t.c.erased_at).where(t.c.account == account))
+            return {row.customer_id: row.erased_at for row in rows}
+
+    def erase_customer(self, account: str, customer_id: str, *, at: datetime | None = None) -> dict[str, int]:
         """Right to erasure: deletes the customer, their conversations with messages (and so the excerpts of
         what they wrote), status history and ratings, what enrichment wrote for them, and the excerpts of
-        their messages in other people's conversations, in one transaction; returns the rows touched per table."""
+        their messages in other people's conversations, in one transaction; returns the rows touched per table.
+
+        It leaves a tombstone (the customer and their conversation ids, schema `ERASURES_VERSION`): every later
+        write skips them, so a sync (full or not, any stream) or an enrich never brings the customer back.
+        """
         cust, conv, msg, rat = (self.t[n] for n in ("customers", "conversations", "messages", "ratings"))
         writes, changes = self.t["enrichment_writes"], self.t["conversation_status_changes"]
         theirs = sa.select(conv.c.id).where(conv.c.account == account, conv.c.customer_id == customer_id)
         deleted: dict[str, int] = {}
+        tomb_customers, tomb_conversations = self.t["erased_customers"], self.t["erased_conversations"]
         with self.begin() as conn:
+            ids = list(conn.execute(theirs).scalars())
+            dialect: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+            conn.execute(
+                dialect.insert(tomb_customers).on_conflict_do_nothing(),
+                [{"account": account, "customer_id": customer_id, "erased_at": at or datetime.now(UTC)}],
+            )
+            if ids:
+                rows = [{"account": account, "conversation_id": i, "customer_id": customer_id} for i in ids]
+                for start in range(0, len(rows), 5000):
+                    conn.execute(
+                        dialect.insert(tomb_conversations).on_conflict_do_nothing(), rows[start : start + 5000]
+                    )
             steps = (
                 ("messages", msg.delete().where(msg.c.account == account, msg.c.conversation_id.in_(theirs))),
                 (
@@ -686,7 +711,9 @@ def _conversation_from(row: Mapping[Any, Any]) -> Conversation:
     )
 
 
-def _message_row(account: str, conversation_id: str, msg: Message) -> dict[str, Any]:
+def _message_row(
+    account: str, conversation_id: str, msg: Message, *, erased: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     return {
         "account": account,
         "id": msg.id,
@@ -695,8 +722,76 @@ def _message_row(account: str, conversation_id: str, msg: Message) -> dict[str, 
         "author_role": str(msg.author_role),
         "public": msg.public,
         "created_at": msg.created_at,
-        "excerpt": message_excerpt(msg),
+        # an erased customer's words in someone else's conversation: the message counts, its text is not kept
+        "excerpt": None if msg.author_id in erased else message_excerpt(msg),
     }
+
+
+def _customer_rows(account: str, customers: Iterable[Customer], erased: frozenset[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": account,
+            "id": c.id,
+            "name": c.name,
+            "email": c.email,
+            "organization": c.organization,
+            "data": c.model_dump(mode="json", exclude={"raw"}),
+            "created_at": c.created_at,
+            "updated_at": c.updated_at,
+        }
+        for c in customers
+        if c.id not in erased
+    ]
+
+
+def _rating_rows(account: str, ratings: Iterable[SatisfactionRating]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": account,
+            "id": r.id,
+            "conversation_id": r.conversation_id,
+            "customer_id": r.customer_id,
+            "agent_id": r.agent_id,
+            "score": str(r.score),
+            "created_at": r.created_at,
+        }
+        for r in ratings
+    ]
+
+
+def _erased_customers(conn: Connection, t: Mapping[str, sa.Table], account: str) -> frozenset[str]:
+    """The account's tombstoned customer ids (usually none: one indexed read per write batch)."""
+    tomb = t["erased_customers"]
+    return frozenset(conn.execute(sa.select(tomb.c.customer_id).where(tomb.c.account == account)).scalars())
+
+
+def _erased_conversation_ids(conn: Connection, t: Mapping[str, sa.Table], account: str, ids: Iterable[str]) -> set[str]:
+    tomb = t["erased_conversations"]
+    wanted = sorted(ids)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = sa.select(tomb.c.conversation_id).where(tomb.c.account == account, tomb.c.conversation_id.in_(chunk))
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def _erased_conversations(
+    conn: Connection,
+    t: Mapping[str, sa.Table],
+    account: str,
+    erased: frozenset[str],
+    conversations: Sequence[Conversation],
+) -> set[str]:
+    """Which of `conversations` are an erased customer's; new ones (started after the erasure) join the tombstone."""
+    gone = _erased_conversation_ids(conn, t, account, [c.id for c in conversations])
+    new = [c for c in conversations if c.customer_id in erased and c.id not in gone]
+    if new:
+        dialect: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+        rows = [{"account": account, "conversation_id": c.id, "customer_id": c.customer_id} for c in new]
+        conn.execute(dialect.insert(t["erased_conversations"]).on_conflict_do_nothing(), rows)
+        gone.update(c.id for c in new)
+    return gone
 
 
 def message_excerpt(msg: Message) -> str | None:
@@ -769,7 +864,12 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
         if not file.exists():
             if not create:
                 raise StoreError(f"no store at {file}; run `humansupport sync VENDOR` first")
-            file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the folder for the store {file}: {exc.strerror or exc}. {_CHOOSE_STORE}"
+                ) from None
         url = url.set(database=str(file))
     engine = sa.create_engine(url, connect_args={"timeout": lock_timeout}, future=True)
 
@@ -790,12 +890,40 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
     return engine
 
 
+_CHOOSE_STORE: Final = (
+    "Pass a writable path with --store, or set HUMANSUPPORT_STORE or [store] url in humansupport.toml"
+)
+
+
+def _sqlite_access_problem(url: str) -> str | None:
+    """Why SQLite cannot open or write the store file at `url`, in words (None: not a file problem we can tell)."""
+    try:
+        path = sa.engine.make_url(url).database
+    except sa.exc.ArgumentError:
+        return None
+    if not path or path == ":memory:":
+        return None
+    file = Path(path).expanduser()
+    folder = file.parent
+    if file.is_dir():
+        return f"the store path {file} is a folder, not a file"
+    if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+        return f"the store file {file} is not readable and writable by this user"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # WAL mode keeps two files beside the store (-wal, -shm): the folder must be writable too
+        return f"the folder {folder} of the store {file} is not writable by this user (SQLite writes -wal/-shm there)"
+    return None
+
+
 @contextmanager
 def _translate(url: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.OperationalError as exc:
         text = str(exc.orig if exc.orig is not None else exc)
+        if url.startswith("sqlite") and ("unable to open database file" in text or "readonly database" in text):
+            problem = _sqlite_access_problem(url) or f"SQLite says: {text}"
+            raise ConfigError(f"cannot open the store {url}: {problem}. {_CHOOSE_STORE}") from None
         if "locked" in text or "busy" in text:
             raise LockHeldError(
                 f"the store {url} is locked by another process (another sync or rebalance); try again later"

@@ -159,6 +159,8 @@ class FakeZendesk(FakeHelpdesk):
             "humansupport_conversations": "integer",
         }
         self.deleted_users: set[str] = set()
+        self.soft_deleted_users: set[str] = set()  # end users deleted but still readable (`active: false`)
+        self.suspended_users: set[str] = set()
         self._next_message = 90_000_001
         self._events_cache: list[dict[str, Any]] | None = None
         self._rows_cache: tuple[tuple[int, int, int], list[tuple[int, int, dict[str, Any]]]] | None = None
@@ -298,7 +300,7 @@ class FakeZendesk(FakeHelpdesk):
                 "email": agent.email or f"agent{uid}@fake.test",
                 "role": "admin" if uid == self.me_id else "agent",
                 "active": agent.active,
-                "suspended": False,
+                "suspended": uid in self.suspended_users,
                 "verified": True,
                 "photo": {"content_url": agent.avatar_url} if agent.avatar_url else None,
                 "tags": [],
@@ -323,8 +325,8 @@ class FakeZendesk(FakeHelpdesk):
             "email": cust.email,
             "phone": cust.phone,
             "role": "end-user",
-            "active": True,
-            "suspended": False,
+            "active": cust.id not in self.soft_deleted_users,
+            "suspended": cust.id in self.suspended_users,
             "verified": True,
             "photo": {"content_url": cust.avatar_url} if cust.avatar_url else None,
             "tags": list(cust.tags),
@@ -1143,6 +1145,18 @@ class FakeZendesk(FakeHelpdesk):
         self.conversations.pop(ticket_id, None)
         self.messages.pop(ticket_id, None)
         self._events_cache = None
+        self._writes += 1
+
+    def soft_delete_user(self, user_id: str) -> None:
+        """Deletes an end user as Zendesk does first: still readable, with `active: false` (until scrubbed)."""
+        self.soft_deleted_users.add(user_id)
+        if user_id in self.customers:  # the incremental users export shows the change
+            self.customers[user_id] = self.customers[user_id].model_copy(update={"updated_at": self.clock.now()})
+        self._writes += 1
+
+    def suspend_user(self, user_id: str) -> None:
+        """Suspends a user (`suspended: true`): an agent who cannot sign in or take tickets."""
+        self.suspended_users.add(user_id)
         self._writes += 1
 
     def delete_user(self, user_id: str) -> None:

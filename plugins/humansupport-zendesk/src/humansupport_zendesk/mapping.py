@@ -212,7 +212,11 @@ def _avatar(user: Mapping[str, Any]) -> str | None:
 
 
 def user_to_customer(user: Mapping[str, Any]) -> Customer | None:
-    """An end user. `user_fields` become custom attributes; `notes` (agent-only) become notes."""
+    """An end user. `user_fields` become custom attributes; `notes` (agent-only) become notes.
+
+    A deleted end user stays readable with `active: false` (Zendesk soft-deletes users): `Customer.active`
+    is false then, and a suspended one is inactive too, so enrichment writes nothing to either.
+    """
     uid = zendesk_id(user.get("id"))
     if uid is None:
         return None
@@ -233,6 +237,7 @@ def user_to_customer(user: Mapping[str, Any]) -> Customer | None:
         notes=_str(user.get("notes")),
         created_at=zendesk_time(user.get("created_at")),
         updated_at=zendesk_time(user.get("updated_at")),
+        active=user.get("active") is not False and user.get("suspended") is not True,
         raw=dict(user),
     )
 
