@@ -87,6 +87,9 @@ class AsyncHelpdesk(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: how many single writes `assign_many` runs at once when the vendor has no bulk endpoint
     assign_concurrency: ClassVar[int] = 4
+    #: the account this adapter serves, set by `from_settings` (`settings.account`: the account's name, which
+    #: keys its store rows, sync cursors, webhook queue rows and rate budget); None when built by hand
+    account: str | None = None
 
     @classmethod
     def from_settings(
@@ -101,6 +104,7 @@ class AsyncHelpdesk(ABC):
         values = {k: v for k, v in settings.model_dump(exclude={"webhook_secret"}).items() if v is not None}
         factory: Any = cls  # subclasses take their settings fields as keyword-only arguments
         built: Self = factory(**values, transport=transport, clock=clock)
+        built.account = settings.account
         return built
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -359,6 +363,11 @@ class Helpdesk:
     @property
     def vendor(self) -> str:
         return self._adapter.vendor
+
+    @property
+    def account(self) -> str | None:
+        """The account's name (what the store and the rate budget key on), when built by `connect()`."""
+        return self._adapter.account
 
     @property
     def capabilities(self) -> Capabilities:
