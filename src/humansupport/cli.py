@@ -82,7 +82,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Write one JSON documen
 VendorArgument = Annotated[
     str | None,
     typer.Argument(
-        metavar="[VENDOR|ACCOUNT]",
+        metavar="VENDOR|ACCOUNT",
         help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
         show_default=False,
     ),
@@ -1293,7 +1293,8 @@ def _warn_if_stale(newest: datetime | None, period: Any, acct: Any) -> None:
     if gap > max(timedelta(days=1), (period.end - period.start) / 10):
         err_console.print(
             f"note: the newest conversation in the store was updated {newest:%Y-%m-%d}, {gap.days} days before "
-            f"this period ends; run `humansupport sync {_command_args(acct)}` first, or end the period earlier with --until",
+            f"this period ends; run `humansupport sync {_command_args(acct)}` first, or end the period earlier "
+            "with --until",
             highlight=False,
             markup=False,
             soft_wrap=True,
