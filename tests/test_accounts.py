@@ -86,6 +86,8 @@ def test_which_account_a_name_means() -> None:
     assert resolve_account(ACCOUNTS, "demodesk", account="zd-a") == named
     assert resolve_account(ACCOUNTS, "demodesk") == Account(name="demodesk", vendor="demodesk")
     assert resolve_account({}, "demodesk", account="eu") == Account(name="eu", vendor="demodesk")  # a label
+    single = Account(name="demodesk", vendor="demodesk")
+    assert resolve_account(ACCOUNTS, account="demodesk", vendors=["demodesk"]) == single
     with pytest.raises(ConfigError, match="is a demodesk account, not 'zendesk'"):
         resolve_account(ACCOUNTS, "zendesk", account="zd-a")
     with pytest.raises(ConfigError, match=r"no account named 'zd-c' \(did you mean 'zd-[ab]'\?\)"):
@@ -265,6 +267,10 @@ def test_an_unknown_account_is_a_config_error_with_a_suggestion(cli_desks: tuple
     assert "did you mean 'desk-a'" in message or "did you mean 'desk-b'" in message
     result = _run("sync", "acmedesk", "--account", "eu", "--store", store)  # labels must be named now
     assert result.exit_code == ExitCode.CONFIG and "configured accounts: desk-a, desk-b" in result.stderr
+    result = _run("sync", "acmedesk", "--store", store, "--json")  # the vendor's single account is not set up
+    message = json.loads(result.stdout)["error"]["message"]
+    assert result.exit_code == ExitCode.CONFIG and "HUMANSUPPORT_ACMEDESK_API_TOKEN" in message
+    assert message.endswith("or use one of the acmedesk accounts in humansupport.toml: desk-a, desk-b")
 
 
 def test_a_typo_in_a_vendor_table_is_named_not_reported_as_a_missing_setting(
@@ -283,3 +289,17 @@ def test_a_typo_in_a_vendor_table_is_named_not_reported_as_a_missing_setting(
         result = _run("check", "zendesk")
         assert result.exit_code == ExitCode.CONFIG, result.output
         assert expected in result.stderr and "subdomain is missing" not in result.stderr
+
+
+def test_a_named_accounts_missing_credential_names_its_own_variable(
+    cli_desks: tuple[dict[str, FakeAcme], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUMANSUPPORT_ACCOUNT_DESK_B_API_TOKEN")
+    monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeA.token)  # never borrowed by a named account
+    result = _run("check", "desk-b", "--json")
+    message = json.loads(result.stdout)["error"]["message"]
+    assert result.exit_code == ExitCode.CONFIG
+    assert (
+        message.startswith("account 'desk-b': invalid settings: api_token") and message.count("account 'desk-b'") == 1
+    )
+    assert "HUMANSUPPORT_ACCOUNT_DESK_B_API_TOKEN" in message and FakeA.token not in message

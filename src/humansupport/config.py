@@ -170,7 +170,7 @@ class Account:
 
     def own_error(self, exc: ConfigError) -> ConfigError:
         """An adapter's ConfigError names its vendor's variables; a named account reads its own instead."""
-        if not self.named:
+        if not self.named or str(exc).startswith(f"account {self.name!r}"):
             return exc
         text = str(exc).replace(f"HUMANSUPPORT_{self.vendor.upper()}_", self.env_prefix)
         return ConfigError(f"account {self.name!r}: {text}")
@@ -253,13 +253,15 @@ def resolve_account(
     named = _named_accounts(config)
     if account is not None:
         account = account.strip()
+        if name is None and account not in named and vendors is not None and account in vendors:
+            name = account  # `--account zendesk`: the vendor's single account
         if account in named:
             found = named[account]
             if name is not None and name not in (found.name, found.vendor):
                 raise ConfigError(f"account {account!r} is a {found.vendor} account, not {name!r}")
             return found
         if name is None or name in named:
-            raise ConfigError(_no_account(account, named, vendors, given_vendor=name is not None))
+            raise ConfigError(_no_account(account, named, vendors, given_vendor=True))
         if named and account != name:
             raise ConfigError(_no_account(account, named, vendors, given_vendor=True))
         if not _ACCOUNT_NAME.fullmatch(account):

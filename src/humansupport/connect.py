@@ -50,11 +50,25 @@ def build_adapter(
     config = load_config_file(config_file, environ=environ)
     chosen = find_account(name, account=account, registry=reg, config=config)
     cls = reg.helpdesk(chosen.vendor)
-    resolved = resolve_settings(cls.settings_model, overrides=settings, config=config, environ=environ, account=chosen)
     try:
+        resolved = resolve_settings(
+            cls.settings_model, overrides=settings, config=config, environ=environ, account=chosen
+        )
         return cls.from_settings(resolved, transport=transport, clock=clock)
     except ConfigError as exc:
-        raise chosen.own_error(exc) from None
+        raise _with_accounts_hint(chosen.own_error(exc), chosen, config) from None
+
+
+def _with_accounts_hint(exc: ConfigError, chosen: Account, config: Mapping[str, Any]) -> ConfigError:
+    """A vendor's single account that is not set up, while humansupport.toml names accounts of that vendor:
+    the user most likely meant one of those."""
+    if chosen.named:
+        return exc
+    tables = config.get("accounts") or {}
+    same = sorted(n for n, t in tables.items() if isinstance(t, Mapping) and t.get("vendor") == chosen.vendor)
+    if not same:
+        return exc
+    return ConfigError(f"{exc}; or use one of the {chosen.vendor} accounts in humansupport.toml: {', '.join(same)}")
 
 
 def _check_names(name: str | None, account: str | None, settings: Mapping[str, Any]) -> None:
