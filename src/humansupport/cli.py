@@ -583,7 +583,8 @@ def rebalance_plan_command(
         acct = _account(vendor, account)
         label = acct.name
         with _open_store(store_url, create=False) as store:
-            require_history(store, label, vendor=acct.vendor)  # before credentials: an empty store is the likelier mistake
+            # before credentials: an empty store is the likelier mistake
+            require_history(store, label, vendor=acct.vendor)
             adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK)
 
             async def go() -> tuple[Any, Any]:
