@@ -168,3 +168,26 @@ def test_serve_names_the_shared_settings_problem_in_the_cli(monkeypatch: pytest.
     )
     assert result.exit_code == 3, result.output
     assert "would share one set of zendesk settings" in result.stderr
+
+
+def test_the_rate_budget_is_keyed_by_the_account_name(registry: PluginRegistry, tmp_path: Path) -> None:
+    """Two accounts on one subdomain through different proxies are still two accounts: two buckets, one each."""
+    from humansupport.connect import build_adapter
+
+    config = tmp_path / "humansupport.toml"
+    config.write_text(
+        "".join(
+            f'[accounts.{n}]\nvendor = "zendesk"\nsubdomain = "same"\nbase_url = "https://{n}.proxy.test"\n'
+            for n in ("zd-a", "zd-b")
+        )
+    )
+    environ = {"HUMANSUPPORT_CONFIG": str(config)}
+    for n in ("ZD_A", "ZD_B"):
+        environ[f"HUMANSUPPORT_ACCOUNT_{n}_OAUTH_TOKEN"] = "t"
+    a1, a2, b = (
+        build_adapter(name, registry=registry, environ=environ, transport=httpx.MockTransport(lambda r: None))  # type: ignore[arg-type,return-value]
+        for name in ("zd-a", "zd-a", "zd-b")
+    )
+    assert (a1.account, b.account) == ("zd-a", "zd-b")
+    assert a1.http.limiter is a2.http.limiter  # type: ignore[attr-defined]
+    assert a1.http.limiter is not b.http.limiter  # type: ignore[attr-defined]
