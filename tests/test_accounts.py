@@ -256,6 +256,11 @@ def test_route_and_profile_take_the_account_before_their_argument(cli_desks: tup
     customer = next(iter(fakes["desk-a"].customers))
     result = _run("profile", "--account", "desk-a", customer, "--store", store, "--json")
     assert result.exit_code == 0, result.output
+    result = _run("rebalance", "--account", "desk-a", "--store", store, "--json")  # `rebalance plan`, implied
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["plan"]["account"] == "desk-a"
+    result = _run("digest", "--account", "desk-a", "--store", store, "--since", "400d", "--format", "json")
+    assert result.exit_code == 0, result.output
     assert not fakes["desk-b"].requests
 
 
