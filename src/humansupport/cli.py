@@ -334,8 +334,8 @@ def sync_command(
 
     def body() -> None:
         acct = _account(vendor, account)
-        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
         with _open_store(store_url) as store:
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -369,6 +369,13 @@ def sync_command(
             return
         items = ", ".join(f"{n} {k}" for k, n in report.items.items())
         typer.echo(f"{acct.name}: synced {items}, {report.messages} messages")
+        typer.echo(
+            f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
+            + "".join(
+                f"\n  {name:<14}{s.items:>9} items{s.requests:>7} requests{s.rate_limited:>5} x 429{s.seconds:>8.1f} s"
+                for name, s in report.streams.items()
+            )
+        )
         if report.deleted_agents:
             typer.echo(f"agents gone from the helpdesk: {', '.join(report.deleted_agents)}")
 
@@ -410,7 +417,6 @@ def route_command(
         if (conversation is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
         acct = _account(target, account)
-        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
         config, affinity = _routing_config(
             {
                 "threshold": threshold,
@@ -424,6 +430,7 @@ def route_command(
             }
         )
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
             result = asyncio.run(
                 route_conversations(
                     adapter,
@@ -585,7 +592,7 @@ def rebalance_plan_command(
         with _open_store(store_url, create=False) as store:
             # before credentials: an empty store is the likelier mistake
             require_history(store, label, vendor=acct.vendor)
-            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
@@ -666,8 +673,8 @@ def rebalance_apply_command(
             raise ConfigError("the plan names no vendor: pass --vendor or --account")
         acct = _account(chosen, account or (plan.account if plan else None))
         label = acct.name
-        adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -801,8 +808,8 @@ def profile_command(
             raise typer.BadParameter("give the CUSTOMER_OR_EMAIL")
         acct = _account(target, account)
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -880,8 +887,8 @@ def enrich_command(
     def body() -> None:
         acct = _account(vendor, account)
         settings, enrichers = _enrichment_inputs()
-        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:

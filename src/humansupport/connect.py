@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -13,6 +13,9 @@ from .config import Account, check_vendor_tables, load_config_file, resolve_acco
 from .errors import ConfigError
 from .helpdesk import AsyncHelpdesk, Helpdesk
 from .plugins import PluginRegistry, get_registry
+
+if TYPE_CHECKING:
+    from .http.ratelimit import RateBudget
 
 __all__ = ["aconnect", "build_adapter", "connect", "find_account"]
 
@@ -44,8 +47,12 @@ def build_adapter(
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     settings: Mapping[str, Any] | None = None,
+    rate_budget: RateBudget | None = None,
 ) -> AsyncHelpdesk:
-    """Finds the account's adapter class and builds it from kwargs > its TOML table > its environment."""
+    """Finds the account's adapter class and builds it from kwargs > its TOML table > its environment.
+
+    `rate_budget` shares the account's request budget beyond this process (`Store.rate_budget()`).
+    """
     reg = registry or get_registry()
     config = load_config_file(config_file, environ=environ)
     chosen = find_account(name, account=account, registry=reg, config=config)
@@ -54,7 +61,7 @@ def build_adapter(
         resolved = resolve_settings(
             cls.settings_model, overrides=settings, config=config, environ=environ, account=chosen
         )
-        return cls.from_settings(resolved, transport=transport, clock=clock)
+        return cls.from_settings(resolved, transport=transport, clock=clock, rate_budget=rate_budget)
     except ConfigError as exc:
         raise _with_accounts_hint(chosen.own_error(exc), chosen, config) from None
 

@@ -151,7 +151,9 @@ def build_runtime(
             f"(`humansupport webhooks register {command}` prints where it comes from)"
         )
     try:
-        adapter: AsyncHelpdesk = cls.from_settings(resolved, transport=transport, clock=clock)
+        adapter: AsyncHelpdesk = cls.from_settings(
+            resolved, transport=transport, clock=clock, rate_budget=store.rate_budget(clock=clock)
+        )
     except ConfigError as exc:
         raise account.own_error(exc) from None
     return AccountRuntime(
