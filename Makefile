@@ -4,8 +4,10 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 RUN := $(UV) run --no-sync
 STAMP := $(VENV)/.synced
+DIST := dist
+PACKAGES := . $(wildcard plugins/humansupport-*)
 
-.PHONY: demo test lint fmt typecheck unit bench clean postgres browser docs
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser docs dist distcheck
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -23,15 +25,15 @@ postgres:
 	fi
 
 $(STAMP): uv.lock | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --inexact --all-packages --all-groups
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --inexact --all-packages --all-groups --all-extras
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(RUN) humansupport demo
 
 lint: $(STAMP)
-	$(RUN) ruff check --fix src tests bench plugins
-	$(RUN) ruff format src tests bench plugins
+	$(RUN) ruff check --fix src tests bench plugins conftest.py
+	$(RUN) ruff format src tests bench plugins conftest.py
 	$(RUN) cog -r docs/cli.md
 
 # the docs site into site/ (gitignored): strict (a broken link or anchor, a page missing from the nav fails) and
@@ -51,16 +53,27 @@ browser:
 unit: $(STAMP) postgres browser
 	$(RUN) pytest
 
-test: $(STAMP) postgres browser
-	$(RUN) ruff check src tests bench plugins
-	$(RUN) ruff format --check src tests bench plugins
+test: $(STAMP) postgres browser distcheck
+	$(RUN) ruff check src tests bench plugins conftest.py
+	$(RUN) ruff format --check src tests bench plugins conftest.py
 	$(RUN) cog --check docs/cli.md
 	@$(MAKE) --no-print-directory docs
 	$(RUN) mypy src $(wildcard plugins/*/src)
 	$(RUN) pytest
 
+# every sdist and wheel (the core and one per plugin) into dist/
+dist: $(STAMP)
+	rm -rf $(DIST)
+	@for p in $(PACKAGES); do $(UV) build --quiet --no-sources --out-dir $(DIST) $$p || exit 1; done
+	@ls -1 $(DIST)
+
+# the built distributions' metadata renders on PyPI, and the wheels hold exactly the packages
+distcheck: dist
+	$(RUN) twine check --strict $(DIST)/*
+	$(RUN) check-wheel-contents $(DIST)/*.whl
+
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) $(DIST) .mypy_cache .ruff_cache .pytest_cache site

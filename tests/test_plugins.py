@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from humansupport import AsyncHelpdesk, ConfigError, PluginError, PluginRegistry, hookimpl
-from humansupport.plugins import new_plugin_manager
+from humansupport.plugins import CONTRACT_VERSION, check_contract, new_plugin_manager
 
 from .acmedesk import AcmeAdapter, AcmePlugin, FakeAcme
 
@@ -80,6 +80,7 @@ class _EntryPoint:
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     good = types.ModuleType("hs_good_plugin")
     good.register_helpdesks = hookimpl(lambda: [AcmeAdapter])  # type: ignore[attr-defined]
+    good.__humansupport_contract__ = CONTRACT_VERSION  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "hs_good_plugin", good)
     eps = [_EntryPoint("good", "hs_good_plugin"), _EntryPoint("broken", "hs_missing_module_xyz")]
 
@@ -116,3 +117,46 @@ def test_nothing_loads_at_import_time() -> None:
     code = "import humansupport, sys; print(any(m.startswith('humansupport_') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _plugin_declaring(contract: object) -> types.ModuleType:
+    module = types.ModuleType("hs_contract_plugin")
+    module.register_helpdesks = hookimpl(lambda: [AcmeAdapter])  # type: ignore[attr-defined]
+    if contract is not None:
+        module.__humansupport_contract__ = contract  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.mark.parametrize(
+    ("declared", "fix"),
+    [
+        (CONTRACT_VERSION + 1, 'pip install -U "humansupport"'),  # a plugin newer than the core: upgrade the core
+        (CONTRACT_VERSION - 1, 'pip install -U "humansupport-acmedesk"'),  # an older plugin: upgrade it
+        (None, 'pip install -U "humansupport-acmedesk"'),  # built before plugins declared a contract
+    ],
+)
+def test_a_plugin_for_another_contract_is_refused_at_load_naming_both_versions(
+    monkeypatch: pytest.MonkeyPatch, declared: int | None, fix: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "hs_contract_plugin", _plugin_declaring(declared))
+    ep = _EntryPoint("acmedesk", "hs_contract_plugin")
+    ep.dist = types.SimpleNamespace(version="0.9", name="humansupport-acmedesk")
+    monkeypatch.setattr(metadata, "entry_points", lambda *, group: [ep])
+    registry = PluginRegistry(new_plugin_manager())
+    registry.load_entrypoints(environ={})
+    [error] = registry.errors
+    message = str(error)
+    assert error.plugin == "acmedesk" and fix in message
+    assert f"implements plugin contract {CONTRACT_VERSION}" in message and "humansupport-acmedesk 0.9" in message
+    if declared is not None:
+        assert f"implements plugin contract {declared}" in message
+    assert registry.helpdesks() == {}, "none of its hooks may run"
+    with pytest.raises(PluginError, match="plugin contract"):
+        registry.helpdesk("acmedesk")
+
+
+def test_the_first_party_plugins_declare_the_core_contract() -> None:
+    for name in ("humansupport_zendesk", "humansupport_helpscout", "humansupport_freshdesk", "humansupport_intercom"):
+        module = __import__(name)
+        check_contract(module, name=name)  # raises on a mismatch
+        assert module.__humansupport_contract__ == CONTRACT_VERSION

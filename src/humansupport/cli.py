@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from . import __version__
+from ._lazy import Console, Table, escape, lazy_console, lazy_module  # rich and asyncio load on first use
 from .clock import SYSTEM_CLOCK
-from .connect import build_adapter
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -31,7 +27,29 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .plugins import get_registry
+
+# Start-up time: `--version` and `--help` must not import pydantic, httpx, SQLAlchemy, asyncio or the plugins.
+# Commands import what they need inside their bodies; these are module names so tests can patch them.
+if TYPE_CHECKING:
+    import asyncio
+
+    from .connect import build_adapter
+    from .plugins import get_registry
+else:
+    asyncio = lazy_module("asyncio")
+
+    def build_adapter(*args: Any, **kwargs: Any) -> Any:
+        """`humansupport.connect.build_adapter`, imported on first use."""
+        from .connect import build_adapter as build
+
+        return build(*args, **kwargs)
+
+    def get_registry() -> Any:
+        """`humansupport.plugins.get_registry`, imported on first use."""
+        from .plugins import get_registry as registry
+
+        return registry()
+
 
 __all__ = ["EXIT_FOR", "ExitCode", "app", "main"]
 
@@ -77,7 +95,7 @@ fake_app = typer.Typer(
 )
 app.add_typer(fake_app, name="fake")
 
-err_console = Console(stderr=True)
+err_console = lazy_console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Write one JSON document to stdout.")]
 VendorArgument = Annotated[
     str | None,
@@ -570,11 +588,13 @@ def rebalance_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
+    from .extras import require_extra
     from .routing.rebalance import RebalanceConfig
     from .routing.rebalance_apply import apply_rebalance
     from .routing.rebalance_store import plan_from_store, require_history
 
     def body() -> Any:
+        require_extra("rebalance")  # numpy, SciPy, OR-Tools: before the store is read or the helpdesk called
         wanted = frozenset(g.strip() for item in groups or [] for g in item.split(",") if g.strip())
         try:
             config = RebalanceConfig(

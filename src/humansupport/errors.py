@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import httpx
+if TYPE_CHECKING:  # only in annotations: `humansupport --version` should not pay for importing httpx
+    import httpx
 
 __all__ = [
     "AuthenticationError",

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
 
@@ -27,16 +27,24 @@ if TYPE_CHECKING:
     from .testing.fake import FakeHelpdesk
 
 __all__ = [
+    "CONTRACT_ATTRIBUTE",
+    "CONTRACT_VERSION",
     "PLUGINS_ENV",
     "TRACE_ENV",
     "PluginInfo",
     "PluginRegistry",
+    "check_contract",
     "get_registry",
     "new_plugin_manager",
     "reset_registry",
 ]
 
 PLUGINS_ENV = "HUMANSUPPORT_PLUGINS"
+#: The plugin contract this core implements: the hook specs, `AsyncHelpdesk`, `FakeHelpdesk` and the models a
+#: plugin builds on. Bumped on any change that breaks a plugin built for the previous one; a plugin declares the
+#: contract it was built for as a module attribute (`__humansupport_contract__ = 1`), checked when it loads.
+CONTRACT_VERSION: Final = 1
+CONTRACT_ATTRIBUTE: Final = "__humansupport_contract__"
 TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
 log = logging.getLogger("humansupport.plugins")
 #: the name the core's own enrichers (`EnrichmentPlugin`) are registered under
@@ -114,7 +122,11 @@ class PluginRegistry:
             version = ep.dist.version if ep.dist is not None else None
             try:
                 module = ep.load()
+                check_contract(module, name=name, distribution=getattr(ep.dist, "name", None), version=version)
                 self.register(module, name=name, version=version)
+            except PluginError as exc:
+                log.warning("plugin %s not loaded: %s", name, exc)
+                self.errors.append(exc)
             except Exception as exc:  # a broken plugin must not take the others down
                 log.warning("plugin %s failed to load: %s", name, exc)
                 self.errors.append(
@@ -238,6 +250,34 @@ class PluginRegistry:
             )
         rows.extend(PluginInfo(name=e.plugin or "?", error=str(e)) for e in self.errors if e.plugin)
         return rows
+
+
+def check_contract(plugin: object, *, name: str, distribution: str | None = None, version: str | None = None) -> None:
+    """Refuses a plugin built for another plugin contract, before any of its hooks runs.
+
+    A mismatch is a PluginError naming both contract versions and what to install, instead of an
+    AttributeError deep inside a sync later.
+    """
+    from . import __version__
+
+    declared = getattr(plugin, CONTRACT_ATTRIBUTE, None)
+    dist = distribution or f"humansupport-{name}"
+    built = f"{dist} {version}" if version else dist
+    core = f"humansupport {__version__} implements plugin contract {CONTRACT_VERSION}"
+    if declared is None:
+        raise PluginError(
+            f"plugin {name!r} ({built}) declares no plugin contract ({CONTRACT_ATTRIBUTE}); {core}. "
+            f'Install a release of the plugin built for it: pip install -U "{dist}"',
+            plugin=name,
+        )
+    if declared != CONTRACT_VERSION:
+        newer = isinstance(declared, int) and declared > CONTRACT_VERSION
+        fix = 'pip install -U "humansupport"' if newer else f'pip install -U "{dist}"'
+        raise PluginError(
+            f"plugin {name!r} ({built}) implements plugin contract {declared!r}, but {core}. "
+            f"Install matching versions: {fix}",
+            plugin=name,
+        )
 
 
 _REGISTRY: PluginRegistry | None = None

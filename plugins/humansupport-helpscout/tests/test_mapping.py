@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from humansupport import AgentAvailability, AuthorRole, ConversationStatus, RatingScore
 
-SAMPLES = Path(__file__).with_name("samples")  # copied from ../shared/specs/helpscout (MIT)
+SAMPLES = Path(__file__).with_name("specs") / "samples"  # MIT fixtures, origin in specs/SOURCES.md
 
 
 def _samples() -> Path:

@@ -33,16 +33,8 @@ from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
 
 
-def _specs_dir() -> Path:
-    """../shared/specs/intercom beside the repository (a worktree or CI's clone: shared/ is in an ancestor)."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "specs" / "intercom"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("Intercom's OpenAPI descriptions not found: expected shared/specs/intercom beside the repo")
-
-
-SPECS = _specs_dir()
+#: Intercom's OpenAPI descriptions, copied into the repository (origin, commit and sha256 in specs/SOURCES.md)
+SPECS = Path(__file__).with_name("specs")
 SPEC_FILES = {"2.14": SPECS / "api.intercom.io.2.14.yaml", "2.16": SPECS / "api.intercom.io.yaml"}
 SERVER = "https://api.intercom.io"
 

@@ -2,7 +2,7 @@
 
 Every test in this directory (the conformance kit included) talks to `FakeZendesk` through
 `ContractChecker`: each request the adapter sends (method, path, query, JSON body) is validated against
-Zendesk's own OpenAPI description in ../shared/specs/zendesk/openapi.yaml, and so is each successful
+Zendesk's own OpenAPI description in specs/openapi.yaml, and so is each successful
 response of the fake. A request the description does not know fails the test.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -29,19 +28,12 @@ from humansupport.http import reset_limiters
 from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
 from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
 
-SPEC_ENV = "HUMANSUPPORT_ZENDESK_SPEC"
 HISTORY = HistoryConfig(customers=60, agents=8, groups=2)
 
 
 def _spec_path() -> Path:
-    if os.environ.get(SPEC_ENV):
-        return Path(os.environ[SPEC_ENV])
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "specs" / "zendesk" / "openapi.yaml"
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(f"../shared/specs/zendesk/openapi.yaml not found above {here}; set {SPEC_ENV}")
+    """Zendesk's OpenAPI description, copied into the repository (origin, commit, sha256: specs/SOURCES.md)."""
+    return Path(__file__).with_name("specs") / "openapi.yaml"
 
 
 @cache

@@ -27,14 +27,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
+from humansupport.extras import require_extra
 from humansupport.models import Agent, AgentAvailability, Assignment, Conversation, ConversationStatus
-from humansupport.routing.solver import LEAVE, Method, Problem, Solution, solve
+
+if TYPE_CHECKING:  # numpy and the solver come with the `rebalance` extra: imported when a plan is made
+    import numpy as np
+
+    from humansupport.routing.solver import Method, Problem, Solution
 
 __all__ = [
     "AffinityLookup",
@@ -370,6 +374,10 @@ def _build_problem(
     last_human_activity: Mapping[str, datetime] | None = None,
 ) -> _Built:
     """Filters, builds the candidate graph and the integer costs (see `plan_rebalance`)."""
+    import numpy as np
+
+    from humansupport.routing.solver import Problem
+
     cfg = config or RebalanceConfig()
     lookup = affinity if isinstance(affinity, AffinityLookup) else MappingAffinity(affinity)
     agent_list = list(agents)
@@ -531,6 +539,8 @@ def _build_problem(
 
 def _targets(cfg: RebalanceConfig, agents: list[Agent], capacity: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Per-agent fairness target in conversations; -1 means none (no fairness cost)."""
+    import numpy as np
+
     target = np.full(len(agents), -1, dtype=np.int64)
     if cfg.fairness_target is None:
         return target
@@ -564,6 +574,9 @@ def plan_rebalance(
     last touched each conversation; without it `updated_at` is used, which is conservative. `now` is
     injected (no wall clock).
     """
+    require_extra("rebalance")
+    from humansupport.routing.solver import solve
+
     cfg = config or RebalanceConfig()
     built = _build_problem(
         conversations, agents, affinity, now=now, config=cfg, loads=loads, last_human_activity=last_human_activity
@@ -573,12 +586,18 @@ def plan_rebalance(
 
 
 def _over_capacity(load: np.ndarray[Any, Any], built: _Built) -> int:
+    import numpy as np
+
     active = np.array([a.active for a in built.agents], dtype=bool)
     limited = built.capacity >= 0
     return int(np.count_nonzero(active & limited & (load > built.capacity)))
 
 
 def _to_plan(built: _Built, solution: Solution, cfg: RebalanceConfig, now: datetime) -> RebalancePlan:
+    import numpy as np
+
+    from humansupport.routing.solver import LEAVE
+
     p = built.problem
     n, m = p.n_conversations, p.n_agents
     w = p.weight_array()
@@ -681,6 +700,8 @@ def _move_reason(
     before_score: float,
     over_before: np.ndarray[Any, Any],
 ) -> MoveReason:
+    import numpy as np
+
     conv = built.conversations[ci]
     if conv.assignee_id is None:
         return MoveReason.UNASSIGNED
@@ -710,6 +731,8 @@ def _explain(reason: MoveReason, score: float, before: float, to: Agent) -> str:
 def _unplaced_reason(
     built: _Built, ci: int, cfg: RebalanceConfig, moves_used: int, moves_into: np.ndarray[Any, Any]
 ) -> UnplacedReason:
+    import numpy as np
+
     if not built.has_candidates[ci]:
         return UnplacedReason.NO_ELIGIBLE_AGENT
     p = built.problem

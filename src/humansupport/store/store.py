@@ -107,7 +107,8 @@ class Store:
                 engine = sa.create_engine(parsed, pool_pre_ping=True, future=True)
             except (ImportError, sa.exc.NoSuchModuleError) as exc:
                 raise StoreError(
-                    f"cannot use {parsed.get_backend_name()} store: {exc}; install humansupport[postgres]"
+                    f"cannot use {parsed.get_backend_name()} store: {exc}; "
+                    'install the driver: pip install "humansupport[postgres]"'
                 ) from None
         store = cls(engine, url=parsed.render_as_string(hide_password=True))
         try:

@@ -1,14 +1,21 @@
 """httpx requests and responses as openapi-core sees them, for plugins' contract tests against vendor descriptions.
 
-Needs the `openapi-core` test dependency (it brings werkzeug); import this module from tests only. The fakes may
+Needs the `testing` extra (`pip install "humansupport[testing]"`: openapi-core, which brings werkzeug, PyYAML and
+pytest); import this module from tests only. The fakes may
 be reached under any base URL, so a `server` pins the host to the one the vendor's description names.
 """
 
 from __future__ import annotations
 
 import httpx
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+try:
+    from openapi_core.datatypes import RequestParameters
+    from werkzeug.datastructures import Headers, ImmutableMultiDict
+except ImportError as exc:  # the extra is not installed: say which line installs it
+    raise ImportError(
+        f'humansupport.testing.openapi needs openapi-core ({exc.name} is missing): pip install "humansupport[testing]"'
+    ) from exc
 
 __all__ = ["OpenAPIRequest", "OpenAPIResponse"]
 

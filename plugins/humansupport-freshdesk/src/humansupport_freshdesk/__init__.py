@@ -6,6 +6,9 @@ import humansupport.testing
 from .adapter import FreshdeskAdapter, FreshdeskSettings
 from .fake import FakeFreshdesk
 
+__version__ = "0.2.0"
+#: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
+__humansupport_contract__ = 1
 __all__ = ["FakeFreshdesk", "FreshdeskAdapter", "FreshdeskSettings", "register_fakes", "register_helpdesks"]
 
 for _exported in (FakeFreshdesk, FreshdeskAdapter, FreshdeskSettings):

@@ -12,6 +12,9 @@ from .fake import FakeHelpScout
 if TYPE_CHECKING:
     from humansupport.testing import FakeHelpdesk
 
+__version__ = "0.2.0"
+#: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
+__humansupport_contract__ = 1
 __all__ = ["FakeHelpScout", "HelpScoutAdapter", "HelpScoutSettings", "register_fakes", "register_helpdesks"]
 
 

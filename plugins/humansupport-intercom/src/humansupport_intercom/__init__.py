@@ -10,6 +10,9 @@ import humansupport.testing
 from .adapter import ConversationPage, IntercomAdapter, IntercomRateLimiter, IntercomSettings
 from .fake import FakeIntercom, IntercomApiError
 
+__version__ = "0.2.0"
+#: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
+__humansupport_contract__ = 1
 __all__ = [
     "ConversationPage",
     "FakeIntercom",

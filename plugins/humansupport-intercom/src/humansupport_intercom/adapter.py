@@ -1,7 +1,7 @@
 """The Intercom adapter: every `AsyncHelpdesk` method over Intercom's REST API through `humansupport.http`.
 
 Sources for each choice: ../shared/vendors/intercom.md (cited as "fact sheet §n") and Intercom's OpenAPI
-description (../shared/specs/intercom/, cited as "OAS 2.14").
+description (tests/specs/ in this plugin, cited as "OAS 2.14").
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ REGION_BASE_URLS: Final[Mapping[str, str]] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-#: versions whose OpenAPI description this plugin was checked against (../shared/specs/intercom/)
+#: versions whose OpenAPI description this plugin was checked against (tests/specs/ in this plugin)
 API_VERSIONS: Final = ("2.14", "2.16")
 #: OAS 2.14 `search_request`: per_page max 150 for conversations and contacts
 SEARCH_PAGE_SIZE: Final = 150

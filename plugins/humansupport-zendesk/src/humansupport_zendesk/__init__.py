@@ -10,6 +10,9 @@ from humansupport.testing import FakeHelpdesk as _FakeHelpdesk
 from .adapter import PROFILE_USER_FIELDS, ExportPage, ZendeskAdapter, ZendeskSettings
 from .fake import FakeZendesk
 
+__version__ = "0.2.0"
+#: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
+__humansupport_contract__ = 1
 __all__ = [
     "ExportPage",
     "FakeZendesk",
