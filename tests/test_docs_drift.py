@@ -67,8 +67,9 @@ def test_the_account_label_default_is_documented_as_the_vendor_name() -> None:
 
     help_text = AccountOption.__metadata__[0].help  # type: ignore[attr-defined]
     assert "default: the vendor name" in help_text
-    assert "defaults to the vendor name" in _read("configuration.md")
-    assert "defaults to the vendor's own account identifier" not in _read("configuration.md")
+    configuration = _read("configuration.md")
+    assert "or the vendor's name, or `--account`" in configuration
+    assert "defaults to the vendor's own account identifier" not in configuration
 
 
 def test_the_cli_page_says_zendesk_makes_its_own_webhook_secret(installed_registry: PluginRegistry) -> None:

@@ -44,3 +44,12 @@ def test_sync_facade_has_every_async_method() -> None:
 @pytest.mark.parametrize("name", _public_methods(AsyncHelpdesk))
 def test_sync_facade_mirrors_async(name: str) -> None:
     assert signature(getattr(Helpdesk, name)).parameters == signature(getattr(AsyncHelpdesk, name)).parameters
+
+
+def test_connect_takes_a_vendor_or_an_account_name() -> None:
+    from inspect import Parameter
+
+    for fn in (hs.connect, hs.aconnect):
+        params = signature(fn).parameters
+        assert params["name"].kind is Parameter.POSITIONAL_ONLY and params["name"].default is None
+        assert params["account"].kind is Parameter.KEYWORD_ONLY and params["account"].default is None

@@ -97,6 +97,22 @@ app.add_typer(fake_app, name="fake")
 
 err_console = lazy_console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Write one JSON document to stdout.")]
+VendorArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="VENDOR|ACCOUNT",
+        help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
+        show_default=False,
+    ),
+]
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        help="An account named in humansupport.toml ([accounts.NAME]), or a label for the vendor's single account "
+        "in the store (default: the vendor name).",
+    ),
+]
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
@@ -184,14 +200,21 @@ def plugins_command(as_json: JsonOption = False) -> None:
 
 @app.command("check")
 def check_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     base_url: Annotated[str | None, typer.Option(help="Override the API base URL (proxy, test server).")] = None,
+    account: AccountOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate the vendor's settings, call one cheap endpoint, and print rate-limit headroom."""
+    """Validate the account's settings, call one cheap endpoint, and print rate-limit headroom."""
 
     def body() -> None:
-        adapter = build_adapter(vendor, settings={"base_url": base_url} if base_url else None, clock=SYSTEM_CLOCK)
+        acct = _account(vendor, account)
+        adapter = build_adapter(
+            acct.vendor,
+            account=acct.name,
+            settings={"base_url": base_url} if base_url else None,
+            clock=SYSTEM_CLOCK,
+        )
 
         async def go() -> Any:
             async with adapter:
@@ -202,7 +225,7 @@ def check_command(
         if as_json:
             emit_json(report)
             return
-        typer.echo(f"{vendor}: ok")
+        typer.echo(f"{acct.name}: ok")
         typer.echo(checked.rate_line())  # either rate figure may be missing: never formatted blindly
         for key, value in sorted((report.get("details") or {}).items()):
             typer.echo(f"{key}: {value}")
@@ -236,9 +259,43 @@ StoreOption = Annotated[
         "--store", help="Store URL or SQLite path (default: $HUMANSUPPORT_STORE, [store] url, user data dir)."
     ),
 ]
-AccountOption = Annotated[
-    str | None, typer.Option("--account", help="Helpdesk account label in the store (default: the vendor name).")
-]
+
+
+def _account(name: str | None, account: str | None, *, store_only: bool = False) -> Any:
+    """The account a command means: VENDOR or ACCOUNT as its argument, and/or --account (humansupport.config).
+
+    A store-only report (`store_only`) also accepts a label the configuration does not name, as long as a vendor
+    is given: the store says whether it holds that account.
+    """
+    from .config import Account
+    from .connect import find_account
+
+    try:
+        return find_account(name, account=account)
+    except ConfigError:
+        if not store_only or name is None:
+            raise
+        return Account(name=account or name, vendor=name)
+
+
+def _shift(first: str | None, second: str | None, account: str | None) -> tuple[str | None, str | None]:
+    """`route --account zd-a 123`: with --account naming a configured account, a lone positional that is
+    neither that account nor its vendor is the command's second argument."""
+    if account is None or first is None or second is not None:
+        return first, second
+    from .config import load_config_file
+
+    table = (load_config_file().get("accounts") or {}).get(account)
+    if isinstance(table, dict) and first not in (account, table.get("vendor")):
+        return None, first
+    return first, second
+
+
+def _command_args(acct: Any) -> str:
+    """How a command names this account: `zd-a`, `zendesk`, or `zendesk --account acme` for a label."""
+    if acct.named or acct.name == acct.vendor:
+        return str(acct.name)
+    return f"{acct.vendor} --account {acct.name}"
 
 
 def _open_store(url: str | None, *, create: bool = True) -> Any:
@@ -280,7 +337,7 @@ def _progress_enabled(as_json: bool) -> bool:
 
 @app.command("sync")
 def sync_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     since: Annotated[
         datetime | None, typer.Option(help="Re-read everything updated since this time (ISO 8601) instead of cursors.")
     ] = None,
@@ -294,14 +351,15 @@ def sync_command(
     from .sync import sync_helpdesk
 
     def body() -> None:
+        acct = _account(vendor, account)
         with _open_store(store_url) as store:
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
                     if not _progress_enabled(as_json):
                         return await sync_helpdesk(
-                            adapter, store, account=account, since=to_utc(since), full=full, clock=SYSTEM_CLOCK
+                            adapter, store, account=acct.name, since=to_utc(since), full=full, clock=SYSTEM_CLOCK
                         )
                     from rich.progress import Progress
 
@@ -316,7 +374,7 @@ def sync_command(
                         return await sync_helpdesk(
                             adapter,
                             store,
-                            account=account,
+                            account=acct.name,
                             since=to_utc(since),
                             full=full,
                             clock=SYSTEM_CLOCK,
@@ -328,7 +386,7 @@ def sync_command(
             emit_json(report.to_dict())
             return
         items = ", ".join(f"{n} {k}" for k, n in report.items.items())
-        typer.echo(f"{vendor}: synced {items}, {report.messages} messages")
+        typer.echo(f"{acct.name}: synced {items}, {report.messages} messages")
         typer.echo(
             f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
             + "".join(
@@ -344,7 +402,7 @@ def sync_command(
 
 @app.command("route")
 def route_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     conversation_id: Annotated[str | None, typer.Argument(help="The conversation to route (or --new).")] = None,
     new: Annotated[bool, typer.Option("--new", help="Route every unassigned open conversation in the store.")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Assign through the helpdesk (default: dry run).")] = False,
@@ -373,8 +431,10 @@ def route_command(
     from .routing.service import route_conversations
 
     def body() -> None:
-        if (conversation_id is None) == (not new):
+        target, conversation = _shift(vendor, conversation_id, account)
+        if (conversation is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
+        acct = _account(target, account)
         config, affinity = _routing_config(
             {
                 "threshold": threshold,
@@ -388,13 +448,13 @@ def route_command(
             }
         )
         with _open_store(store_url, create=False) as store:
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
             result = asyncio.run(
                 route_conversations(
                     adapter,
                     store,
-                    account=account or vendor,
-                    conversation_id=conversation_id,
+                    account=acct.name,
+                    conversation_id=conversation,
                     apply=apply,
                     config=config,
                     affinity=affinity,
@@ -463,7 +523,7 @@ class _RebalanceGroup(TyperGroup):
     """`rebalance VENDOR ...` plans (the `plan` sub-command); `rebalance apply PLAN` applies a saved plan."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["plan", *args]
         return super().parse_args(ctx, args)
 
@@ -502,7 +562,7 @@ def _rebalance_exit(report: Any) -> None:
 
 @rebalance_app.command("plan")
 def rebalance_plan_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk (synced first with `sync`).")],
+    vendor: VendorArgument = None,
     output: Annotated[Path | None, typer.Option("--output", help="Save the plan as JSON (for `apply`).")] = None,
     max_moves: Annotated[int | None, typer.Option("--max-moves", min=0, help="At most this many moves.")] = None,
     per_agent_moves: Annotated[
@@ -547,17 +607,19 @@ def rebalance_plan_command(
             )
         except ValueError as exc:
             raise ConfigError(f"rebalance: {exc}") from None
-        label = account or vendor
+        acct = _account(vendor, account)
+        label = acct.name
         with _open_store(store_url, create=False) as store:
-            require_history(store, label)  # before credentials: an empty store is the likelier mistake
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            # before credentials: an empty store is the likelier mistake
+            require_history(store, label, vendor=acct.vendor)
+            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
                     agents = [a async for a in adapter.iter_agents()]  # availability is live data
                     now = SYSTEM_CLOCK.now()
                     plan = plan_from_store(store, label, now=now, config=config, agents=agents)
-                    plan = plan.model_copy(update={"vendor": vendor, "account": label})
+                    plan = plan.model_copy(update={"vendor": acct.vendor, "account": label})
                     if output is not None:
                         plan.save(output)
                     report = None
@@ -627,11 +689,12 @@ def rebalance_apply_command(
         elif not resume:
             raise typer.BadParameter("give a PLAN file, or --resume to continue an unfinished run")
         chosen = vendor or (plan.vendor if plan else None)
-        if chosen is None:
-            raise ConfigError("the plan names no vendor: pass --vendor")
-        label = account or (plan.account if plan else None) or chosen
+        if chosen is None and account is None:
+            raise ConfigError("the plan names no vendor: pass --vendor or --account")
+        acct = _account(chosen, account or (plan.account if plan else None))
+        label = acct.name
         with _open_store(store_url, create=False) as store:
-            adapter = build_adapter(chosen, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -737,8 +800,10 @@ def _print_changes(console: Console, plan: Any, *, title: str) -> None:
 
 @app.command("profile")
 def profile_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
-    customer: Annotated[str, typer.Argument(metavar="CUSTOMER_OR_EMAIL", help="Customer id or email address.")],
+    vendor: VendorArgument = None,
+    customer: Annotated[
+        str | None, typer.Argument(metavar="CUSTOMER_OR_EMAIL", help="Customer id or email address.")
+    ] = None,
     write: WriteOption = False,
     force: ForceOption = False,
     forget: Annotated[
@@ -758,19 +823,23 @@ def profile_command(
     def body() -> None:
         if forget and (force or html is not None):
             raise typer.BadParameter("--forget takes no --force or --html")
+        target, who = _shift(vendor, customer, account)
+        if who is None:
+            raise typer.BadParameter("give the CUSTOMER_OR_EMAIL")
+        acct = _account(target, account)
         settings, enrichers = _enrichment_inputs()
         with _open_store(store_url, create=False) as store:
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
                     if forget:
-                        return await run_forget(adapter, store, customer, account=account or vendor, settings=settings)
+                        return await run_forget(adapter, store, who, account=acct.name, settings=settings)
                     return await run_profile(
                         adapter,
                         store,
-                        customer,
-                        account=account or vendor,
+                        who,
+                        account=acct.name,
                         settings=settings,
                         enrichers=enrichers,
                         now=SYSTEM_CLOCK.now(),
@@ -785,9 +854,11 @@ def profile_command(
                 return
             console = Console()
             if outcome.helpdesk is None:
-                console.print(f"{vendor} has no customer {outcome.customer_id} any more", highlight=False, markup=False)
+                console.print(
+                    f"{acct.name} has no customer {outcome.customer_id} any more", highlight=False, markup=False
+                )
             else:
-                _print_changes(console, outcome.helpdesk.plan, title=f"removed from {vendor}")
+                _print_changes(console, outcome.helpdesk.plan, title=f"removed from {acct.name}")
             erased = ", ".join(f"{n} {table}" for table, n in outcome.erased.items() if n) or "nothing"
             console.print(f"erased from the store: {erased}", highlight=False, markup=False)
             return
@@ -799,7 +870,7 @@ def profile_command(
             console = Console()
             if outcome.profile is not None:
                 console.print(render_card(outcome.profile))
-            _print_changes(console, outcome.plan, title=f"changes for {vendor} customer {outcome.customer.id}")
+            _print_changes(console, outcome.plan, title=f"changes for {acct.name} customer {outcome.customer.id}")
             if outcome.result.written:
                 console.print("written and read back", highlight=False, markup=False)
             elif not outcome.plan.patch.empty:
@@ -814,7 +885,7 @@ def profile_command(
 
 @app.command("enrich")
 def enrich_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     since: Annotated[
         datetime | None,
         typer.Option(help="Only customers the store saw touched since this time (ISO 8601) [all customers]."),
@@ -834,16 +905,17 @@ def enrich_command(
     from .models import to_utc
 
     def body() -> None:
+        acct = _account(vendor, account)
         settings, enrichers = _enrichment_inputs()
         with _open_store(store_url, create=False) as store:
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
                     return await run_enrich(
                         adapter,
                         store,
-                        account=account or vendor,
+                        account=acct.name,
                         settings=settings,
                         enrichers=enrichers,
                         now=SYSTEM_CLOCK.now(),
@@ -866,8 +938,8 @@ def enrich_command(
                 console.print(f"... and {len(run.plans) - 20} more customers with changes (--json lists all)")
             done = f"{report.written} written" if write else "dry run, nothing written (add --write)"
             console.print(
-                f"{vendor}: {run.customers} customers, {len(run.plans)} changed, {done}, {report.unchanged} unchanged, "
-                f"{report.skipped} opted out, {report.protected} with "
+                f"{acct.name}: {run.customers} customers, {len(run.plans)} changed, {done}, "
+                f"{report.unchanged} unchanged, {report.skipped} opted out, {report.protected} with "
                 f"human edits kept, {report.truncated} truncated, {report.deferred} deferred by --max-writes, "
                 f"{len(report.failed)} failed",
                 highlight=False,
@@ -883,18 +955,20 @@ def enrich_command(
 
 @app.command("setup")
 def setup_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     detail: Annotated[
         list[str] | None, typer.Option("--detail", help="A consented detail key to create a field for (repeatable).")
     ] = None,
+    account: AccountOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create the custom fields profile write-back needs, or print the exact steps where the API cannot."""
     from .enrichment.service import run_setup
 
     def body() -> None:
+        acct = _account(vendor, account)
         settings, _ = _enrichment_inputs()
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
 
         async def go() -> Any:
             async with adapter:
@@ -905,7 +979,7 @@ def setup_command(
             emit_json(report.to_dict())
             return
         data = report.to_dict()
-        table = Table("field", "kind", "max length", "", title=f"{vendor} customer fields", title_justify="left")
+        table = Table("field", "kind", "max length", "", title=f"{acct.name} customer fields", title_justify="left")
         for spec in report.fields:
             state = "created" if spec.name in report.created else "exists"
             table.add_row(spec.name, spec.kind, str(spec.max_length or ""), state)
@@ -962,6 +1036,10 @@ def replies_lint_command(
     vendor: Annotated[
         str | None, typer.Option("--vendor", help="Also read the saved replies/macros of this helpdesk.")
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="Also read the saved replies/macros of this account (humansupport.toml)."),
+    ] = None,
     output_format: Annotated[ReplyFormat, typer.Option("--format", help="text, json or github.")] = ReplyFormat.TEXT,
     fail_on: Annotated[
         str | None,
@@ -979,8 +1057,8 @@ def replies_lint_command(
     json_out = as_json or output_format is ReplyFormat.JSON
 
     def body() -> Any:
-        if not files and vendor is None:
-            raise typer.BadParameter("give FILES (or - for stdin) and/or --vendor VENDOR")
+        if not files and vendor is None and account is None:
+            raise typer.BadParameter("give FILES (or - for stdin) and/or --vendor VENDOR or --account ACCOUNT")
         if fail_on is not None and fail_on not in {s.value for s in Severity}:
             raise typer.BadParameter(f"--fail-on must be info, warning or error (got {fail_on!r})")
         missing = [f for f in files or [] if f != "-" and not Path(f).exists()]
@@ -990,8 +1068,11 @@ def replies_lint_command(
         report = LintReport(fail_on=linter.config.fail_on)
         if files:
             report.replies.extend(lint_files(linter, files, stdin=typer.get_binary_stream("stdin")))
-        if vendor is not None:
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, config_file=config)
+        if vendor is not None or account is not None:
+            from .connect import find_account
+
+            acct = find_account(vendor, account=account, config_file=config)
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, config_file=config)
 
             async def go() -> list[Any]:
                 async with adapter:
@@ -1050,7 +1131,12 @@ app.add_typer(webhooks_app, name="webhooks")
 @webhooks_app.command("serve")
 def webhooks_serve_command(
     accounts: Annotated[
-        list[str], typer.Argument(help="VENDOR or VENDOR=ACCOUNT per helpdesk account to receive for.")
+        list[str],
+        typer.Argument(
+            metavar="ACCOUNT...",
+            help="Per account to receive for: an account named in humansupport.toml, a VENDOR (its single account) "
+            "or VENDOR=LABEL.",
+        ),
     ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8787,
@@ -1081,7 +1167,7 @@ def webhooks_serve_command(
         from .config import load_config_file
         from .store import default_store_url
         from .webhooks import RoutingOptions, ServiceConfig, WorkerConfig, build_app, build_runtime
-        from .webhooks.service import WorkerProcess, configure_logging, parse_account_spec
+        from .webhooks.service import WorkerProcess, configure_logging, resolve_account_specs
 
         configure_logging()
         router, affinity = _routing_config(
@@ -1090,7 +1176,7 @@ def webhooks_serve_command(
         options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
         worker = WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True)
         config = ServiceConfig(max_body=max_body, max_queue_depth=max_queue, worker=worker, switch_interval=0.001)
-        specs = [parse_account_spec(a) for a in accounts]
+        specs = resolve_account_specs(accounts)
         url = store_url or default_store_url(config=load_config_file())
         with _open_store(url) as store:
             runtimes = [  # the receiver verifies and parses with these; the worker process builds its own
@@ -1105,7 +1191,7 @@ def webhooks_serve_command(
             )
             for spec in specs:
                 err_console.print(
-                    f"receiving {spec.vendor} at http://{host}:{port}/webhooks/{spec.vendor}/{spec.account}"
+                    f"receiving {spec.account} ({spec.vendor}) at http://{host}:{port}/webhooks/{spec.vendor}/{spec.account}"
                 )
             server = uvicorn.Server(
                 uvicorn.Config(web, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
@@ -1119,26 +1205,31 @@ def webhooks_serve_command(
 
 @webhooks_app.command("register")
 def webhooks_register_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
     url: Annotated[str, typer.Option("--url", help="Public URL of /webhooks/VENDOR/ACCOUNT on your service.")],
+    vendor: VendorArgument = None,
     secret_env: Annotated[
         str | None,
-        typer.Option(help="Environment variable holding the signing secret [HUMANSUPPORT_<VENDOR>_WEBHOOK_SECRET]."),
+        typer.Option(
+            help="Environment variable holding the signing secret [HUMANSUPPORT_<VENDOR>_WEBHOOK_SECRET, or "
+            "HUMANSUPPORT_ACCOUNT_<NAME>_WEBHOOK_SECRET for a named account]."
+        ),
     ] = None,
     secret_file: Annotated[
         Path | None,
-        typer.Option(help="Where a new signing secret is written, mode 0600 [./<vendor>-webhook-secret]."),
+        typer.Option(help="Where a new signing secret is written, mode 0600 [./<account>-webhook-secret]."),
     ] = None,
     show_secret: Annotated[bool, typer.Option("--show-secret", help="Also print the signing secret.")] = False,
+    account: AccountOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create the webhook subscription through the vendor's API, or print the exact manual steps."""
     from .webhooks.service import register_webhook, secret_env_name
 
     def body() -> None:
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
-        env_name = secret_env or secret_env_name(vendor)
-        target = secret_file or Path(f"{vendor}-webhook-secret")
+        acct = _account(vendor, account)
+        adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK)
+        env_name = secret_env or secret_env_name(acct)
+        target = secret_file or Path(f"{acct.name}-webhook-secret")
 
         async def go() -> Any:
             async with adapter:
@@ -1149,15 +1240,15 @@ def webhooks_register_command(
             emit_json(result.to_dict(show_secret=show_secret))
             return
         sub = result.subscription
-        typer.echo(f"{vendor}: webhook {sub.id} sends {', '.join(sub.events) or 'conversation events'} to {sub.url}")
+        typer.echo(f"{acct.name}: webhook {sub.id} sends {', '.join(sub.events) or 'conversation events'} to {sub.url}")
         if result.secret_file is not None:
             typer.echo(f"signing secret written to {result.secret_file} (mode 0600); set {env_name} from it")
         elif result.secret is not None:
             typer.echo(f"signed with the secret in {env_name}")
         else:
             typer.echo(
-                f"the webhook already existed and {vendor} does not show its secret again: keep the one saved when it "
-                f"was created in {env_name}, or set a new one there and run this again to replace it"
+                f"the webhook already existed and {acct.vendor} does not show its secret again: keep the one saved "
+                f"when it was created in {env_name}, or set a new one there and run this again to replace it"
             )
         if show_secret:
             typer.echo(f"secret: {result.secret}")
@@ -1198,8 +1289,7 @@ FieldOption = Annotated[
 
 def _insights_inputs(
     store: Any,
-    vendor: str,
-    account: str | None,
+    acct: Any,
     since: str,
     fmt: str,
     now: datetime | None,
@@ -1213,17 +1303,17 @@ def _insights_inputs(
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    chosen = account or vendor
-    store.require_account(chosen, vendor=vendor, before="reporting")
+    chosen = acct.name
+    store.require_account(chosen, vendor=acct.vendor, before="reporting")
     try:
         period = parse_period(since, now=to_utc(now) or SYSTEM_CLOCK.now())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _warn_if_stale(store.cursors(chosen).get("conversations"), period, vendor)
+    _warn_if_stale(store.cursors(chosen).get("conversations"), period, acct)
     return chosen, period, ThemeMap.from_config(load_config_file(), fields=fields or ())
 
 
-def _warn_if_stale(newest: datetime | None, period: Any, vendor: str) -> None:
+def _warn_if_stale(newest: datetime | None, period: Any, acct: Any) -> None:
     """A store last synced long before the period ends makes the period look quiet and the trend fall."""
     if newest is None:
         return
@@ -1231,7 +1321,8 @@ def _warn_if_stale(newest: datetime | None, period: Any, vendor: str) -> None:
     if gap > max(timedelta(days=1), (period.end - period.start) / 10):
         err_console.print(
             f"note: the newest conversation in the store was updated {newest:%Y-%m-%d}, {gap.days} days before "
-            f"this period ends; run `humansupport sync {vendor}` first, or end the period earlier with --until",
+            f"this period ends; run `humansupport sync {_command_args(acct)}` first, or end the period earlier "
+            "with --until",
             highlight=False,
             markup=False,
             soft_wrap=True,
@@ -1254,7 +1345,7 @@ def _write_report(text: str, output: Path | None, *, empty: bool) -> None:
 
 @app.command("digest")
 def digest_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     since: SinceOption = "30d",
     fmt: FormatOption = "md",
     output: OutputOption = None,
@@ -1272,9 +1363,10 @@ def digest_command(
 
     def body() -> None:
         with _open_store(store_url, create=False) as store:
-            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now, fields)
+            acct = _account(vendor, account, store_only=True)
+            chosen, period, themes = _insights_inputs(store, acct, since, fmt, now, fields)
             names = {a.id: a.name or a.id for a, _ in store.agents(chosen)}
-            with open_linker(vendor, link_template) as link:
+            with open_linker(acct.vendor, link_template, account=acct.name) as link:
                 report = build_digest(
                     store, chosen, period=period, themes=themes, examples=examples, link=link, agent_names=names
                 )
@@ -1285,7 +1377,7 @@ def digest_command(
 
 @app.command("avoidable")
 def avoidable_command(
-    vendor: Annotated[str, typer.Argument(help="Helpdesk vendor, e.g. zendesk.")],
+    vendor: VendorArgument = None,
     since: SinceOption = "30d",
     within: Annotated[
         str, typer.Option("--within", help="Repeat window: same customer, same theme within this (7d, 48h).")
@@ -1318,8 +1410,9 @@ def avoidable_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         with _open_store(store_url, create=False) as store:
-            chosen, period, themes = _insights_inputs(store, vendor, account, since, fmt, now, fields)
-            with open_linker(vendor, link_template) as link:
+            acct = _account(vendor, account, store_only=True)
+            chosen, period, themes = _insights_inputs(store, acct, since, fmt, now, fields)
+            with open_linker(acct.vendor, link_template, account=acct.name) as link:
                 try:
                     report = build_avoidable(
                         store,

@@ -1,4 +1,9 @@
-"""Settings resolution: keyword arguments, then `humansupport.toml`, then `HUMANSUPPORT_<VENDOR>_<SETTING>`.
+"""Settings resolution per helpdesk account: keyword arguments, then `humansupport.toml`, then the environment.
+
+An account is either named (`[accounts.<name>]` with `vendor = "..."`, environment
+`HUMANSUPPORT_ACCOUNT_<NAME>_<SETTING>`) or the single account of a vendor (`[helpdesks.<vendor>]`, environment
+`HUMANSUPPORT_<VENDOR>_<SETTING>`, named after the vendor). The account's name keys everything that must not
+mix between accounts: store rows, sync cursors, webhook queue rows and the rate budget.
 
 Secrets (fields typed `SecretStr`) are accepted only from keyword arguments or the environment, never from
 the TOML file, so a config file can be committed safely.
@@ -6,9 +11,12 @@ the TOML file, so a config file can be committed safely.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -27,9 +35,16 @@ from .errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
+    "KNOWN_TABLES",
+    "Account",
     "HelpdeskSettings",
+    "account_env_prefix",
+    "check_config",
+    "check_vendor_tables",
     "config_path",
+    "did_you_mean",
     "load_config_file",
+    "resolve_account",
     "resolve_settings",
     "secret_fields",
 ]
@@ -59,6 +74,20 @@ class HelpdeskSettings(BaseSettings):
                 yield name, value
 
 
+#: the tables humansupport.toml may hold; anything else is a typo (a ConfigError with a suggestion)
+KNOWN_TABLES: frozenset[str] = frozenset(
+    {"accounts", "enrichment", "helpdesks", "insights", "replies", "routing", "store"}
+)
+_STORE_KEYS = frozenset({"url"})
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def did_you_mean(word: str, choices: Collection[str]) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or nothing: appended to an error about `word`."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def config_path(explicit: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Path:
     """Where the TOML config is read from: explicit path, else $HUMANSUPPORT_CONFIG, else ./humansupport.toml."""
     env = os.environ if environ is None else environ
@@ -72,7 +101,11 @@ def config_path(explicit: str | os.PathLike[str] | None = None, *, environ: Mapp
 def load_config_file(
     path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Reads the TOML config; a missing default file is an empty config, a missing explicit one an error."""
+    """Reads the TOML config; a missing default file is an empty config, a missing explicit one an error.
+
+    Unknown tables, a `[store]` key other than `url`, and malformed `[accounts.*]` tables are ConfigErrors here,
+    so a typo is reported where it is rather than as a missing setting later.
+    """
     target = config_path(path, environ=environ)
     explicit = path is not None or bool((os.environ if environ is None else environ).get(CONFIG_ENV))
     if not target.exists():
@@ -81,9 +114,180 @@ def load_config_file(
         return {}
     try:
         with target.open("rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {target} is not valid TOML: {exc}") from None
+    check_config(data, where=str(target))
+    return data
+
+
+def check_config(config: Mapping[str, Any], *, where: str = "humansupport.toml") -> None:
+    """The shape every command relies on: known tables only, `[store]` keys, `[accounts.*]` names and vendors."""
+    for key, value in config.items():
+        if key not in KNOWN_TABLES:
+            raise ConfigError(
+                f"{where}: unknown table [{key}]{did_you_mean(key, KNOWN_TABLES)}; "
+                f"known tables: {', '.join(f'[{t}]' for t in sorted(KNOWN_TABLES))}"
+            )
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: [{key}] must be a table, not a single value")
+    unknown = sorted(set(config.get("store") or {}) - _STORE_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: [store]: unknown key(s) {', '.join(unknown)}{did_you_mean(unknown[0], _STORE_KEYS)}; known: url"
+        )
+    for vendor, table in (config.get("helpdesks") or {}).items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: [helpdesks.{vendor}] must be a table of that vendor's settings")
+    _named_accounts(config, where=where)
+
+
+def account_env_prefix(name: str) -> str:
+    """`zd-a` -> `HUMANSUPPORT_ACCOUNT_ZD_A_`: the name upper-cased, each `-` written as `_`."""
+    return f"HUMANSUPPORT_ACCOUNT_{name.upper().replace('-', '_')}_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account:
+    """One helpdesk account. Its `name` keys store rows, cursors, webhook queue rows and the rate budget; its
+    settings come from one TOML table and one environment prefix, never from another account's."""
+
+    name: str
+    vendor: str
+    #: from `[accounts.<name>]` (else the single account of `vendor`: `[helpdesks.<vendor>]`)
+    named: bool = False
+
+    @property
+    def env_prefix(self) -> str:
+        return account_env_prefix(self.name) if self.named else f"HUMANSUPPORT_{self.vendor.upper()}_"
+
+    @property
+    def table_name(self) -> str:
+        return f"[accounts.{self.name}]" if self.named else f"[helpdesks.{self.vendor}]"
+
+    def env_name(self, setting: str) -> str:
+        return f"{self.env_prefix}{setting.upper()}"
+
+    def own_error(self, exc: ConfigError) -> ConfigError:
+        """An adapter's ConfigError names its vendor's variables; a named account reads its own instead."""
+        if not self.named or str(exc).startswith(f"account {self.name!r}"):
+            return exc
+        text = str(exc).replace(f"HUMANSUPPORT_{self.vendor.upper()}_", self.env_prefix)
+        return ConfigError(f"account {self.name!r}: {text}")
+
+    def table(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """This account's settings in humansupport.toml (without `vendor`)."""
+        if self.named:
+            table = dict(((config or {}).get("accounts") or {}).get(self.name) or {})
+            table.pop("vendor", None)
+            return table
+        return dict(((config or {}).get("helpdesks") or {}).get(self.vendor) or {})
+
+
+def _named_accounts(config: Mapping[str, Any] | None, *, where: str = "humansupport.toml") -> dict[str, Account]:
+    """`[accounts.<name>]` tables as Accounts; bad names, missing vendors and clashing env prefixes are errors."""
+    tables = (config or {}).get("accounts") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"{where}: [accounts] must hold one table per account, e.g. [accounts.zd-eu]")
+    out: dict[str, Account] = {}
+    prefixes: dict[str, str] = {}
+    for name, table in tables.items():
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: account name {name!r} must be letters, digits, '-' and '_' (it becomes a URL path "
+                "segment and part of environment variable names)"
+            )
+        if not isinstance(table, Mapping):
+            raise ConfigError(f'{where}: [accounts.{name}] must be a table with vendor = "..." and its settings')
+        vendor = table.get("vendor")
+        if not isinstance(vendor, str) or not vendor.strip():
+            raise ConfigError(f'{where}: [accounts.{name}] needs vendor = "<vendor>", e.g. vendor = "zendesk"')
+        if "account" in table:
+            raise ConfigError(f"{where}: [accounts.{name}]: drop the account key, the table's name is the account")
+        prefix = account_env_prefix(name)
+        if prefix in prefixes:
+            raise ConfigError(
+                f"{where}: accounts {prefixes[prefix]!r} and {name!r} would both read {prefix}<SETTING> from the "
+                "environment; rename one"
+            )
+        prefixes[prefix] = name
+        out[name] = Account(name=name, vendor=vendor.strip(), named=True)
+    return out
+
+
+def check_vendor_tables(config: Mapping[str, Any] | None, vendors: Collection[str]) -> None:
+    """A `[helpdesks.<x>]` table or an account's `vendor` that is not an installed vendor but close to one is a
+    typo: a ConfigError naming the vendor meant. (A vendor close to none may be a plugin installed elsewhere.)"""
+    installed = set(vendors)
+    for vendor in (config or {}).get("helpdesks") or {}:
+        hint = did_you_mean(vendor, installed)
+        if vendor not in installed and hint:
+            raise ConfigError(f"[helpdesks.{vendor}] names no installed vendor{hint}; installed: {_listing(installed)}")
+    for account in _named_accounts(config).values():
+        hint = did_you_mean(account.vendor, installed)
+        if account.vendor not in installed and hint:
+            raise ConfigError(
+                f"[accounts.{account.name}]: vendor {account.vendor!r} is not installed{hint}; "
+                f"installed: {_listing(installed)}"
+            )
+
+
+def _listing(names: Collection[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+def resolve_account(
+    config: Mapping[str, Any] | None,
+    name: str | None = None,
+    *,
+    account: str | None = None,
+    vendors: Collection[str] | None = None,
+) -> Account:
+    """The account a command or `connect()` means: `name` is a vendor or a configured account's name, `account`
+    a configured account's name or, with a vendor, a label for that vendor's single account.
+
+    `resolve_account(cfg, "zd-a")`, `resolve_account(cfg, account="zd-a")` and `resolve_account(cfg, "zendesk",
+    account="zd-a")` all mean `[accounts.zd-a]`; `resolve_account(cfg, "zendesk")` is `[helpdesks.zendesk]`
+    under the name "zendesk". Once humansupport.toml names accounts, a label must be one of them (or the vendor).
+    """
+    named = _named_accounts(config)
+    if account is not None:
+        account = account.strip()
+        if name is None and account not in named and vendors is not None and account in vendors:
+            name = account  # `--account zendesk`: the vendor's single account
+        if account in named:
+            found = named[account]
+            if name is not None and name not in (found.name, found.vendor):
+                raise ConfigError(f"account {account!r} is a {found.vendor} account, not {name!r}")
+            return found
+        if name is None or name in named:
+            raise ConfigError(_no_account(account, named, vendors, given_vendor=True))
+        if named and account != name:
+            raise ConfigError(_no_account(account, named, vendors, given_vendor=True))
+        if not _ACCOUNT_NAME.fullmatch(account):
+            raise ConfigError(f"account {account!r} must be letters, digits, '-' and '_'")
+        return Account(name=account, vendor=name)
+    if name is None:
+        raise ConfigError(
+            "name an account: a vendor, or --account NAME of an [accounts.NAME] table"
+            + (f" (configured: {_listing(named)})" if named else "")
+        )
+    if name in named:
+        return named[name]
+    if vendors is not None and name not in vendors:
+        hint = did_you_mean(name, set(named) | set(vendors))
+        if hint or named:
+            raise ConfigError(_no_account(name, named, vendors, given_vendor=False))
+    return Account(name=name, vendor=name)
+
+
+def _no_account(name: str, named: Mapping[str, Account], vendors: Collection[str] | None, *, given_vendor: bool) -> str:
+    hint = did_you_mean(name, set(named) | (set() if given_vendor else set(vendors or ())))
+    what = "no account" if given_vendor else "no account or vendor"
+    where = f"configured accounts: {_listing(named)}"
+    if vendors is not None and not given_vendor:
+        where += f"; installed vendors: {_listing(vendors)}"
+    return f"{what} named {name!r}{hint}; {where} (an account is an [accounts.<name>] table in humansupport.toml)"
 
 
 def secret_fields(model: type[BaseSettings]) -> set[str]:
@@ -125,25 +329,48 @@ def resolve_settings(
     overrides: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    account: Account | None = None,
 ) -> S:
-    """Builds an adapter's settings from kwargs > TOML `[helpdesks.<vendor>]` > environment."""
+    """Builds one account's settings from kwargs > its TOML table > its environment prefix.
+
+    Without `account`, the single account of the settings' vendor (`[helpdesks.<vendor>]`,
+    `HUMANSUPPORT_<VENDOR>_*`). A named account reads only `[accounts.<name>]` and `HUMANSUPPORT_ACCOUNT_<NAME>_*`:
+    no fallback to the vendor's variables, so one account's credential never reaches another's helpdesk.
+    `account` (the setting) is always the account's name, the key of its rate budget.
+    """
     vendor = settings_cls.vendor or "helpdesk"
-    table = dict(((config or {}).get("helpdesks") or {}).get(vendor) or {})
+    acct = account or Account(name=vendor, vendor=vendor)
+    where = f"account {acct.name!r}" if acct.named else vendor
+    table = acct.table(config)
     leaked = sorted(secret_fields(settings_cls) & table.keys())
     if leaked:
-        env_names = ", ".join(f"HUMANSUPPORT_{vendor.upper()}_{n.upper()}" for n in leaked)
+        env_names = ", ".join(acct.env_name(n) for n in leaked)
         raise ConfigError(
-            f"{vendor}: secret setting(s) {', '.join(leaked)} found in the config file; "
+            f"{where}: secret setting(s) {', '.join(leaked)} found in {acct.table_name} of the config file; "
             f"secrets are read only from the environment: set {env_names} instead"
+        )
+    known = set(settings_cls.model_fields) - {"account"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        if "account" in unknown:
+            raise ConfigError(
+                f"{where}: account in {acct.table_name} is not a setting: name the account with an "
+                f'[accounts.<name>] table (vendor = "{vendor}") or pass --account'
+            )
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} in {acct.table_name}{did_you_mean(unknown[0], known)}; "
+            f"known: {', '.join(sorted(known))}"
         )
     env = dict(os.environ if environ is None else environ)
     kwargs = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(kwargs) - set(settings_cls.model_fields))
     if unknown:
         raise ConfigError(
-            f"{vendor}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(settings_cls.model_fields))}"
+            f"{where}: unknown setting(s) {', '.join(unknown)}{did_you_mean(unknown[0], known)}; "
+            f"known: {', '.join(sorted(settings_cls.model_fields))}"
         )
-    prefix = f"HUMANSUPPORT_{vendor.upper()}_"
+    kwargs.setdefault("account", acct.name)
+    prefix = acct.env_prefix
 
     class _Resolved(settings_cls):  # type: ignore[valid-type,misc]
         @classmethod
@@ -169,5 +396,5 @@ def resolve_settings(
             field = ".".join(str(p) for p in err["loc"]) or "settings"
             env_name = f"{prefix}{field.upper()}"
             problems.append(f"{field}: {err['msg']} (pass {field}=..., or set {env_name})")
-        raise ConfigError(f"{vendor}: invalid settings: " + "; ".join(problems)) from None
+        raise ConfigError(f"{where}: invalid settings: " + "; ".join(problems)) from None
     return settings_cls.model_validate(resolved.model_dump())

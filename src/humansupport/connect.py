@@ -1,4 +1,4 @@
-"""`connect()` and `aconnect()`: from a vendor name and settings to a ready adapter."""
+"""`connect()` and `aconnect()`: from a vendor or account name and settings to a ready adapter."""
 
 from __future__ import annotations
 
@@ -9,19 +9,38 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .clock import SYSTEM_CLOCK, Clock
-from .config import load_config_file, resolve_settings
+from .config import Account, check_vendor_tables, load_config_file, resolve_account, resolve_settings
+from .errors import ConfigError
 from .helpdesk import AsyncHelpdesk, Helpdesk
 from .plugins import PluginRegistry, get_registry
 
 if TYPE_CHECKING:
     from .http.ratelimit import RateBudget
 
-__all__ = ["aconnect", "build_adapter", "connect"]
+__all__ = ["aconnect", "build_adapter", "connect", "find_account"]
+
+
+def find_account(
+    name: str | None = None,
+    *,
+    account: str | None = None,
+    registry: PluginRegistry | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Account:
+    """Which account `name` (a vendor or an `[accounts.<name>]`) and `account` (a configured name or a label)
+    mean; see `humansupport.config.resolve_account`. Reads humansupport.toml unless `config` is given."""
+    loaded = load_config_file(config_file, environ=environ) if config is None else config
+    vendors = list((registry or get_registry()).helpdesks())
+    check_vendor_tables(loaded, vendors)
+    return resolve_account(loaded, name, account=account, vendors=vendors)
 
 
 def build_adapter(
-    vendor: str,
+    name: str | None = None,
     *,
+    account: str | None = None,
     registry: PluginRegistry | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = SYSTEM_CLOCK,
@@ -30,28 +49,62 @@ def build_adapter(
     settings: Mapping[str, Any] | None = None,
     rate_budget: RateBudget | None = None,
 ) -> AsyncHelpdesk:
-    """Finds the vendor's adapter class and builds it from kwargs > humansupport.toml > environment.
+    """Finds the account's adapter class and builds it from kwargs > its TOML table > its environment.
 
     `rate_budget` shares the account's request budget beyond this process (`Store.rate_budget()`).
     """
-    cls = (registry or get_registry()).helpdesk(vendor)
+    reg = registry or get_registry()
     config = load_config_file(config_file, environ=environ)
-    resolved = resolve_settings(cls.settings_model, overrides=settings, config=config, environ=environ)
-    return cls.from_settings(resolved, transport=transport, clock=clock, rate_budget=rate_budget)
+    chosen = find_account(name, account=account, registry=reg, config=config)
+    cls = reg.helpdesk(chosen.vendor)
+    try:
+        resolved = resolve_settings(
+            cls.settings_model, overrides=settings, config=config, environ=environ, account=chosen
+        )
+        return cls.from_settings(resolved, transport=transport, clock=clock, rate_budget=rate_budget)
+    except ConfigError as exc:
+        raise _with_accounts_hint(chosen.own_error(exc), chosen, config) from None
+
+
+def _with_accounts_hint(exc: ConfigError, chosen: Account, config: Mapping[str, Any]) -> ConfigError:
+    """A vendor's single account that is not set up, while humansupport.toml names accounts of that vendor:
+    the user most likely meant one of those."""
+    if chosen.named:
+        return exc
+    tables = config.get("accounts") or {}
+    same = sorted(n for n, t in tables.items() if isinstance(t, Mapping) and t.get("vendor") == chosen.vendor)
+    if not same:
+        return exc
+    return ConfigError(f"{exc}; or use one of the {chosen.vendor} accounts in humansupport.toml: {', '.join(same)}")
+
+
+def _check_names(name: str | None, account: str | None, settings: Mapping[str, Any]) -> None:
+    if "vendor" in settings:
+        raise ConfigError("pass the vendor or account name as the first argument: connect('zendesk')")
+    if name is None and account is None:
+        raise ConfigError("name a helpdesk: connect('zendesk'), connect('zd-eu') or connect(account='zd-eu')")
 
 
 def aconnect(
-    vendor: str,
+    name: str | None = None,
+    /,
     *,
+    account: str | None = None,
     registry: PluginRegistry | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = SYSTEM_CLOCK,
     config_file: str | os.PathLike[str] | None = None,
     **settings: Any,
 ) -> AsyncHelpdesk:
-    """An async adapter for `vendor`; use it as `async with humansupport.aconnect("zendesk") as hd:`."""
+    """An async adapter; use it as `async with humansupport.aconnect("zendesk") as hd:`.
+
+    `name` is a vendor (its single account, `[helpdesks.<vendor>]`) or an account named in humansupport.toml
+    (`[accounts.<name>]`); `account=` names a configured account, or labels a vendor's single account.
+    """
+    _check_names(name, account, settings)
     return build_adapter(
-        vendor,
+        name,
+        account=account,
         registry=registry,
         transport=transport,
         clock=clock,
@@ -61,17 +114,25 @@ def aconnect(
 
 
 def connect(
-    vendor: str,
+    name: str | None = None,
+    /,
     *,
+    account: str | None = None,
     registry: PluginRegistry | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = SYSTEM_CLOCK,
     config_file: str | os.PathLike[str] | None = None,
     **settings: Any,
 ) -> Helpdesk:
-    """A blocking helpdesk for `vendor`; use it as `with humansupport.connect("zendesk") as hd:`."""
+    """A blocking helpdesk; use it as `with humansupport.connect("zendesk") as hd:` or `connect("zd-eu")`.
+
+    `name` is a vendor (its single account, `[helpdesks.<vendor>]`) or an account named in humansupport.toml
+    (`[accounts.<name>]`); `account=` names a configured account, or labels a vendor's single account.
+    """
+    _check_names(name, account, settings)
     adapter = build_adapter(
-        vendor,
+        name,
+        account=account,
         registry=registry,
         transport=transport,
         clock=clock,

@@ -103,6 +103,9 @@ class AsyncHelpdesk(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: how many single writes `assign_many` runs at once when the vendor has no bulk endpoint
     assign_concurrency: ClassVar[int] = 4
+    #: the account this adapter serves, set by `from_settings` (`settings.account`: the account's name, which
+    #: keys its store rows, sync cursors, webhook queue rows and rate budget); None when built by hand
+    account: str | None = None
 
     @classmethod
     def from_settings(
@@ -129,6 +132,7 @@ class AsyncHelpdesk(ABC):
                 )
         factory: Any = cls  # subclasses take their settings fields as keyword-only arguments
         built: Self = factory(**values, transport=transport, clock=clock)
+        built.account = settings.account
         return built
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -403,6 +407,11 @@ class Helpdesk:
     @property
     def vendor(self) -> str:
         return self._adapter.vendor
+
+    @property
+    def account(self) -> str | None:
+        """The account's name (what the store and the rate budget key on), when built by `connect()`."""
+        return self._adapter.account
 
     @property
     def capabilities(self) -> Capabilities:

@@ -113,7 +113,7 @@ async def sync_helpdesk(
     progress: Progress | None = None,
 ) -> SyncReport:
     """Pulls every stream through `adapter` into `store`; `full` ignores cursors, `since` overrides them."""
-    acct = account or adapter.vendor
+    acct = account or adapter.account or adapter.vendor
     if full:
         store.reset_cursors(acct)
     report = SyncReport(vendor=adapter.vendor, account=acct, full=full, since=since, started_at=clock.now())

@@ -26,7 +26,7 @@ def template_linker(template: str) -> Linker:
 
 
 @contextmanager
-def open_linker(vendor: str, template: str | None) -> Iterator[Linker | None]:
+def open_linker(vendor: str, template: str | None, *, account: str | None = None) -> Iterator[Linker | None]:
     """The linker for a report; an adapter that cannot be built (no credentials here) means no links."""
     if template:
         yield template_linker(template)
@@ -35,7 +35,7 @@ def open_linker(vendor: str, template: str | None) -> Iterator[Linker | None]:
     from ..connect import build_adapter
 
     try:
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+        adapter = build_adapter(vendor, account=account, clock=SYSTEM_CLOCK)
     except HumansupportError:
         yield None
         return

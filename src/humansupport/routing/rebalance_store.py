@@ -28,9 +28,9 @@ class IndexAffinity:
         return [(s.agent_id, s.score) for s in self.index.scores(customer_id, now=self.now, limit=k)]
 
 
-def require_history(store: Store, account: str) -> None:
+def require_history(store: Store, account: str, *, vendor: str | None = None) -> None:
     """Planning from an empty store would plan nothing and look fine: say what to run instead."""
-    store.require_account(account, before="planning a rebalance")
+    store.require_account(account, vendor=vendor, before="planning a rebalance")
 
 
 def plan_from_store(

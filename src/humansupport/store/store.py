@@ -516,9 +516,10 @@ class Store:
         """
         accounts = self.accounts()
         if account not in accounts:
+            command = vendor if vendor == account else f"{vendor or 'VENDOR'} --account {account}"
             raise ConfigError(
                 f"no account {account!r} in the store {self.url} (have: {', '.join(accounts) or 'none'}): run "
-                f"`humansupport sync {vendor or 'VENDOR'}` (with the same --account) before {before}"
+                f"`humansupport sync {command}` before {before}"
             )
 
     def counts(self, account: str) -> dict[str, int]:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from .app import ServiceConfig, WebhookApp
 from .queue import QueuedEvent, WebhookQueue, dedupe_key
 from .routing import RouterCache, RoutingOptions
-from .service import AccountSpec, build_app, build_runtime, parse_account_spec, register_webhook
+from .service import (
+    AccountSpec,
+    build_app,
+    build_runtime,
+    parse_account_spec,
+    register_webhook,
+    resolve_account_specs,
+)
 from .worker import AccountRuntime, Worker, WorkerConfig
 
 __all__ = [
@@ -28,4 +35,5 @@ __all__ = [
     "dedupe_key",
     "parse_account_spec",
     "register_webhook",
+    "resolve_account_specs",
 ]

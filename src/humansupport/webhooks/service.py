@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..config import load_config_file, resolve_settings
+from ..config import Account, check_vendor_tables, load_config_file, resolve_account, resolve_settings
 from ..errors import ConfigError
 from ..helpdesk import AsyncHelpdesk
 from ..models import WebhookSubscription
@@ -37,28 +37,81 @@ __all__ = [
     "configure_logging",
     "parse_account_spec",
     "register_webhook",
+    "resolve_account_specs",
     "secret_env_name",
 ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class AccountSpec:
-    """`VENDOR[=ACCOUNT]` from the command line: the account label keys the store and the URL path."""
+    """One account the service receives for: its name keys the store, the queue and the URL path.
+
+    `named` accounts read `[accounts.<account>]` and `HUMANSUPPORT_ACCOUNT_<ACCOUNT>_*`; the others the vendor's
+    single-account settings.
+    """
 
     vendor: str
     account: str
+    named: bool = False
+
+    def to_account(self) -> Account:
+        return Account(name=self.account, vendor=self.vendor, named=self.named)
 
 
 def parse_account_spec(text: str) -> AccountSpec:
+    """`VENDOR`, `VENDOR=ACCOUNT` or `ACCOUNT` as written (see `resolve_account_specs` for what it names)."""
     vendor, _, account = text.partition("=")
     vendor, account = vendor.strip(), (account.strip() or vendor.strip())
     if not vendor or "/" in vendor or "/" in account:
-        raise ConfigError(f"bad account {text!r}: write VENDOR or VENDOR=ACCOUNT (no slashes)")
+        raise ConfigError(f"bad account {text!r}: write ACCOUNT, VENDOR or VENDOR=ACCOUNT (no slashes)")
     return AccountSpec(vendor=vendor, account=account)
 
 
-def secret_env_name(vendor: str) -> str:
-    return f"HUMANSUPPORT_{vendor.upper()}_WEBHOOK_SECRET"
+def resolve_account_specs(
+    texts: Sequence[str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    registry: PluginRegistry | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[AccountSpec]:
+    """What `webhooks serve ACCOUNT...` serves: each an `[accounts.<name>]`, a vendor's single account, or
+    `VENDOR=LABEL`. Two accounts that would read one vendor's single-account settings are refused: they would
+    share one base URL, credential and signing secret, so one account's events would act on the other's helpdesk.
+    """
+    loaded = load_config_file(environ=environ) if config is None else config
+    vendors = list((registry or get_registry()).helpdesks())
+    check_vendor_tables(loaded, vendors)
+    specs = []
+    for text in texts:
+        parsed = parse_account_spec(text)
+        label = parsed.account if "=" in text else None
+        found = resolve_account(loaded, parsed.vendor, account=label, vendors=vendors)
+        specs.append(AccountSpec(vendor=found.vendor, account=found.name, named=found.named))
+    labels = [s.account for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"account labels must be unique (got {', '.join(labels)}); write VENDOR=ACCOUNT")
+    single: dict[str, list[str]] = {}
+    for spec in specs:
+        if not spec.named:
+            single.setdefault(spec.vendor, []).append(spec.account)
+    for vendor, names in single.items():
+        if len(names) > 1:
+            raise ConfigError(
+                f"{' and '.join(names)} would share one set of {vendor} settings ([helpdesks.{vendor}], "
+                f"HUMANSUPPORT_{vendor.upper()}_*): one base URL, credential and signing secret for both. Name each "
+                f'account in humansupport.toml as [accounts.<name>] with vendor = "{vendor}", its settings and '
+                "HUMANSUPPORT_ACCOUNT_<NAME>_* secrets, then serve the names"
+            )
+    return specs
+
+
+def secret_env_name(account: Account | AccountSpec | str) -> str:
+    """Where an account's webhook signing secret is read from (a vendor name means its single account)."""
+    if isinstance(account, AccountSpec):
+        account = account.to_account()
+    if isinstance(account, str):
+        account = Account(name=account, vendor=account)
+    return account.env_name("webhook_secret")
 
 
 def build_runtime(
@@ -78,21 +131,31 @@ def build_runtime(
     Refuses to start without a secret: an endpoint that cannot verify would have to accept anything.
     """
     cls = (registry or get_registry()).helpdesk(spec.vendor)
+    account = spec.to_account()
     overrides = dict(settings or {})
     if tolerance is not None and "webhook_tolerance" in cls.settings_model.model_fields:
         overrides["webhook_tolerance"] = tolerance
+    overrides.setdefault("account", spec.account)
     resolved = resolve_settings(
-        cls.settings_model, overrides=overrides, config=load_config_file(environ=environ), environ=environ
+        cls.settings_model,
+        overrides=overrides,
+        config=load_config_file(environ=environ),
+        environ=environ,
+        account=account,
     )
     secret = resolved.webhook_secret
     if secret is None or not secret.get_secret_value():
+        command = f"--account {spec.account}" if spec.named else spec.vendor
         raise ConfigError(
-            f"{spec.vendor}: no webhook signing secret; set {secret_env_name(spec.vendor)} "
-            f"(`humansupport webhooks register {spec.vendor}` prints where it comes from)"
+            f"{spec.account}: no webhook signing secret; set {secret_env_name(account)} "
+            f"(`humansupport webhooks register {command}` prints where it comes from)"
         )
-    adapter: AsyncHelpdesk = cls.from_settings(
-        resolved, transport=transport, clock=clock, rate_budget=store.rate_budget(clock=clock)
-    )
+    try:
+        adapter: AsyncHelpdesk = cls.from_settings(
+            resolved, transport=transport, clock=clock, rate_budget=store.rate_budget(clock=clock)
+        )
+    except ConfigError as exc:
+        raise account.own_error(exc) from None
     return AccountRuntime(
         vendor=spec.vendor,
         account=spec.account,
