@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import ConfigError, LockHeldError, StoreError
+from ..errors import LockHeldError, NoHistoryError, StoreError
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
 
@@ -486,11 +486,11 @@ class Store:
     def require_account(self, account: str, *, vendor: str | None = None, before: str) -> None:
         """A command over an account the store never synced would report nothing and look fine: say what to run.
 
-        `before` names what needs the history ("planning a rebalance"); raises `ConfigError` (exit 3).
+        `before` names what needs the history ("planning a rebalance"); raises `NoHistoryError` (exit 3).
         """
         accounts = self.accounts()
         if account not in accounts:
-            raise ConfigError(
+            raise NoHistoryError(
                 f"no account {account!r} in the store {self.url} (have: {', '.join(accounts) or 'none'}): run "
                 f"`humansupport sync {vendor or 'VENDOR'}` (with the same --account) before {before}"
             )
@@ -743,7 +743,7 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
         file = Path(path).expanduser()
         if not file.exists():
             if not create:
-                raise StoreError(f"no store at {file}; run `humansupport sync VENDOR` first")
+                raise NoHistoryError(f"no store at {file}; run `humansupport sync VENDOR` first")
             file.parent.mkdir(parents=True, exist_ok=True)
         url = url.set(database=str(file))
     engine = sa.create_engine(url, connect_args={"timeout": lock_timeout}, future=True)
