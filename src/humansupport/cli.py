@@ -806,7 +806,7 @@ def listen_socket(host: str, port: int) -> Any:
 
 def fake_connection(vendor: str, fake_cls: Any, url: str) -> dict[str, Any]:
     """The settings that point the CLI (environment) and the Python API (keywords) at a served fake."""
-    settings = {**fake_cls.adapter_settings(), "base_url": url}
+    settings = {"base_url": url, **{k: v for k, v in fake_cls.adapter_settings().items() if k != "base_url"}}
     env = {f"HUMANSUPPORT_{vendor.upper()}_{key.upper()}": str(value) for key, value in settings.items()}
     keywords = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
     python = f"import humansupport as hs; helpdesk = hs.connect({json.dumps(vendor)}, {keywords})"
