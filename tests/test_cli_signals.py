@@ -173,7 +173,7 @@ def test_fake_serve_prints_settings_that_the_cli_and_python_can_use(
         scope: dict[str, Any] = {}
         reset_registry(installed_registry)  # the installed plugins, as in the user's Python
         try:
-            exec(info["python"], scope)  # the one-liner the user is told to paste
+            exec(info["python"], scope)  # noqa: S102 - the one-liner the user is told to paste
             with scope["helpdesk"] as helpdesk:
                 assert len(list(helpdesk.iter_agents())) > 0
         finally:
