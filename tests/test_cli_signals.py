@@ -188,3 +188,32 @@ def test_fake_serve_prints_settings_that_the_cli_and_python_can_use(
     assert proc.returncode == ExitCode.TERMINATED, err.decode()
     assert json.loads(out.decode().strip().splitlines()[-1])["error"]["type"] == "Terminated"
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("vendor", ["freshdesk", "helpscout", "intercom", "zendesk"])
+def test_every_vendors_fake_accepts_the_settings_fake_serve_prints(
+    installed_registry: PluginRegistry, vendor: str, tmp_path: Path
+) -> None:
+    from humansupport.cli import fake_connection
+    from humansupport.connect import build_adapter
+    from humansupport.testing.clock import LiveClock
+
+    from .webhooks.support import serving
+
+    fake_cls = installed_registry.fakes()[vendor]
+    fake = fake_cls(history=generate_history(customers=10, agents=3, groups=1), clock=LiveClock())
+    (tmp_path / "none.toml").write_text("")
+    with serving(fake.asgi_app()) as url:  # type: ignore[arg-type]
+        info = fake_connection(vendor, fake_cls, url)
+        adapter = build_adapter(
+            vendor, registry=installed_registry, environ=info["environment"], config_file=tmp_path / "none.toml"
+        )
+
+        async def check() -> Any:
+            async with adapter:
+                return await adapter.check()
+
+        import asyncio
+
+        assert asyncio.run(check()).ok
+    assert all(r.status < 400 for r in fake.requests)
