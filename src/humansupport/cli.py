@@ -7,8 +7,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from itertools import pairwise
@@ -172,21 +171,39 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so every `finally`, transaction and `async with` unwinds before exit 143."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated
+class _SigtermGuard:
+    """While a command runs, SIGTERM unwinds it (store transactions roll back) instead of killing the process.
 
+    Inside a running event loop the handler cancels the loop's tasks, as asyncio does for Ctrl-C: they stop
+    at an `await`, never halfway through a store write, and no task is left with an unretrieved exception.
+    Outside one (or on a second SIGTERM) it raises `Terminated` at once.
+    """
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """While a command runs, SIGTERM unwinds it (store transactions roll back) instead of killing the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.terminating = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self.terminating:
+            self.terminating = True
+            raise Terminated
+        self.terminating = True
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the selector
+
+    def __enter__(self) -> _SigtermGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 def _interrupted(exc: KeyboardInterrupt, *, as_json: bool, lines: bool) -> NoReturn:
@@ -208,13 +225,23 @@ def run_command(body: Callable[[], T], *, as_json: bool, lines: bool = False) ->
 
     `lines` is for the servers: under `--json` each document (start-up info, the error) is one line.
     """
+    guard = _SigtermGuard()
     try:
-        with _sigterm_unwinds():
-            return body()
+        with guard:
+            result = body()
     except HumansupportError as exc:
+        if guard.terminating:  # e.g. a request cut short by the cancellation
+            _interrupted(Terminated(), as_json=as_json, lines=lines)
         fail(exc, as_json=as_json, lines=lines)
     except KeyboardInterrupt as exc:
         _interrupted(exc, as_json=as_json, lines=lines)
+    except asyncio.CancelledError:
+        if not guard.terminating:
+            raise
+        _interrupted(Terminated(), as_json=as_json, lines=lines)
+    if guard.terminating:  # the body swallowed the cancellation: still report the signal
+        _interrupted(Terminated(), as_json=as_json, lines=lines)
+    return result
 
 
 def _version_callback(value: bool) -> None:
