@@ -40,7 +40,15 @@ from humansupport import (
 )
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.enrichment.writeback import FieldSpec
-from humansupport.http import CursorPaginator, HttpClient, PageRequest, RateLimitHeaders, paginate
+from humansupport.http import (
+    CursorPaginator,
+    HttpClient,
+    PageRequest,
+    RateBudget,
+    RateLimitHeaders,
+    limiter_for,
+    paginate,
+)
 from humansupport.testing import FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
 from humansupport.text import html_to_text, text_to_html
 
@@ -73,15 +81,23 @@ class AcmeAdapter(AsyncHelpdesk):
         base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        account: str | None = None,
+        rate_budget: RateBudget | None = None,
         **_: Any,
     ) -> None:
+        url = base_url or "https://api.acmedesk.test"
+        headers = RateLimitHeaders(limit="X-Rate-Limit", remaining="X-Rate-Limit-Remaining")
         self.http = HttpClient(
             vendor=self.vendor,
-            base_url=base_url or "https://api.acmedesk.test",
+            base_url=url,
             headers={"Authorization": f"Bearer {api_token.get_secret_value()}"},
             transport=transport,
             clock=clock,
-            rate_headers=RateLimitHeaders(limit="X-Rate-Limit", remaining="X-Rate-Limit-Remaining"),
+            # one budget per account, shared through the store's backend when a command injects it
+            limiter=limiter_for(
+                f"acmedesk:{account or url}", per_minute=6000, clock=clock, headers=headers, budget=rate_budget
+            ),
+            rate_headers=headers,
             error_hints={401: "check HUMANSUPPORT_ACMEDESK_API_TOKEN"},
         )
 

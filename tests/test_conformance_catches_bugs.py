@@ -16,6 +16,7 @@ from humansupport import (
     Conversation,
     ConversationStatus,
     Customer,
+    Message,
     ProfilePatch,
     SavedReply,
     UnsupportedOperationError,
@@ -157,6 +158,22 @@ class EchoesTheSecret(_NoRegistrationApi):
         )
 
 
+class HidesItsBulkListing(AcmeAdapter):
+    """Has a listing with messages (as Help Scout had) but does not declare it: sync would never call it."""
+
+    async def iter_conversations_with_messages(
+        self, *, updated_since: datetime | None = None, status: Sequence[ConversationStatus] | None = None
+    ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
+        async for conv in self.iter_conversations(updated_since=updated_since, status=status):
+            yield conv, [m async for m in self.iter_messages(conv.id)]
+
+
+class DeclaresACostlyBulkListing(HidesItsBulkListing):
+    """Declares the capability, but its "bulk" form still reads each conversation's messages on its own."""
+
+    capabilities = AcmeAdapter.capabilities.model_copy(update={"embedded_messages": True})
+
+
 @pytest.mark.parametrize(
     ("adapter_cls", "check"),
     [
@@ -177,6 +194,8 @@ class EchoesTheSecret(_NoRegistrationApi):
         (RefusesVaguely, "test_webhook_registration_unsupported_gives_steps"),
         (ProbesBeforeRefusing, "test_webhook_registration_unsupported_gives_steps"),
         (EchoesTheSecret, "test_webhook_registration_unsupported_gives_steps"),
+        (HidesItsBulkListing, "test_bulk_message_forms"),
+        (DeclaresACostlyBulkListing, "test_bulk_message_forms"),
     ],
 )
 def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: str) -> None:

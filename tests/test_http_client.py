@@ -293,9 +293,9 @@ async def test_writes_cost_write_cost_and_reads_cost_one(clock: FakeClock) -> No
     costs: list[float] = []
 
     class Spy(RateLimiter):
-        async def acquire(self, cost: float = 1.0) -> None:
+        async def acquire(self, cost: float = 1.0, *, max_block: float = float("inf")) -> None:
             costs.append(cost)
-            await super().acquire(cost)
+            await super().acquire(cost, max_block=max_block)
 
     script = Script([ok()])
     async with make_client(script, clock, limiter=Spy(per_minute=400, clock=clock), write_cost=2.0) as client:

@@ -68,6 +68,23 @@ def test_sync_then_route_one_conversation_dry_run(env: Env) -> None:
     assert env.fake.conversations[target].assignee_id is None  # dry run
 
 
+def test_sync_reports_requests_429s_and_duration_per_stream(env: Env) -> None:
+    result = env.run("sync", "acmedesk", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    streams = summary["streams"]
+    assert set(streams) >= {"agents", "groups", "customers", "conversations", "ratings"}
+    for stream in streams.values():
+        assert set(stream) == {"items", "requests", "rate_limited", "seconds"}
+    assert streams["conversations"]["requests"] >= 1 and streams["conversations"]["rate_limited"] == 0
+    assert summary["requests"] == sum(s["requests"] for s in streams.values())
+    assert summary["rate_limited"] == 0 and summary["seconds"] >= 0
+    human = env.run("sync", "acmedesk")
+    assert human.exit_code == 0, human.output
+    assert "requests" in human.stdout and "answered 429" in human.stdout
+    assert any(line.strip().startswith("conversations") for line in human.stdout.splitlines())
+
+
 def test_unknown_conversation_id_is_a_clear_error(env: Env) -> None:
     env.run("sync", "acmedesk")
     result = env.run("route", "acmedesk", "no-such-id", "--json")

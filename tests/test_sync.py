@@ -7,6 +7,7 @@ import contextlib
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -200,3 +201,32 @@ def test_since_overrides_the_cursor(tmp_path: Path) -> None:
         _sync(fake, store, since=since)
         sent = [r for r in fake.requests if r.path == "/api/conversations"]
         assert sent and sent[0].url_params["updated_since"] == since.isoformat()
+
+
+def test_report_counts_requests_429s_and_time_per_stream(tmp_path: Path) -> None:
+    from humansupport.testing import Fault
+
+    fake = _fake()
+    fake.faults.append(
+        Fault(status=429, times=2, headers={"Retry-After": "3"}, match=lambda r: r.url.path == "/api/customers")
+    )
+    with Store.open(tmp_path / "s.db") as store:
+        report: Any = _sync(fake, store)
+    streams = report.streams
+    assert set(streams) == {"agents", "groups", "customers", "conversations", "ratings"}
+    # every request the fake saw is in exactly one stream; the two 429s are the customers stream's
+    assert sum(s.requests for s in streams.values()) == len(fake.requests) == report.requests
+    customers = [r for r in fake.requests if r.path == "/api/customers"]
+    assert streams["customers"].requests == len(customers) and streams["customers"].rate_limited == 2
+    assert report.rate_limited == 2 and all(s.rate_limited == 0 for n, s in streams.items() if n != "customers")
+    per_conversation = [r for r in fake.requests if r.path.startswith("/api/conversations")]
+    assert streams["conversations"].requests == len(per_conversation)
+    assert streams["customers"].seconds >= 6.0  # the two waits on the injected clock
+    data = report.to_dict()
+    assert data["streams"]["customers"] == {
+        "items": streams["customers"].items,
+        "requests": len(customers),
+        "rate_limited": 2,
+        "seconds": pytest.approx(streams["customers"].seconds, abs=0.001),
+    }
+    assert data["requests"] == len(fake.requests) and data["rate_limited"] == 2 and data["seconds"] >= 6.0

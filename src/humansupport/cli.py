@@ -430,8 +430,8 @@ def sync_command(
     from .sync import sync_helpdesk
 
     def body() -> None:
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         with _open_store(store_url) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -458,6 +458,13 @@ def sync_command(
         counts = dict(report.items)
         counts.setdefault("messages", report.messages)  # a bulk-messages vendor has them as a stream already
         typer.echo(f"{vendor}: synced {', '.join(f'{n} {k}' for k, n in counts.items())}")
+        typer.echo(
+            f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
+            + "".join(
+                f"\n  {name:<14}{s.items:>9} items{s.requests:>7} requests{s.rate_limited:>5} x 429{s.seconds:>8.1f} s"
+                for name, s in report.streams.items()
+            )
+        )
         if report.deleted_agents:
             typer.echo(f"agents gone from the helpdesk: {', '.join(report.deleted_agents)}")
 
@@ -497,7 +504,6 @@ def route_command(
     def body() -> None:
         if (conversation_id is None) == (not new):
             raise typer.BadParameter("give a CONVERSATION_ID or --new (not both)")
-        adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
         config, affinity = _routing_config(
             {
                 "threshold": threshold,
@@ -511,6 +517,7 @@ def route_command(
             }
         )
         with _open_store(store_url, create=False) as store:
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
             result = asyncio.run(
                 route_conversations(
                     adapter,
@@ -670,7 +677,7 @@ def rebalance_plan_command(
         label = account or vendor
         with _open_store(store_url, create=False) as store:
             require_history(store, label)  # before credentials: an empty store is the likelier mistake
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> tuple[Any, Any]:
                 async with adapter:
@@ -759,7 +766,7 @@ def rebalance_apply_command(
                 label = waiting[0]
             chosen = vendor or (plan.vendor if plan else None) or _vendor_of_account(label)
             label = label or chosen
-            adapter = build_adapter(chosen, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(chosen, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -960,7 +967,7 @@ def profile_command(
         with _open_store(store_url, create=False) as store:
             if not forget:  # erasure works on whatever the store holds, even nothing
                 store.require_account(account or vendor, vendor=vendor, before="building a profile")
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:
@@ -1037,7 +1044,7 @@ def enrich_command(
         settings, enrichers = _enrichment_inputs()
         with _open_store(store_url, create=False) as store:
             store.require_account(account or vendor, vendor=vendor, before="enriching its customers")
-            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK)
+            adapter = build_adapter(vendor, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
                 async with adapter:

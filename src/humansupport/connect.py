@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -12,6 +12,9 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import load_config_file, resolve_settings
 from .helpdesk import AsyncHelpdesk, Helpdesk
 from .plugins import PluginRegistry, get_registry
+
+if TYPE_CHECKING:
+    from .http.ratelimit import RateBudget
 
 __all__ = ["aconnect", "build_adapter", "connect"]
 
@@ -25,12 +28,16 @@ def build_adapter(
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     settings: Mapping[str, Any] | None = None,
+    rate_budget: RateBudget | None = None,
 ) -> AsyncHelpdesk:
-    """Finds the vendor's adapter class and builds it from kwargs > humansupport.toml > environment."""
+    """Finds the vendor's adapter class and builds it from kwargs > humansupport.toml > environment.
+
+    `rate_budget` shares the account's request budget beyond this process (`Store.rate_budget()`).
+    """
     cls = (registry or get_registry()).helpdesk(vendor)
     config = load_config_file(config_file, environ=environ)
     resolved = resolve_settings(cls.settings_model, overrides=settings, config=config, environ=environ)
-    return cls.from_settings(resolved, transport=transport, clock=clock)
+    return cls.from_settings(resolved, transport=transport, clock=clock, rate_budget=rate_budget)
 
 
 def aconnect(

@@ -7,6 +7,8 @@ cron jobs that are not async get the same behaviour method for method (a test pi
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
@@ -41,8 +43,11 @@ from .models import (
 
 if TYPE_CHECKING:
     from .enrichment.writeback import FieldSpec
+    from .http.ratelimit import RateBudget
 
 __all__ = ["AsyncHelpdesk", "CheckReport", "Helpdesk"]
+
+logger = logging.getLogger("humansupport")
 
 T = TypeVar("T")
 
@@ -95,10 +100,22 @@ class AsyncHelpdesk(ABC):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        rate_budget: RateBudget | None = None,
     ) -> Self:
-        """Builds the adapter from resolved settings (what `connect()` calls)."""
+        """Builds the adapter from resolved settings (what `connect()` calls).
+
+        `rate_budget` is where the account's request budget lives (a store's, shared by every process on the
+        account); it reaches adapters whose constructor takes `rate_budget`, others keep their own in-process one.
+        """
         # the webhook secret is the receiver's (humansupport webhooks serve), not a constructor argument
         values = {k: v for k, v in settings.model_dump(exclude={"webhook_secret"}).items() if v is not None}
+        if rate_budget is not None:
+            if "rate_budget" in inspect.signature(cls).parameters:
+                values["rate_budget"] = rate_budget
+            else:
+                logger.warning(
+                    "%s: the adapter takes no rate_budget; its rate budget stays in this process", cls.vendor
+                )
         factory: Any = cls  # subclasses take their settings fields as keyword-only arguments
         built: Self = factory(**values, transport=transport, clock=clock)
         return built
@@ -129,6 +146,22 @@ class AsyncHelpdesk(ABC):
         messages instead of one per conversation.
         """
         raise NotImplementedError(f"{self.vendor} has no bulk message export (capabilities.bulk_messages is false)")
+
+    def iter_conversations_with_messages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
+        """Conversations updated since a time, each with all its messages in time order, from the listing.
+
+        Only where `capabilities.embedded_messages` is true (Help Scout's `embed=threads`): sync then needs
+        about one request per page of conversations instead of one per conversation. Where the listing's
+        copy is incomplete (Help Scout truncates chats), the adapter reads that conversation's messages again.
+        """
+        raise NotImplementedError(
+            f"{self.vendor} lists no messages with conversations (capabilities.embedded_messages is false)"
+        )
 
     @abstractmethod
     def iter_agents(self) -> AsyncIterator[Agent]:
@@ -389,6 +422,16 @@ class Helpdesk:
 
     def iter_all_messages(self, *, updated_since: datetime | None = None) -> Iterator[Message]:
         return self._runner.iterate(self._adapter.iter_all_messages(updated_since=updated_since))
+
+    def iter_conversations_with_messages(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        status: Sequence[ConversationStatus] | None = None,
+    ) -> Iterator[tuple[Conversation, list[Message]]]:
+        return self._runner.iterate(
+            self._adapter.iter_conversations_with_messages(updated_since=updated_since, status=status)
+        )
 
     def iter_agents(self) -> Iterator[Agent]:
         return self._runner.iterate(self._adapter.iter_agents())

@@ -185,6 +185,8 @@ class Capabilities(_Model):
     signed_webhooks: bool = False
     incremental_export: bool = False
     bulk_messages: bool = False
+    #: the conversation listing carries each conversation's messages (`iter_conversations_with_messages`)
+    embedded_messages: bool = False
     satisfaction_ratings: bool = False
     webhook_registration: bool = False
     saved_replies: bool = False

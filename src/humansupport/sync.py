@@ -18,16 +18,35 @@ from typing import Any, Final, TypeVar
 
 from .clock import SYSTEM_CLOCK, Clock
 from .helpdesk import AsyncHelpdesk
+from .http.stats import counting
 from .models import Conversation, Message
 from .store import Store
 
-__all__ = ["STREAMS", "SyncReport", "sync_helpdesk"]
+__all__ = ["STREAMS", "StreamReport", "SyncReport", "sync_helpdesk"]
 
 STREAMS: Final = ("agents", "groups", "customers", "conversations", "ratings")
 #: re-read this much before a saved cursor: vendors' updated_at and our clock are not perfectly in step
 CURSOR_OVERLAP: Final = timedelta(minutes=1)
 
 Progress = Callable[[str, int], None]
+
+
+@dataclass(kw_only=True)
+class StreamReport:
+    """One stream of a sync: items written, requests made (retries included), 429s met, wall seconds."""
+
+    items: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass(kw_only=True)
@@ -45,6 +64,21 @@ class SyncReport:
     message_fetches_skipped: int = 0
     deleted_agents: list[str] = field(default_factory=list)
     cursors: dict[str, datetime | None] = field(default_factory=dict)
+    streams: dict[str, StreamReport] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.streams.values())
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(s.rate_limited for s in self.streams.values())
+
+    @property
+    def seconds(self) -> float:
+        if self.finished_at is None:
+            return sum(s.seconds for s in self.streams.values())
+        return (self.finished_at - self.started_at).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +93,10 @@ class SyncReport:
             "message_fetches_skipped": self.message_fetches_skipped,
             "deleted_agents": list(self.deleted_agents),
             "cursors": dict(self.cursors),
+            "streams": {name: stream.to_dict() for name, stream in self.streams.items()},
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -81,56 +119,87 @@ async def sync_helpdesk(
     report = SyncReport(vendor=adapter.vendor, account=acct, full=full, since=since, started_at=clock.now())
     tick = progress or (lambda stream, n: None)
 
-    # agents and groups are small and have no updated_since: read all, every run
-    seen_agents = []
-    batch: list[Any] = []
-    async for agent in adapter.iter_agents():
-        batch.append(agent)
-        seen_agents.append(agent.id)
-        if len(batch) >= batch_size:
-            store.upsert_agents(acct, batch, seen_at=clock.now())
-            batch = []
-        tick("agents", len(seen_agents))
-    store.upsert_agents(acct, batch, seen_at=clock.now())
-    report.deleted_agents = store.mark_missing_agents(acct, seen_agents, at=clock.now())
-    report.items["agents"] = len(seen_agents)
-    store.set_cursor(acct, "agents", None, items=len(seen_agents), at=clock.now())
+    async def agents() -> int:
+        # agents and groups are small and have no updated_since: read all, every run
+        seen_agents = []
+        batch: list[Any] = []
+        async for agent in adapter.iter_agents():
+            batch.append(agent)
+            seen_agents.append(agent.id)
+            if len(batch) >= batch_size:
+                store.upsert_agents(acct, batch, seen_at=clock.now())
+                batch = []
+            tick("agents", len(seen_agents))
+        store.upsert_agents(acct, batch, seen_at=clock.now())
+        report.deleted_agents = store.mark_missing_agents(acct, seen_agents, at=clock.now())
+        store.set_cursor(acct, "agents", None, items=len(seen_agents), at=clock.now())
+        return len(seen_agents)
 
-    groups = [g async for g in adapter.iter_groups()]
-    store.upsert_groups(acct, groups)
-    report.items["groups"] = len(groups)
-    tick("groups", len(groups))
-    store.set_cursor(acct, "groups", None, items=len(groups), at=clock.now())
+    async def groups() -> int:
+        found = [g async for g in adapter.iter_groups()]
+        store.upsert_groups(acct, found)
+        tick("groups", len(found))
+        store.set_cursor(acct, "groups", None, items=len(found), at=clock.now())
+        return len(found)
 
     run = _Run(store=store, account=acct, since=since, batch_size=batch_size, clock=clock, tick=tick)
-    report.items["customers"] = await _sync_stream(
-        run,
+    await _measured(report, clock, "agents", agents())
+    await _measured(report, clock, "groups", groups())
+    await _measured(
+        report,
+        clock,
         "customers",
-        lambda start: adapter.iter_customers(updated_since=start),
-        lambda batch: store.upsert_customers(acct, batch),
-        lambda c: c.updated_at or c.created_at,
-    )
-    report.items["conversations"] = await _sync_conversations(adapter, run, message_concurrency, report)
-    if adapter.capabilities.bulk_messages:  # one request per page of messages, not one per conversation
-        report.items["messages"] = await _sync_stream(
+        _sync_stream(
             run,
+            "customers",
+            lambda start: adapter.iter_customers(updated_since=start),
+            lambda batch: store.upsert_customers(acct, batch),
+            lambda c: c.updated_at or c.created_at,
+        ),
+    )
+    await _measured(report, clock, "conversations", _sync_conversations(adapter, run, message_concurrency, report))
+    if adapter.capabilities.bulk_messages:  # one request per page of messages, not one per conversation
+        count = await _measured(
+            report,
+            clock,
             "messages",
-            lambda start: adapter.iter_all_messages(updated_since=start),
-            lambda batch: store.upsert_messages(acct, batch),
-            lambda m: m.created_at,
-            batch_size=batch_size * 10,
+            _sync_stream(
+                run,
+                "messages",
+                lambda start: adapter.iter_all_messages(updated_since=start),
+                lambda batch: store.upsert_messages(acct, batch),
+                lambda m: m.created_at,
+                batch_size=batch_size * 10,
+            ),
         )
-        report.messages += report.items["messages"]
-    report.items["ratings"] = await _sync_stream(
-        run,
+        report.messages += count
+    await _measured(
+        report,
+        clock,
         "ratings",
-        lambda start: adapter.iter_ratings(updated_since=start),
-        lambda batch: store.upsert_ratings(acct, batch),
-        lambda r: r.created_at,
+        _sync_stream(
+            run,
+            "ratings",
+            lambda start: adapter.iter_ratings(updated_since=start),
+            lambda batch: store.upsert_ratings(acct, batch),
+            lambda r: r.created_at,
+        ),
     )
     report.finished_at = clock.now()
     report.cursors = store.cursors(acct)
     return report
+
+
+async def _measured(report: SyncReport, clock: Clock, stream: str, work: Awaitable[int]) -> int:
+    """Runs one stream, recording its items, requests, 429s and duration in the report."""
+    started = clock.monotonic()
+    with counting() as tally:
+        count = await work
+    report.items[stream] = count
+    report.streams[stream] = StreamReport(
+        items=count, requests=tally.requests, rate_limited=tally.rate_limited, seconds=clock.monotonic() - started
+    )
+    return count
 
 
 def _start(store: Store, account: str, stream: str, since: datetime | None) -> datetime | None:
@@ -208,6 +277,9 @@ async def _sync_conversations(adapter: AsyncHelpdesk, run: _Run, concurrency: in
         async with semaphore:
             return [m async for m in adapter.iter_messages(conv.id)]
 
+    if adapter.capabilities.embedded_messages and not adapter.capabilities.bulk_messages:
+        return await _sync_with_embedded_messages(adapter, run, report)
+
     async def flush(batch: list[Conversation]) -> None:
         if not batch:
             return
@@ -227,4 +299,21 @@ async def _sync_conversations(adapter: AsyncHelpdesk, run: _Run, concurrency: in
         lambda start: adapter.iter_conversations(updated_since=start),
         flush,
         lambda c: c.updated_at or c.created_at,
+    )
+
+
+async def _sync_with_embedded_messages(adapter: AsyncHelpdesk, run: _Run, report: SyncReport) -> int:
+    """Conversations and their messages from one listing (`capabilities.embedded_messages`): a request a page."""
+    store, account = run.store, run.account
+
+    def write(batch: list[tuple[Conversation, list[Message]]]) -> None:
+        report.messages += sum(len(messages) for _, messages in batch)
+        store.write_conversations(account, [(conv, messages) for conv, messages in batch])
+
+    return await _sync_stream(
+        run,
+        "conversations",
+        lambda start: adapter.iter_conversations_with_messages(updated_since=start),
+        write,
+        lambda pair: pair[0].updated_at or pair[0].created_at,
     )

@@ -14,6 +14,9 @@ from humansupport.http.paging import (
     paginate,
 )
 from humansupport.http.ratelimit import (
+    BudgetBlocked,
+    LocalRateBudget,
+    RateBudget,
     RateHeadroom,
     RateLimiter,
     RateLimitHeaders,
@@ -21,20 +24,26 @@ from humansupport.http.ratelimit import (
     reset_limiters,
 )
 from humansupport.http.retry import RetryPolicy, is_retriable, parse_reset, parse_retry_after
+from humansupport.http.stats import RequestTally, counting
 
 __all__ = [
+    "BudgetBlocked",
     "CursorPaginator",
     "HttpClient",
     "LinkHeaderPaginator",
+    "LocalRateBudget",
     "OffsetPaginator",
     "Page",
     "PageNumberPaginator",
     "PageRequest",
     "Paginator",
+    "RateBudget",
     "RateHeadroom",
     "RateLimitHeaders",
     "RateLimiter",
+    "RequestTally",
     "RetryPolicy",
+    "counting",
     "dig",
     "is_retriable",
     "iter_pages",

@@ -22,8 +22,9 @@ from tenacity import RetryCallState
 from humansupport import __version__
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.errors import HelpdeskError, RateLimitError, TransportError, error_from_response
-from humansupport.http.ratelimit import RateLimiter, RateLimitHeaders
+from humansupport.http.ratelimit import BudgetBlocked, RateLimiter, RateLimitHeaders
 from humansupport.http.retry import RetryPolicy, parse_reset, parse_retry_after, retrying
+from humansupport.http.stats import record_response
 
 __all__ = ["HttpClient"]
 
@@ -246,22 +247,23 @@ class HttpClient:
     async def _send_once(
         self, request: httpx.Request, *, method: str, path: str, cost: float, attempt: int
     ) -> httpx.Response:
-        blocked = self._limiter.blocked_for()
-        if blocked > self._retry.max_retry_wait:
-            # Another request on this account was told to wait longer than we may; fail now, do not sleep.
-            raise RateLimitError(
-                vendor=self._vendor,
-                status=429,
-                method=method,
-                path=path,
-                retry_after=blocked,
-                vendor_message="the account is rate limited",
-            )
         async with self._semaphore:
-            await self._limiter.acquire(cost)
+            try:
+                await self._limiter.acquire(cost, max_block=self._retry.max_retry_wait)
+            except BudgetBlocked as blocked:
+                # Another request on this account was told to wait longer than we may; fail now, do not sleep.
+                raise RateLimitError(
+                    vendor=self._vendor,
+                    status=429,
+                    method=method,
+                    path=path,
+                    retry_after=blocked.seconds,
+                    vendor_message="the account is rate limited",
+                ) from None
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
+                record_response(None)
                 logger.info("%s %s %s -> %s (attempt %d)", self._vendor, method, path, type(exc).__name__, attempt)
                 raise TransportError(
                     vendor=self._vendor,
@@ -270,12 +272,14 @@ class HttpClient:
                     vendor_message=f"no response: {_describe(exc, request.url)}",
                 ) from exc
             except httpx.RequestError as exc:
+                record_response(None)
                 raise HelpdeskError(
                     vendor=self._vendor,
                     method=method,
                     path=path,
                     vendor_message=f"request failed: {type(exc).__name__}",
                 ) from exc
+        record_response(response.status_code)
         self._limiter.observe(response.headers)
         if response.is_success:
             logger.debug("%s %s %s -> %d (attempt %d)", self._vendor, method, path, response.status_code, attempt)

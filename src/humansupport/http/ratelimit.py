@@ -1,32 +1,47 @@
-"""An adaptive token bucket per helpdesk account, so a long job runs near the limit without 429 storms.
+"""A request budget per helpdesk account, paced as the vendor's windows, shared through a budget backend.
 
-Seeded from the vendor's documented limit, then corrected from what the server says: its limit header
-becomes our rate, a lower remaining count drains our tokens, a 429 blocks the bucket until the server's wait
-is over. Two adapters on one account share one bucket through `limiter_for`.
+Vendors state their limits as windows ("700 a minute", "167 per 10 seconds"), so the budget is a sliding
+window: at most `limit` request costs in any `window` seconds. A vendor that allows 10 a minute gets 10 at
+once, then waits until the first of them is a minute old; no server window, however aligned, sees more than
+the limit. The limit is seeded from the vendor's documented figure and corrected from what the server says:
+its limit header becomes ours, a lower remaining count is spent as if we had spent it, and a 429 blocks the
+account until the server's wait is over.
+
+Where the spends are recorded is a `RateBudget` backend. `LocalRateBudget` (the default) keeps them in this
+process; the store provides backends that every process on the account shares (`humansupport.store.budget`),
+so webhook replicas and cron jobs together stay within one limit. The HTTP layer never imports the store:
+the backend is injected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.http.retry import parse_reset
 
 __all__ = [
+    "BudgetBlocked",
+    "LocalRateBudget",
+    "RateBudget",
     "RateHeadroom",
     "RateLimitHeaders",
     "RateLimiter",
+    "Spend",
+    "drain_spend",
     "limiter_for",
+    "plan_spend",
     "reset_limiters",
 ]
 
-_EPSILON = 1e-9  # float slack so a sleep computed to refill exactly one token is enough
-_DEFAULT_BURST_SECONDS = 6.0  # default burst: six seconds' worth of requests
+_EPSILON = 1e-9  # float slack so a wait computed to free exactly enough is enough
+_MIN_WAIT = 0.001  # never ask a caller to sleep for nothing and spin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +65,142 @@ class RateHeadroom:
     blocked_for: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One recorded spend: when (seconds on the backend's clock) and how much."""
+
+    at: float
+    cost: float
+
+
+def plan_spend(
+    spends: Sequence[Spend], *, now: float, cost: float, limit: float, window: float
+) -> tuple[list[Spend], float]:
+    """The sliding-window decision every backend makes: (the spends still in the window, seconds to wait).
+
+    A wait of 0.0 means `cost` fits: the caller records `Spend(now, cost)`. A cost above the whole limit
+    goes through once the window is empty (into debt) rather than never.
+    """
+    live = [s for s in spends if s.at > now - window]
+    used = sum(s.cost for s in live)
+    if not live or used + cost <= limit + _EPSILON:
+        return live, 0.0
+    need = used + cost - limit
+    freed = 0.0
+    for spend in sorted(live, key=lambda s: s.at):
+        freed += spend.cost
+        if freed + _EPSILON >= need:
+            return live, max(_MIN_WAIT, spend.at + window - now)
+    return live, max(_MIN_WAIT, max(s.at for s in live) + window - now)  # pragma: no cover - debt case above
+
+
+@runtime_checkable
+class RateBudget(Protocol):
+    """Where an account's spends live. One backend may hold many accounts, each under its own `key`.
+
+    Calls are short and synchronous (a lock, a few rows); the waiting is the limiter's, on its clock.
+    """
+
+    def spend(self, key: str, *, cost: float, limit: float, window: float) -> float:
+        """Records `cost` and returns 0.0 when it fits the last `window` seconds; else records nothing and
+        returns the seconds until it may fit (or until a block ends)."""
+        ...
+
+    def drain(
+        self, key: str, *, remaining: float, limit: float, window: float, expires_in: float | None = None
+    ) -> None:
+        """The server says only `remaining` is left: records the difference to ours as spent, aging out when
+        the server's window resets (`expires_in` seconds from now) or a full window from now."""
+        ...
+
+    def block(self, key: str, seconds: float) -> None:
+        """Nobody spends on `key` for `seconds` (a 429's wait, a spent window's reset)."""
+        ...
+
+    def blocked_for(self, key: str) -> float:
+        """Seconds left on a block (0.0 when none)."""
+        ...
+
+
+def drain_spend(
+    spends: Sequence[Spend], *, now: float, remaining: float, limit: float, window: float, expires_in: float | None
+) -> Spend | None:
+    """The spend to record so our remaining matches the server's lower one (None when ours is not higher).
+
+    It is dated so it ages out when the server's window resets, never later than a window from now.
+    """
+    used = sum(s.cost for s in spends if s.at > now - window)
+    extra = (limit - used) - max(0.0, remaining)
+    if extra <= _EPSILON:
+        return None
+    life = window if expires_in is None or not math.isfinite(expires_in) else min(window, max(0.0, expires_in))
+    if life <= 0:
+        return None
+    return Spend(now - window + life, extra)
+
+
+class LocalRateBudget:
+    """The in-process backend: spends in memory, on the clock's monotonic time. Thread-safe.
+
+    The default for library users without a store; every limiter of one process that names the same key and
+    this backend shares the budget. Other processes do not see it: use a store's backend for that.
+    """
+
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._spends: dict[str, list[Spend]] = {}
+        self._blocked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalRateBudget(keys={len(self._spends)})"
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def spend(self, key: str, *, cost: float, limit: float, window: float) -> float:
+        with self._lock:
+            now = self._clock.monotonic()
+            blocked = self._blocked.get(key, -math.inf) - now
+            if blocked > 0:
+                return blocked
+            live, wait = plan_spend(self._spends.get(key, ()), now=now, cost=cost, limit=limit, window=window)
+            if wait == 0.0:
+                live.append(Spend(now, cost))
+            self._spends[key] = live
+            return wait
+
+    def drain(
+        self, key: str, *, remaining: float, limit: float, window: float, expires_in: float | None = None
+    ) -> None:
+        with self._lock:
+            now = self._clock.monotonic()
+            spends: MutableSequence[Spend] = self._spends.setdefault(key, [])
+            extra = drain_spend(spends, now=now, remaining=remaining, limit=limit, window=window, expires_in=expires_in)
+            if extra is not None:
+                spends.append(extra)
+
+    def block(self, key: str, seconds: float) -> None:
+        if not (seconds > 0 and math.isfinite(seconds)):
+            return
+        with self._lock:
+            until = self._clock.monotonic() + seconds
+            self._blocked[key] = max(self._blocked.get(key, -math.inf), until)
+
+    def blocked_for(self, key: str) -> float:
+        with self._lock:
+            return max(0.0, self._blocked.get(key, -math.inf) - self._clock.monotonic())
+
+
+class BudgetBlocked(Exception):
+    """`acquire(max_block=...)` found the account blocked for longer than the caller may wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the account is rate limited for {seconds:.1f}s")
+        self.seconds = seconds
+
+
 def _number(headers: Mapping[str, str], name: str | None) -> float | None:
     if name is None:
         return None
@@ -66,39 +217,52 @@ def _number(headers: Mapping[str, str], name: str | None) -> float | None:
 
 
 class RateLimiter:
-    """Token bucket: `per_minute` tokens a minute, at most `burst` saved up; waits go through the clock."""
+    """One account's budget: `per_minute` request costs a minute, counted over sliding `window`-second windows.
+
+    `per_minute` and the limit header are per minute; a vendor counting in 10-second windows (Intercom) gets
+    `window=10` and `per_minute / 6` per window. `key` names the account in `budget` (the in-process
+    `LocalRateBudget` when none is given, private to this limiter).
+    """
 
     def __init__(
         self,
         *,
         per_minute: float,
         clock: Clock = SYSTEM_CLOCK,
-        burst: float | None = None,
         headers: RateLimitHeaders = RateLimitHeaders(),
+        window: float = 60.0,
+        budget: RateBudget | None = None,
+        key: str = "default",
     ) -> None:
         if not (per_minute > 0 and math.isfinite(per_minute)):
             raise ValueError(f"per_minute must be a finite number > 0, got {per_minute!r}")
-        if burst is not None and not (burst >= 1 and math.isfinite(burst)):
-            raise ValueError(f"burst must be a finite number >= 1, got {burst!r}")
+        if not (window > 0 and math.isfinite(window)):
+            raise ValueError(f"window must be a finite number of seconds > 0, got {window!r}")
         self._clock = clock
         self._headers = headers
-        self._explicit_burst = burst
         self._per_minute = per_minute
-        self._burst = self._burst_for(per_minute)
-        self._tokens = self._burst
-        self._updated = clock.monotonic()
-        self._blocked_until = -math.inf
+        self._window = window
+        self._budget: RateBudget = budget if budget is not None else LocalRateBudget(clock=clock)
+        self._key = key
         self._remaining: float | None = None
         self._observed_at: datetime | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return f"RateLimiter(per_minute={self._per_minute:g}, burst={self._burst:g})"
+        return f"RateLimiter(key={self._key!r}, per_minute={self._per_minute:g}, window={self._window:g})"
 
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def budget(self) -> RateBudget:
+        return self._budget
+
+    @property
+    def key(self) -> str:
+        return self._key
 
     @property
     def per_minute(self) -> float:
@@ -106,20 +270,17 @@ class RateLimiter:
         return self._per_minute
 
     @property
+    def window(self) -> float:
+        return self._window
+
+    @property
+    def limit(self) -> float:
+        """Request costs allowed in one window."""
+        return self._per_minute * self._window / 60.0
+
+    @property
     def headers(self) -> RateLimitHeaders:
         return self._headers
-
-    def _burst_for(self, per_minute: float) -> float:
-        if self._explicit_burst is not None:
-            return self._explicit_burst
-        return max(1.0, per_minute * _DEFAULT_BURST_SECONDS / 60.0)
-
-    def _refill(self, now: float) -> None:
-        # No refill while blocked: after a 429 the server's window restarts when the block ends.
-        start = max(self._updated, self._blocked_until)
-        if now > start:
-            self._tokens = min(self._burst, self._tokens + (now - start) * self._per_minute / 60.0)
-        self._updated = max(self._updated, now)
 
     def _get_lock(self) -> asyncio.Lock:
         # A shared limiter may outlive one event loop (tests, repeated asyncio.run); a Lock must not.
@@ -129,58 +290,50 @@ class RateLimiter:
             self._lock_loop = loop
         return self._lock
 
-    async def acquire(self, cost: float = 1.0) -> None:
-        """Waits until `cost` tokens are there and takes them; callers queue in order."""
+    async def acquire(self, cost: float = 1.0, *, max_block: float = math.inf) -> None:
+        """Waits until `cost` fits the account's window and spends it; callers of this limiter queue in order.
+
+        A block (after a 429) longer than `max_block` raises `BudgetBlocked` at once instead of sleeping.
+        """
         if cost <= 0:
             return
         async with self._get_lock():
             while True:
-                now = self._clock.monotonic()
-                self._refill(now)
-                if now < self._blocked_until:
-                    await self._clock.sleep(self._blocked_until - now)
-                    continue
-                need = min(cost, self._burst)  # a cost above burst would never fit; let it go into debt
-                if self._tokens + _EPSILON >= need:
-                    self._tokens -= cost
+                blocked = self._budget.blocked_for(self._key) if math.isfinite(max_block) else 0.0
+                if blocked > max_block:
+                    raise BudgetBlocked(blocked)
+                wait = self._budget.spend(self._key, cost=cost, limit=self.limit, window=self._window)
+                if wait <= 0:
                     return
-                await self._clock.sleep((need - self._tokens) * 60.0 / self._per_minute)
+                await self._clock.sleep(wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Learns from a response: the server's limit becomes the rate, a lower remaining drains tokens."""
-        now = self._clock.monotonic()
-        self._refill(now)
+        """Learns from a response: the server's limit becomes ours, a lower remaining is spent as ours."""
         limit = _number(headers, self._headers.limit)
-        if limit is not None and limit > 0 and limit != self._per_minute:
+        if limit is not None and limit > 0:
             self._per_minute = limit
-            self._burst = self._burst_for(limit)
-            self._tokens = min(self._tokens, self._burst)
         remaining = _number(headers, self._headers.remaining)
         if remaining is None:
             return
         self._remaining = remaining
         self._observed_at = self._clock.now()
-        if remaining < self._tokens:
-            self._tokens = max(0.0, remaining)
-        if remaining <= 0 and self._headers.reset is not None:
-            wait = parse_reset(headers, self._observed_at, header=self._headers.reset, kind=self._headers.reset_kind)
-            if wait is not None and wait > 0:
-                self._blocked_until = max(self._blocked_until, now + wait)
+        reset = None
+        if self._headers.reset is not None:
+            reset = parse_reset(headers, self._observed_at, header=self._headers.reset, kind=self._headers.reset_kind)
+        if remaining <= 0 and reset is not None:
+            if reset > 0:
+                self._budget.block(self._key, reset)
+            return
+        self._budget.drain(self._key, remaining=remaining, limit=self.limit, window=self._window, expires_in=reset)
 
     def penalize(self, seconds: float) -> None:
-        """After a 429: nobody on this account sends until `seconds` have passed, then one request may go.
-
-        Retry-After says when the server will take a request again; the rest refill at the normal rate.
-        """
-        now = self._clock.monotonic()
-        self._refill(now)
-        self._tokens = min(self._burst, 1.0)
+        """After a 429: nobody on this account sends until `seconds` have passed (Retry-After)."""
         if seconds > 0 and math.isfinite(seconds):
-            self._blocked_until = max(self._blocked_until, now + seconds)
+            self._budget.block(self._key, seconds)
 
     def blocked_for(self) -> float:
         """Seconds left on a 429 penalty (0.0 when none)."""
-        return max(0.0, self._blocked_until - self._clock.monotonic())
+        return self._budget.blocked_for(self._key)
 
     def headroom(self) -> RateHeadroom:
         """Snapshot for `humansupport check`."""
@@ -201,20 +354,26 @@ def limiter_for(
     per_minute: float,
     clock: Clock = SYSTEM_CLOCK,
     headers: RateLimitHeaders = RateLimitHeaders(),
+    window: float = 60.0,
+    budget: RateBudget | None = None,
 ) -> RateLimiter:
-    """The one bucket for a helpdesk account (`key`, e.g. "zendesk:acme"); created on first use.
+    """The one limiter for a helpdesk account (`key`, e.g. "zendesk:acme") in this process; created on first use.
 
-    A later call with the same key and clock gets the same limiter (its learned rate, not `per_minute`). A
-    different clock object (a test's fake) gets a fresh bucket, so tests never share fake time.
+    With `budget` (a store's backend) the spends are shared with every process on that backend; without it
+    they stay in this process. A later call with the same key, clock and budget gets the same limiter (its
+    learned rate, not `per_minute`). A different clock object (a test's fake) or budget gets a fresh limiter,
+    so tests never share fake time.
     """
     existing = _REGISTRY.get(key)
     if existing is not None and existing.clock is clock:
-        return existing
-    limiter = RateLimiter(per_minute=per_minute, clock=clock, headers=headers)
+        same = existing.budget is budget if budget is not None else isinstance(existing.budget, LocalRateBudget)
+        if same:
+            return existing
+    limiter = RateLimiter(per_minute=per_minute, clock=clock, headers=headers, window=window, budget=budget, key=key)
     _REGISTRY[key] = limiter
     return limiter
 
 
 def reset_limiters() -> None:
-    """Forgets every shared bucket; for tests."""
+    """Forgets every shared limiter; for tests."""
     _REGISTRY.clear()

@@ -19,6 +19,7 @@ __all__ = [
     "EXCERPT_CHARS",
     "INSIGHTS_VERSION",
     "MIGRATIONS",
+    "RATE_BUDGET_VERSION",
     "SCHEMA_VERSION",
     "UtcDateTime",
     "build_metadata",
@@ -26,7 +27,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -144,6 +145,8 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         _insights_indexes(conversations)
     if version >= WEBHOOK_QUEUE_VERSION:
         webhook_queue_table(md)
+    if version >= RATE_BUDGET_VERSION:
+        rate_budget_tables(md)
     return md
 
 
@@ -312,6 +315,44 @@ def _migrate_custom_fields(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN custom_fields {coltype} NOT NULL DEFAULT '{{}}'"))
 
 
+# -- rate budget per account (self-contained: the lead may renumber this migration) -------------------------
+
+#: the schema version that adds `rate_budgets` and `rate_budget_spends` (renumber only when merging migrations)
+RATE_BUDGET_VERSION: Final = 8
+
+
+def rate_budget_tables(md: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The request budget every process of an account shares on PostgreSQL (`store.budget`).
+
+    `rate_budgets` has one row per budget key, locked `FOR UPDATE` while a process decides, with the block a 429
+    set; `rate_budget_spends` holds the spends of the current window. Times are seconds since the epoch on the
+    database's clock, so machines whose clocks disagree still share one window.
+    """
+    budgets = sa.Table(
+        "rate_budgets",
+        md,
+        sa.Column("key", sa.String(300), primary_key=True),
+        sa.Column("blocked_until", sa.Float),
+    )
+    spends = sa.Table(
+        "rate_budget_spends",
+        md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+        sa.Column("cost", sa.Float, nullable=False),
+    )
+    sa.Index("ix_rate_budget_spends_key_at", spends.c.key, spends.c.at)
+    return budgets, spends
+
+
+def _migrate_rate_budget(conn: Connection) -> None:
+    """Adds the shared rate budget tables (used on PostgreSQL; a SQLite store keeps its budget in a file)."""
+    md = sa.MetaData()
+    for table in rate_budget_tables(md):
+        table.create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -347,4 +388,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     INSIGHTS_VERSION: _migrate_insights,
     WEBHOOK_QUEUE_VERSION: _migrate_webhook_queue,
     CUSTOM_FIELDS_VERSION: _migrate_custom_fields,
+    RATE_BUDGET_VERSION: _migrate_rate_budget,
 }

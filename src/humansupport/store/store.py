@@ -20,7 +20,9 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import LockHeldError, NoHistoryError, StoreError
+from ..http.ratelimit import LocalRateBudget, RateBudget
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
 
@@ -80,6 +82,7 @@ class Store:
         md = build_metadata()
         self.t = md.tables
         self.metadata = md
+        self._rate_budgets: dict[int, RateBudget] = {}
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -116,6 +119,27 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def rate_budget(self, *, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
+        """The request budget every process using this store shares per account (pass it to `build_adapter`).
+
+        PostgreSQL: rows in the store, on the database's clock, shared by every machine. SQLite: a locked file
+        beside the store, shared by the processes of this host, on `clock`'s wall time. An in-memory store:
+        this process only. One backend per store and clock, so `limiter_for` finds its limiters again.
+        """
+        budget = self._rate_budgets.get(id(clock))
+        if budget is None:
+            from .budget import BUDGET_FILE_SUFFIX, FileRateBudget, PostgresRateBudget
+
+            database = self.engine.url.database
+            if self.engine.dialect.name == "postgresql":
+                budget = next(iter(self._rate_budgets.values()), None) or PostgresRateBudget(self)
+            elif database and database != ":memory:":
+                budget = FileRateBudget(f"{database}{BUDGET_FILE_SUFFIX}", clock=clock)
+            else:
+                budget = LocalRateBudget(clock=clock)
+            self._rate_budgets[id(clock)] = budget
+        return budget
 
     def __enter__(self) -> Store:
         return self

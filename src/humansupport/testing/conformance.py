@@ -171,6 +171,52 @@ class AdapterConformance:
 
         self.run(scenario)
 
+    def test_bulk_message_forms(self) -> None:
+        """A bulk read of messages is declared and used: it returns what per-conversation reads return, for less.
+
+        Sync reads messages in bulk only through the contract (`capabilities.embedded_messages` with
+        `iter_conversations_with_messages`, `capabilities.bulk_messages` with `iter_all_messages`); a bulk
+        method an adapter has but does not declare is never called, so every conversation costs a request.
+        """
+        from ..helpdesk import AsyncHelpdesk as Base
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, _: FakeClock) -> None:
+            caps = adapter.capabilities
+            for method, flag in (
+                ("iter_conversations_with_messages", "embedded_messages"),
+                ("iter_all_messages", "bulk_messages"),
+            ):
+                overridden = getattr(type(adapter), method) is not getattr(Base, method)
+                assert overridden == getattr(caps, flag), (
+                    f"{method} is {'implemented' if overridden else 'missing'} but capabilities.{flag} is "
+                    f"{getattr(caps, flag)}: sync only uses a bulk form the capabilities declare"
+                )
+            if not (caps.embedded_messages or caps.bulk_messages):
+                pytest.skip(f"{adapter.vendor} has no bulk message read: sync costs a request per changed conversation")
+            expected = {cid: sorted(m.id for m in msgs) for cid, msgs in fake.messages.items() if msgs}
+            before = len(fake.requests)
+            if caps.embedded_messages:
+                pairs = await self.collect(adapter.iter_conversations_with_messages())
+                assert {c.id for c, _ in pairs} == set(fake.conversations), "the listing lost or added conversations"
+                for conv, messages in pairs:
+                    assert all(m.conversation_id == conv.id for m in messages)
+                    assert sorted(m.id for m in messages) == expected.get(conv.id, []), f"{conv.id}: messages differ"
+                    times = [m.created_at for m in messages if m.created_at is not None]
+                    assert times == sorted(times), f"{conv.id}: messages not in time order"
+            else:
+                messages = await self.collect(adapter.iter_all_messages())
+                got: dict[str, list[str]] = {}
+                for message in messages:
+                    got.setdefault(message.conversation_id, []).append(message.id)
+                assert {k: sorted(v) for k, v in got.items()} == expected, "the bulk export lost or added messages"
+            spent = len(fake.requests) - before
+            assert spent < len(fake.conversations), (
+                f"the bulk form made {spent} requests for {len(fake.conversations)} conversations: "
+                "no cheaper than one request per conversation"
+            )
+
+        self.run(scenario)
+
     def test_agents_and_groups(self) -> None:
         """Agents and groups are listed with memberships."""
 

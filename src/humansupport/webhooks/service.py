@@ -90,7 +90,9 @@ def build_runtime(
             f"{spec.vendor}: no webhook signing secret; set {secret_env_name(spec.vendor)} "
             f"(`humansupport webhooks register {spec.vendor}` prints where it comes from)"
         )
-    adapter: AsyncHelpdesk = cls.from_settings(resolved, transport=transport, clock=clock)
+    adapter: AsyncHelpdesk = cls.from_settings(
+        resolved, transport=transport, clock=clock, rate_budget=store.rate_budget(clock=clock)
+    )
     return AccountRuntime(
         vendor=spec.vendor,
         account=spec.account,

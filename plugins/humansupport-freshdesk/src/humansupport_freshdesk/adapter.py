@@ -62,6 +62,7 @@ from humansupport.http import (
     LinkHeaderPaginator,
     Page,
     PageRequest,
+    RateBudget,
     RateLimiter,
     RateLimitHeaders,
     RetryPolicy,
@@ -297,6 +298,8 @@ class FreshdeskAdapter(AsyncHelpdesk):
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
         job_timeout: float = 300.0,
+        account: str | None = None,
+        rate_budget: RateBudget | None = None,
         **_: Any,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
@@ -328,12 +331,16 @@ class FreshdeskAdapter(AsyncHelpdesk):
         self._descriptions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._clock = clock
         limits = ENDPOINT_LIMITS[plan]
-        account = f"freshdesk:{self.domain or base_url}"
+        account = f"freshdesk:{account or self.domain or base_url}"
         # 90% of each endpoint limit: a bucket's burst plus a minute of refill must fit in one vendor minute,
         # and other clients of the account spend from the same limits.
         self.endpoint_limiters = {
             name: limiter_for(
-                f"{account}:{name}", per_minute=limits[name] * _ENDPOINT_SHARE, clock=clock, headers=_NO_HEADERS
+                f"{account}:{name}",
+                per_minute=limits[name] * _ENDPOINT_SHARE,
+                clock=clock,
+                headers=_NO_HEADERS,
+                budget=rate_budget,
             )
             for name in ("tickets_list", "tickets_update", "contacts_list")
         }
@@ -347,7 +354,9 @@ class FreshdeskAdapter(AsyncHelpdesk):
             transport=self._budget,
             clock=clock,
             retry=retry or RetryPolicy(),
-            limiter=limiter_for(account, per_minute=limits["overall"], clock=clock, headers=FRESHDESK_RATE_HEADERS),
+            limiter=limiter_for(
+                account, per_minute=limits["overall"], clock=clock, headers=FRESHDESK_RATE_HEADERS, budget=rate_budget
+            ),
             rate_headers=FRESHDESK_RATE_HEADERS,
             request_id_headers=("X-Request-Id",),
             error_hints=_HINTS,

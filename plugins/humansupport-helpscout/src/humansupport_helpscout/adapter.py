@@ -43,6 +43,7 @@ from humansupport.http import (
     Page,
     PageNumberPaginator,
     PageRequest,
+    RateBudget,
     RateLimitHeaders,
     RetryPolicy,
     iter_pages,
@@ -122,6 +123,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         availability=True,  # GET /v2/users/{id}/status
         signed_webhooks=True,  # X-HelpScout-Signature, HMAC-SHA1
         incremental_export=False,  # only modifiedSince on the list endpoint
+        embedded_messages=True,  # the listing with embed=threads; chats re-read (the list truncates them)
         satisfaction_ratings=False,  # GET /v2/ratings/{id} only; no list endpoint to sync from
         webhook_registration=True,  # POST /v2/webhooks with our secret
         saved_replies=True,  # per inbox: GET /v2/mailboxes/{id}/saved-replies, then each reply's text
@@ -141,6 +143,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
+        account: str | None = None,
+        rate_budget: RateBudget | None = None,
         **_: Any,
     ) -> None:
         secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
@@ -158,10 +162,11 @@ class HelpScoutAdapter(AsyncHelpdesk):
             clock=clock,
             retry=retry or RetryPolicy(),
             limiter=limiter_for(
-                f"helpscout:{app_id}",
+                f"helpscout:{account or app_id}",
                 per_minute=rate_limit_per_minute or DEFAULT_PER_MINUTE,
                 clock=clock,
                 headers=RATE_HEADERS,
+                budget=rate_budget,
             ),
             rate_headers=RATE_HEADERS,
             request_id_headers=("Correlation-ID", "X-Request-Id"),

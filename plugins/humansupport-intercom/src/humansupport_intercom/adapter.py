@@ -45,8 +45,10 @@ from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
     HttpClient,
+    LocalRateBudget,
     Page,
     PageRequest,
+    RateBudget,
     RateLimiter,
     RateLimitHeaders,
     RetryPolicy,
@@ -189,12 +191,22 @@ class IntercomRateLimiter(RateLimiter):
 _LIMITERS: dict[str, IntercomRateLimiter] = {}
 
 
-def _limiter_for(key: str, clock: Clock) -> IntercomRateLimiter:
-    """One bucket per app token and region, shared by adapters on the same clock (like `limiter_for`)."""
+def _same_budget(limiter: RateLimiter, budget: RateBudget | None) -> bool:
+    """The injected budget, or (none injected) a limiter whose budget is its own in-process one."""
+    return limiter.budget is budget if budget is not None else isinstance(limiter.budget, LocalRateBudget)
+
+
+def _limiter_for(key: str, clock: Clock, budget: RateBudget | None = None) -> IntercomRateLimiter:
+    """One limiter per app (account key), shared by adapters on the same clock and budget (like `limiter_for`).
+
+    Intercom counts in 10-second windows, so the window is 10 s: a sixth of the minute's rate at once.
+    """
     existing = _LIMITERS.get(key)
-    if existing is not None and existing.clock is clock:
+    if existing is not None and existing.clock is clock and _same_budget(existing, budget):
         return existing
-    limiter = IntercomRateLimiter(per_minute=DEFAULT_PER_MINUTE, clock=clock, headers=RATE_HEADERS)
+    limiter = IntercomRateLimiter(
+        per_minute=DEFAULT_PER_MINUTE, clock=clock, headers=RATE_HEADERS, window=WINDOW_SECONDS, budget=budget, key=key
+    )
     _LIMITERS[key] = limiter
     return limiter
 
@@ -344,6 +356,8 @@ class IntercomAdapter(AsyncHelpdesk):
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
         workspace_id: str | None = None,
+        account: str | None = None,
+        rate_budget: RateBudget | None = None,
         **_: Any,
     ) -> None:
         token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
@@ -365,7 +379,8 @@ class IntercomAdapter(AsyncHelpdesk):
             transport=transport,
             clock=clock,
             retry=retry or RetryPolicy(),
-            limiter=_limiter_for(f"intercom:{region}:{base_url}:{digest}", clock),
+            # the budget is the app's: the account name when set, else the token (digest) and region
+            limiter=_limiter_for(f"intercom:{account or f'{region}:{base_url}:{digest}'}", clock, rate_budget),
             rate_headers=RATE_HEADERS,
             max_concurrency=max_concurrency,
             request_id_headers=("X-Request-Id", "X-Intercom-Request-Id"),

@@ -53,7 +53,7 @@ from humansupport.http import (
     HttpClient,
     PageRequest,
     Paginator,
-    RateLimiter,
+    RateBudget,
     RateLimitHeaders,
     RetryPolicy,
     iter_pages,
@@ -303,6 +303,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
+        rate_budget: RateBudget | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             k: v for k, v in locals().items() if k not in ("self", "__class__") and not k.startswith("_")
@@ -351,15 +352,24 @@ class ZendeskAdapter(AsyncHelpdesk):
             headers=headers,
             transport=transport,
             clock=clock,
-            limiter=limiter_for(key, per_minute=rate_limit_per_minute, clock=clock, headers=RATE_HEADERS),
+            limiter=limiter_for(
+                key, per_minute=rate_limit_per_minute, clock=clock, headers=RATE_HEADERS, budget=rate_budget
+            ),
             rate_headers=RATE_HEADERS,
             request_id_headers=REQUEST_ID_HEADERS,
             error_hints=_HINTS,
             retry=retry or RetryPolicy(),
         )
-        # Exports: their own bucket (10/min), seeded from settings, never "corrected" by the account headers.
+        # Exports: their own budget (10/min: ten at once, then the next minute), seeded from settings, never
+        # "corrected" by the account headers, shared by every adapter (and process) on the account.
         self._export = self.http.with_options(
-            limiter=RateLimiter(per_minute=export_rate_per_minute, clock=clock, headers=_EXPORT_HEADERS)
+            limiter=limiter_for(
+                f"{key}:exports",
+                per_minute=export_rate_per_minute,
+                clock=clock,
+                headers=_EXPORT_HEADERS,
+                budget=rate_budget,
+            )
         )
         # Single-ticket updates (assign, notes): their own bucket too, shared by every adapter on the account.
         self._ticket_writes = self.http.with_options(
@@ -368,6 +378,7 @@ class ZendeskAdapter(AsyncHelpdesk):
                 per_minute=ticket_update_rate_per_minute,
                 clock=clock,
                 headers=_EXPORT_HEADERS,
+                budget=rate_budget,
             )
         )
         self._agent_ids: set[str] | None = None
