@@ -381,7 +381,7 @@ def test_consent_file_and_order_come_from_the_enrichment_table(env: Env, tmp_pat
 
 def test_profile_without_a_synced_store_says_to_sync(env: Env, tmp_path: Path) -> None:
     result = runner.invoke(app, ["profile", "acmedesk", "1", "--store", str(tmp_path / "none.db"), "--json"])
-    assert result.exit_code == ExitCode.ERROR
+    assert result.exit_code == ExitCode.CONFIG  # like every "sync first" case
     assert "humansupport sync" in json.loads(result.stdout)["error"]["message"]
 
 

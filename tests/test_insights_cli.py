@@ -106,9 +106,9 @@ def test_unknown_account_and_missing_store_are_config_errors(demo_store: str, tm
     result = runner.invoke(app, ["digest", "zendesk", "--store", demo_store])  # the account defaults to the vendor
     assert result.exit_code == ExitCode.CONFIG and "no account 'zendesk'" in result.stderr
     result = runner.invoke(app, ["avoidable", "zendesk", "--store", demo_store, "--format", "json"])
-    assert result.exit_code == ExitCode.CONFIG and json.loads(result.stdout)["error"]["type"] == "ConfigError"
+    assert result.exit_code == ExitCode.CONFIG and json.loads(result.stdout)["error"]["type"] == "NoHistoryError"
     result = runner.invoke(app, ["digest", "zendesk", "--store", str(tmp_path / "none.db")])
-    assert result.exit_code != 0 and "no store" in result.stderr
+    assert result.exit_code == ExitCode.CONFIG and "no store" in result.stderr
 
 
 def test_theme_mapping_from_the_config_file(demo_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,3 +145,16 @@ def test_max_runtime_exits_partial_and_resume_finishes_for_cron(env: Env) -> Non
     doc = json.loads(resumed.stdout)
     assert doc["resumed"] and doc["counts"]["planned"] == 0 and doc["counts"]["applied"] > 0
     assert len(env.puts()) == doc["counts"]["applied"]
+
+
+def test_resume_alone_finds_the_unfinished_run_in_the_journal(env: Env) -> None:
+    assert env.run("sync", "acmedesk").exit_code == 0
+    env.fake.latency = 2.0
+    assert env.run("rebalance", "acmedesk", "--apply", "--max-runtime", "1").exit_code == ExitCode.PARTIAL
+    env.fake.latency = 0.0
+    resumed = env.run("rebalance", "apply", "--resume", "--json")  # no PLAN, no --vendor: docs/cli.md allows it
+    assert resumed.exit_code == 0, resumed.output
+    doc = json.loads(resumed.stdout)
+    assert doc["resumed"] and doc["counts"]["planned"] == 0 and doc["counts"]["applied"] > 0
+    again = env.run("rebalance", "apply", "--resume")
+    assert again.exit_code == 0 and "nothing to do" in again.stdout

@@ -140,6 +140,7 @@ def test_json_schema(registry: PluginRegistry, macros: Path) -> None:
         "replies": 3,
         "replies_with_findings": 2,
         "skipped": 0,
+        "checked": 3,
         "findings": 2,
         "by_rule": {"hedging": 1, "reflexive-apology": 1},
         "by_severity": {"info": 0, "warning": 2, "error": 0},

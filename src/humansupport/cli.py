@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
 
@@ -68,6 +71,8 @@ class ExitCode(IntEnum):
     RETRY_LATER = 5
     PARTIAL = 6
     LOCKED = 7
+    INTERRUPTED = 130
+    TERMINATED = 143
 
 
 # checked in order: subclasses before their bases
@@ -83,16 +88,61 @@ EXIT_FOR: Final[tuple[tuple[type[Exception], ExitCode], ...]] = (
     (HumansupportError, ExitCode.ERROR),
 )
 
-app = typer.Typer(
+#: typer's click raises these for bad options and missing arguments; BadParameter is the public subclass
+_UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+JSON_META: Final = "humansupport.json"
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON, read before (or without) parsing it: usage errors need it too."""
+    words = list(args)
+    if "--" in words:
+        words = words[: words.index("--")]
+    if "--json" in words or "--format=json" in words:
+        return True
+    return any(a == "--format" and b == "json" for a, b in pairwise(words))
+
+
+class _RootGroup(TyperGroup):
+    """The `humansupport` group: with `--json`, a usage error is a JSON document too (exit 2)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        as_json = _wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except _UsageError as exc:
+            _usage_error(exc, as_json=as_json)
+        ctx.meta[JSON_META] = as_json
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:
+            _usage_error(exc, as_json=bool(ctx.meta.get(JSON_META)))
+
+
+def _usage_error(exc: Exception, *, as_json: bool) -> NoReturn:
+    """Bad options or arguments: click's own message for people, the error document under --json."""
+    if not as_json:
+        raise exc
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    emit_json({"error": {"type": "UsageError", "message": message, "exit_code": int(ExitCode.USAGE)}})
+    raise typer.Exit(int(ExitCode.USAGE))
+
+
+def new_typer(**kwargs: Any) -> typer.Typer:
+    """Every command group of the CLI: help text is plain (rich markup would eat "[least_loaded]")."""
+    return typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **kwargs)
+
+
+app = new_typer(
+    cls=_RootGroup,
     name="humansupport",
     help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
-fake_app = typer.Typer(
-    help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True
-)
+fake_app = new_typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True)
 app.add_typer(fake_app, name="fake")
 
 err_console = lazy_console(stderr=True)
@@ -132,18 +182,18 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def emit_json(data: Any) -> None:
-    """One JSON document on stdout, stable keys, ISO-8601 times."""
-    typer.echo(json.dumps(data, default=_json_default, indent=2, sort_keys=True))
+def emit_json(data: Any, *, line: bool = False) -> None:
+    """One JSON document on stdout, stable keys, ISO-8601 times; `line`: compact, one per line (servers)."""
+    typer.echo(json.dumps(data, default=_json_default, indent=None if line else 2, sort_keys=True))
 
 
-def fail(exc: BaseException, *, as_json: bool) -> NoReturn:
+def fail(exc: BaseException, *, as_json: bool, lines: bool = False) -> NoReturn:
     """Prints a known error as a message (or JSON) with its exit code; no traceback unless debugging."""
     code = exit_code_for(exc)
     if os.environ.get(DEBUG_ENV):
         raise exc
     if as_json:
-        emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": int(code)}})
+        emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": int(code)}}, line=lines)
     else:
         # the message is plain text (it may hold "[enrichment]" or vendor text): never read it as rich markup
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
@@ -151,15 +201,81 @@ def fail(exc: BaseException, *, as_json: bool) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def run_command(body: Callable[[], T], *, as_json: bool) -> T:
-    """Runs a command body, turning known errors into messages and exit codes."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every `finally`, transaction and `async with` unwinds before exit 143."""
+
+
+class _SigtermGuard:
+    """While a command runs, SIGTERM unwinds it (store transactions roll back) instead of killing the process.
+
+    Inside a running event loop the handler cancels the loop's tasks, as asyncio does for Ctrl-C: they stop
+    at an `await`, never halfway through a store write, and no task is left with an unretrieved exception.
+    Outside one (or on a second SIGTERM) it raises `Terminated` at once.
+    """
+
+    def __init__(self) -> None:
+        self.terminating = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self.terminating:
+            self.terminating = True
+            raise Terminated
+        self.terminating = True
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the selector
+
+    def __enter__(self) -> _SigtermGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _interrupted(exc: KeyboardInterrupt, *, as_json: bool, lines: bool) -> NoReturn:
+    """Ctrl-C (130) or SIGTERM (143): what was written stays written; the next run resumes from it."""
+    terminated = isinstance(exc, Terminated)
+    code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+    what = "terminated (SIGTERM)" if terminated else "interrupted (Ctrl-C)"
+    message = f"{what}: work saved so far is kept; run the command again to resume"
+    if as_json:
+        error = {"type": "Terminated" if terminated else "Interrupted", "message": message, "exit_code": int(code)}
+        emit_json({"error": error}, line=lines)
+    else:
+        err_console.print(message, highlight=False, markup=False)
+    raise typer.Exit(int(code)) from None
+
+
+def run_command(body: Callable[[], T], *, as_json: bool, lines: bool = False) -> T:
+    """Runs a command body, turning known errors and signals into messages and exit codes.
+
+    `lines` is for the servers: under `--json` each document (start-up info, the error) is one line.
+    """
+    guard = _SigtermGuard()
     try:
-        return body()
+        with guard:
+            result = body()
     except HumansupportError as exc:
-        fail(exc, as_json=as_json)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
+        if guard.terminating:  # e.g. a request cut short by the cancellation
+            _interrupted(Terminated(), as_json=as_json, lines=lines)
+        fail(exc, as_json=as_json, lines=lines)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, as_json=as_json, lines=lines)
+    except asyncio.CancelledError:
+        if not guard.terminating:
+            raise
+        _interrupted(Terminated(), as_json=as_json, lines=lines)
+    if guard.terminating:  # the body swallowed the cancellation: still report the signal
+        _interrupted(Terminated(), as_json=as_json, lines=lines)
+    return result
 
 
 def _version_callback(value: bool) -> None:
@@ -181,21 +297,26 @@ def _root(
 def plugins_command(as_json: JsonOption = False) -> None:
     """List installed plugins with version, vendors and capabilities (failed ones with their error)."""
 
-    def body() -> None:
+    def body() -> list[dict[str, Any]]:
         rows = [p.to_dict() for p in get_registry().plugins()]
         if as_json:
             emit_json(rows)
-            return
+            return rows
         if not rows:
             typer.echo("No plugins installed.")
-            return
+            return rows
         table = Table("plugin", "version", "vendors", "capabilities", "error")
         for row in rows:
             caps = "; ".join(f"{v}: {', '.join(c)}" for v, c in row["capabilities"].items())
             table.add_row(row["name"], row["version"] or "", ", ".join(row["vendors"]), caps, row["error"] or "")
         Console().print(table)
+        for row in rows:
+            if row["error"]:
+                err_console.print(f"plugin {row['name']} failed to load: {row['error']}", highlight=False, markup=False)
+        return rows
 
-    run_command(body, as_json=as_json)
+    if any(row["error"] for row in run_command(body, as_json=as_json)):
+        raise typer.Exit(int(ExitCode.CONFIG))  # a broken plugin is a configuration problem, listed above
 
 
 @app.command("check")
@@ -335,6 +456,39 @@ def _progress_enabled(as_json: bool) -> bool:
     return not as_json and err_console.is_terminal
 
 
+def sync_progress(console: Console, **kwargs: Any) -> tuple[Any, Callable[[str, int], None]]:
+    """One line per stream with the count read so far; a finished stream shows its total and a full bar."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class CountColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            done = f"{int(task.completed):,}"
+            return Text(f"{done}/{int(task.total):,}" if task.total is not None else f"{done} read")
+
+    bar = Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        CountColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        **kwargs,
+    )
+    tasks: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+
+    def tick(stream: str, n: int) -> None:
+        if stream not in tasks:
+            for name, task_id in tasks.items():  # streams run one after another: the earlier ones are complete
+                bar.update(task_id, total=counts[name])
+            tasks[stream] = bar.add_task(stream, total=None)
+        counts[stream] = n
+        bar.update(tasks[stream], completed=n)
+
+    return bar, tick
+
+
 @app.command("sync")
 def sync_command(
     vendor: VendorArgument = None,
@@ -361,16 +515,8 @@ def sync_command(
                         return await sync_helpdesk(
                             adapter, store, account=acct.name, since=to_utc(since), full=full, clock=SYSTEM_CLOCK
                         )
-                    from rich.progress import Progress
-
-                    with Progress(console=err_console, transient=True) as bar:
-                        tasks: dict[str, Any] = {}
-
-                        def tick(stream: str, n: int) -> None:
-                            if stream not in tasks:
-                                tasks[stream] = bar.add_task(stream, total=None)
-                            bar.update(tasks[stream], completed=n)
-
+                    bar, tick = sync_progress(err_console)
+                    with bar:
                         return await sync_helpdesk(
                             adapter,
                             store,
@@ -385,8 +531,9 @@ def sync_command(
         if as_json:
             emit_json(report.to_dict())
             return
-        items = ", ".join(f"{n} {k}" for k, n in report.items.items())
-        typer.echo(f"{acct.name}: synced {items}, {report.messages} messages")
+        counts = dict(report.items)
+        counts.setdefault("messages", report.messages)  # a bulk-messages vendor has them as a stream already
+        typer.echo(f"{acct.name}: synced {', '.join(f'{n} {k}' for k, n in counts.items())}")
         typer.echo(
             f"{report.requests} requests, {report.rate_limited} answered 429, {report.seconds:.1f} s"
             + "".join(
@@ -528,7 +675,7 @@ class _RebalanceGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-rebalance_app = typer.Typer(
+rebalance_app = new_typer(
     cls=_RebalanceGroup,
     help="Nightly rebalance: `rebalance VENDOR` plans (dry run unless --apply); `rebalance apply PLAN` applies.",
     no_args_is_help=True,
@@ -677,7 +824,7 @@ def rebalance_apply_command(
 ) -> None:
     """Apply a saved plan (journaled, locked, resumable); --resume continues an unfinished run."""
     from .routing.rebalance import RebalancePlan
-    from .routing.rebalance_apply import apply_rebalance
+    from .routing.rebalance_apply import RebalanceApplyReport, apply_rebalance, unfinished_accounts
 
     def body() -> Any:
         plan = None
@@ -688,12 +835,20 @@ def rebalance_apply_command(
                 raise ConfigError(f"cannot read plan {plan_path}: {exc}") from None
         elif not resume:
             raise typer.BadParameter("give a PLAN file, or --resume to continue an unfinished run")
-        chosen = vendor or (plan.vendor if plan else None)
-        if chosen is None and account is None:
-            raise ConfigError("the plan names no vendor: pass --vendor or --account")
-        acct = _account(chosen, account or (plan.account if plan else None))
-        label = acct.name
         with _open_store(store_url, create=False) as store:
+            label = account or (plan.account if plan else None)
+            chosen = vendor or (plan.vendor if plan else None)
+            if plan is None and label is None and chosen is None:  # --resume alone: the journal knows the run
+                waiting = unfinished_accounts(store)
+                if not waiting:
+                    return _print_apply(RebalanceApplyReport(run_id=None, resumed=True), as_json=as_json)
+                if len(waiting) > 1:
+                    raise ConfigError(
+                        f"unfinished rebalance runs of several accounts ({', '.join(waiting)}): pick one with --account"
+                    )
+                label = waiting[0]
+            acct = _account(chosen, label)
+            label = acct.name
             adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
@@ -710,29 +865,77 @@ def rebalance_apply_command(
                     )
 
             report = asyncio.run(go())
-        if as_json:
-            emit_json(report.to_dict())
-        else:
-            not_applied = [e for e in report.entries if e.state.value != "applied"]
-            for e in not_applied[:50]:
-                typer.echo(f"{e.conversation_id}: {e.state.value} ({e.message or 'not sent yet'})")
-            if len(not_applied) > 50:
-                typer.echo(f"... and {len(not_applied) - 50} more (--json lists all)")
-            typer.echo(report.summary())
-        return report
+        return _print_apply(report, as_json=as_json)
 
     _rebalance_exit(run_command(body, as_json=as_json))
+
+
+def _print_apply(report: Any, *, as_json: bool) -> Any:
+    if as_json:
+        emit_json(report.to_dict())
+        return report
+    not_applied = [e for e in report.entries if e.state.value != "applied"]
+    for e in not_applied[:50]:
+        typer.echo(f"{e.conversation_id}: {e.state.value} ({e.message or 'not sent yet'})")
+    if len(not_applied) > 50:
+        typer.echo(f"... and {len(not_applied) - 50} more (--json lists all)")
+    typer.echo(report.summary())
+    return report
+
+
+def listen_socket(host: str, port: int) -> Any:
+    """Binds before anything is printed: a busy port or an unknown host is a clear error (exit 3), no traceback."""
+    import errno
+    import socket
+
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"cannot listen on {where}: the host does not resolve ({exc.strerror}); check --host"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            hint = "another process listens there: stop it, or pass another --port (--port 0 picks a free one)"
+        elif exc.errno == errno.EACCES:
+            hint = "not allowed (ports below 1024 need privileges): pass a --port above 1023"
+        else:
+            hint = f"{exc.strerror or exc}; check --host and --port"
+        raise ConfigError(f"cannot listen on {where}: {hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def fake_connection(vendor: str, fake_cls: Any, url: str) -> dict[str, Any]:
+    """The settings that point the CLI (environment) and the Python API (keywords) at a served fake."""
+    settings = {"base_url": url, **{k: v for k, v in fake_cls.adapter_settings().items() if k != "base_url"}}
+    env = {f"HUMANSUPPORT_{vendor.upper()}_{key.upper()}": str(value) for key, value in settings.items()}
+    keywords = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
+    python = f"import humansupport as hs; helpdesk = hs.connect({json.dumps(vendor)}, {keywords})"
+    return {"vendor": vendor, "url": url, "environment": env, "python": python}
 
 
 @fake_app.command("serve")
 def fake_serve_command(
     vendor: Annotated[str, typer.Argument(help="Vendor whose fake to serve.")],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
     customers: Annotated[int, typer.Option(min=10, max=50000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Write the start-up info and errors as JSON lines to stdout.")
+    ] = False,
 ) -> None:
-    """Serve a plugin's stateful fake API on 127.0.0.1 (seeded with synthetic history)."""
+    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI and Python at it."""
+    import shlex
+
+    from .plugins import unknown_vendor_error
     from .testing.clock import LiveClock
     from .testing.synthetic import HistoryConfig, generate_history
 
@@ -741,16 +944,29 @@ def fake_serve_command(
 
         fakes = get_registry().fakes()
         if vendor not in fakes:
-            raise ConfigError(f"no fake for {vendor!r} (available: {', '.join(fakes) or 'none'})")
-        fake = fakes[vendor](
-            history=generate_history(HistoryConfig(customers=customers, seed=seed)),
-            rate_limit_per_minute=rate_limit,
-            clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
-        )
-        err_console.print(f"serving fake {vendor} on http://127.0.0.1:{port}")
-        uvicorn.run(fake.asgi_app(), host="127.0.0.1", port=port, log_level="warning")
+            raise unknown_vendor_error(vendor, list(fakes), what="fake")
+        sock = listen_socket("127.0.0.1", port)
+        try:
+            fake = fakes[vendor](
+                history=generate_history(HistoryConfig(customers=customers, seed=seed)),
+                rate_limit_per_minute=rate_limit,
+                clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
+            )
+            info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
+            if as_json:
+                emit_json(info, line=True)
+            else:  # stdout is a shell script: `humansupport fake serve zendesk > fake.env &` then `. fake.env`
+                typer.echo(f"# fake {vendor} serving on {info['url']} until Ctrl-C; in another shell:")
+                for name, value in info["environment"].items():
+                    typer.echo(f"export {name}={shlex.quote(value)}")
+                typer.echo(f"# then: humansupport check {vendor}")
+                typer.echo(f"# Python: {info['python']}")
+            server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off"))
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
 
-    run_command(body, as_json=False)
+    run_command(body, as_json=as_json, lines=True)
 
 
 # -- profile enrichment (issue 10) ----------------------------------------------------------------------
@@ -829,6 +1045,8 @@ def profile_command(
         acct = _account(target, account)
         settings, enrichers = _enrichment_inputs()
         with _open_store(store_url, create=False) as store:
+            if not forget:  # erasure works on whatever the store holds, even nothing
+                store.require_account(acct.name, vendor=acct.vendor, before="building a profile")
             adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
@@ -908,6 +1126,7 @@ def enrich_command(
         acct = _account(vendor, account)
         settings, enrichers = _enrichment_inputs()
         with _open_store(store_url, create=False) as store:
+            store.require_account(acct.name, vendor=acct.vendor, before="enriching its customers")
             adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
 
             async def go() -> Any:
@@ -991,7 +1210,7 @@ def setup_command(
 
 # -- reply-certainty check (issue 12) ----------------------------------------------------------------------
 
-replies_app = typer.Typer(
+replies_app = new_typer(
     help="Check saved replies and macros for hedging, stock apologies, false hope and blame.", no_args_is_help=True
 )
 app.add_typer(replies_app, name="replies")
@@ -1089,8 +1308,11 @@ def replies_lint_command(
             print_report(report, Console(highlight=False))
         return report
 
-    if run_command(body, as_json=json_out).failed:
+    report = run_command(body, as_json=json_out)
+    if report.failed:
         raise typer.Exit(int(ExitCode.ERROR))
+    if not report.checked:  # a CI job must not pass on replies it never read
+        raise typer.Exit(int(ExitCode.USAGE))
 
 
 @replies_app.command("rules")
@@ -1122,7 +1344,7 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
 
 # -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
 
-webhooks_app = typer.Typer(
+webhooks_app = new_typer(
     help="Receive helpdesk webhooks and route new conversations in real time.", no_args_is_help=True
 )
 app.add_typer(webhooks_app, name="webhooks")
@@ -1158,6 +1380,9 @@ def webhooks_serve_command(
         str | None, typer.Option(help="Fallback strategy: least_loaded, round_robin or a plugin's [least_loaded].")
     ] = None,
     store_url: StoreOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Write the start-up info and errors as JSON lines to stdout.")
+    ] = False,
 ) -> None:
     """Serve /webhooks/VENDOR/ACCOUNT, /healthz and /metrics; route new conversations as they arrive."""
 
@@ -1189,18 +1414,27 @@ def webhooks_serve_command(
             web = build_app(
                 runtimes, store=store, clock=SYSTEM_CLOCK, config=config, worker="process", worker_process=target
             )
-            for spec in specs:
-                err_console.print(
-                    f"receiving {spec.account} ({spec.vendor}) at http://{host}:{port}/webhooks/{spec.vendor}/{spec.account}"
-                )
-            server = uvicorn.Server(
-                uvicorn.Config(web, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
-            )
-            server.run()
+            sock = listen_socket(host, port)
+            try:
+                bound = sock.getsockname()[1]
+                for spec in specs:
+                    url = f"http://{host}:{bound}/webhooks/{spec.vendor}/{spec.account}"
+                    if as_json:
+                        emit_json(
+                            {"receiving": {"vendor": spec.vendor, "account": spec.account, "url": url}}, line=True
+                        )
+                    else:
+                        err_console.print(
+                            f"receiving {spec.account} ({spec.vendor}) at {url}", highlight=False, markup=False
+                        )
+                server = uvicorn.Server(uvicorn.Config(web, log_level="warning", access_log=False, lifespan="on"))
+                server.run(sockets=[sock])
+            finally:
+                sock.close()
             if not server.started:
-                raise ConfigError(f"the webhook service could not start on {host}:{port} (see the log above)")
+                raise ConfigError(f"the webhook service could not start on {host}:{bound} (see the log above)")
 
-    run_command(body, as_json=False)
+    run_command(body, as_json=as_json, lines=True)
 
 
 @webhooks_app.command("register")
@@ -1261,7 +1495,7 @@ def webhooks_register_command(
 SinceOption = Annotated[
     str, typer.Option("--since", help="Period: a duration back from now (30d, 12h, 2w) or an ISO date.")
 ]
-FormatOption = Annotated[str, typer.Option("--format", help="md (Markdown), json or csv.")]
+FormatOption = Annotated[str, typer.Option("--format", help="md (Markdown), json or csv; --json is --format json.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", help="Write the report to this file, not stdout.")]
 LinkTemplateOption = Annotated[
     str | None,
@@ -1355,11 +1589,14 @@ def digest_command(
     account: AccountOption = None,
     now: NowOption = None,
     fields: FieldOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Feedback digest per theme: volume, customers, trend, satisfaction, agents, examples with masked quotes."""
     from .insights import build_digest
     from .insights.links import open_linker
     from .insights.render import render_digest
+
+    fmt = "json" if as_json else fmt
 
     def body() -> None:
         with _open_store(store_url, create=False) as store:
@@ -1396,6 +1633,7 @@ def avoidable_command(
     account: AccountOption = None,
     now: NowOption = None,
     fields: FieldOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Avoidable contacts: repeat contacts on a theme, reopened conversations, rising themes; by people touched."""
     from .insights import build_avoidable
@@ -1403,6 +1641,8 @@ def avoidable_command(
     from .insights.periods import parse_duration
     from .insights.render import render_avoidable
     from .models import to_utc
+
+    fmt = "json" if as_json else fmt
 
     def body() -> None:
         try:

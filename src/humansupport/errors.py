@@ -8,6 +8,7 @@ HumansupportError
 ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
 ├── LockHeldError               another run holds the lock (exit code 7)
 ├── StoreError                  the history store is corrupt, from a newer version, or unreachable
+│   └── NoHistoryError          no store yet, or no such account in it: run sync first (also a ConfigError)
 └── HelpdeskError               the helpdesk answered with an error
     ├── AuthenticationError     401: the credential is wrong or expired
     ├── PermissionDeniedError   403: the credential lacks a role or scope
@@ -39,6 +40,7 @@ __all__ = [
     "HelpdeskError",
     "HumansupportError",
     "LockHeldError",
+    "NoHistoryError",
     "NotFoundError",
     "PaginationLoopError",
     "PermissionDeniedError",
@@ -101,6 +103,13 @@ class LockHeldError(HumansupportError):
 
 class StoreError(HumansupportError):
     """The history store cannot be used as is (corrupt file, newer schema, bad URL); nothing was overwritten."""
+
+
+class NoHistoryError(StoreError, ConfigError):
+    """The store has no history for this yet (no store file, or no such account): run `humansupport sync` first.
+
+    A `ConfigError` too, so every "sync first" case exits 3 in the CLI.
+    """
 
 
 class HelpdeskError(HumansupportError):

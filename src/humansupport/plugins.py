@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTRACT_ATTRIBUTE",
     "CONTRACT_VERSION",
+    "FIRST_PARTY_VENDORS",
     "PLUGINS_ENV",
     "TRACE_ENV",
     "PluginInfo",
@@ -37,6 +38,7 @@ __all__ = [
     "get_registry",
     "new_plugin_manager",
     "reset_registry",
+    "unknown_vendor_error",
 ]
 
 PLUGINS_ENV = "HUMANSUPPORT_PLUGINS"
@@ -52,6 +54,27 @@ ENRICHMENT_PLUGIN_NAME = "humansupport.builtin.enrichment"
 #: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (reply_rules.py says the same)
 REPLY_RULES_PLUGIN_NAME = "humansupport.builtin.replies"
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+#: the vendors this project publishes a plugin for (humansupport-<vendor>), for "did you mean" when not installed
+FIRST_PARTY_VENDORS: Final = ("freshdesk", "helpscout", "intercom", "zendesk")
+
+
+def unknown_vendor_error(vendor: str, known: Iterable[str], *, what: str = "helpdesk plugin") -> ConfigError:
+    """A vendor name nothing provides: a typo gets "did you mean"; only a real unknown gets the install hint."""
+    from difflib import get_close_matches
+
+    names = sorted(known)
+    installed = f"installed: {', '.join(names) or 'none'}"
+    close = get_close_matches(vendor.lower(), names, n=1, cutoff=0.75)
+    if close:
+        return ConfigError(f"no {what} for {vendor!r}: did you mean {close[0]!r}? ({installed})")
+    published = get_close_matches(vendor.lower(), FIRST_PARTY_VENDORS, n=1, cutoff=0.75)
+    if published and published[0] != vendor:
+        name = published[0]
+        return ConfigError(
+            f"no {what} for {vendor!r}: did you mean {name!r}? ({installed}); install humansupport-{name} "
+            f"or check {PLUGINS_ENV}"
+        )
+    return ConfigError(f"no {what} for {vendor!r} ({installed}); install humansupport-{vendor} or check {PLUGINS_ENV}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,11 +199,7 @@ class PluginRegistry:
         broken = [e for e in self.errors if e.plugin == vendor]
         if broken:
             raise broken[0]
-        known = ", ".join(found) or "none"
-        raise ConfigError(
-            f"no helpdesk plugin for {vendor!r} (installed: {known}); "
-            f"install humansupport-{vendor} or check {PLUGINS_ENV}"
-        )
+        raise unknown_vendor_error(vendor, list(found))
 
     def fakes(self) -> dict[str, type[FakeHelpdesk]]:
         """Fake API classes by vendor, for `humansupport demo` and `humansupport fake serve`."""

@@ -11,6 +11,7 @@ import dataclasses
 import json as jsonlib
 import logging
 import random
+import socket
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
@@ -268,7 +269,7 @@ class HttpClient:
                     vendor=self._vendor,
                     method=method,
                     path=path,
-                    vendor_message=f"no response: {_describe(exc)}",
+                    vendor_message=f"no response: {_describe(exc, request.url)}",
                 ) from exc
             except httpx.RequestError as exc:
                 record_response(None)
@@ -354,10 +355,33 @@ class HttpClient:
         return self.parse_json(await self.request(method, url, params=params, json=json, idempotent=idempotent))
 
 
-def _describe(exc: httpx.TransportError) -> str:
-    """What went wrong, by type only: httpx messages can echo URLs with query strings."""
+def _describe(exc: httpx.TransportError, url: httpx.URL | None = None) -> str:
+    """What went wrong and where (host:port, never the path's query string), from the exception types."""
+    where = ""
+    if url is not None and url.host:
+        where = f" {url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
+        return f"timed out{' talking to' + where if where else ''} ({type(exc).__name__})"
     if isinstance(exc, httpx.ConnectError):
-        return f"could not connect ({type(exc).__name__})"
-    return f"network error ({type(exc).__name__})"
+        causes = _os_errors(exc)
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return f"could not connect to{where}: the host name does not resolve (DNS); check the domain or base_url"
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return (
+                f"could not connect to{where}: connection refused (nothing listens there); check the port or base_url"
+            )
+        return f"could not connect to{where} ({type(exc).__name__})"
+    return f"network error{' talking to' + where if where else ''} ({type(exc).__name__})"
+
+
+def _os_errors(exc: BaseException) -> list[OSError]:
+    """The operating-system errors under httpx's, httpcore's and anyio's wrappers, outermost first."""
+    found: list[OSError] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            found.append(current)
+        current = current.__cause__ or current.__context__
+    return found

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-__all__ = ["Period", "parse_duration", "parse_instant", "parse_period"]
+__all__ = ["Period", "humane_duration", "parse_duration", "parse_instant", "parse_period"]
 
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
 _UNIT: Final = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -66,3 +66,23 @@ def parse_period(since: str, *, now: datetime) -> Period:
     if start >= now:
         raise ValueError(f"--since {since!r} is not before now ({now.isoformat()})")
     return Period(start, now)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def humane_duration(length: timedelta) -> str:
+    """A period's length as people say it: "30 days", "2 days 6 hours", "12 hours"; never "97.0864 days"."""
+    seconds = max(0, round(length.total_seconds()))
+    if seconds < 60:
+        return _count(seconds, "second")
+    if seconds < 3_600:
+        return _count(round(seconds / 60), "minute")
+    hours = round(seconds / 3_600)
+    if hours < 24:
+        return _count(hours, "hour")
+    days, rest = divmod(hours, 24)
+    if days >= 7 or not rest:  # past a week, hours are noise (the report names its start and end dates)
+        return _count(round(seconds / 86_400), "day")
+    return f"{_count(days, 'day')} {_count(rest, 'hour')}"

@@ -12,6 +12,7 @@ from typing import Final
 
 from .avoidable import AvoidableReport, Finding
 from .digest import NO_CONVERSATIONS, DigestReport, ThemeDigest
+from .periods import humane_duration
 
 __all__ = ["FORMATS", "md_escape", "render_avoidable", "render_digest"]
 
@@ -60,8 +61,9 @@ def digest_markdown(report: DigestReport) -> str:
     lines = [
         head,
         "",
-        f"{report.conversations} conversations from {report.customers} customers in {period.days:g} days "
-        f"(previous {period.days:g} days: {report.previous_conversations}).",
+        f"{report.conversations} conversations from {report.customers} customers in "
+        f"{humane_duration(period.length)} (previous {humane_duration(period.length)}: "
+        f"{report.previous_conversations}).",
         "",
         "| Theme | Conversations | Customers | Trend | Satisfaction | Agents |",
         "|---|---:|---:|---|---|---|",
@@ -149,8 +151,7 @@ _TITLES: Final = {
 
 def _finding_detail(f: Finding, report: AvoidableReport) -> str:
     if f.kind == "repeat_contact":
-        days = report.within.total_seconds() / 86_400
-        return f"came back within {days:g} days"
+        return f"came back within {humane_duration(report.within)}"
     if f.kind == "reopened":
         n = f.detail["reopenings"]
         return f"{n} reopening{'' if n == 1 else 's'}"

@@ -242,6 +242,11 @@ class LintReport:
     def failed(self) -> bool:
         return self.failing > 0
 
+    @property
+    def checked(self) -> int:
+        """Replies actually linted: a run whose every input was skipped (binary, too large) checked nothing."""
+        return sum(1 for r in self.replies if not r.skipped)
+
     def summary(self) -> dict[str, Any]:
         findings = self.findings
         by_rule: dict[str, int] = {}
@@ -251,6 +256,7 @@ class LintReport:
             "replies": len(self.replies),
             "replies_with_findings": sum(1 for r in self.replies if r.findings),
             "skipped": sum(1 for r in self.replies if r.skipped),
+            "checked": self.checked,
             "findings": len(findings),
             "by_rule": dict(sorted(by_rule.items())),
             "by_severity": {s.value: sum(1 for f in findings if f.severity is s) for s in Severity},

@@ -56,8 +56,11 @@ def print_report(report: LintReport, console: Console) -> None:
             console.print(Text(f"      \u2192 {f.suggestion}", style="green"), soft_wrap=True)
         console.print()
     s = report.summary()
-    if not s["findings"]:
-        console.print(Text(f"No findings in {s['replies']} replies.", style="green"), soft_wrap=True)
+    if not s["checked"]:
+        what = "every input was skipped (see above)" if s["replies"] else "no replies found in the input"
+        console.print(Text(f"Nothing was checked: {what}.", style="bold red"), soft_wrap=True)
+    elif not s["findings"]:
+        console.print(Text(f"No findings in {s['checked']} replies.", style="green"), soft_wrap=True)
     else:
         counts = ", ".join(f"{n} {sev}" for sev, n in reversed(s["by_severity"].items()) if n)
         console.print(

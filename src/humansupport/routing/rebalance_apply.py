@@ -45,6 +45,7 @@ __all__ = [
     "RebalanceApplyReport",
     "apply_rebalance",
     "rebalance_lock",
+    "unfinished_accounts",
 ]
 
 DEFAULT_CHUNK: Final = 50
@@ -185,6 +186,12 @@ class _Journal:
         with self.store.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else str(row.run_id)
+
+    def unfinished_accounts(self) -> list[str]:
+        t = self.t
+        query = sa.select(t.c.account).where(t.c.state == JournalState.PLANNED.value).distinct()
+        with self.store.connect() as conn:
+            return sorted(str(a) for a in conn.execute(query).scalars())
 
     def start(self, run_id: str, account: str, plan: RebalancePlan, *, now: datetime) -> None:
         rows = [
@@ -335,6 +342,11 @@ DEFAULT_JOURNAL_RETENTION: Final = timedelta(days=90)
 
 def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def unfinished_accounts(store: Store) -> list[str]:
+    """Accounts with a rebalance run that did not finish: what `rebalance apply --resume` without a plan continues."""
+    return _Journal(store).unfinished_accounts()
 
 
 async def apply_rebalance(

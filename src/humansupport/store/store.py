@@ -21,7 +21,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigError, LockHeldError, StoreError
+from ..errors import ConfigError, LockHeldError, NoHistoryError, StoreError
 from ..http.ratelimit import LocalRateBudget, RateBudget
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
@@ -512,12 +512,12 @@ class Store:
     def require_account(self, account: str, *, vendor: str | None = None, before: str) -> None:
         """A command over an account the store never synced would report nothing and look fine: say what to run.
 
-        `before` names what needs the history ("planning a rebalance"); raises `ConfigError` (exit 3).
+        `before` names what needs the history ("planning a rebalance"); raises `NoHistoryError` (exit 3).
         """
         accounts = self.accounts()
         if account not in accounts:
             command = vendor if vendor == account else f"{vendor or 'VENDOR'} --account {account}"
-            raise ConfigError(
+            raise NoHistoryError(
                 f"no account {account!r} in the store {self.url} (have: {', '.join(accounts) or 'none'}): run "
                 f"`humansupport sync {command}` before {before}"
             )
@@ -864,7 +864,7 @@ def _sqlite_engine(url: sa.engine.URL, *, lock_timeout: float, create: bool) -> 
         file = Path(path).expanduser()
         if not file.exists():
             if not create:
-                raise StoreError(f"no store at {file}; run `humansupport sync VENDOR` first")
+                raise NoHistoryError(f"no store at {file}; run `humansupport sync VENDOR` first")
             try:
                 file.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
