@@ -57,19 +57,24 @@ def main() -> None:
         print(f"built {path} in {time.perf_counter() - started:.0f} s")
     strategies = PluginRegistry().routing_strategies()
     with Store.open(path) as store:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         end = CONFIG.end + timedelta(hours=1)
         history = load_history(store, "bench", start=end - timedelta(days=366), end=end)
-        read = time.perf_counter() - started
+        read, cpu = time.perf_counter() - started, time.process_time() - cpu
     n = len(history.conversations)
-    print(f"history: {n} conversations, {len(history.agents)} agents, read from the store in {read:.1f} s")
+    print(
+        f"history: {n} conversations, {len(history.agents)} agents, read from the store in {read:.1f} s "
+        f"({cpu:.1f} s CPU); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     settings = ReplaySettings()
     for name in BUILTIN_POLICIES:
+        cpu = time.process_time()
         figures, seconds = run_policy(history, name, settings=settings, strategies=strategies)
+        cpu = time.process_time() - cpu  # the replay and its figures; the wall time on a shared machine waits
         print(
-            f"{name:>15}: {seconds:6.1f} s, {n / seconds:9,.0f} conversations/s, "
-            f"preferred-agent share {figures['preferred_agent_share']}, p90 wait "
-            f"{figures['wait_to_first_agent_hours']['p90']} h"
+            f"{name:>15}: replay {seconds:6.1f} s wall, {cpu:6.1f} s CPU with figures, "
+            f"{n / cpu:9,.0f} conversations/s (CPU); preferred-agent share {figures['preferred_agent_share']}, "
+            f"p90 wait {figures['wait_to_first_agent_hours']['p90']} h"
         )
     if SWEEP:
         points = parse_sweep([f"wait={','.join(['0', '15m', '1h', '4h', '8h', '1d'][:SWEEP])}"])

@@ -347,3 +347,29 @@ def test_no_agent_works_while_absent_or_beyond_capacity(case: tuple[SimHistory, 
         for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # a slot freed at t is free for t
             load += step
             assert load <= (agents[agent_id].capacity or 0), f"{policy}: {agent_id} above capacity"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 19), st.integers(0, 24 * 400)), max_size=80
+    )
+)
+def test_the_replay_index_scores_like_the_affinity_index(replies: list[tuple[int, int, int, int]]) -> None:
+    from humansupport.routing.affinity import AffinityIndex
+    from humansupport.simulate.policies import ReplayIndex
+
+    plain, running = AffinityIndex(reference=START), ReplayIndex(reference=START)
+    for index in (plain, running):
+        for c in range(20):
+            index.set_outcome(f"c{c}", status="solved" if c % 3 else "open", tags=["reopened"] if c % 7 == 0 else [])
+        for customer, agent, conv, hours in replies:
+            index.add_reply(f"u{customer}", f"a{agent}", f"c{conv}", START + timedelta(hours=hours))
+        index.add_rating("r1", "u0", "a0", "good")
+    now = START + timedelta(days=420)
+    for customer in plain.customers():
+        a, b = plain.scores(customer, now=now), running.scores(customer, now=now)
+        assert [(s.agent_id, s.replies, s.conversations, s.reopened, s.last_contact) for s in a] == [
+            (s.agent_id, s.replies, s.conversations, s.reopened, s.last_contact) for s in b
+        ]
+        assert [s.score for s in a] == pytest.approx([s.score for s in b], rel=1e-9)

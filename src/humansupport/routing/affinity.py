@@ -222,11 +222,11 @@ class AffinityIndex:
         out.sort(key=lambda s: (-s.score, s.agent_id))
         return out if limit is None else out[:limit]
 
-    def _score(
-        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now: datetime
-    ) -> AffinityScore | None:
+    def _sums(
+        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now_ts: float
+    ) -> tuple[float, int, int, int, float] | None:
+        """(decayed total at the reference, replies, conversations, reopened, last reply) within the window."""
         cfg = self.config
-        now_ts = now.timestamp()
         cutoff = now_ts - cfg.stickiness_days * _DAY if cfg.stickiness_days is not None else -math.inf
         total = 0.0
         replies = conversations = reopened = 0
@@ -239,8 +239,17 @@ class AffinityIndex:
             conversations += 1
             reopened += conv_id in self._reopened
             last = max(last, thread.last)
-        if conversations == 0:
+        return None if conversations == 0 else (total, replies, conversations, reopened, last)
+
+    def _score(
+        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now: datetime
+    ) -> AffinityScore | None:
+        cfg = self.config
+        now_ts = now.timestamp()
+        sums = self._sums(customer_id, agent_id, threads, now_ts)
+        if sums is None:
             return None
+        total, replies, conversations, reopened, last = sums
         good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
         factor = 1.0
         if good + bad:

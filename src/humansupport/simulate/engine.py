@@ -82,7 +82,8 @@ class Replay:
         self.policy = policy
         self.env = simpy.Environment(initial_time=history.start_ts)
         self.agents: dict[str, SimAgent] = {a.id: a for a in history.agents}
-        self.on_duty: set[str] = set()
+        #: agents on shift -> when the shift ends (an event at that very instant may come before the end's own)
+        self.on_duty: dict[str, float] = {}
         self.loads: dict[str, int] = {}
         self.peak: dict[str, int] = {}
         self.assigned: Counter[str] = Counter()
@@ -112,13 +113,17 @@ class Replay:
     def capacity(self, agent_id: str) -> int | None:
         return self.agents[agent_id].capacity
 
+    def on_shift(self, agent_id: str) -> bool:
+        off = self.on_duty.get(agent_id)
+        return off is not None and self.env.now < off
+
     def has_room(self, agent_id: str) -> bool:
         cap = self.agents[agent_id].capacity
         return cap is None or self.loads.get(agent_id, 0) < cap
 
     def state(self, agent_id: str) -> str:
         """ "eligible", "away" (off shift or gone) or "full" (group membership aside)."""
-        if agent_id not in self.on_duty:
+        if not self.on_shift(agent_id):
             return "away"
         return "eligible" if self.has_room(agent_id) else "full"
 
@@ -176,10 +181,10 @@ class Replay:
                 continue
             if on > env.now:
                 yield env.timeout(on - env.now)
-            self.on_duty.add(agent.id)
+            self.on_duty[agent.id] = off
             self._offer(agent.id)
             yield env.timeout(off - env.now)
-            self.on_duty.discard(agent.id)
+            self.on_duty.pop(agent.id, None)
 
     # -- decisions ------------------------------------------------------------------------------------
 
@@ -243,7 +248,7 @@ class Replay:
 
     def _release(self, agent_id: str) -> None:
         self.loads[agent_id] -= 1
-        if agent_id in self.on_duty:
+        if self.on_shift(agent_id):
             self._offer(agent_id)
 
     def _offer(self, agent_id: str) -> None:
@@ -256,7 +261,7 @@ class Replay:
                 self._decide(conv)
         agent = self.agents[agent_id]
         keys: list[str | None] = [*agent.group_ids, None]
-        while self.has_room(agent_id) and agent_id in self.on_duty:
+        while self.has_room(agent_id) and self.on_shift(agent_id):
             oldest: deque[SimConversation] | None = None
             for key in keys:
                 queue = self._queues.get(key)

@@ -22,12 +22,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 import sqlalchemy as sa
 
-from ..metrics import ConversationFact, iter_store_facts
-from ..models import AgentAvailability, AuthorRole, Conversation
+from ..metrics import ConversationFact
+from ..models import AgentAvailability, AuthorRole, RatingScore
 from ..store import Store
 
 __all__ = ["PresenceConfig", "SimAgent", "SimConversation", "SimHistory", "load_history", "shifts_from_activity"]
@@ -127,6 +127,17 @@ class SimHistory:
         return self.end.timestamp()
 
 
+class _Row(NamedTuple):
+    id: str
+    customer_id: str | None
+    assignee_id: str | None
+    group_id: str | None
+    status: str
+    channel: str | None
+    tags: list[str] | None
+    created_at: datetime
+
+
 def shifts_from_activity(
     times: Iterable[float], *, config: PresenceConfig | None = None
 ) -> tuple[tuple[float, float], ...]:
@@ -169,18 +180,41 @@ def load_history(
     """Reads a period's arrivals, the team and the history before it from the store (streamed reads)."""
     start_ts, end_ts = start.timestamp(), end.timestamp()
     facts: list[ConversationFact] = []
-    period: list[tuple[Conversation, ConversationFact]] = []
+    period: list[tuple[_Row, ConversationFact]] = []
     customer_of: dict[str, str] = {}
     status_of: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for conv, fact in iter_store_facts(store, account):
-        if conv.created_at is None or conv.created_at >= end:
-            continue
-        facts.append(fact)
-        if conv.customer_id:
-            customer_of[conv.id] = conv.customer_id
-        status_of[conv.id] = (str(conv.status), tuple(conv.tags))
-        if conv.created_at >= start:
-            period.append((conv, fact))
+    first, last_message = store.first_replies(account), store.last_messages(account)
+    rated: dict[str, str] = {}
+    for r in store.ratings(account):
+        if r.conversation_id and r.score in (RatingScore.GOOD, RatingScore.BAD):
+            rated[r.conversation_id] = str(r.score)
+    # the rows `compute_metrics` reads, without building a model per conversation (a year is 200k of them)
+    c = store.t["conversations"]
+    query = (
+        sa.select(c.c.id, c.c.customer_id, c.c.assignee_id, c.c.group_id, c.c.status, c.c.channel, c.c.tags)
+        .add_columns(c.c.created_at)
+        .where(c.c.account == account, c.c.created_at.is_not(None), c.c.created_at < end)
+        .order_by(c.c.created_at, c.c.id)
+    )
+    with store.connect() as conn:
+        for row in conn.execution_options(yield_per=5000).execute(query):
+            conv = _Row(*row)
+            fact = ConversationFact(
+                id=conv.id,
+                customer_id=conv.customer_id,
+                assignee_id=conv.assignee_id,
+                status=conv.status,
+                created_at=conv.created_at,
+                first_reply_at=first.get(conv.id),
+                last_message_at=last_message.get(conv.id),
+                rating=rated.get(conv.id),
+            )
+            facts.append(fact)
+            if conv.customer_id:
+                customer_of[conv.id] = conv.customer_id
+            status_of[conv.id] = (conv.status, tuple(conv.tags or ()))
+            if conv.created_at >= start:
+                period.append((conv, fact))
 
     activity: dict[str, list[float]] = defaultdict(list)
     replies: dict[str, int] = defaultdict(int)
@@ -208,7 +242,7 @@ def load_history(
 
     arrivals: list[SimConversation] = []
     for conv, fact in period:
-        created = conv.created_at.timestamp() if conv.created_at else start_ts
+        created = conv.created_at.timestamp()
         last = fact.last_message_at.timestamp() if fact.last_message_at else created
         still_open = fact.status in _OPEN
         hold = (end_ts - created) if still_open else max(60.0, last - created)

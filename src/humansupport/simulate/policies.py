@@ -16,10 +16,11 @@ Eligibility is the router's: in the helpdesk, in the conversation's group (or th
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import ConfigError
 from ..extensions import RoutingStrategy
@@ -40,6 +41,7 @@ __all__ = [
     "UPPER_BOUND",
     "AsItHappened",
     "PreferredRouting",
+    "ReplayIndex",
     "ReplayPolicy",
     "ReplaySettings",
     "StrategyPolicy",
@@ -136,7 +138,7 @@ class _Eligibility:
             ids = replay.members(groups[0])
         else:
             ids = sorted({a for g in groups for a in replay.members(g)})
-        return [self.models[a] for a in ids if a in replay.on_duty and replay.has_room(a)]
+        return [self.models[a] for a in ids if replay.on_shift(a) and replay.has_room(a)]
 
 
 class _ReplayRouter(Router):
@@ -158,7 +160,7 @@ class _ReplayRouter(Router):
             return "no longer in the helpdesk"
         if groups and not set(groups) & set(agent.group_ids):
             return f"not in group {', '.join(groups)}"
-        if agent_id not in replay.on_duty:
+        if not replay.on_shift(agent_id):
             return "away"
         if not replay.has_room(agent_id):
             return f"full ({replay.loads.get(agent_id, 0)} of {agent.capacity} open)"
@@ -183,7 +185,7 @@ class AsItHappened:
         self.replay = replay
 
     def decide(self, conv: SimConversation, now: float) -> Decision:
-        if conv.assignee_id is None or conv.assignee_id not in self.replay.agents:
+        if conv.assignee_id is None:  # an agent the store no longer lists still counts: it happened
             return Decision("never", stage="unassigned")
         return Decision("assign", conv.assignee_id, stage="history")
 
@@ -280,14 +282,21 @@ class UpperBound:
     def decide(self, conv: SimConversation, now: float) -> Decision:
         replay = self.replay
         preferred = replay.preferred(conv.customer_id)
-        if preferred is not None and replay.agents[preferred].in_helpdesk(now):
-            if preferred in replay.on_duty:
+        known = replay.agents.get(preferred) if preferred is not None else None
+        groups = self.eligibility.groups_for(conv)
+        if (
+            preferred is not None
+            and known is not None
+            and known.in_helpdesk(now)
+            and (not groups or set(groups) & set(known.group_ids))
+        ):
+            if replay.on_shift(preferred):
                 return Decision("assign", preferred, stage="preferred")
             deadline = conv.arrival + self.settings.wait_seconds
             nxt = _next_on(replay, preferred, now)
             if nxt is not None and nxt < deadline and now < deadline:
                 return Decision("wait", preferred, until=deadline, stage="wait")
-        pool = self.eligibility.pool(self.eligibility.groups_for(conv))
+        pool = self.eligibility.pool(groups)
         chosen = self.fallback.choose(_model(conv, now), pool, replay.loads) if pool else None
         if chosen is None:
             return Decision("queue", stage="queued")
@@ -307,9 +316,48 @@ def _next_on(replay: Replay, agent_id: str, now: float) -> float | None:
     return None
 
 
+class ReplayIndex(AffinityIndex):
+    """The affinity index with running sums per (customer, agent), so a score costs the same however long the
+    customer's history: the replay adds every conversation's replies, and a heavy customer has hundreds.
+
+    Exact for a replay: outcomes are all set before the first reply is added and never change after, and
+    without a stickiness window every thread counts. With a window the sums depend on `now`, so the index's
+    own loop over threads is used.
+    """
+
+    def __init__(self, *, config: AffinityConfig | None = None, reference: datetime) -> None:
+        super().__init__(config=config, reference=reference)
+        self._running: dict[tuple[str, str], list[float]] = {}
+
+    def add_reply(self, customer_id: str, agent_id: str, conversation_id: str, at: datetime) -> None:
+        threads = self._pairs.get(customer_id, {}).get(agent_id, {})
+        new = conversation_id not in threads
+        super().add_reply(customer_id, agent_id, conversation_id, at)
+        ts = at.timestamp()
+        sums = self._running.get((customer_id, agent_id))
+        if sums is None:
+            sums = self._running[(customer_id, agent_id)] = [0.0, 0.0, 0.0, 0.0, -math.inf]
+        sums[0] += math.exp((ts - self._ref) * self._rate) * self._outcome.get(conversation_id, 1.0)
+        sums[1] += 1
+        if new:
+            sums[2] += 1
+            sums[3] += conversation_id in self._reopened
+        sums[4] = max(sums[4], ts)
+
+    def _sums(
+        self, customer_id: str, agent_id: str, threads: dict[str, Any], now_ts: float
+    ) -> tuple[float, int, int, int, float] | None:
+        if self.config.stickiness_days is not None:
+            return super()._sums(customer_id, agent_id, threads, now_ts)
+        sums = self._running.get((customer_id, agent_id))
+        if sums is None or not sums[2]:
+            return None
+        return sums[0], int(sums[1]), int(sums[2]), int(sums[3]), sums[4]
+
+
 def warm_index(history: SimHistory, config: AffinityConfig) -> AffinityIndex:
     """The affinity index as it stood when the period began: outcomes, replies and ratings before it."""
-    index = AffinityIndex(config=config, reference=history.start)
+    index = ReplayIndex(config=config, reference=history.start)
     for conv_id, status, tags in history.outcomes:
         index.set_outcome(conv_id, status=status, tags=tags)
     for customer, agent, conv_id, ts in history.warmup_replies:
