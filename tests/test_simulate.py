@@ -64,7 +64,10 @@ def _history(
         )
         outcomes.append((conv_id, "solved", ()))
         if replies:
-            warmup += [(customer, agent, conv_id, at.timestamp() + 60), (customer, agent, conv_id, at.timestamp() + 120)]
+            warmup += [
+                (customer, agent, conv_id, at.timestamp() + 60),
+                (customer, agent, conv_id, at.timestamp() + 120),
+            ]
     convs = []
     for conv_id, customer, at, hold in arrivals:
         convs.append(
@@ -140,7 +143,9 @@ def test_a_wait_of_an_hour_keeps_the_customer_for_their_agent() -> None:
 
 def test_a_wait_shorter_than_the_absence_expires_and_falls_back() -> None:
     history = _history(
-        [_agent("ana", shifts=[(13, 18)]), _agent("ben", shifts=[(0, 24)])], [("c1", "dana", 10, 1)], known={"dana": "ana"}
+        [_agent("ana", shifts=[(13, 18)]), _agent("ben", shifts=[(0, 24)])],
+        [("c1", "dana", 10, 1)],
+        known={"dana": "ana"},
     )
     out, result = _run(history, "preferred", wait_for_preferred_hours=1.0)
     assert result.outcomes[0].agent_id == "ben" and result.outcomes[0].wait == pytest.approx(H)
@@ -197,7 +202,9 @@ def test_still_waiting_at_the_end_is_unassigned() -> None:
 
 def test_as_it_happened_takes_history_whatever_the_shifts() -> None:
     history = _history([_agent("ana", shifts=[])], [])
-    conv = SimConversation(id="c1", customer_id="dana", group_id="g", channel=None, arrival=T0 + H, hold=H, assignee_id="ana")
+    conv = SimConversation(
+        id="c1", customer_id="dana", group_id="g", channel=None, arrival=T0 + H, hold=H, assignee_id="ana"
+    )
     history = SimHistory(**{**history.__dict__, "conversations": (conv,)})
     _, result = _run(history, "as_it_happened")
     assert result.outcomes[0].agent_id == "ana" and not result.respects_presence
@@ -351,9 +358,7 @@ def test_no_agent_works_while_absent_or_beyond_capacity(case: tuple[SimHistory, 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 19), st.integers(0, 24 * 400)), max_size=80
-    )
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 19), st.integers(0, 24 * 400)), max_size=80)
 )
 def test_the_replay_index_scores_like_the_affinity_index(replies: list[tuple[int, int, int, int]]) -> None:
     from humansupport.routing.affinity import AffinityIndex

@@ -65,8 +65,10 @@ def test_cli_as_it_happened_matches_the_metrics_command_over_the_whole_history(s
     assert metrics.exit_code == 0, metrics.output
     result = runner.invoke(
         app,
-        ["simulate", "syn", "--store", str(store_path), "--since", "2000-01-01", "--until", END.isoformat()]
-        + ["--policy", "as_it_happened", "--policy", "preferred", "--json"],
+        [
+            *("simulate", "syn", "--store", str(store_path), "--since", "2000-01-01", "--until", END.isoformat()),
+            *("--policy", "as_it_happened", "--policy", "preferred", "--json"),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -163,7 +165,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 
 def _boxes(image: Any, color: tuple[int, int, int], tolerance: int = 30) -> list[tuple[int, int, int, int]]:
-    """Bounding boxes of the separate blobs of pixels near `color` (a flood fill over a downscaled mask)."""
+    """Bounding boxes of the separate blobs of pixels near `color` (a flood fill)."""
     pixels = image.load()
     seen: set[tuple[int, int]] = set()
     boxes = []
@@ -177,10 +179,10 @@ def _boxes(image: Any, color: tuple[int, int, int], tolerance: int = 30) -> list
                 cx, cy = stack.pop()
                 box = [min(box[0], cx), min(box[1], cy), max(box[2], cx), max(box[3], cy)]
                 for nx, ny in ((cx + 1, cy), (cx - 1, cy), (cx, cy + 1), (cx, cy - 1)):
-                    if 0 <= nx < image.width and 0 <= ny < image.height and (nx, ny) not in seen:
-                        if all(abs(a - b) <= tolerance for a, b in zip(pixels[nx, ny], color, strict=True)):
-                            seen.add((nx, ny))
-                            stack.append((nx, ny))
+                    inside = 0 <= nx < image.width and 0 <= ny < image.height and (nx, ny) not in seen
+                    if inside and all(abs(a - b) <= tolerance for a, b in zip(pixels[nx, ny], color, strict=True)):
+                        seen.add((nx, ny))
+                        stack.append((nx, ny))
             boxes.append((box[0], box[1], box[2], box[3]))
     return boxes
 

@@ -24,6 +24,8 @@ CURRENT_COLOR: Final = "#f97316"
 POINT_COLOR: Final = "#2563eb"
 POLICY_COLOR: Final = "#6b7280"
 BOUND_COLOR: Final = "#16a34a"
+#: x-axis steps (hours): five of the first that fits
+_STEPS: Final = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0, 48.0, 96.0, 168.0, 336.0, 720.0)
 
 
 def render(report: SimulationReport, fmt: str) -> str:
@@ -163,7 +165,8 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 p.summary { font-size: 16px; margin: 8px 0 4px; } p.meta { color: #4b5563; margin: 2px 0; }
 table { border-collapse: collapse; margin: 8px 0; } th, td { padding: 4px 10px; border-bottom: 1px solid #e5e7eb;
        text-align: right; white-space: nowrap; } th:first-child, td:first-child { text-align: left; }
-th { font-weight: 600; background: #f9fafb; } tr.current td { font-weight: 600; }
+th { font-weight: 600; background: #f9fafb; white-space: normal; max-width: 120px; vertical-align: bottom; }
+ tr.current td { font-weight: 600; }
 .note { color: #4b5563; max-width: 900px; } svg text { font: 12px system-ui, sans-serif; fill: #374151; }
 """
 
@@ -196,15 +199,18 @@ def chart_svg(report: SimulationReport, *, width: int = 720, height: int = 400) 
     """The trade-off chart: preferred-agent share (y) against the p90 wait for an agent (x)."""
     points = _chart_points(report)
     lines: list[tuple[str, float, str]] = []
+    wait = f"{report.settings['wait_for_preferred_hours']:g} h"
     for name, color in (("as_it_happened", POLICY_COLOR), ("upper_bound", BOUND_COLOR)):
         p = report.policy(name)
         if p is not None and p["preferred_agent_share"] is not None:
-            lines.append((p["label"], float(p["preferred_agent_share"]), color))
+            label = f"upper bound at the current wait ({wait})" if name == "upper_bound" else p["label"]
+            lines.append((label, float(p["preferred_agent_share"]), color))
     left, right, top, bottom = 64, 24, 20, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for _, x, _, _ in points] or [0.0]
     ys = [y for _, _, y, _ in points] + [y for _, y, _ in lines] or [0.0, 1.0]
-    x_max = max(max(xs) * 1.15, 0.5)
+    step = next((s for s in _STEPS if max(xs) * 1.1 <= s * 5), _STEPS[-1])
+    x_max = step * 5
     y_lo, y_hi = max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.05)
     if y_hi - y_lo < 0.1:
         y_lo, y_hi = max(0.0, y_lo - 0.05), min(1.0, y_hi + 0.05)
@@ -224,8 +230,8 @@ def chart_svg(report: SimulationReport, *, width: int = 720, height: int = 400) 
         y = y_lo + (y_hi - y_lo) * i / 5
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#f3f4f6"/>')
         out.append(f'<text x="{left - 8}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:.0%}</text>')
-        x = x_max * i / 5
-        out.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{x:.1f}</text>')
+        x = step * i
+        out.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{x:g}</text>')
     out.append(
         f'<text x="{left + plot_w / 2:.0f}" y="{height - 8}" text-anchor="middle">p90 wait for an agent (hours)</text>'
     )
@@ -242,6 +248,9 @@ def chart_svg(report: SimulationReport, *, width: int = 720, height: int = 400) 
             f'<text x="{left + plot_w - 4}" y="{sy(y) - 5:.1f}" text-anchor="end" style="fill:{color}">'
             f"{escape(label)} {y:.0%}</text>"
         )
+    labels: dict[tuple[float, float], list[str]] = {}  # points on one spot share one label
+    for label, x, y, _kind in sorted(points, key=lambda p: p[3] != "current"):
+        labels.setdefault((round(sx(x)), round(sy(y))), []).append(label)
     for label, x, y, kind in sorted(points, key=lambda p: p[3] == "current"):
         cx, cy = sx(x), sy(y)
         if kind == "current":
@@ -254,7 +263,9 @@ def chart_svg(report: SimulationReport, *, width: int = 720, height: int = 400) 
             out.append(
                 f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{color}"><title>{escape(label)}</title></circle>'
             )
-        out.append(f'<text x="{cx + 11:.1f}" y="{cy - 8:.1f}">{escape(label)}</text>')
+        shared = labels.pop((round(cx), round(cy)), None)
+        if shared:
+            out.append(f'<text x="{cx + 11:.1f}" y="{cy - 8:.1f}">{escape(" = ".join(shared))}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

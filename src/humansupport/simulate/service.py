@@ -102,7 +102,7 @@ class SimulationReport:
 
 def _duration(hours: float) -> str:
     if hours == 0:
-        return "0"
+        return "0 min"
     if hours < 1:
         return f"{hours * 60:.0f} min"
     return f"{hours:.1f} h"
