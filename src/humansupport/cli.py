@@ -1328,7 +1328,7 @@ def simulate_command(
         typer.Option(
             "--policy",
             help="Policy to replay (repeatable): as_it_happened, round_robin, least_loaded, preferred, upper_bound, "
-            "or a plugin's strategy [all five built-in].",
+            "or a plugin's strategy (default: the five built-in).",
         ),
     ] = None,
     sweep: Annotated[
@@ -1342,7 +1342,7 @@ def simulate_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md (Markdown), json or html (self-contained page).")] = "md",
     output: OutputOption = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes for the sweep [the CPU count].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes for the sweep (default: the CPU count).")] = None,
     store_url: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
