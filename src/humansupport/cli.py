@@ -1342,7 +1342,9 @@ def simulate_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md (Markdown), json or html (self-contained page).")] = "md",
     output: OutputOption = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes for the sweep (default: the CPU count).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes for the sweep (default: the CPU count).")
+    ] = None,
     store_url: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:

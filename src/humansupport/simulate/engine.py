@@ -99,10 +99,11 @@ class Replay:
                 self._members.setdefault(gid, []).append(agent.id)
         # who handled each customer's earlier conversations (history first, then the replay's own assignments)
         self.earlier: dict[str, Counter[str]] = {}
+        self._best: dict[str, str] = {}  # customer -> their preferred agent, kept as `earlier` grows
         start = history.start
         for fact in history.facts:
             if fact.customer_id and fact.assignee_id and fact.created_at is not None and fact.created_at < start:
-                self.earlier.setdefault(fact.customer_id, Counter())[fact.assignee_id] += 1
+                self._count(fact.customer_id, fact.assignee_id)
 
     # -- what policies read ---------------------------------------------------------------------------
 
@@ -129,11 +130,14 @@ class Replay:
 
     def preferred(self, customer_id: str | None) -> str | None:
         """The agent who handled most of the customer's earlier conversations (ties: lowest id), as metrics say."""
-        counts = self.earlier.get(customer_id or "")
-        if not counts:
-            return None
-        top = max(counts.values())
-        return min(a for a, n in counts.items() if n == top)
+        return self._best.get(customer_id) if customer_id else None
+
+    def _count(self, customer_id: str, agent_id: str) -> None:
+        counts = self.earlier.setdefault(customer_id, Counter())
+        counts[agent_id] += 1
+        best = self._best.get(customer_id)
+        if best is None or counts[agent_id] > counts[best] or (counts[agent_id] == counts[best] and agent_id < best):
+            self._best[customer_id] = agent_id
 
     def members(self, group_id: str) -> list[str]:
         return self._members.get(group_id, [])
@@ -241,7 +245,7 @@ class Replay:
             self.peak[agent_id] = load
         self.assigned[agent_id] += 1
         if conv.customer_id:
-            self.earlier.setdefault(conv.customer_id, Counter())[agent_id] += 1
+            self._count(conv.customer_id, agent_id)
         self.policy.assigned(conv, agent_id, now)
         release = self.env.timeout(conv.hold)
         release.callbacks.append(_Call(self._release, agent_id))
