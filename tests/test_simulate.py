@@ -337,6 +337,8 @@ def _histories(draw: st.DrawFn) -> tuple[SimHistory, float]:
 def test_no_agent_works_while_absent_or_beyond_capacity(case: tuple[SimHistory, float], policy: str) -> None:
     history, wait = case
     _, result = _run(history, policy, wait_for_preferred_hours=wait)
+    # each conversation is given once: as many assignments as conversations with an agent
+    assert sum(result.assignments.values()) == sum(o.agent_id is not None for o in result.outcomes)
     agents = {a.id: a for a in history.agents}
     spans: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for o in result.outcomes:

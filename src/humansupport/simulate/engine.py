@@ -206,7 +206,10 @@ class Replay:
             return True
         if decision.action == "wait" and decision.agent_id is not None and decision.until is not None:
             agent_id = decision.agent_id
-            if self._waits.get(conv.id) != agent_id:
+            before = self._waits.get(conv.id)
+            if before != agent_id:
+                if before is not None:  # the customer's preferred agent changed while they waited
+                    self._unwait(conv, before)
                 self._waits[conv.id] = agent_id
                 self._waiting.setdefault(agent_id, []).append(conv)
                 out.waited_for = agent_id
@@ -262,7 +265,8 @@ class Replay:
             for conv in list(waiting):
                 if not self.has_room(agent_id) and self.policy.respects_capacity:
                     break
-                self._decide(conv)
+                if self._waits.get(conv.id) == agent_id:  # still waiting for this agent
+                    self._decide(conv)
         agent = self.agents[agent_id]
         keys: list[str | None] = [*agent.group_ids, None]
         while self.has_room(agent_id) and self.on_shift(agent_id):
