@@ -93,8 +93,9 @@ _SET: Final = object.__setattr__
 def _model(conv: SimConversation, now: float) -> Conversation:
     """The conversation as the router and strategies read it: unassigned and new at its arrival.
 
-    One template's fields with these set (what pydantic's `__copy__` does), not `model_construct` (which costs ~0.3 ms a call in pydantic's
-    default-factory inspection, more than the routing decision itself); the store's data was validated already.
+    One template's fields with these set (what pydantic's `__copy__` does), not `model_construct`, which costs
+    ~0.3 ms a call in pydantic's default-factory inspection, more than the routing decision itself; the store's
+    data was validated already.
     """
     model = _NEW(Conversation)
     fields = dict(_TEMPLATE_FIELDS)
