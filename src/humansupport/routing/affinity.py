@@ -222,6 +222,17 @@ class AffinityIndex:
         out.sort(key=lambda s: (-s.score, s.agent_id))
         return out if limit is None else out[:limit]
 
+    def _rating_factor(self, good: int, bad: int) -> float:
+        """1 + w * (Wilson lower bound of the good share - that of the bad share), at least 0.05; 1 unrated."""
+        if not good + bad:
+            return 1.0
+        cfg = self.config
+        z = cfg.wilson_z
+        factor = 1.0 + cfg.rating_weight * (
+            wilson_lower_bound(good, good + bad, z=z) - wilson_lower_bound(bad, good + bad, z=z)
+        )
+        return max(0.05, factor)
+
     def _sums(
         self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now_ts: float
     ) -> tuple[float, int, int, int, float] | None:
@@ -251,13 +262,7 @@ class AffinityIndex:
             return None
         total, replies, conversations, reopened, last = sums
         good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
-        factor = 1.0
-        if good + bad:
-            z = cfg.wilson_z
-            factor = 1.0 + cfg.rating_weight * (
-                wilson_lower_bound(good, good + bad, z=z) - wilson_lower_bound(bad, good + bad, z=z)
-            )
-            factor = max(0.05, factor)
+        factor = self._rating_factor(good, bad)
         decay_now = math.exp((self._ref - now_ts) * self._rate)
         return AffinityScore(
             customer_id=customer_id,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from ..errors import ConfigError
 from ..extensions import RoutingStrategy
 from ..models import Agent, AgentAvailability, Conversation, ConversationStatus
-from ..routing.affinity import AffinityConfig, AffinityIndex
+from ..routing.affinity import AffinityConfig, AffinityIndex, AffinityScore
 from ..routing.router import Router, RouterConfig
 from ..routing.strategies import LeastLoaded
 from .engine import Decision
@@ -251,6 +251,7 @@ class PreferredRouting:
     def start(self, replay: Replay) -> None:
         self.replay = replay
         self.index: ReplayIndex = warm_index(replay.history, self.settings.affinity)
+        self.index.keep = self.settings.router.top_k + 2  # all the router reads of the ranking
         self.router = _ReplayRouter(
             replay=replay, index=self.index, config=self.settings.router, strategy=self.strategy
         )
@@ -337,6 +338,31 @@ class ReplayIndex(AffinityIndex):
     def __init__(self, *, config: AffinityConfig | None = None, reference: datetime) -> None:
         super().__init__(config=config, reference=reference)
         self._running: dict[tuple[str, str], list[float]] = {}
+        #: with no `limit`, `scores` builds only this many (the router reads the top `top_k + 2`); None: all
+        self.keep: int | None = None
+
+    def scores(self, customer_id: str, *, now: datetime, limit: int | None = None) -> list[AffinityScore]:
+        """The best `limit` (or `keep`) scores, ranked on the running sums before any score object is built.
+
+        Decay at `now` multiplies every agent's score alike, so the ranking is that of sum * rating factor.
+        """
+        keep = limit if limit is not None else self.keep
+        agents = self._pairs.get(customer_id)
+        if keep is None or not agents or self.config.stickiness_days is not None:
+            return super().scores(customer_id, now=now, limit=limit)
+        ranked: list[tuple[float, str]] = []
+        for agent_id in agents:
+            sums = self._running.get((customer_id, agent_id))
+            if sums is not None and sums[2]:
+                good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
+                ranked.append((-sums[0] * self._rating_factor(good, bad), agent_id))
+        ranked.sort()
+        out = []
+        for _, agent_id in ranked[:keep]:
+            scored = self._score(customer_id, agent_id, agents[agent_id], now)
+            if scored is not None:
+                out.append(scored)
+        return out
 
     def add_reply(self, customer_id: str, agent_id: str, conversation_id: str, at: datetime) -> None:
         self.add_replies_at(customer_id, agent_id, conversation_id, at, 1)

@@ -35,6 +35,7 @@ _POINT_FIGURES: Final = (
     "unassigned_at_end",
     "missed_preferred",
     "seconds",
+    "cpu_seconds",
 )
 
 
