@@ -255,7 +255,6 @@ class AffinityIndex:
     def _score(
         self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now: datetime
     ) -> AffinityScore | None:
-        cfg = self.config
         now_ts = now.timestamp()
         sums = self._sums(customer_id, agent_id, threads, now_ts)
         if sums is None:
