@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -35,6 +36,14 @@ def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry)
     assert replies["replies"] == len(SAMPLE_SAVED_REPLIES)
     assert replies["flagged"] == sum(bool(s.issues) for s in SAMPLE_SAVED_REPLIES)
     assert set(replies["by_rule"]) == {RULE_FOR[i] for s in SAMPLE_SAVED_REPLIES for i in s.issues}
+    # it ends with the routing replay: one line, and the HTML report with the trade-off chart
+    simulation = report["simulation"]
+    assert (
+        simulation["summary"].startswith("acmedesk: replayed")
+        and "preferred-agent routing gives" in simulation["summary"]
+    )
+    page = Path(simulation["report"])
+    assert page.exists() and "<svg" in page.read_text()
 
 
 def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
@@ -43,6 +52,8 @@ def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
     assert result.exit_code == 0, result.output
     assert "before / after routing" in result.stdout and "a few routing decisions" in result.stdout
     assert "feedback digest" in result.stdout and "reply-certainty check" in result.stdout
+    last = " ".join(result.stdout.split("done in")[-1].split())
+    assert "preferred-agent routing gives" in last and "report: " in last and last.endswith(".html")
 
 
 def test_demo_unknown_vendor_is_a_config_error(plugin_registry: PluginRegistry) -> None:

@@ -1673,6 +1673,75 @@ def avoidable_command(
     run_command(body, as_json=fmt == "json")
 
 
+# -- routing replay: humansupport simulate --------------------------------------------------------------
+
+
+@app.command("simulate")
+def simulate_command(
+    account: Annotated[
+        str, typer.Argument(help="Account label in the store (the vendor name unless synced with --account).")
+    ],
+    since: SinceOption = "180d",
+    now: NowOption = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            help="Policy to replay (repeatable): as_it_happened, round_robin, least_loaded, preferred, upper_bound, "
+            "or a plugin's strategy (default: the five built-in).",
+        ),
+    ] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sweep",
+            metavar="KEY=V1,V2",
+            help="Replay preferred routing once per value (repeatable: the product): wait (or stickiness), window, "
+            "threshold, half_life, top_k; e.g. --sweep wait=0,15m,1h,4h.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown), json or html (self-contained page).")] = "md",
+    output: OutputOption = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes for the sweep (default: the CPU count).")
+    ] = None,
+    store_url: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the store's history under routing policies: continuity against wait, per policy and setting."""
+    from .simulate.cli import SimulateOptions, simulate, write_report
+    from .simulate.report import render
+
+    def body() -> None:
+        strategies = get_registry().routing_strategies()
+        try:
+            options = SimulateOptions.parse(
+                account=account,
+                since=since,
+                now=now,
+                policies=policy,
+                sweep=sweep,
+                fmt=fmt,
+                output=output,
+                strategies=strategies,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        router, affinity = _routing_config({})
+        with _open_store(store_url, create=False) as store:
+            result = simulate(store, options, router=router, affinity=affinity, strategies=strategies, workers=workers)
+        if output is not None:
+            write_report(result, options.fmt, output)
+        if as_json:
+            emit_json(result.to_dict() | ({"output": str(output)} if output else {}))
+        elif output is None:
+            typer.echo(render(result, options.fmt), nl=False)
+        else:
+            err_console.print(f"{result.summary()}; report: {output}", highlight=False, markup=False, soft_wrap=True)
+
+    run_command(body, as_json=as_json or fmt == "json")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -70,6 +70,8 @@ class DemoReport:
     themes: list[dict[str, Any]] = field(default_factory=list)
     #: the reply-certainty check over the fake's saved replies; None without a plugin or saved replies
     replies: dict[str, Any] | None = None
+    #: `humansupport simulate` on the same store: its one-line summary and the HTML report's path
+    simulation: dict[str, Any] | None = None
 
     @property
     def usual_agent_share(self) -> float:
@@ -97,6 +99,7 @@ class DemoReport:
             "note": self.note,
             "themes": self.themes,
             "replies": self.replies,
+            "simulation": self.simulation,
         }
 
     def print(self, console: Console) -> None:
@@ -139,6 +142,10 @@ class DemoReport:
                 f"see: humansupport replies lint --vendor {self.vendor}"
             )
         console.print(f"done in {self.seconds:.1f} s", style="dim")
+        if self.simulation is not None:
+            console.print(
+                f"{self.simulation['summary']}; report: {self.simulation['report']}", highlight=False, soft_wrap=True
+            )
 
 
 def _fmt(value: Any) -> str:
@@ -176,9 +183,19 @@ def _load_direct(store: Store, account: str, history: SyntheticHistory) -> None:
 
 
 def run_demo(
-    *, vendor: str | None = None, customers: int = 300, seed: int = 7, show: int = 6, keep_store: Path | None = None
+    *,
+    vendor: str | None = None,
+    customers: int = 300,
+    seed: int = 7,
+    show: int = 6,
+    keep_store: Path | None = None,
+    report: Path | None = None,
 ) -> DemoReport:
-    """Seeds a fake, syncs, routes the backlog, applies it on the fake and reports before/after metrics."""
+    """Seeds a fake, syncs, routes the backlog, applies it on the fake and reports before/after metrics.
+
+    It ends with `humansupport simulate` on the synced store, written as HTML to `report` (default: in the temp
+    directory, which outlives the demo's store).
+    """
     started = time.perf_counter()
     history = generate_history(HistoryConfig(customers=customers, seed=seed))
     registry = get_registry()
@@ -235,6 +252,7 @@ def run_demo(
             counts = store.counts(account)
             agents_now = {a.id: a for a, gone in store.agents(account) if gone is None}
             themes = _top_themes(store, account, end=clock.now())
+            simulation = _simulate(store, account, end=clock.now(), vendor=chosen, report=report)
     eligible = hits = 0
     for d in decisions:
         usual = history.usual_agent(d.customer_id or "")
@@ -261,6 +279,7 @@ def run_demo(
         note=note,
         themes=themes,
         replies=replies if chosen is not None else None,
+        simulation=simulation,
     )
 
 
@@ -295,3 +314,23 @@ async def _lint_replies(adapter: AsyncHelpdesk) -> dict[str, Any]:
         "findings": summary["findings"],
         "by_rule": summary["by_rule"],
     }
+
+
+def _simulate(store: Store, account: str, *, end: datetime, vendor: str | None, report: Path | None) -> dict[str, Any]:
+    """`humansupport simulate ACCOUNT --since 180d --sweep wait=0,1h,4h --format html`, in brief."""
+    from .simulate import parse_sweep, run_simulation
+    from .simulate.cli import write_report
+
+    result = run_simulation(
+        store,
+        account,
+        start=end - timedelta(days=180),
+        end=end,
+        strategies=get_registry().routing_strategies(),
+        sweep=parse_sweep(["wait=0,1h,4h"]),
+        workers=1,  # a few thousand conversations: processes would cost more than they save
+    )
+    path = report or Path(tempfile.gettempdir()) / "humansupport-demo" / f"simulate-{vendor or 'synthetic'}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_report(result, "html", path)
+    return {"summary": result.summary(), "report": str(path), "reaches": result.reaches}

@@ -19,15 +19,25 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .models import RatingScore
+from .models import Conversation, RatingScore
 from .store import Store
 
-__all__ = ["ConversationFact", "MetricsReport", "coc", "compute_metrics", "metrics_from_facts", "secon", "upc"]
+__all__ = [
+    "ConversationFact",
+    "MetricsReport",
+    "coc",
+    "compute_metrics",
+    "iter_store_facts",
+    "metrics_from_facts",
+    "secon",
+    "store_facts",
+    "upc",
+]
 
 
 def upc(agents: Sequence[str]) -> float:
@@ -88,30 +98,47 @@ def _share(hits: int, total: int) -> float | None:
 
 
 def compute_metrics(
-    store: Store, account: str, *, repeat_window_days: float = 7.0, agent_names: Mapping[str, str] | None = None
+    store: Store,
+    account: str,
+    *,
+    repeat_window_days: float = 7.0,
+    agent_names: Mapping[str, str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> MetricsReport:
-    """Metrics over every stored conversation of an account."""
+    """Metrics over every stored conversation of an account, or those created in [since, until)."""
+    facts = store_facts(store, account)
+    names = agent_names if agent_names is not None else {a.id: a.name or a.id for a, _ in store.agents(account)}
+    return metrics_from_facts(facts, repeat_window_days=repeat_window_days, agent_names=names, since=since, until=until)
+
+
+def store_facts(store: Store, account: str) -> list[ConversationFact]:
+    """What the metrics need of every stored conversation of an account, in creation order."""
+    return [fact for _, fact in iter_store_facts(store, account)]
+
+
+def iter_store_facts(store: Store, account: str) -> Iterator[tuple[Conversation, ConversationFact]]:
+    """Each stored conversation with its fact, in creation order (`humansupport simulate` needs both)."""
     first = store.first_replies(account)
     last = store.last_messages(account)
     ratings: dict[str, str] = {}
     for r in store.ratings(account):
         if r.conversation_id and r.score in (RatingScore.GOOD, RatingScore.BAD):
             ratings[r.conversation_id] = str(r.score)
-    facts = [
-        ConversationFact(
-            id=c.id,
-            customer_id=c.customer_id,
-            assignee_id=c.assignee_id,
-            status=str(c.status),
-            created_at=c.created_at,
-            first_reply_at=first.get(c.id),
-            last_message_at=last.get(c.id),
-            rating=ratings.get(c.id),
+    for c in store.iter_conversations(account):
+        yield (
+            c,
+            ConversationFact(
+                id=c.id,
+                customer_id=c.customer_id,
+                assignee_id=c.assignee_id,
+                status=str(c.status),
+                created_at=c.created_at,
+                first_reply_at=first.get(c.id),
+                last_message_at=last.get(c.id),
+                rating=ratings.get(c.id),
+            ),
         )
-        for c in store.iter_conversations(account)
-    ]
-    names = agent_names if agent_names is not None else {a.id: a.name or a.id for a, _ in store.agents(account)}
-    return metrics_from_facts(facts, repeat_window_days=repeat_window_days, agent_names=names)
 
 
 def metrics_from_facts(
@@ -119,9 +146,29 @@ def metrics_from_facts(
     *,
     repeat_window_days: float = 7.0,
     agent_names: Mapping[str, str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> MetricsReport:
-    """The metrics of a set of conversations (pure: tests feed hand-made facts)."""
+    """The metrics of a set of conversations (pure: tests feed hand-made facts).
+
+    With `since`/`until`, only conversations created in [since, until) are counted; earlier ones still tell
+    who each customer's preferred agent was (a period boundary does not make a customer new), later ones
+    and those without a creation time are left out.
+    """
     names = agent_names or {}
+    period = since is not None or until is not None
+
+    def inside(f: ConversationFact) -> bool:
+        if not period:
+            return True
+        return (
+            f.created_at is not None
+            and (since is None or f.created_at >= since)
+            and (until is None or f.created_at < until)
+        )
+
+    if until is not None:
+        facts = [f for f in facts if f.created_at is not None and f.created_at < until]
     by_customer: dict[str, list[ConversationFact]] = defaultdict(list)
     for f in facts:
         if f.customer_id:
@@ -144,13 +191,17 @@ def metrics_from_facts(
 
     for convs in by_customer.values():
         convs.sort(key=lambda f: (f.created_at is None, f.created_at, f.id))
-        sequence = [f.assignee_id for f in convs if f.assignee_id]
+        sequence = [f.assignee_id for f in convs if f.assignee_id and inside(f)]
         if len(sequence) >= 2:
             upcs.append(upc(sequence))
             cocs.append(coc(sequence))
             secons.append(secon(sequence))
         earlier: Counter[str] = Counter()
         for i, f in enumerate(convs):
+            if not inside(f):
+                if f.assignee_id:
+                    earlier[f.assignee_id] += 1
+                continue
             preferred = _preferred(earlier)
             is_open = f.status in ("new", "open", "on_hold")
             if preferred is not None:
@@ -177,9 +228,10 @@ def metrics_from_facts(
             if f.assignee_id:
                 earlier[f.assignee_id] += 1
 
+    counted = [f for f in facts if inside(f)]
     first_replies: list[float] = []
     resolutions: list[float] = []
-    for f in facts:
+    for f in counted:
         frt = (f.first_reply_at - f.created_at).total_seconds() if f.first_reply_at and f.created_at else None
         res = (
             (f.last_message_at - f.created_at).total_seconds()
@@ -211,7 +263,7 @@ def metrics_from_facts(
         earlier = Counter()
         for f in convs:
             preferred = _preferred(earlier)
-            if preferred is not None and f.created_at is not None:
+            if preferred is not None and f.created_at is not None and inside(f):
                 prow = period_rows[f.created_at.strftime("%Y-%m")]
                 prow["returning"] += 1
                 prow["preferred"] += f.assignee_id == preferred
@@ -219,8 +271,8 @@ def metrics_from_facts(
                 earlier[f.assignee_id] += 1
 
     overall = {
-        "conversations": len(facts),
-        "customers": len(by_customer),
+        "conversations": len(counted),
+        "customers": len({f.customer_id for f in counted if f.customer_id}),
         "customers_with_2_or_more": len(upcs),
         "preferred_agent_share": _share(preferred_hits, preferred_total),
         "open_with_preferred_agent_share": _share(open_hits, open_total),

@@ -222,11 +222,22 @@ class AffinityIndex:
         out.sort(key=lambda s: (-s.score, s.agent_id))
         return out if limit is None else out[:limit]
 
-    def _score(
-        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now: datetime
-    ) -> AffinityScore | None:
+    def _rating_factor(self, good: int, bad: int) -> float:
+        """1 + w * (Wilson lower bound of the good share - that of the bad share), at least 0.05; 1 unrated."""
+        if not good + bad:
+            return 1.0
         cfg = self.config
-        now_ts = now.timestamp()
+        z = cfg.wilson_z
+        factor = 1.0 + cfg.rating_weight * (
+            wilson_lower_bound(good, good + bad, z=z) - wilson_lower_bound(bad, good + bad, z=z)
+        )
+        return max(0.05, factor)
+
+    def _sums(
+        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now_ts: float
+    ) -> tuple[float, int, int, int, float] | None:
+        """(decayed total at the reference, replies, conversations, reopened, last reply) within the window."""
+        cfg = self.config
         cutoff = now_ts - cfg.stickiness_days * _DAY if cfg.stickiness_days is not None else -math.inf
         total = 0.0
         replies = conversations = reopened = 0
@@ -239,16 +250,18 @@ class AffinityIndex:
             conversations += 1
             reopened += conv_id in self._reopened
             last = max(last, thread.last)
-        if conversations == 0:
+        return None if conversations == 0 else (total, replies, conversations, reopened, last)
+
+    def _score(
+        self, customer_id: str, agent_id: str, threads: dict[str, _Thread], now: datetime
+    ) -> AffinityScore | None:
+        now_ts = now.timestamp()
+        sums = self._sums(customer_id, agent_id, threads, now_ts)
+        if sums is None:
             return None
+        total, replies, conversations, reopened, last = sums
         good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
-        factor = 1.0
-        if good + bad:
-            z = cfg.wilson_z
-            factor = 1.0 + cfg.rating_weight * (
-                wilson_lower_bound(good, good + bad, z=z) - wilson_lower_bound(bad, good + bad, z=z)
-            )
-            factor = max(0.05, factor)
+        factor = self._rating_factor(good, bad)
         decay_now = math.exp((self._ref - now_ts) * self._rate)
         return AffinityScore(
             customer_id=customer_id,
