@@ -9,6 +9,7 @@
     ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
     ├── LockHeldError               another run holds the lock (exit code 7)
     ├── StoreError                  the history store is corrupt, from a newer version, or unreachable
+    │   └── StoreConflictError      a deadlock or serialization failure rolled back: safe to run again
     └── HelpdeskError               the helpdesk answered with an error
         ├── AuthenticationError     401: the credential is wrong or expired
         ├── PermissionDeniedError   403: the credential lacks a role or scope
@@ -44,6 +45,7 @@ __all__ = [
     "PluginError",
     "RateLimitError",
     "ServerError",
+    "StoreConflictError",
     "StoreError",
     "TransportError",
     "UnsupportedOperationError",
@@ -100,6 +102,11 @@ class LockHeldError(HumansupportError):
 
 class StoreError(HumansupportError):
     """The history store cannot be used as is (corrupt file, newer schema, bad URL); nothing was overwritten."""
+
+
+class StoreConflictError(StoreError):
+    """The database rolled a transaction back to resolve a conflict with another one (a deadlock or a
+    serialization failure): nothing was written, and running the same transaction again is safe."""
 
 
 class HelpdeskError(HumansupportError):

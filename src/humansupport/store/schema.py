@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 __all__ = [
+    "CAPACITY_VERSION",
     "CUSTOM_FIELDS_VERSION",
     "EXCERPT_CHARS",
     "INSIGHTS_VERSION",
@@ -26,7 +27,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -143,7 +144,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         status_changes_table(md)
         _insights_indexes(conversations)
     if version >= WEBHOOK_QUEUE_VERSION:
-        webhook_queue_table(md)
+        queue = webhook_queue_table(md)
+        if version >= CAPACITY_VERSION:
+            _capacity_indexes(conversations, queue)
+    if version >= CAPACITY_VERSION:
+        reservations_table(md)
     return md
 
 
@@ -312,6 +317,54 @@ def _migrate_custom_fields(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE conversations ADD COLUMN custom_fields {coltype} NOT NULL DEFAULT '{{}}'"))
 
 
+# -- capacity across processes and queue scale (self-contained: the lead may renumber this migration) ------
+
+#: the schema version that adds `agent_reservations` and the indexes of the hot queue/load queries
+CAPACITY_VERSION: Final = 8
+
+
+def reservations_table(md: sa.MetaData) -> sa.Table:
+    """One row per assignment decided but not yet seen in `conversations` (assign + read-back in flight).
+
+    An agent's load is their open conversations in the store plus these rows, counted under a per-agent lock in
+    the transaction that adds one, so any number of processes never put an agent over capacity. A row is removed
+    once the read-back is stored (or the assign failed); one left by a crash stops counting at `expires_at`.
+    """
+    table = sa.Table(
+        "agent_reservations",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("agent_id", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("expires_at", UtcDateTime, nullable=False),
+    )
+    sa.Index("ix_agent_reservations_agent", table.c.account, table.c.agent_id)
+    return table
+
+
+def _capacity_indexes(conversations: sa.Table, queue: sa.Table) -> list[sa.Index]:
+    return [
+        # an agent's open load (counted per reservation) and `open_loads`
+        sa.Index("ix_conversations_assignee", conversations.c.account, conversations.c.assignee_id),
+        # `we_assigned()` per event: was this conversation's last assignment ours?
+        sa.Index("ix_webhook_queue_conversation", queue.c.account, queue.c.conversation_id),
+        # retention: finished rows older than the horizon
+        sa.Index("ix_webhook_queue_finished", queue.c.finished_at),
+        # depth and lag per account
+        sa.Index("ix_webhook_queue_account_state", queue.c.account, queue.c.state),
+    ]
+
+
+def _migrate_capacity(conn: Connection) -> None:
+    """Adds `agent_reservations` and the indexes of the per-event queries (loads, we_assigned, retention)."""
+    md = build_metadata(CAPACITY_VERSION)
+    md.tables["agent_reservations"].create(conn, checkfirst=True)
+    for name in ("conversations", "webhook_queue"):
+        for index in md.tables[name].indexes:
+            index.create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -347,4 +400,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     INSIGHTS_VERSION: _migrate_insights,
     WEBHOOK_QUEUE_VERSION: _migrate_webhook_queue,
     CUSTOM_FIELDS_VERSION: _migrate_custom_fields,
+    CAPACITY_VERSION: _migrate_capacity,
 }
