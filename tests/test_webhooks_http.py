@@ -274,8 +274,8 @@ def test_healthz_and_metrics(zendesk: Served) -> None:
     assert samples[("humansupport_webhook_events_received_total", where)] == 1
     assert samples[("humansupport_webhook_events_routed_total", where)] == 1
     assert samples[("humansupport_webhook_requests_rejected_total", (("reason", "unsigned"),))] == 1
-    assert samples[("humansupport_webhook_queue_depth", ())] == 0
-    assert samples[("humansupport_webhook_queue_lag_seconds", ())] == 0
+    assert samples[("humansupport_webhook_queue_depth", (("account", "zendesk"),))] == 0
+    assert samples[("humansupport_webhook_queue_lag_seconds", (("account", "zendesk"),))] == 0
     assert httpx.get(zendesk.url + "/nothing-here").status_code == 404
 
 

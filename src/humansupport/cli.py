@@ -1032,9 +1032,13 @@ def webhooks_serve_command(
         float | None, typer.Option(min=1, help="Seconds a signed timestamp may be off (vendors that sign one) [300].")
     ] = None,
     max_queue: Annotated[
-        int, typer.Option(min=1, help="Queued events past which deliveries get 503 + Retry-After.")
+        int, typer.Option(min=1, help="Queued events of one account past which its deliveries get 503 + Retry-After.")
     ] = 50_000,
     lease: Annotated[float, typer.Option(min=1, help="Seconds before a crashed worker's event is taken again.")] = 60.0,
+    retain_days: Annotated[
+        float,
+        typer.Option(min=7, help="Days finished queue rows are kept (the dedupe memory: at least 7) before pruning."),
+    ] = 30.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts per event before it is marked failed.")] = 8,
     offer_cap: Annotated[
         int, typer.Option(min=0, help="Most held conversations offered to an agent coming back from away.")
@@ -1061,7 +1065,9 @@ def webhooks_serve_command(
             {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
         )
         options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
-        worker = WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True)
+        worker = WorkerConfig(
+            lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True, retain_days=retain_days
+        )
         config = ServiceConfig(max_body=max_body, max_queue_depth=max_queue, worker=worker, switch_interval=0.001)
         specs = [parse_account_spec(a) for a in accounts]
         url = store_url or default_store_url(config=load_config_file())

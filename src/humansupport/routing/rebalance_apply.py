@@ -36,6 +36,7 @@ from ..errors import ConfigError, HelpdeskError, LockHeldError, NotFoundError
 from ..helpdesk import AsyncHelpdesk
 from ..models import Agent, Assignment, AssignmentOutcome, AssignmentResult, Conversation
 from ..store import Store
+from .capacity import CapacityLedger
 from .rebalance import RebalancePlan
 
 __all__ = [
@@ -384,6 +385,7 @@ async def apply_rebalance(
             run_id = new_run_id(clock.now())
             journal.start(run_id, account, plan, now=clock.now())
         pending = journal.entries(run_id, pending_only=True)
+        ledger = CapacityLedger(store)
         agents = await _agents(adapter)
         refreshed = clock.monotonic()
         stopped = False
@@ -393,11 +395,15 @@ async def apply_rebalance(
                 break
             if clock.monotonic() - refreshed >= agents_refresh_seconds:
                 agents, refreshed = await _agents(adapter), clock.monotonic()
-            updates = await _apply_chunk(adapter, chunk, agents, resumed=resumed)
+            updates = await _apply_chunk(adapter, chunk, agents, resumed=resumed, ledger=ledger, account=account)
             journal.mark(run_id, [(seq, state, msg) for seq, state, msg, _ in updates], now=clock.now())
             for _, state, _, conv in updates:
                 if state is JournalState.APPLIED and conv is not None:
                     store.set_assignee(account, conv)
+            # stored (the move now counts as a conversation) or not made; a failed one may have landed and keeps
+            # its reservation until it expires
+            by_seq = {e.seq: e.conversation_id for e in chunk}
+            ledger.release(account, [by_seq[seq] for seq, state, _, _ in updates if state is not JournalState.FAILED])
             if after_chunk is not None:
                 after_chunk(done + 1)
         report = RebalanceApplyReport(run_id=run_id, resumed=resumed, entries=journal.entries(run_id))
@@ -415,7 +421,13 @@ _Update = tuple[int, JournalState, str, Conversation | None]
 
 
 async def _apply_chunk(
-    adapter: AsyncHelpdesk, chunk: Sequence[JournalEntry], agents: dict[str, Agent], *, resumed: bool
+    adapter: AsyncHelpdesk,
+    chunk: Sequence[JournalEntry],
+    agents: dict[str, Agent],
+    *,
+    resumed: bool,
+    ledger: CapacityLedger,
+    account: str,
 ) -> list[_Update]:
     updates: list[_Update] = []
     todo: list[JournalEntry] = []
@@ -424,6 +436,14 @@ async def _apply_chunk(
         if agent is None or not agent.active:
             why = "removed from" if agent is None else "deactivated in"
             updates.append((entry.seq, JournalState.SKIPPED_STALE, f"target agent {why} the helpdesk", None))
+            continue
+        # the target's load as the store counts it now (webhook workers assign meanwhile): no move past capacity
+        reservation = await asyncio.to_thread(
+            ledger.reserve, account, entry.conversation_id, agent.id, capacity=agent.capacity
+        )
+        if not reservation.taken:
+            why = f"target agent is full since planning: {reservation.describe()}"
+            updates.append((entry.seq, JournalState.SKIPPED_STALE, why, None))
         else:
             todo.append(entry)
     if not todo:

@@ -149,6 +149,7 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             _capacity_indexes(conversations, queue)
     if version >= CAPACITY_VERSION:
         reservations_table(md)
+        queue_totals_table(md)
     return md
 
 
@@ -319,7 +320,7 @@ def _migrate_custom_fields(conn: Connection) -> None:
 
 # -- capacity across processes and queue scale (self-contained: the lead may renumber this migration) ------
 
-#: the schema version that adds `agent_reservations` and the indexes of the hot queue/load queries
+#: the schema version that adds `agent_reservations`, `webhook_queue_totals` and the indexes of the hot queries
 CAPACITY_VERSION: Final = 8
 
 
@@ -343,6 +344,21 @@ def reservations_table(md: sa.MetaData) -> sa.Table:
     return table
 
 
+def queue_totals_table(md: sa.MetaData) -> sa.Table:
+    """What retention deleted from `webhook_queue`, summed per (vendor, account, state, outcome): `/metrics`
+    counters add these, so they never go back when old rows are pruned."""
+    return sa.Table(
+        "webhook_queue_totals",
+        md,
+        sa.Column("vendor", sa.String(50), primary_key=True),
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("state", sa.String(20), primary_key=True),
+        sa.Column("outcome", sa.String(50), primary_key=True),  # "" for none
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("retries", sa.BigInteger, nullable=False),
+    )
+
+
 def _capacity_indexes(conversations: sa.Table, queue: sa.Table) -> list[sa.Index]:
     return [
         # an agent's open load (counted per reservation) and `open_loads`
@@ -357,9 +373,11 @@ def _capacity_indexes(conversations: sa.Table, queue: sa.Table) -> list[sa.Index
 
 
 def _migrate_capacity(conn: Connection) -> None:
-    """Adds `agent_reservations` and the indexes of the per-event queries (loads, we_assigned, retention)."""
+    """Adds `agent_reservations`, `webhook_queue_totals` and the indexes of the per-event queries (loads,
+    we_assigned, retention, depth per account)."""
     md = build_metadata(CAPACITY_VERSION)
     md.tables["agent_reservations"].create(conn, checkfirst=True)
+    md.tables["webhook_queue_totals"].create(conn, checkfirst=True)
     for name in ("conversations", "webhook_queue"):
         for index in md.tables[name].indexes:
             index.create(conn, checkfirst=True)

@@ -311,10 +311,10 @@ class Store:
         with self.begin() as conn:
             _record_status_changes(conn, self.t, account, [conv for conv, _ in conversations])
             # rows with and without messages_synced_at differ in columns: upsert each shape separately
-            conversations = self.t["conversations"]
+            table = self.t["conversations"]
             with_messages = [r for r in conv_rows if "messages_synced_at" in r]
-            self._upsert(conn, conversations, with_messages, newer="updated_at")
-            self._upsert(conn, conversations, [r for r in conv_rows if "messages_synced_at" not in r], newer="updated_at")
+            self._upsert(conn, table, with_messages, newer="updated_at")
+            self._upsert(conn, table, [r for r in conv_rows if "messages_synced_at" not in r], newer="updated_at")
             for start in range(0, len(msg_rows), 5000):
                 self._upsert(conn, self.t["messages"], msg_rows[start : start + 5000])
 
@@ -821,7 +821,7 @@ _SQLITE_BUSY: Final = frozenset({5, 6})
 
 
 def _classify(orig: BaseException | None) -> str | None:
-    """"conflict", "locked" or None, from the driver's error code, never from its message text (a deadlock's
+    """ "conflict", "locked" or None, from the driver's error code, never from its message text (a deadlock's
     text says "blocked by process", which is not a lock another run holds)."""
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate in _CONFLICT_STATES:

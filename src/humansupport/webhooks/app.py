@@ -46,7 +46,7 @@ class ServiceConfig:
 
     #: largest accepted request body in bytes (bigger: 413); vendors' deliveries are a few KB
     max_body: int = 1_000_000
-    #: queued + processing events past which new deliveries get 503 + Retry-After (the vendor retries later)
+    #: queued + processing events of one account past which its deliveries get 503 + Retry-After (vendor retries)
     max_queue_depth: int = 50_000
     #: seconds the 503 asks the vendor to wait
     retry_after: int = 30
@@ -97,6 +97,7 @@ class WebhookApp:
         self.endpoints = {(rt.vendor, rt.account): rt for rt in accounts}
         self.queue = WebhookQueue(store)
         self.metrics = WebhookMetrics(now=clock.now)
+        self.metrics.served = tuple(rt.account for rt in accounts)
         self.worker = Worker(
             queue=self.queue, accounts={rt.account: rt for rt in accounts}, clock=clock, config=self.config.worker
         )
@@ -167,7 +168,7 @@ class WebhookApp:
 
     async def refresh_stats(self) -> None:
         """Re-reads depth, lag and outcome counts from the queue table (what `/metrics` shows)."""
-        self.metrics.stats = await asyncio.to_thread(self.queue.stats)
+        self.metrics.stats = await asyncio.to_thread(self.queue.stats, now=self.clock.now())
 
     async def _refresh_loop(self) -> None:
         while not self._stopping:
@@ -291,7 +292,7 @@ class WebhookApp:
                 raise _Reject(400, "malformed", "no events in the payload")
             wanted = [e for e in events if str(e.type) != "other"]
             ignored = len(events) - len(wanted)
-            if self.metrics.stats.depth >= self.config.max_queue_depth:
+            if self.metrics.stats.depth_of(rt.account) >= self.config.max_queue_depth:  # this account's backlog
                 raise _Reject(
                     503,
                     "overloaded",
@@ -318,6 +319,7 @@ class WebhookApp:
             await _json(send, rej.status, {"error": str(rej)}, rej.headers)
             return
         labels = {"vendor": rt.vendor, "account": rt.account}
+        self.metrics.queued(rt.account, result.inserted)
         if result.inserted:
             self.metrics.received.labels(**labels).inc(result.inserted)
         if result.duplicates:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from ..models import WebhookEvent
 from ..store import Store
@@ -193,10 +195,10 @@ class WebhookQueue:
         with self.write_lock:
             return fn(*args, **kwargs)
 
-    def _now(self, conn: sa.engine.Connection, now: datetime) -> datetime:
+    def _now(self, conn: sa.engine.Connection, now: datetime | None) -> datetime:
         """The time this transaction decides with: the database's (PostgreSQL), else the caller's."""
         if not self.database_clock:
-            return now
+            return now if now is not None else datetime.now(UTC)
         value = conn.execute(sa.select(sa.func.now())).scalar_one()
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
@@ -420,19 +422,49 @@ class WebhookQueue:
 
             def delete_some(conn: sa.engine.Connection) -> int:
                 cutoff = self._now(conn, now) - timedelta(days=days)
-                ids = (
-                    sa.select(t.c.id)
-                    .where(t.c.finished_at < cutoff, t.c.state.in_(FINISHED_STATES), t.c.held_for.is_(None))
-                    .order_by(t.c.finished_at)
-                    .limit(chunk)
-                )
-                return int(conn.execute(t.delete().where(t.c.id.in_(ids.scalar_subquery()))).rowcount or 0)
+                ids = [
+                    int(i)
+                    for i in conn.execute(
+                        sa.select(t.c.id)
+                        .where(t.c.finished_at < cutoff, t.c.state.in_(FINISHED_STATES), t.c.held_for.is_(None))
+                        .order_by(t.c.finished_at)
+                        .limit(chunk)
+                    ).scalars()
+                ]
+                if not ids:
+                    return 0
+                self._fold_totals(conn, ids)
+                return int(conn.execute(t.delete().where(t.c.id.in_(ids))).rowcount or 0)
 
             with self.write_lock:
                 deleted = self.store.transaction(delete_some)
             total += deleted
             if deleted < chunk:
                 return total
+
+    def _fold_totals(self, conn: sa.engine.Connection, ids: Sequence[int]) -> None:
+        """Adds the rows about to be deleted to `webhook_queue_totals`, so `/metrics` counters never go back."""
+        t, totals = self.table, self.store.t["webhook_queue_totals"]
+        retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
+        grouped = conn.execute(
+            sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries)
+            .where(t.c.id.in_(ids))
+            .group_by(t.c.vendor, t.c.account, t.c.state, t.c.outcome)
+        ).all()
+        dialect: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+        for vendor, account, state, outcome, rows, extra in grouped:
+            insert = dialect.insert(totals).values(
+                vendor=vendor, account=account, state=state, outcome=outcome or "", rows=rows, retries=extra or 0
+            )
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["vendor", "account", "state", "outcome"],
+                    set_={
+                        "rows": totals.c.rows + insert.excluded.rows,
+                        "retries": totals.c.retries + insert.excluded.retries,
+                    },
+                )
+            )
 
     def stats(self, *, now: datetime | None = None) -> QueueStats:
         """Depth (queued + processing), the oldest active row's receive time, counts per state and outcome, and
@@ -441,6 +473,7 @@ class WebhookQueue:
         The durable counts behind `/metrics`: whichever process did the work, the table has the result.
         """
         t = self.table
+        totals = self.store.t["webhook_queue_totals"]
         retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
         with self.store.connect() as conn:
             as_of = self._now(conn, now) if (self.database_clock or now is not None) else None
@@ -449,14 +482,23 @@ class WebhookQueue:
                     t.c.vendor, t.c.account, t.c.state, t.c.outcome
                 )
             ).all()
+            pruned = conn.execute(sa.select(totals)).all()
             oldest_rows = conn.execute(
                 sa.select(t.c.account, sa.func.min(t.c.received_at))
                 .where(t.c.state.in_(ACTIVE_STATES))
                 .group_by(t.c.account)
             ).all()
+        summed: dict[tuple[str, str, str, str | None], list[int]] = {}
+        for v, a, st, o, n, r in [
+            *grouped,
+            *((p.vendor, p.account, p.state, p.outcome or None, p.rows, p.retries) for p in pruned),
+        ]:
+            bucket = summed.setdefault((str(v), str(a), str(st), o), [0, 0])
+            bucket[0] += int(n)
+            bucket[1] += int(r or 0)
         outcomes = tuple(
-            OutcomeCount(vendor=str(v), account=str(a), state=str(st), outcome=o, rows=int(n), retries=int(r or 0))
-            for v, a, st, o, n, r in grouped
+            OutcomeCount(vendor=v, account=a, state=st, outcome=o, rows=n, retries=r)
+            for (v, a, st, o), (n, r) in summed.items()
         )
         counts: dict[str, int] = {}
         depths: dict[str, int] = {}
