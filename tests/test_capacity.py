@@ -7,7 +7,6 @@ import asyncio
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,7 +44,7 @@ class Team:
 
 
 @pytest.fixture
-def team(registry: PluginRegistry, store_url: str) -> Iterator[Team]:
+def team(registry: PluginRegistry, store_url: str) -> Team:
     clock = FakeClock(start=HISTORY.config.end)
     fake = make_fake(registry, VENDOR, clock)
     with Store.open(store_url) as store:  # the history the nightly sync would have stored
@@ -53,7 +52,7 @@ def team(registry: PluginRegistry, store_url: str) -> Iterator[Team]:
         store.upsert_customers(VENDOR, HISTORY.customers)
         store.write_conversations(VENDOR, [(c, HISTORY.messages.get(c.id, [])) for c in HISTORY.conversations])
         store.set_cursor(VENDOR, "conversations", clock.now(), items=0, at=clock.now())
-    yield Team(
+    return Team(
         fake=fake, clock=clock, url=store_url, options=RoutingOptions(router=RouterConfig(default_capacity=CAPACITY))
     )
 
