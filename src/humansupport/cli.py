@@ -503,6 +503,8 @@ def rebalance_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
+    from dataclasses import replace
+
     from .routing.rebalance import RebalanceConfig
     from .routing.rebalance_apply import apply_rebalance
     from .routing.rebalance_store import plan_from_store, require_history
@@ -520,6 +522,10 @@ def rebalance_plan_command(
             )
         except ValueError as exc:
             raise ConfigError(f"rebalance: {exc}") from None
+        # one capacity for every process that assigns: `[routing] default_capacity`, as `route` and the webhooks use
+        routing, _ = _routing_config({})
+        if routing.default_capacity is not None:
+            config = replace(config, default_capacity=routing.default_capacity)
         label = account or vendor
         with _open_store(store_url, create=False) as store:
             require_history(store, label)  # before credentials: an empty store is the likelier mistake
@@ -544,6 +550,7 @@ def rebalance_plan_command(
                             max_runtime=max_runtime,
                             journal_retention=_retention(journal_days),
                             clock=SYSTEM_CLOCK,
+                            default_capacity=config.default_capacity,
                         )
                     return plan, report
 
@@ -617,6 +624,7 @@ def rebalance_apply_command(
                         max_runtime=max_runtime,
                         journal_retention=_retention(journal_days),
                         clock=SYSTEM_CLOCK,
+                        default_capacity=_routing_config({})[0].default_capacity,
                     )
 
             report = asyncio.run(go())

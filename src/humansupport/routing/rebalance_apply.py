@@ -351,6 +351,7 @@ async def apply_rebalance(
     journal_retention: timedelta | None = DEFAULT_JOURNAL_RETENTION,
     clock: Clock = SYSTEM_CLOCK,
     after_chunk: Callable[[int], None] | None = None,
+    default_capacity: int | None = None,
 ) -> RebalanceApplyReport:
     """Applies `plan` (or, with `resume`, the last unfinished run) under the lock; the adapter must be open.
 
@@ -361,6 +362,8 @@ async def apply_rebalance(
     deactivated meanwhile is skipped); on vendors that list agents one request each, keep it long.
     `after_chunk` is called with the number of chunks done (tests kill the process there).
     Finished runs whose last write is older than `journal_retention` are deleted at the end (None keeps all).
+    Each move first reserves a slot of its target in the store (`Agent.capacity`, else `default_capacity`), so
+    webhook workers assigning meanwhile and this run never put an agent over capacity together.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -395,7 +398,15 @@ async def apply_rebalance(
                 break
             if clock.monotonic() - refreshed >= agents_refresh_seconds:
                 agents, refreshed = await _agents(adapter), clock.monotonic()
-            updates = await _apply_chunk(adapter, chunk, agents, resumed=resumed, ledger=ledger, account=account)
+            updates = await _apply_chunk(
+                adapter,
+                chunk,
+                agents,
+                resumed=resumed,
+                ledger=ledger,
+                account=account,
+                default_capacity=default_capacity,
+            )
             journal.mark(run_id, [(seq, state, msg) for seq, state, msg, _ in updates], now=clock.now())
             for _, state, _, conv in updates:
                 if state is JournalState.APPLIED and conv is not None:
@@ -428,6 +439,7 @@ async def _apply_chunk(
     resumed: bool,
     ledger: CapacityLedger,
     account: str,
+    default_capacity: int | None = None,
 ) -> list[_Update]:
     updates: list[_Update] = []
     todo: list[JournalEntry] = []
@@ -439,7 +451,11 @@ async def _apply_chunk(
             continue
         # the target's load as the store counts it now (webhook workers assign meanwhile): no move past capacity
         reservation = await asyncio.to_thread(
-            ledger.reserve, account, entry.conversation_id, agent.id, capacity=agent.capacity
+            ledger.reserve,
+            account,
+            entry.conversation_id,
+            agent.id,
+            capacity=agent.capacity if agent.capacity is not None else default_capacity,
         )
         if not reservation.taken:
             why = f"target agent is full since planning: {reservation.describe()}"
