@@ -1,9 +1,10 @@
 """Benchmark: how much the store grows per 1M messages, and the webhook queue per 1M events (docs/operations.md).
 
 Writes a synthetic history (about 100k messages; `BENCH_FULL=1`: about 1M) into a fresh PostgreSQL database (a
-throwaway server, tests/pgserver.py) and a SQLite file through the store's own writes, then 100k finished webhook
-queue rows (20k; full: 100k), each updated once as the worker does, and reports bytes on disk (PostgreSQL: `pg_total_relation_size` per table after VACUUM, indexes and
-TOAST included; SQLite: the file after a checkpoint) scaled to 1M messages and 1M events.
+throwaway server, tests/pgserver.py) and a SQLite file through the store's own writes, then finished webhook
+queue rows (20k; full: 100k), each updated once as the worker does, and reports bytes on disk (PostgreSQL:
+`pg_total_relation_size` per table after VACUUM, indexes and TOAST included; SQLite: the file after a
+checkpoint) scaled to 1M messages and 1M events.
 
 Run: `python bench/store_growth.py`. Exits 1 if the store needs more than 1 GB per 1M messages on either backend.
 """
