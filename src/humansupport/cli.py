@@ -29,6 +29,7 @@ from .errors import (
     PluginError,
     RateLimitError,
     ServerError,
+    StoreConflictError,
     TransportError,
 )
 from .plugins import get_registry
@@ -62,6 +63,7 @@ EXIT_FOR: Final[tuple[tuple[type[Exception], ExitCode], ...]] = (
     (ServerError, ExitCode.RETRY_LATER),
     (TransportError, ExitCode.RETRY_LATER),
     (LockHeldError, ExitCode.LOCKED),
+    (StoreConflictError, ExitCode.RETRY_LATER),
     (HumansupportError, ExitCode.ERROR),
 )
 
