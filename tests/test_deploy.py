@@ -65,7 +65,8 @@ def test_the_compose_file_has_replicas_a_store_a_proxy_and_the_scheduled_jobs() 
 def test_every_humansupport_command_in_it_parses() -> None:
     services = _compose()["services"]
     serve = _parse(_commands(services["webhooks"])[0])
-    assert serve["accounts"] == ["zendesk"] and serve["host"] == "0.0.0.0" and serve["retain_days"] >= 7
+    assert serve["accounts"] == ["zendesk"] and serve["retain_days"] >= 7
+    assert serve["host"] == "0.0.0.0"  # noqa: S104 - all interfaces inside its container, behind the proxy
     (sync,) = _commands(services["sync"])
     assert sync[0] == "sync" and _parse(sync)["vendor"] == "zendesk"
     (rebalance,) = _commands(services["rebalance"])
