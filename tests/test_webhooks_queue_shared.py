@@ -207,6 +207,8 @@ def test_depth_and_lag_are_per_account(store_url: str) -> None:
         stats = queue.stats(now=NOW + timedelta(seconds=40))
         assert (stats.depth_of("zd-a"), stats.depth_of("zd-b"), stats.depth_of("zd-c")) == (10, 1, 0)
         assert stats.lag_of("zd-a", NOW) == 40 and stats.lag_of("zd-b", NOW) == 10
+        light = queue.stats(now=NOW + timedelta(seconds=40), outcomes=False)  # the every-second read: active rows
+        assert light.accounts == stats.accounts and light.depth == stats.depth
         metrics = WebhookMetrics(now=lambda: NOW)
         metrics.served = ("zd-a", "zd-b", "zd-c")
         metrics.stats = stats

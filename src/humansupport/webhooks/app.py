@@ -53,8 +53,10 @@ class ServiceConfig:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     #: `sys.setswitchinterval` for the service's process (None: leave Python's 5 ms); not under tests
     switch_interval: float | None = None
-    #: seconds between re-reads of the queue's depth and counts for `/metrics` and back-pressure
+    #: seconds between re-reads of the queue's depth per account for back-pressure and `/metrics`
     stats_every: float = 1.0
+    #: seconds between re-counts of the outcome counters (a scan of every row the retention keeps)
+    counters_every: float = 15.0
 
 
 class ReadySignal:
@@ -166,17 +168,26 @@ class WebhookApp:
 
         asyncio.run(run())
 
-    async def refresh_stats(self) -> None:
-        """Re-reads depth, lag and outcome counts from the queue table (what `/metrics` shows)."""
-        self.metrics.stats = await asyncio.to_thread(self.queue.stats, now=self.clock.now())
+    async def refresh_stats(self, *, outcomes: bool = True) -> None:
+        """Re-reads depth, lag and (unless `outcomes` is False) outcome counts from the queue table (what
+        `/metrics` shows and back-pressure uses)."""
+        fresh = await asyncio.to_thread(self.queue.stats, now=self.clock.now(), outcomes=outcomes)
+        if not outcomes:  # depth and lag only: the counters stay as last counted (they lag, never go back)
+            old = self.metrics.stats
+            fresh = replace(fresh, outcomes=old.outcomes, by_state=old.by_state)
+        self.metrics.stats = fresh
 
     async def _refresh_loop(self) -> None:
+        next_counts = self.clock.monotonic() + self.config.counters_every
         while not self._stopping:
             await asyncio.sleep(self.config.stats_every)
+            counts = self.clock.monotonic() >= next_counts
             try:
-                await self.refresh_stats()
+                await self.refresh_stats(outcomes=counts)
             except Exception as exc:  # the store is away for a moment: keep the last figures
                 log.warning("webhook stats: %s", exc)
+            if counts:
+                next_counts = self.clock.monotonic() + self.config.counters_every
 
     async def shutdown(self) -> None:
         self._stopping = True

@@ -466,23 +466,24 @@ class WebhookQueue:
                 )
             )
 
-    def stats(self, *, now: datetime | None = None) -> QueueStats:
+    def stats(self, *, now: datetime | None = None, outcomes: bool = True) -> QueueStats:
         """Depth (queued + processing), the oldest active row's receive time, counts per state and outcome, and
         depth and oldest row per account (what `--max-queue` and the lag gauge use).
 
-        The durable counts behind `/metrics`: whichever process did the work, the table has the result.
+        The durable counts behind `/metrics`: whichever process did the work, the table has the result. Counting
+        outcomes reads every row the retention keeps; `outcomes=False` reads only the active ones (indexed), for
+        the back-pressure check that runs every second.
         """
         t = self.table
         totals = self.store.t["webhook_queue_totals"]
         retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
         with self.store.connect() as conn:
             as_of = self._now(conn, now) if (self.database_clock or now is not None) else None
-            grouped = conn.execute(
-                sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries).group_by(
-                    t.c.vendor, t.c.account, t.c.state, t.c.outcome
-                )
-            ).all()
-            pruned = conn.execute(sa.select(totals)).all()
+            query = sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries)
+            if not outcomes:
+                query = query.where(t.c.state.in_(ACTIVE_STATES))
+            grouped = conn.execute(query.group_by(t.c.vendor, t.c.account, t.c.state, t.c.outcome)).all()
+            pruned = conn.execute(sa.select(totals)).all() if outcomes else []
             oldest_rows = conn.execute(
                 sa.select(t.c.account, sa.func.min(t.c.received_at))
                 .where(t.c.state.in_(ACTIVE_STATES))
@@ -496,13 +497,13 @@ class WebhookQueue:
             bucket = summed.setdefault((str(v), str(a), str(st), o), [0, 0])
             bucket[0] += int(n)
             bucket[1] += int(r or 0)
-        outcomes = tuple(
+        counted = tuple(
             OutcomeCount(vendor=v, account=a, state=st, outcome=o, rows=n, retries=r)
             for (v, a, st, o), (n, r) in summed.items()
         )
         counts: dict[str, int] = {}
         depths: dict[str, int] = {}
-        for item in outcomes:
+        for item in counted:
             counts[item.state] = counts.get(item.state, 0) + item.rows
             if item.state in ACTIVE_STATES:
                 depths[item.account] = depths.get(item.account, 0) + item.rows
@@ -516,7 +517,7 @@ class WebhookQueue:
             depth=sum(counts.get(s, 0) for s in ACTIVE_STATES),
             oldest_received_at=oldest,
             by_state=counts,
-            outcomes=outcomes,
+            outcomes=counted,
             accounts=accounts,
             as_of=as_of,
         )
