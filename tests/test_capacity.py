@@ -188,3 +188,21 @@ def test_an_expired_reservation_stops_counting(team: Team) -> None:
         assert not ledger.reserve(VENDOR, "c2", "2001", capacity=1, now=now).taken
         later = now + timedelta(seconds=61)  # the process that reserved died before its read-back
         assert ledger.reserve(VENDOR, "c2", "2001", capacity=1, now=later).taken
+
+
+def test_a_move_out_makes_room_only_once_it_landed(team: Team) -> None:
+    """A rebalance reserving conversation X away from agent A does not free A's slot before the move lands."""
+    with Store.open(team.url) as store:
+        ledger = CapacityLedger(store)
+        held = {c.id for c in store.iter_conversations(VENDOR, open_only=True) if c.assignee_id == "2004"}
+        load = len(held)
+        assert load >= 1
+        moving = sorted(held)[0]
+        assert ledger.reserve(VENDOR, moving, "2006", capacity=None).taken  # the move out, in flight
+        assert not ledger.reserve(VENDOR, "into-2004", "2004", capacity=load).taken  # still full
+        assert ledger.loads(VENDOR)["2004"] == load
+        conv = store.conversation(VENDOR, moving)
+        assert conv is not None
+        store.set_assignee(VENDOR, conv.model_copy(update={"assignee_id": "2006", "updated_at": team.clock.now()}))
+        ledger.release(VENDOR, [moving])  # landed and read back: now the slot is free
+        assert ledger.reserve(VENDOR, "into-2004", "2004", capacity=load).taken

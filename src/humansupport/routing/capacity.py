@@ -4,7 +4,7 @@ A router counts open conversations per agent to respect capacity; counted in eac
 receivers (or one with several events in flight, or `route --apply` and `rebalance --apply` beside them) each see
 room for the same last slot. Here the decision's last step is a reservation: in one store transaction, under a
 per-agent lock (a PostgreSQL transaction advisory lock on (account, agent); SQLite's write lock), the agent's
-load is counted - open conversations assigned to them in the store plus reservations not yet seen there - and a
+load is counted - open conversations assigned to them in the store plus reservations for them not yet seen there - and a
 reservation row is added only when the load is under capacity. The reservation is removed once the assignment's
 read-back is stored (it then counts as a conversation) or the assignment failed; one left by a crash stops
 counting at `expires_at`.
@@ -64,9 +64,12 @@ class CapacityLedger:
         return now if now is not None else datetime.now(UTC)
 
     def _load(self, conn: Connection, account: str, agent_id: str, *, at: datetime, excluding: str) -> int:
+        """Open conversations the store has with the agent, plus reservations for the agent (one conversation
+        counted once). A conversation reserved for someone else still counts for its current agent until the
+        move lands and is released: a rebalance's move out never makes room before it happens."""
         c, r = self.conversations, self.reservations
-        reserved_elsewhere = sa.exists().where(
-            r.c.account == c.c.account, r.c.conversation_id == c.c.id, r.c.expires_at > at
+        reserved_here = sa.exists().where(
+            r.c.account == c.c.account, r.c.conversation_id == c.c.id, r.c.agent_id == agent_id, r.c.expires_at > at
         )
         open_count = conn.execute(
             sa.select(sa.func.count())
@@ -76,14 +79,17 @@ class CapacityLedger:
                 c.c.assignee_id == agent_id,
                 c.c.status.in_(OPEN_STATUSES),
                 c.c.id != excluding,
-                ~reserved_elsewhere,
+                ~reserved_here,
             )
         ).scalar_one()
         reserved = conn.execute(
             sa.select(sa.func.count())
             .select_from(r)
             .where(
-                r.c.account == account, r.c.agent_id == agent_id, r.c.expires_at > at, r.c.conversation_id != excluding
+                r.c.account == account,
+                r.c.agent_id == agent_id,
+                r.c.expires_at > at,
+                r.c.conversation_id != excluding,
             )
         ).scalar_one()
         return int(open_count) + int(reserved)
@@ -153,8 +159,11 @@ class CapacityLedger:
         c, r = self.conversations, self.reservations
         with self.store.connect() as conn:
             at = self._now(conn, now)
-            reserved_elsewhere = sa.exists().where(
-                r.c.account == c.c.account, r.c.conversation_id == c.c.id, r.c.expires_at > at
+            reserved_here = sa.exists().where(
+                r.c.account == c.c.account,
+                r.c.conversation_id == c.c.id,
+                r.c.agent_id == c.c.assignee_id,
+                r.c.expires_at > at,
             )
             out: dict[str, int] = {}
             rows = conn.execute(
@@ -163,7 +172,7 @@ class CapacityLedger:
                     c.c.account == account,
                     c.c.assignee_id.is_not(None),
                     c.c.status.in_(OPEN_STATUSES),
-                    ~reserved_elsewhere,
+                    ~reserved_here,
                 )
                 .group_by(c.c.assignee_id)
             ).all()
