@@ -5,7 +5,7 @@ UV := $(VENV)/bin/uv
 RUN := $(UV) run --no-sync
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint fmt typecheck unit bench clean postgres browser
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser docs
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 	$(RUN) ruff format src tests bench plugins
 	$(RUN) cog -r docs/cli.md
 
+# the docs site into site/ (gitignored): strict (a broken link or anchor, a page missing from the nav fails) and
+# offline (an audit hook refuses every connection, so no theme or plugin fetches anything at build time)
+docs: $(STAMP)
+	$(RUN) python tests/offline_docs_build.py --quiet
+
 typecheck: $(STAMP)
 	$(RUN) mypy src $(wildcard plugins/*/src)
 
@@ -50,6 +55,7 @@ test: $(STAMP) postgres browser
 	$(RUN) ruff check src tests bench plugins
 	$(RUN) ruff format --check src tests bench plugins
 	$(RUN) cog --check docs/cli.md
+	@$(MAKE) --no-print-directory docs
 	$(RUN) mypy src $(wildcard plugins/*/src)
 	$(RUN) pytest
 
@@ -57,4 +63,4 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

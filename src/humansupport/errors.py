@@ -1,24 +1,24 @@
 """One exception hierarchy for the SDK, the plugins and the CLI.
 
-::
-
-    HumansupportError
-    ├── ConfigError                 bad or missing settings (exit code 3)
-    │   └── UnsupportedOperationError   the vendor's API cannot do this; the message says how to by hand
-    ├── PluginError                 a plugin failed to load or two plugins claim one vendor
-    ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
-    ├── LockHeldError               another run holds the lock (exit code 7)
-    ├── StoreError                  the history store is corrupt, from a newer version, or unreachable
-    │   └── StoreConflictError      a deadlock or serialization failure rolled back: safe to run again
-    └── HelpdeskError               the helpdesk answered with an error
-        ├── AuthenticationError     401: the credential is wrong or expired
-        ├── PermissionDeniedError   403: the credential lacks a role or scope
-        ├── NotFoundError           404: the record does not exist (any more)
-        ├── ConflictError           409: stale update, someone changed the record since it was read
-        ├── ValidationError         400/422: the helpdesk rejected the request body
-        ├── RateLimitError          429: over the rate limit (`retry_after` seconds), retriable
-        ├── ServerError             5xx, retriable
-        └── TransportError          no response at all (DNS, reset, timeout), retriable
+```text
+HumansupportError
+├── ConfigError                 bad or missing settings (exit code 3)
+│   └── UnsupportedOperationError   the vendor's API cannot do this; the message says how to by hand
+├── PluginError                 a plugin failed to load or two plugins claim one vendor
+├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
+├── LockHeldError               another run holds the lock (exit code 7)
+├── StoreError                  the history store is corrupt, from a newer version, or unreachable
+│   └── StoreConflictError      a deadlock or serialization failure rolled back: safe to run again
+└── HelpdeskError               the helpdesk answered with an error
+    ├── AuthenticationError     401: the credential is wrong or expired
+    ├── PermissionDeniedError   403: the credential lacks a role or scope
+    ├── NotFoundError           404: the record does not exist (any more)
+    ├── ConflictError           409: stale update, someone changed the record since it was read
+    ├── ValidationError         400/422: the helpdesk rejected the request body
+    ├── RateLimitError          429: over the rate limit (`retry_after` seconds), retriable
+    ├── ServerError             5xx, retriable
+    └── TransportError          no response at all (DNS, reset, timeout), retriable
+```
 
 Messages name vendor, method, path (never the query string), status, request id and the vendor's own
 error text. Header values never appear: a Basic header decodes to the key.

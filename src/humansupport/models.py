@@ -114,6 +114,8 @@ class ConversationStatus(StrEnum):
 
 
 class AuthorRole(StrEnum):
+    """Who wrote a message; a vendor role we do not know becomes OTHER."""
+
     CUSTOMER = "customer"
     AGENT = "agent"
     SYSTEM = "system"
@@ -121,6 +123,8 @@ class AuthorRole(StrEnum):
 
 
 class AgentAvailability(StrEnum):
+    """Whether an agent takes conversations now; UNKNOWN where the helpdesk does not say (routed to like AVAILABLE)."""
+
     AVAILABLE = "available"
     AWAY = "away"
     OFFLINE = "offline"
@@ -128,6 +132,8 @@ class AgentAvailability(StrEnum):
 
 
 class RatingScore(StrEnum):
+    """A satisfaction rating's verdict; OFFERED when the customer was asked and has not answered."""
+
     GOOD = "good"
     BAD = "bad"
     OFFERED = "offered"
@@ -135,6 +141,8 @@ class RatingScore(StrEnum):
 
 
 class WebhookEventType(StrEnum):
+    """What a webhook says happened, in the core's words; events we do not route on become OTHER."""
+
     CONVERSATION_CREATED = "conversation.created"
     CONVERSATION_ASSIGNED = "conversation.assigned"
     CONVERSATION_UPDATED = "conversation.updated"
@@ -144,6 +152,8 @@ class WebhookEventType(StrEnum):
 
 
 class AssignmentOutcome(StrEnum):
+    """What became of one `Assignment` in `assign_many`."""
+
     APPLIED = "applied"
     CONFLICT = "conflict"  # changed since planning: skipped, never overwritten
     NOT_FOUND = "not_found"  # deleted since planning: skipped
@@ -186,6 +196,8 @@ class Capabilities(_Model):
 
 
 class Customer(_VendorRecord):
+    """A customer (requester, contact) as the helpdesk holds them."""
+
     id: Id
     name: str | None = None
     email: str | None = None
@@ -203,12 +215,16 @@ class Customer(_VendorRecord):
 
 
 class Group(_VendorRecord):
+    """A group (team, inbox) of agents; conversations are routed within their group."""
+
     id: Id
     name: str | None = None
     agent_ids: list[Id] = Field(default_factory=list)
 
 
 class Agent(_VendorRecord):
+    """An agent with availability and capacity (`None`: no limit) as read live from the helpdesk."""
+
     id: Id
     name: str | None = None
     email: str | None = None
@@ -220,6 +236,8 @@ class Agent(_VendorRecord):
 
 
 class Conversation(_VendorRecord):
+    """A conversation (ticket); `version` or `updated_at` guards assignments against a human's change."""
+
     id: Id
     status: Status = ConversationStatus.OTHER
     subject: str | None = None
@@ -253,6 +271,8 @@ class Conversation(_VendorRecord):
 
 
 class Message(_VendorRecord):
+    """One message of a conversation: a reply, a customer message or (not `public`) an internal note."""
+
     id: Id
     conversation_id: Id
     author_id: OptionalId = None
@@ -263,6 +283,8 @@ class Message(_VendorRecord):
 
 
 class SatisfactionRating(_VendorRecord):
+    """A satisfaction rating a customer gave a conversation (and, where the vendor says, its agent)."""
+
     id: Id
     conversation_id: OptionalId = None
     customer_id: OptionalId = None
@@ -285,6 +307,8 @@ class Assignment(_Model):
 
 
 class AssignmentResult(_Model):
+    """The outcome of one `Assignment`: `assign_many` reports each instead of raising."""
+
     conversation_id: Id
     outcome: AssignmentOutcome
     agent_id: OptionalId = None
