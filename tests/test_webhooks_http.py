@@ -253,6 +253,28 @@ def test_queue_over_its_depth_answers_503_with_retry_after(registry: PluginRegis
         assert len(served.rows()) == 1
 
 
+def test_max_queue_counts_each_accounts_own_backlog(registry: PluginRegistry, tmp_path: Path) -> None:
+    """zd-a's backlog does not refuse zd-b's deliveries: depth and `--max-queue` are per account."""
+    clock = FakeClock(start=HISTORY.config.end)
+    fake = make_fake(registry, "zendesk", clock)
+    secret = secrets.token_hex(16)
+    with Store.open(tmp_path / "store.db") as store:
+        runtimes = [make_runtime(registry, fake, store, secret=secret, account=name) for name in ("zd-a", "zd-b")]
+        app = app_for(runtimes, store, clock, max_queue_depth=5)
+        with serving_app(app) as url:
+            app.worker.stop()  # nothing drains
+
+            def deliver(account: str, conversation_id: str) -> httpx.Response:
+                new_conversation(fake, conversation_id)
+                headers, body = fake.signed_webhook(secret=secret, conversation_id=conversation_id)
+                return httpx.post(f"{url}/webhooks/zendesk/{account}", headers=headers, content=body, timeout=10)
+
+            assert [deliver("zd-a", str(91000 + i)).status_code for i in range(7)] == [200] * 5 + [503] * 2
+            asyncio.run(app.refresh_stats())
+            assert deliver("zd-b", "91100").status_code == 200
+            assert app.metrics.stats.depth_of("zd-a") == 5
+
+
 # -- operations --------------------------------------------------------------------------------------------
 
 
@@ -274,8 +296,8 @@ def test_healthz_and_metrics(zendesk: Served) -> None:
     assert samples[("humansupport_webhook_events_received_total", where)] == 1
     assert samples[("humansupport_webhook_events_routed_total", where)] == 1
     assert samples[("humansupport_webhook_requests_rejected_total", (("reason", "unsigned"),))] == 1
-    assert samples[("humansupport_webhook_queue_depth", ())] == 0
-    assert samples[("humansupport_webhook_queue_lag_seconds", ())] == 0
+    assert samples[("humansupport_webhook_queue_depth", (("account", "zendesk"),))] == 0
+    assert samples[("humansupport_webhook_queue_lag_seconds", (("account", "zendesk"),))] == 0
     assert httpx.get(zendesk.url + "/nothing-here").status_code == 404
 
 

@@ -44,7 +44,7 @@ def test_enqueue_deduplicates_within_and_across_commits(store_url: str) -> None:
 
 def test_claim_lease_reschedule_and_finish(store_url: str) -> None:
     with Store.open(store_url) as store:
-        queue = WebhookQueue(store)
+        queue = WebhookQueue(store, database_clock=False)  # the lease logic, on the injected clock
         queue.enqueue([[NewEvent(account="a", event=_event(str(i))) for i in range(5)]], now=NOW)
         taken = queue.claim(accounts=["a"], now=NOW, limit=3, lease=30)
         assert [t.event.conversation_id for t in taken] == ["0", "1", "2"]
@@ -68,7 +68,7 @@ def test_claim_lease_reschedule_and_finish(store_url: str) -> None:
 
 def test_stats_depth_lag_and_holds(store_url: str) -> None:
     with Store.open(store_url) as store:
-        queue = WebhookQueue(store)
+        queue = WebhookQueue(store, database_clock=False)
         assert queue.stats().depth == 0 and queue.stats().oldest_received_at is None
         queue.enqueue([[NewEvent(account="a", event=_event("1"))]], now=NOW)
         queue.enqueue([[NewEvent(account="a", event=_event("2"))]], now=NOW + timedelta(seconds=5))

@@ -28,6 +28,7 @@ from .errors import (
     PluginError,
     RateLimitError,
     ServerError,
+    StoreConflictError,
     TransportError,
 )
 
@@ -85,6 +86,7 @@ EXIT_FOR: Final[tuple[tuple[type[Exception], ExitCode], ...]] = (
     (ServerError, ExitCode.RETRY_LATER),
     (TransportError, ExitCode.RETRY_LATER),
     (LockHeldError, ExitCode.LOCKED),
+    (StoreConflictError, ExitCode.RETRY_LATER),
     (HumansupportError, ExitCode.ERROR),
 )
 
@@ -736,6 +738,8 @@ def rebalance_plan_command(
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
     from .extras import require_extra
+    from dataclasses import replace
+
     from .routing.rebalance import RebalanceConfig
     from .routing.rebalance_apply import apply_rebalance
     from .routing.rebalance_store import plan_from_store, require_history
@@ -754,6 +758,10 @@ def rebalance_plan_command(
             )
         except ValueError as exc:
             raise ConfigError(f"rebalance: {exc}") from None
+        # one capacity for every process that assigns: `[routing] default_capacity`, as `route` and the webhooks use
+        routing, _ = _routing_config({})
+        if routing.default_capacity is not None:
+            config = replace(config, default_capacity=routing.default_capacity)
         acct = _account(vendor, account)
         label = acct.name
         with _open_store(store_url, create=False) as store:
@@ -780,6 +788,7 @@ def rebalance_plan_command(
                             max_runtime=max_runtime,
                             journal_retention=_retention(journal_days),
                             clock=SYSTEM_CLOCK,
+                            default_capacity=config.default_capacity,
                         )
                     return plan, report
 
@@ -862,6 +871,7 @@ def rebalance_apply_command(
                         max_runtime=max_runtime,
                         journal_retention=_retention(journal_days),
                         clock=SYSTEM_CLOCK,
+                        default_capacity=_routing_config({})[0].default_capacity,
                     )
 
             report = asyncio.run(go())
@@ -1367,9 +1377,13 @@ def webhooks_serve_command(
         float | None, typer.Option(min=1, help="Seconds a signed timestamp may be off (vendors that sign one) [300].")
     ] = None,
     max_queue: Annotated[
-        int, typer.Option(min=1, help="Queued events past which deliveries get 503 + Retry-After.")
+        int, typer.Option(min=1, help="Queued events of one account past which its deliveries get 503 + Retry-After.")
     ] = 50_000,
     lease: Annotated[float, typer.Option(min=1, help="Seconds before a crashed worker's event is taken again.")] = 60.0,
+    retain_days: Annotated[
+        float,
+        typer.Option(min=7, help="Days finished queue rows are kept (the dedupe memory: at least 7) before pruning."),
+    ] = 30.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts per event before it is marked failed.")] = 8,
     offer_cap: Annotated[
         int, typer.Option(min=0, help="Most held conversations offered to an agent coming back from away.")
@@ -1399,7 +1413,9 @@ def webhooks_serve_command(
             {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
         )
         options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
-        worker = WorkerConfig(lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True)
+        worker = WorkerConfig(
+            lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True, retain_days=retain_days
+        )
         config = ServiceConfig(max_body=max_body, max_queue_depth=max_queue, worker=worker, switch_interval=0.001)
         specs = resolve_account_specs(accounts)
         url = store_url or default_store_url(config=load_config_file())

@@ -8,7 +8,8 @@ HumansupportError
 ├── PaginationLoopError         a pager saw a cursor/URL twice or passed max_pages
 ├── LockHeldError               another run holds the lock (exit code 7)
 ├── StoreError                  the history store is corrupt, from a newer version, or unreachable
-│   └── NoHistoryError          no store yet, or no such account in it: run sync first (also a ConfigError)
+│   ├── NoHistoryError          no store yet, or no such account in it: run sync first (also a ConfigError)
+│   └── StoreConflictError      a deadlock or serialization failure rolled back: safe to run again
 └── HelpdeskError               the helpdesk answered with an error
     ├── AuthenticationError     401: the credential is wrong or expired
     ├── PermissionDeniedError   403: the credential lacks a role or scope
@@ -47,6 +48,7 @@ __all__ = [
     "PluginError",
     "RateLimitError",
     "ServerError",
+    "StoreConflictError",
     "StoreError",
     "TransportError",
     "UnsupportedOperationError",
@@ -110,6 +112,11 @@ class NoHistoryError(StoreError, ConfigError):
 
     A `ConfigError` too, so every "sync first" case exits 3 in the CLI.
     """
+
+
+class StoreConflictError(StoreError):
+    """The database rolled a transaction back to resolve a conflict with another one (a deadlock or a
+    serialization failure): nothing was written, and running the same transaction again is safe."""
 
 
 class HelpdeskError(HumansupportError):

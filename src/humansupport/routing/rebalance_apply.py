@@ -36,6 +36,7 @@ from ..errors import ConfigError, HelpdeskError, LockHeldError, NotFoundError
 from ..helpdesk import AsyncHelpdesk
 from ..models import Agent, Assignment, AssignmentOutcome, AssignmentResult, Conversation
 from ..store import Store
+from .capacity import CapacityLedger
 from .rebalance import RebalancePlan
 
 __all__ = [
@@ -362,6 +363,7 @@ async def apply_rebalance(
     journal_retention: timedelta | None = DEFAULT_JOURNAL_RETENTION,
     clock: Clock = SYSTEM_CLOCK,
     after_chunk: Callable[[int], None] | None = None,
+    default_capacity: int | None = None,
 ) -> RebalanceApplyReport:
     """Applies `plan` (or, with `resume`, the last unfinished run) under the lock; the adapter must be open.
 
@@ -372,6 +374,8 @@ async def apply_rebalance(
     deactivated meanwhile is skipped); on vendors that list agents one request each, keep it long.
     `after_chunk` is called with the number of chunks done (tests kill the process there).
     Finished runs whose last write is older than `journal_retention` are deleted at the end (None keeps all).
+    Each move first reserves a slot of its target in the store (`Agent.capacity`, else `default_capacity`), so
+    webhook workers assigning meanwhile and this run never put an agent over capacity together.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -396,6 +400,7 @@ async def apply_rebalance(
             run_id = new_run_id(clock.now())
             journal.start(run_id, account, plan, now=clock.now())
         pending = journal.entries(run_id, pending_only=True)
+        ledger = CapacityLedger(store)
         agents = await _agents(adapter)
         refreshed = clock.monotonic()
         stopped = False
@@ -405,11 +410,23 @@ async def apply_rebalance(
                 break
             if clock.monotonic() - refreshed >= agents_refresh_seconds:
                 agents, refreshed = await _agents(adapter), clock.monotonic()
-            updates = await _apply_chunk(adapter, chunk, agents, resumed=resumed)
+            updates = await _apply_chunk(
+                adapter,
+                chunk,
+                agents,
+                resumed=resumed,
+                ledger=ledger,
+                account=account,
+                default_capacity=default_capacity,
+            )
             journal.mark(run_id, [(seq, state, msg) for seq, state, msg, _ in updates], now=clock.now())
             for _, state, _, conv in updates:
                 if state is JournalState.APPLIED and conv is not None:
                     store.set_assignee(account, conv)
+            # stored (the move now counts as a conversation) or not made; a failed one may have landed and keeps
+            # its reservation until it expires
+            by_seq = {e.seq: e.conversation_id for e in chunk}
+            ledger.release(account, [by_seq[seq] for seq, state, _, _ in updates if state is not JournalState.FAILED])
             if after_chunk is not None:
                 after_chunk(done + 1)
         report = RebalanceApplyReport(run_id=run_id, resumed=resumed, entries=journal.entries(run_id))
@@ -427,7 +444,14 @@ _Update = tuple[int, JournalState, str, Conversation | None]
 
 
 async def _apply_chunk(
-    adapter: AsyncHelpdesk, chunk: Sequence[JournalEntry], agents: dict[str, Agent], *, resumed: bool
+    adapter: AsyncHelpdesk,
+    chunk: Sequence[JournalEntry],
+    agents: dict[str, Agent],
+    *,
+    resumed: bool,
+    ledger: CapacityLedger,
+    account: str,
+    default_capacity: int | None = None,
 ) -> list[_Update]:
     updates: list[_Update] = []
     todo: list[JournalEntry] = []
@@ -436,6 +460,18 @@ async def _apply_chunk(
         if agent is None or not agent.active:
             why = "removed from" if agent is None else "deactivated in"
             updates.append((entry.seq, JournalState.SKIPPED_STALE, f"target agent {why} the helpdesk", None))
+            continue
+        # the target's load as the store counts it now (webhook workers assign meanwhile): no move past capacity
+        reservation = await asyncio.to_thread(
+            ledger.reserve,
+            account,
+            entry.conversation_id,
+            agent.id,
+            capacity=agent.capacity if agent.capacity is not None else default_capacity,
+        )
+        if not reservation.taken:
+            why = f"target agent is full since planning: {reservation.describe()}"
+            updates.append((entry.seq, JournalState.SKIPPED_STALE, why, None))
         else:
             todo.append(entry)
     if not todo:

@@ -169,10 +169,13 @@ class Router:
         team = list(agents) if agents is not None else [a for a, gone in stored if gone is None]
         if agents is not None:
             deleted |= {a.id for a, _ in stored} - {a.id for a in agents}
+        from .capacity import CapacityLedger
+
         return cls(
             index=index,
             agents=team,
-            loads=open_loads(store.conversation_facts(account)),
+            # open conversations plus assignments other processes have in flight (reservations)
+            loads=CapacityLedger(store).loads(account),
             deleted=deleted,
             config=config,
             strategies=strategies,
@@ -187,6 +190,11 @@ class Router:
 
     def _capacity(self, agent: Agent) -> int | None:
         return agent.capacity if agent.capacity is not None else self.config.default_capacity
+
+    def capacity_of(self, agent_id: str) -> int | None:
+        """The agent's capacity (theirs, else the configured default; None: no limit)."""
+        agent = self.agents.get(agent_id)
+        return self.config.default_capacity if agent is None else self._capacity(agent)
 
     def why_not(self, agent_id: str, groups: tuple[str, ...]) -> str | None:
         """None when eligible, else the reason in a few words."""

@@ -86,5 +86,7 @@ async def route_conversations(
         decisions = router.route_many(conversations.values(), now=now)
         result = RouteResult(decisions=decisions, dry_run=not apply)
         if apply:
-            result.applied = await apply_decisions(adapter, decisions, conversations, store=store, account=account)
+            result.applied = await apply_decisions(
+                adapter, decisions, conversations, store=store, account=account, capacity_of=router.capacity_of
+            )
     return result

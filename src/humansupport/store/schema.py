@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 __all__ = [
+    "CAPACITY_VERSION",
     "CUSTOM_FIELDS_VERSION",
     "ERASURES_VERSION",
     "EXCERPT_CHARS",
@@ -28,7 +29,7 @@ __all__ = [
     "tables",
 ]
 
-SCHEMA_VERSION: Final = 9
+SCHEMA_VERSION: Final = 10
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -145,11 +146,16 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         status_changes_table(md)
         _insights_indexes(conversations)
     if version >= WEBHOOK_QUEUE_VERSION:
-        webhook_queue_table(md)
+        queue = webhook_queue_table(md)
+        if version >= CAPACITY_VERSION:
+            _capacity_indexes(conversations, queue)
     if version >= RATE_BUDGET_VERSION:
         rate_budget_tables(md)
     if version >= ERASURES_VERSION:
         _erasure_tables(md)
+    if version >= CAPACITY_VERSION:
+        reservations_table(md)
+        queue_totals_table(md)
     return md
 
 
@@ -388,6 +394,71 @@ def _migrate_erasures(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# -- capacity across processes and queue scale (self-contained: the lead may renumber this migration) ------
+
+#: the schema version that adds `agent_reservations`, `webhook_queue_totals` and the indexes of the hot queries
+CAPACITY_VERSION: Final = 10
+
+
+def reservations_table(md: sa.MetaData) -> sa.Table:
+    """One row per assignment decided but not yet seen in `conversations` (assign + read-back in flight).
+
+    An agent's load is their open conversations in the store plus these rows, counted under a per-agent lock in
+    the transaction that adds one, so any number of processes never put an agent over capacity. A row is removed
+    once the read-back is stored (or the assign failed); one left by a crash stops counting at `expires_at`.
+    """
+    table = sa.Table(
+        "agent_reservations",
+        md,
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("agent_id", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("expires_at", UtcDateTime, nullable=False),
+    )
+    sa.Index("ix_agent_reservations_agent", table.c.account, table.c.agent_id)
+    return table
+
+
+def queue_totals_table(md: sa.MetaData) -> sa.Table:
+    """What retention deleted from `webhook_queue`, summed per (vendor, account, state, outcome): `/metrics`
+    counters add these, so they never go back when old rows are pruned."""
+    return sa.Table(
+        "webhook_queue_totals",
+        md,
+        sa.Column("vendor", sa.String(50), primary_key=True),
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("state", sa.String(20), primary_key=True),
+        sa.Column("outcome", sa.String(50), primary_key=True),  # "" for none
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("retries", sa.BigInteger, nullable=False),
+    )
+
+
+def _capacity_indexes(conversations: sa.Table, queue: sa.Table) -> list[sa.Index]:
+    return [
+        # an agent's open load (counted per reservation) and `open_loads`
+        sa.Index("ix_conversations_assignee", conversations.c.account, conversations.c.assignee_id),
+        # `we_assigned()` per event: was this conversation's last assignment ours?
+        sa.Index("ix_webhook_queue_conversation", queue.c.account, queue.c.conversation_id),
+        # retention: finished rows older than the horizon
+        sa.Index("ix_webhook_queue_finished", queue.c.finished_at),
+        # depth and lag per account
+        sa.Index("ix_webhook_queue_account_state", queue.c.account, queue.c.state),
+    ]
+
+
+def _migrate_capacity(conn: Connection) -> None:
+    """Adds `agent_reservations`, `webhook_queue_totals` and the indexes of the per-event queries (loads,
+    we_assigned, retention, depth per account)."""
+    md = build_metadata(CAPACITY_VERSION)
+    md.tables["agent_reservations"].create(conn, checkfirst=True)
+    md.tables["webhook_queue_totals"].create(conn, checkfirst=True)
+    for name in ("conversations", "webhook_queue"):
+        for index in md.tables[name].indexes:
+            index.create(conn, checkfirst=True)
+
+
 def _v2_indexes(conversations: sa.Table, messages: sa.Table, ratings: sa.Table) -> list[sa.Index]:
     return [
         sa.Index("ix_messages_conversation", messages.c.account, messages.c.conversation_id),
@@ -425,4 +496,5 @@ MIGRATIONS: Final[dict[int, Callable[[Connection], None]]] = {
     CUSTOM_FIELDS_VERSION: _migrate_custom_fields,
     RATE_BUDGET_VERSION: _migrate_rate_budget,
     ERASURES_VERSION: _migrate_erasures,
+    CAPACITY_VERSION: _migrate_capacity,
 }

@@ -6,14 +6,17 @@ idempotent upserts in batches; reads for routing and metrics stream rows rather 
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
@@ -21,7 +24,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigError, LockHeldError, NoHistoryError, StoreError
+from ..errors import ConfigError, LockHeldError, NoHistoryError, StoreConflictError, StoreError
 from ..http.ratelimit import LocalRateBudget, RateBudget
 from ..models import Agent, AuthorRole, Conversation, Customer, Group, Message, SatisfactionRating
 from .schema import EXCERPT_CHARS, MIGRATIONS, SCHEMA_VERSION, build_metadata
@@ -30,6 +33,10 @@ __all__ = ["STORE_ENV", "Reply", "Store", "StoredConversation", "default_store_u
 
 STORE_ENV: Final = "HUMANSUPPORT_STORE"
 _APP: Final = "humansupport"
+T = TypeVar("T")
+log = logging.getLogger("humansupport.store")
+#: PostgreSQL advisory lock (two-key form: this class id) held while a migration step runs
+_MIGRATION_LOCK: Final = 0x4853  # "HS"
 
 
 def default_store_url(*, environ: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None) -> str:
@@ -169,6 +176,24 @@ class Store:
         with _translate(self.url), self.engine.connect() as conn:
             yield conn
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def transaction(self, fn: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Runs `fn` in a write transaction, again when the database rolled it back to resolve a deadlock or a
+        serialization failure (`StoreConflictError`: nothing was written); the last failure is raised."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.begin() as conn:
+                    return fn(conn)
+            except StoreConflictError as exc:
+                if attempt >= attempts:
+                    raise
+                log.info("store transaction rolled back (%s); running it again (attempt %d)", exc, attempt + 1)
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # jitter: the two sides part ways
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- schema --------------------------------------------------------------------------------------
 
     def schema_version(self) -> int | None:
@@ -193,7 +218,11 @@ class Store:
                     f"({SCHEMA_VERSION}); upgrade humansupport. Nothing was changed."
                 )
         for step in range(current + 1, target + 1):
+            # one process migrates at a time: SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL an advisory
+            # lock held until the step commits; whoever waited re-reads the version and skips what is done
             with self.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k, 0)"), {"k": _MIGRATION_LOCK})
                 if (_read_version(conn) or 0) >= step:  # another process migrated while we waited for the lock
                     continue
                 MIGRATIONS[step](conn)
@@ -202,7 +231,11 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _upsert(
+        self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, newer: str | None = None
+    ) -> None:
+        """Inserts or updates by primary key; with `newer` (a column such as the vendor's `updated_at`), a stored
+        row is only overwritten by one at least as new: an older snapshot never moves a row backwards."""
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
@@ -214,7 +247,15 @@ class Store:
         else:  # pragma: no cover - only the two dialects are supported
             raise StoreError(f"unsupported database {conn.dialect.name}")
         update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update) if update else stmt.on_conflict_do_nothing()
+        where = None
+        if newer is not None:
+            stored, incoming = table.c[newer], stmt.excluded[newer]
+            where = sa.or_(stored.is_(None), incoming.is_(None), incoming >= stored)
+        stmt = (
+            stmt.on_conflict_do_update(index_elements=keys, set_=update, where=where)
+            if update
+            else stmt.on_conflict_do_nothing()
+        )
         conn.execute(stmt, list(rows))
 
     def upsert_agents(self, account: str, agents: Iterable[Agent], *, seen_at: datetime) -> int:
@@ -264,7 +305,7 @@ class Store:
         customers = list(customers)
         with self.begin() as conn:
             erased = _erased_customers(conn, self.t, account)
-            self._upsert(conn, self.t["customers"], _customer_rows(account, customers, erased))
+            self._upsert(conn, self.t["customers"], _customer_rows(account, customers, erased), newer="updated_at")
         return len(customers)
 
     def write_conversations(
@@ -292,8 +333,10 @@ class Store:
                 conv_rows.append(row)
             _record_status_changes(conn, self.t, account, [conv for conv, _ in conversations])
             # rows with and without messages_synced_at differ in columns: upsert each shape separately
-            self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" in r])
-            self._upsert(conn, self.t["conversations"], [r for r in conv_rows if "messages_synced_at" not in r])
+            table = self.t["conversations"]
+            with_messages = [r for r in conv_rows if "messages_synced_at" in r]
+            self._upsert(conn, table, with_messages, newer="updated_at")
+            self._upsert(conn, table, [r for r in conv_rows if "messages_synced_at" not in r], newer="updated_at")
             for start in range(0, len(msg_rows), 5000):
                 self._upsert(conn, self.t["messages"], msg_rows[start : start + 5000])
 
@@ -330,7 +373,7 @@ class Store:
             if erased and _erased_conversations(conn, self.t, account, erased, [conversation]):
                 return
             _record_status_changes(conn, self.t, account, [conversation])
-            self._upsert(conn, self.t["conversations"], [_conversation_row(account, conversation)])
+            self._upsert(conn, self.t["conversations"], [_conversation_row(account, conversation)], newer="updated_at")
 
     # -- cursors -------------------------------------------------------------------------------------
 
@@ -816,10 +859,14 @@ def _record_status_changes(
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         stored = conn.execute(
-            sa.select(conv.c.id, conv.c.status).where(conv.c.account == account, conv.c.id.in_(chunk))
+            sa.select(conv.c.id, conv.c.status, conv.c.updated_at).where(
+                conv.c.account == account, conv.c.id.in_(chunk)
+            )
         ).all()
-        for cid, old in stored:
+        for cid, old, stored_at in stored:
             new = latest[cid]
+            if new.updated_at is not None and stored_at is not None and new.updated_at < stored_at:
+                continue  # an older snapshot: the upsert keeps the stored row, so nothing changed
             when = new.updated_at or new.created_at
             if old != str(new.status) and when is not None:
                 rows.append(
@@ -916,23 +963,48 @@ def _sqlite_access_problem(url: str) -> str | None:
     return None
 
 
+#: SQLSTATEs of a transaction the server rolled back to resolve a conflict: running it again is safe
+_CONFLICT_STATES: Final = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: SQLSTATE of a lock that could not be taken (NOWAIT, lock_timeout): held by another session
+_LOCK_STATES: Final = frozenset({"55P03"})
+#: SQLite's result codes for a lock another connection holds (SQLITE_BUSY, SQLITE_LOCKED)
+_SQLITE_BUSY: Final = frozenset({5, 6})
+
+
+def _classify(orig: BaseException | None) -> str | None:
+    """ "conflict", "locked" or None, from the driver's error code, never from its message text (a deadlock's
+    text says "blocked by process", which is not a lock another run holds)."""
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _CONFLICT_STATES:
+        return "conflict"
+    if sqlstate in _LOCK_STATES:
+        return "locked"
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None:
+            return "locked" if code & 0xFF in _SQLITE_BUSY else None
+        text = str(orig)  # Python built without error codes: SQLite's own two messages for a held lock
+        return "locked" if "database is locked" in text or "database table is locked" in text else None
+    return None
+
+
 @contextmanager
 def _translate(url: str) -> Iterator[None]:
     try:
         yield
-    except sa.exc.OperationalError as exc:
-        text = str(exc.orig if exc.orig is not None else exc)
+    except sa.exc.DBAPIError as exc:
+        orig = exc.orig
+        text = str(orig if orig is not None else exc)
         if url.startswith("sqlite") and ("unable to open database file" in text or "readonly database" in text):
             problem = _sqlite_access_problem(url) or f"SQLite says: {text}"
             raise ConfigError(f"cannot open the store {url}: {problem}. {_CHOOSE_STORE}") from None
-        if "locked" in text or "busy" in text:
+        kind = _classify(orig)
+        if kind == "conflict":
+            raise StoreConflictError(f"store {url}: transaction rolled back by the database ({text.strip()})") from None
+        if kind == "locked":
             raise LockHeldError(
                 f"the store {url} is locked by another process (another sync or rebalance); try again later"
             ) from None
-        raise StoreError(f"store {url}: {text}") from None
-    except sa.exc.DatabaseError as exc:
-        orig = exc.orig
-        text = str(orig if orig is not None else exc)
         if isinstance(orig, sqlite3.DatabaseError) and "not a database" in text:
             raise StoreError(f"{url} is not a SQLite database (corrupt or another file); nothing was changed") from None
         raise StoreError(f"store {url}: {text}") from None

@@ -46,15 +46,17 @@ class ServiceConfig:
 
     #: largest accepted request body in bytes (bigger: 413); vendors' deliveries are a few KB
     max_body: int = 1_000_000
-    #: queued + processing events past which new deliveries get 503 + Retry-After (the vendor retries later)
+    #: queued + processing events of one account past which its deliveries get 503 + Retry-After (vendor retries)
     max_queue_depth: int = 50_000
     #: seconds the 503 asks the vendor to wait
     retry_after: int = 30
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     #: `sys.setswitchinterval` for the service's process (None: leave Python's 5 ms); not under tests
     switch_interval: float | None = None
-    #: seconds between re-reads of the queue's depth and counts for `/metrics` and back-pressure
+    #: seconds between re-reads of the queue's depth per account for back-pressure and `/metrics`
     stats_every: float = 1.0
+    #: seconds between re-counts of the outcome counters (a scan of every row the retention keeps)
+    counters_every: float = 15.0
 
 
 class ReadySignal:
@@ -97,6 +99,7 @@ class WebhookApp:
         self.endpoints = {(rt.vendor, rt.account): rt for rt in accounts}
         self.queue = WebhookQueue(store)
         self.metrics = WebhookMetrics(now=clock.now)
+        self.metrics.served = tuple(rt.account for rt in accounts)
         self.worker = Worker(
             queue=self.queue, accounts={rt.account: rt for rt in accounts}, clock=clock, config=self.config.worker
         )
@@ -165,17 +168,26 @@ class WebhookApp:
 
         asyncio.run(run())
 
-    async def refresh_stats(self) -> None:
-        """Re-reads depth, lag and outcome counts from the queue table (what `/metrics` shows)."""
-        self.metrics.stats = await asyncio.to_thread(self.queue.stats)
+    async def refresh_stats(self, *, outcomes: bool = True) -> None:
+        """Re-reads depth, lag and (unless `outcomes` is False) outcome counts from the queue table (what
+        `/metrics` shows and back-pressure uses)."""
+        fresh = await asyncio.to_thread(self.queue.stats, now=self.clock.now(), outcomes=outcomes)
+        if not outcomes:  # depth and lag only: the counters stay as last counted (they lag, never go back)
+            old = self.metrics.stats
+            fresh = replace(fresh, outcomes=old.outcomes, by_state=old.by_state)
+        self.metrics.stats = fresh
 
     async def _refresh_loop(self) -> None:
+        next_counts = self.clock.monotonic() + self.config.counters_every
         while not self._stopping:
             await asyncio.sleep(self.config.stats_every)
+            counts = self.clock.monotonic() >= next_counts
             try:
-                await self.refresh_stats()
+                await self.refresh_stats(outcomes=counts)
             except Exception as exc:  # the store is away for a moment: keep the last figures
                 log.warning("webhook stats: %s", exc)
+            if counts:
+                next_counts = self.clock.monotonic() + self.config.counters_every
 
     async def shutdown(self) -> None:
         self._stopping = True
@@ -291,7 +303,7 @@ class WebhookApp:
                 raise _Reject(400, "malformed", "no events in the payload")
             wanted = [e for e in events if str(e.type) != "other"]
             ignored = len(events) - len(wanted)
-            if self.metrics.stats.depth >= self.config.max_queue_depth:
+            if self.metrics.stats.depth_of(rt.account) >= self.config.max_queue_depth:  # this account's backlog
                 raise _Reject(
                     503,
                     "overloaded",
@@ -318,6 +330,7 @@ class WebhookApp:
             await _json(send, rej.status, {"error": str(rej)}, rej.headers)
             return
         labels = {"vendor": rt.vendor, "account": rt.account}
+        self.metrics.queued(rt.account, result.inserted)
         if result.inserted:
             self.metrics.received.labels(**labels).inc(result.inserted)
         if result.duplicates:

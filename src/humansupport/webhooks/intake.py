@@ -42,6 +42,8 @@ class Intake:
         self.commits = 0
         #: events inserted since start (the receiver's view of queue growth between worker stats)
         self.inserted = 0
+        #: group commits that failed and were retried one request per transaction
+        self.group_failures = 0
 
     async def submit(self, events: Sequence[NewEvent]) -> EnqueueResult:
         if self._stopping:
@@ -58,21 +60,29 @@ class Intake:
             self._ready.clear()
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                loop = asyncio.get_running_loop()
+                outcomes: list[EnqueueResult | BaseException]
                 try:
-                    results = await asyncio.get_running_loop().run_in_executor(
-                        self._thread, self._enqueue, [b for b, _ in batch]
-                    )
-                except Exception as exc:  # the store is down or locked: every waiting request gets a 503
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
+                    outcomes = list(await loop.run_in_executor(self._thread, self._enqueue, [b for b, _ in batch]))
+                except Exception as exc:
+                    if len(batch) == 1:
+                        outcomes = [exc]
+                    else:
+                        # one request's events may be what failed the group: each request on its own, so a valid
+                        # delivery is never refused because another one in its transaction was not
+                        self.group_failures += 1
+                        outcomes = await loop.run_in_executor(self._thread, self._enqueue_each, [b for b, _ in batch])
                 self.commits += 1
-                added = sum(r.inserted for r in results)
+                added = 0
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):  # the store is down, or this request's events: a 503
+                        future.set_exception(outcome)
+                    else:
+                        added += outcome.inserted
+                        future.set_result(outcome)
                 self.inserted += added
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
                 if self.on_commit is not None and added:
                     self.on_commit(added)
             if self._stopping and not self._pending:
@@ -81,6 +91,15 @@ class Intake:
 
     def _enqueue(self, batches: list[Sequence[NewEvent]]) -> list[EnqueueResult]:
         return self.queue.enqueue(batches, now=self.clock.now())
+
+    def _enqueue_each(self, batches: list[Sequence[NewEvent]]) -> list[EnqueueResult | BaseException]:
+        out: list[EnqueueResult | BaseException] = []
+        for events in batches:
+            try:
+                out.extend(self.queue.enqueue([events], now=self.clock.now()))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     def stop(self) -> None:
         self._stopping = True

@@ -3,13 +3,15 @@
 Two sources. What the receiver does (events received, duplicates, rejected requests, accept time) is counted in
 its process. What the worker did (routed, skipped, failed, retried) and the queue's depth and lag are read from
 the queue table, refreshed about once a second: the worker may run in another process, and the table's counts
-survive restarts, so the counters never go back (rows are never deleted by the service).
+survive restarts, so the counters never go back (retention folds the rows it deletes into `webhook_queue_totals`).
+Depth and lag are per account, like `--max-queue`.
 A registry per app (not the library's global one) keeps two services in one process, as tests run them, apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -17,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from .queue import FAILED, QueueStats
+from .queue import FAILED, AccountDepth, QueueStats
 
 __all__ = ["CONTENT_TYPE", "ROUTED_OUTCOMES", "WebhookMetrics"]
 
@@ -34,6 +36,8 @@ class WebhookMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._now = now
         self.stats = QueueStats(depth=0, oldest_received_at=None, by_state={})
+        #: accounts this receiver serves: their gauges show 0 rather than nothing while their queue is empty
+        self.served: tuple[str, ...] = ()
         labels = ["vendor", "account"]
         self.received = Counter(
             f"{_PREFIX}_events_received",
@@ -61,9 +65,26 @@ class WebhookMetrics:
         )
         self.registry.register(_QueueCollector(self))
 
-    def lag_seconds(self) -> float:
+    def lag_seconds(self, account: str | None = None) -> float:
+        """Age of the oldest active event (of `account`), measured on the clock the receive times are on."""
+        if account is not None:
+            return self.stats.lag_of(account, self._now())
         oldest = self.stats.oldest_received_at
-        return 0.0 if oldest is None else max(0.0, (self._now() - oldest).total_seconds())
+        now = self.stats.as_of or self._now()
+        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+
+    def queued(self, account: str, added: int) -> None:
+        """Counts events this receiver just queued into the account's depth until the next re-read."""
+        if added <= 0:
+            return
+        stats = self.stats
+        current = stats.accounts.get(account)
+        accounts = dict(stats.accounts)
+        accounts[account] = AccountDepth(
+            depth=(current.depth if current else 0) + added,
+            oldest_received_at=current.oldest_received_at if current else None,
+        )
+        self.stats = replace(stats, accounts=accounts)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -112,9 +133,16 @@ class _QueueCollector(Collector):
             failed.add_metric(list(where), bucket["failed"])
             retried.add_metric(list(where), bucket["retried"])
         yield from (routed, skipped, failed, retried)
-        yield GaugeMetricFamily(f"{_PREFIX}_queue_depth", "Events queued or being processed.", value=stats.depth)
-        yield GaugeMetricFamily(
-            f"{_PREFIX}_queue_lag_seconds",
-            "Age of the oldest event still queued or being processed (0 when the queue is empty).",
-            value=self.metrics.lag_seconds(),
+        depth = GaugeMetricFamily(
+            f"{_PREFIX}_queue_depth", "Events queued or being processed, per account.", labels=["account"]
         )
+        lag = GaugeMetricFamily(
+            f"{_PREFIX}_queue_lag_seconds",
+            "Age of the oldest event still queued or being processed, per account (0 when none is).",
+            labels=["account"],
+        )
+        for account in sorted(set(self.metrics.served) | set(stats.accounts)):
+            depth.add_metric([account], stats.depth_of(account))
+            lag.add_metric([account], self.metrics.lag_seconds(account))
+        yield depth
+        yield lag

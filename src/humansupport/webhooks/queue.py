@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from ..models import WebhookEvent
 from ..store import Store
 
 __all__ = [
     "ACTIVE_STATES",
+    "FINISHED_STATES",
+    "MIN_RETAIN_DAYS",
+    "AccountDepth",
     "EnqueueResult",
     "Finish",
     "NewEvent",
@@ -34,6 +40,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("humansupport.webhooks")
 
 QUEUED: Final = "queued"
 PROCESSING: Final = "processing"
@@ -42,6 +49,10 @@ SKIPPED: Final = "skipped"
 FAILED: Final = "failed"
 #: rows still to be (or being) processed: what queue depth counts
 ACTIVE_STATES: Final = (QUEUED, PROCESSING)
+FINISHED_STATES: Final = (DONE, SKIPPED, FAILED)
+#: the dedupe horizon: finished rows are the memory that turns a vendor's redelivery into a no-op, and vendors
+#: redeliver for up to a few days, so retention never prunes rows younger than this
+MIN_RETAIN_DAYS: Final = 7
 
 
 def dedupe_key(event: WebhookEvent) -> str:
@@ -63,12 +74,16 @@ class NewEvent:
     account: str
     event: WebhookEvent
 
-    def row(self, *, now: datetime) -> dict[str, Any]:
+    @property
+    def key(self) -> str:
+        return dedupe_key(self.event)
+
+    def row(self, *, now: Any) -> dict[str, Any]:
         event = self.event
         return {
             "account": self.account,
             "vendor": event.vendor,
-            "dedupe_key": dedupe_key(event),
+            "dedupe_key": self.key,
             "event_type": str(event.type),
             "conversation_id": event.conversation_id,
             # the vendor's raw payload is not kept: the parsed event is all the worker needs
@@ -96,11 +111,16 @@ class QueuedEvent:
     attempts: int
     received_at: datetime
     assigned_agent_id: str | None
+    #: this claim's token: outcomes are recorded only while the row is still ours (`apply`, `finish`)
+    claim_token: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Finish:
-    """The outcome of a claimed row: finished (done/skipped/failed), or `retry_at` for another attempt."""
+    """The outcome of a claimed row: finished (done/skipped/failed), or `retry_at` for another attempt.
+
+    `claim_token` (the claim's) makes it conditional: when the lease ran out and another worker took the row, the
+    outcome is dropped (and logged) rather than overwriting the new owner's."""
 
     row_id: int
     state: str
@@ -109,6 +129,7 @@ class Finish:
     assigned_agent_id: str | None = None
     held_for: str | None = None
     retry_at: datetime | None = None
+    claim_token: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -124,19 +145,47 @@ class OutcomeCount:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AccountDepth:
+    """One account's share of the queue: what `--max-queue` and the lag gauge look at."""
+
+    depth: int
+    oldest_received_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class QueueStats:
     depth: int
     oldest_received_at: datetime | None
     by_state: dict[str, int]
     outcomes: tuple[OutcomeCount, ...] = ()
+    accounts: dict[str, AccountDepth] = field(default_factory=dict)
+    #: the store's clock when these were read (lag is measured on it, like the receive times)
+    as_of: datetime | None = None
+
+    def depth_of(self, account: str) -> int:
+        item = self.accounts.get(account)
+        return 0 if item is None else item.depth
+
+    def lag_of(self, account: str, now: datetime) -> float:
+        item = self.accounts.get(account)
+        if item is None or item.oldest_received_at is None:
+            return 0.0
+        return max(0.0, ((self.as_of or now) - item.oldest_received_at).total_seconds())
 
 
 class WebhookQueue:
-    """The `webhook_queue` table of a store (schema version `WEBHOOK_QUEUE_VERSION`)."""
+    """The `webhook_queue` table of a store (schema version `WEBHOOK_QUEUE_VERSION`).
 
-    def __init__(self, store: Store) -> None:
+    Times that decide who may work on a row (receive time, next attempt, lease, finish) come from the database's
+    clock on PostgreSQL (`SELECT now()` in the same transaction), so workers on machines whose clocks disagree
+    never take each other's rows; a SQLite store lives on one host, whose clock every process shares, and uses
+    the caller's `now` (the injected clock). `database_clock` overrides the choice (tests of lease timing).
+    """
+
+    def __init__(self, store: Store, *, database_clock: bool | None = None) -> None:
         self.store = store
         self.table = store.t["webhook_queue"]
+        self.database_clock = store.is_postgresql if database_clock is None else database_clock
         #: one writer at a time in this process: SQLite's busy handler backs off in sleeps of up to 100 ms,
         #: which is what the accept path's latency would pay; a lock hands over in microseconds
         self.write_lock = threading.Lock()
@@ -146,55 +195,86 @@ class WebhookQueue:
         with self.write_lock:
             return fn(*args, **kwargs)
 
+    def _now(self, conn: sa.engine.Connection, now: datetime | None) -> datetime:
+        """The time this transaction decides with: the database's (PostgreSQL), else the caller's."""
+        if not self.database_clock:
+            return now if now is not None else datetime.now(UTC)
+        value = conn.execute(sa.select(sa.func.now())).scalar_one()
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
     def enqueue(self, batches: Sequence[Sequence[NewEvent]], *, now: datetime) -> list[EnqueueResult]:
-        """Inserts several requests' events in one transaction (group commit); duplicates insert nothing."""
+        """Inserts several requests' events in one transaction (group commit); duplicates insert nothing.
+
+        Rows go in one total order every receiver agrees on - account, conversation, the vendor's event time, dedupe
+        key - so two receivers inserting overlapping deliveries take the unique index's locks in the same order and
+        never deadlock, and one conversation's events get ids (the worker's order) in the order they happened. A
+        transaction the database rolls back anyway (a serialization failure) runs again.
+        """
         t = self.table
-        out: list[EnqueueResult] = []
-        with self.write_lock, self.store.begin() as conn:
+        ordered = sorted(
+            ((_insert_order(item), index, item) for index, events in enumerate(batches) for item in events),
+            key=lambda entry: entry[0],
+        )
+
+        def insert_all(conn: sa.engine.Connection) -> list[int]:
+            at = self._now(conn, now)
             insert = _insert_ignoring_duplicates(conn, t)
-            for events in batches:
-                inserted = 0
-                for item in events:
-                    # RETURNING rather than rowcount: psycopg reports -1 for an INSERT with implicit RETURNING
-                    inserted += len(conn.execute(insert, item.row(now=now)).all())
-                out.append(EnqueueResult(inserted=inserted, duplicates=len(events) - inserted))
-        return out
+            inserted = [0] * len(batches)
+            for _order, index, item in ordered:
+                # RETURNING rather than rowcount: psycopg reports -1 for an INSERT with implicit RETURNING
+                inserted[index] += len(conn.execute(insert, item.row(now=at)).all())
+            return inserted
+
+        with self.write_lock:
+            counts = self.store.transaction(insert_all)
+        return [
+            EnqueueResult(inserted=added, duplicates=len(events) - added)
+            for added, events in zip(counts, batches, strict=True)
+        ]
 
     def claim(self, *, accounts: Sequence[str], now: datetime, limit: int, lease: float) -> list[QueuedEvent]:
         """Takes up to `limit` due rows (oldest first) of these accounts, with a lease of `lease` seconds.
 
-        The UPDATE comes first, so on SQLite the transaction takes the write lock at once; on PostgreSQL the
-        subquery skips rows another worker holds.
+        On PostgreSQL the subquery skips rows another worker holds, and "due" and the lease are on the database's
+        clock.
         """
         if not accounts or limit <= 0:
             return []
         t = self.table
         token = uuid.uuid4().hex
-        due = sa.or_(
-            sa.and_(t.c.state == QUEUED, t.c.next_attempt_at <= now),
-            sa.and_(t.c.state == PROCESSING, t.c.lease_until < now),
-        )
-        pick = (
-            sa.select(t.c.id)
-            .where(t.c.account.in_(list(accounts)), due)
-            .order_by(t.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        with self.write_lock, self.store.begin() as conn:
+
+        def take(conn: sa.engine.Connection) -> list[Any]:
+            at = self._now(conn, now)
+            due = sa.or_(
+                sa.and_(t.c.state == QUEUED, t.c.next_attempt_at <= at),
+                sa.and_(t.c.state == PROCESSING, t.c.lease_until < at),
+            )
+            pick = (
+                sa.select(t.c.id)
+                .where(t.c.account.in_(list(accounts)), due)
+                .order_by(t.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
             conn.execute(
                 t.update()
                 .where(t.c.id.in_(pick.scalar_subquery()))
                 .values(
                     state=PROCESSING,
-                    lease_until=now + timedelta(seconds=lease),
+                    lease_until=at + timedelta(seconds=lease),
                     attempts=t.c.attempts + 1,
                     claim_token=token,
                 )
             )
-            rows = conn.execute(
-                sa.select(t).where(t.c.state == PROCESSING, t.c.claim_token == token).order_by(t.c.id)
-            ).all()
+            return list(
+                conn.execute(
+                    sa.select(t).where(t.c.state == PROCESSING, t.c.claim_token == token).order_by(t.c.id)
+                ).all()
+            )
+
+        with self.write_lock:
+            rows = self.store.transaction(take)
         return [
             QueuedEvent(
                 id=int(r.id),
@@ -203,9 +283,17 @@ class WebhookQueue:
                 attempts=int(r.attempts),
                 received_at=r.received_at,
                 assigned_agent_id=r.assigned_agent_id,
+                claim_token=token,
             )
             for r in rows
         ]
+
+    def _owned(self, row_id: int, claim_token: str | None) -> Any:
+        t = self.table
+        clause = t.c.id == row_id
+        if claim_token is not None:  # still ours: not re-taken by another worker after our lease ran out
+            clause = sa.and_(clause, t.c.claim_token == claim_token, t.c.state == PROCESSING)
+        return clause
 
     def finish(
         self,
@@ -217,43 +305,62 @@ class WebhookQueue:
         now: datetime,
         assigned_agent_id: str | None = None,
         held_for: str | None = None,
-    ) -> None:
-        """Records the outcome of a claimed row (done, skipped or failed)."""
-        values: dict[str, Any] = {
-            "state": state,
-            "outcome": outcome,
-            "message": message[:2000],
-            "finished_at": now,
-            "lease_until": None,
-            "held_for": held_for,
-        }
-        if assigned_agent_id is not None:
-            values["assigned_agent_id"] = assigned_agent_id
-        with self.write_lock, self.store.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.id == row_id).values(**values))
+        claim_token: str | None = None,
+    ) -> bool:
+        """Records the outcome of a claimed row (done, skipped or failed); False when the claim was lost."""
+        finish = Finish(
+            row_id=row_id,
+            state=state,
+            outcome=outcome,
+            message=message,
+            assigned_agent_id=assigned_agent_id,
+            held_for=held_for,
+            claim_token=claim_token,
+        )
+        return self.apply([finish], now=now) == 1
 
-    def apply(self, finished: Sequence[Finish], *, now: datetime) -> None:
-        """Records a batch's outcomes in one transaction."""
+    def apply(self, finished: Sequence[Finish], *, now: datetime) -> int:
+        """Records a batch's outcomes in one transaction; returns how many were recorded.
+
+        An outcome whose claim was lost (the lease ran out and another worker took the row) is dropped and
+        logged: the new owner's outcome stands.
+        """
         if not finished:
-            return
+            return 0
         t = self.table
-        with self.write_lock, self.store.begin() as conn:
+
+        def record(conn: sa.engine.Connection) -> list[Finish]:
+            at = self._now(conn, now)
+            lost: list[Finish] = []
             for item in finished:
                 values: dict[str, Any] = {"message": item.message[:2000], "lease_until": None}
                 if item.retry_at is not None:
-                    values.update(state=QUEUED, next_attempt_at=item.retry_at)
+                    values.update(state=QUEUED, next_attempt_at=at + max(item.retry_at - now, timedelta(0)))
                 else:
-                    values.update(state=item.state, outcome=item.outcome, finished_at=now, held_for=item.held_for)
+                    values.update(state=item.state, outcome=item.outcome, finished_at=at, held_for=item.held_for)
                     if item.assigned_agent_id is not None:
                         values["assigned_agent_id"] = item.assigned_agent_id
-                conn.execute(t.update().where(t.c.id == item.row_id).values(**values))
+                done = conn.execute(t.update().where(self._owned(item.row_id, item.claim_token)).values(**values))
+                if done.rowcount == 0:
+                    lost.append(item)
+            return lost
 
-    def reschedule(self, row_id: int, *, at: datetime, message: str) -> None:
+        with self.write_lock:
+            lost = self.store.transaction(record)
+        for item in lost:
+            log.warning(
+                "webhook event %s: outcome %r dropped: its lease ran out and another worker took it (lease too short?)",
+                item.row_id,
+                item.outcome or "retry",
+            )
+        return len(finished) - len(lost)
+
+    def reschedule(self, row_id: int, *, at: datetime, message: str, claim_token: str | None = None) -> None:
         """Puts a claimed row back for a later attempt (a retriable helpdesk error)."""
         with self.write_lock, self.store.begin() as conn:
             conn.execute(
                 self.table.update()
-                .where(self.table.c.id == row_id)
+                .where(self._owned(row_id, claim_token))
                 .values(state=QUEUED, next_attempt_at=at, lease_until=None, message=message[:2000])
             )
 
@@ -304,36 +411,115 @@ class WebhookQueue:
             ).scalar_one_or_none()
         return None if value is None else str(value)
 
-    def stats(self) -> QueueStats:
-        """Depth (queued + processing), the oldest active row's receive time, counts per state and outcome.
+    def prune(self, *, retain_days: float, now: datetime, chunk: int = 5000) -> int:
+        """Deletes finished rows (done, skipped, failed; no hold) finished more than `retain_days` ago, in chunks
+        of `chunk` rows per transaction; never younger than `MIN_RETAIN_DAYS` (the dedupe horizon). Returns how
+        many rows went."""
+        t = self.table
+        days = max(float(retain_days), float(MIN_RETAIN_DAYS))
+        total = 0
+        while True:
 
-        The durable counts behind `/metrics`: whichever process did the work, the table has the result.
+            def delete_some(conn: sa.engine.Connection) -> int:
+                cutoff = self._now(conn, now) - timedelta(days=days)
+                ids = [
+                    int(i)
+                    for i in conn.execute(
+                        sa.select(t.c.id)
+                        .where(t.c.finished_at < cutoff, t.c.state.in_(FINISHED_STATES), t.c.held_for.is_(None))
+                        .order_by(t.c.finished_at)
+                        .limit(chunk)
+                    ).scalars()
+                ]
+                if not ids:
+                    return 0
+                self._fold_totals(conn, ids)
+                return int(conn.execute(t.delete().where(t.c.id.in_(ids))).rowcount or 0)
+
+            with self.write_lock:
+                deleted = self.store.transaction(delete_some)
+            total += deleted
+            if deleted < chunk:
+                return total
+
+    def _fold_totals(self, conn: sa.engine.Connection, ids: Sequence[int]) -> None:
+        """Adds the rows about to be deleted to `webhook_queue_totals`, so `/metrics` counters never go back."""
+        t, totals = self.table, self.store.t["webhook_queue_totals"]
+        retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
+        grouped = conn.execute(
+            sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries)
+            .where(t.c.id.in_(ids))
+            .group_by(t.c.vendor, t.c.account, t.c.state, t.c.outcome)
+        ).all()
+        dialect: Any = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+        for vendor, account, state, outcome, rows, extra in grouped:
+            insert = dialect.insert(totals).values(
+                vendor=vendor, account=account, state=state, outcome=outcome or "", rows=rows, retries=extra or 0
+            )
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["vendor", "account", "state", "outcome"],
+                    set_={
+                        "rows": totals.c.rows + insert.excluded.rows,
+                        "retries": totals.c.retries + insert.excluded.retries,
+                    },
+                )
+            )
+
+    def stats(self, *, now: datetime | None = None, outcomes: bool = True) -> QueueStats:
+        """Depth (queued + processing), the oldest active row's receive time, counts per state and outcome, and
+        depth and oldest row per account (what `--max-queue` and the lag gauge use).
+
+        The durable counts behind `/metrics`: whichever process did the work, the table has the result. Counting
+        outcomes reads every row the retention keeps; `outcomes=False` reads only the active ones (indexed), for
+        the back-pressure check that runs every second.
         """
         t = self.table
+        totals = self.store.t["webhook_queue_totals"]
         retries = sa.func.sum(sa.case((t.c.attempts > 1, t.c.attempts - 1), else_=0))
         with self.store.connect() as conn:
-            grouped = conn.execute(
-                sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries).group_by(
-                    t.c.vendor, t.c.account, t.c.state, t.c.outcome
-                )
+            as_of = self._now(conn, now) if (self.database_clock or now is not None) else None
+            query = sa.select(t.c.vendor, t.c.account, t.c.state, t.c.outcome, sa.func.count(), retries)
+            if not outcomes:
+                query = query.where(t.c.state.in_(ACTIVE_STATES))
+            grouped = conn.execute(query.group_by(t.c.vendor, t.c.account, t.c.state, t.c.outcome)).all()
+            pruned = conn.execute(sa.select(totals)).all() if outcomes else []
+            oldest_rows = conn.execute(
+                sa.select(t.c.account, sa.func.min(t.c.received_at))
+                .where(t.c.state.in_(ACTIVE_STATES))
+                .group_by(t.c.account)
             ).all()
-            oldest = conn.execute(sa.select(sa.func.min(t.c.received_at)).where(t.c.state.in_(ACTIVE_STATES))).scalar()
-        outcomes = tuple(
-            OutcomeCount(vendor=str(v), account=str(a), state=str(st), outcome=o, rows=int(n), retries=int(r or 0))
-            for v, a, st, o, n, r in grouped
+        summed: dict[tuple[str, str, str, str | None], list[int]] = {}
+        for v, a, st, o, n, r in [
+            *grouped,
+            *((p.vendor, p.account, p.state, p.outcome or None, p.rows, p.retries) for p in pruned),
+        ]:
+            bucket = summed.setdefault((str(v), str(a), str(st), o), [0, 0])
+            bucket[0] += int(n)
+            bucket[1] += int(r or 0)
+        counted = tuple(
+            OutcomeCount(vendor=v, account=a, state=st, outcome=o, rows=n, retries=r)
+            for (v, a, st, o), (n, r) in summed.items()
         )
         counts: dict[str, int] = {}
-        for item in outcomes:
+        depths: dict[str, int] = {}
+        for item in counted:
             counts[item.state] = counts.get(item.state, 0) + item.rows
-        if isinstance(oldest, str):  # SQLite returns the aggregate as text, bypassing the column type
-            oldest = datetime.fromisoformat(oldest)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
+            if item.state in ACTIVE_STATES:
+                depths[item.account] = depths.get(item.account, 0) + item.rows
+        oldest_by = {str(account): _utc(value) for account, value in oldest_rows}
+        accounts = {
+            name: AccountDepth(depth=depths.get(name, 0), oldest_received_at=oldest_by.get(name))
+            for name in sorted(set(depths) | set(oldest_by))
+        }
+        oldest = min((v for v in oldest_by.values() if v is not None), default=None)
         return QueueStats(
             depth=sum(counts.get(s, 0) for s in ACTIVE_STATES),
             oldest_received_at=oldest,
             by_state=counts,
-            outcomes=outcomes,
+            outcomes=counted,
+            accounts=accounts,
+            as_of=as_of,
         )
 
     def rows(self, account: str | None = None) -> list[dict[str, Any]]:
@@ -344,6 +530,21 @@ class WebhookQueue:
             query = query.where(t.c.account == account)
         with self.store.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _insert_order(item: NewEvent) -> tuple[str, str, str, str]:
+    event = item.event
+    occurred = "" if event.occurred_at is None else event.occurred_at.astimezone(UTC).isoformat()
+    return (item.account, event.conversation_id or "", occurred, item.key)
+
+
+def _utc(value: Any) -> datetime | None:
+    if isinstance(value, str):  # SQLite returns aggregates as text, bypassing the column type
+        value = datetime.fromisoformat(value)
+    if value is None:
+        return None
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _insert_ignoring_duplicates(conn: sa.engine.Connection, table: sa.Table) -> Any:

@@ -3,7 +3,8 @@
 Building the affinity index reads every reply in the store; doing that per event would cap the service at a
 few events a second. The index is built once and refreshed (new replies only) every `affinity_ttl`; the team
 (availability changes by the minute) is re-read from the helpdesk every `agents_ttl` or when an
-availability event arrives, and open loads are re-counted from the store at the same time.
+availability event arrives, and open loads are re-counted from the store at the same time. These loads only
+guide the choice: the capacity check that counts is the store's reservation (`routing/capacity.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ..extensions import RoutingStrategy
 from ..helpdesk import AsyncHelpdesk
 from ..models import Agent
 from ..routing.affinity import AffinityConfig, AffinityIndex
-from ..routing.router import Router, RouterConfig, open_loads
+from ..routing.capacity import CapacityLedger
+from ..routing.router import Router, RouterConfig
 from ..store import Store
 
 __all__ = ["RouterCache", "RoutingOptions"]
@@ -81,7 +83,8 @@ class RouterCache:
         return Router(
             index=index,
             agents=agents,
-            loads=open_loads(self.store.conversation_facts(self.account)),
+            # open conversations plus assignments in flight in any process (the store's reservations)
+            loads=CapacityLedger(self.store).loads(self.account),
             deleted=deleted,
             config=self.options.router,
             strategies=self.options.strategies,

@@ -21,6 +21,7 @@ from ..clock import Clock
 from ..errors import ConflictError, HelpdeskError, HumansupportError, NotFoundError, RateLimitError
 from ..helpdesk import AsyncHelpdesk
 from ..models import AgentAvailability, Conversation, WebhookEvent, WebhookEventType
+from ..routing.capacity import CapacityLedger, Reservation
 from ..routing.router import Router, RoutingDecision
 from ..store import Store
 from .queue import DONE, FAILED, QUEUED, SKIPPED, Finish, QueuedEvent, WebhookQueue
@@ -62,6 +63,12 @@ class WorkerConfig:
     hold_sweep_every: float = 60.0
     #: `gc.freeze()` after warm-up (the service's own process only; not under tests)
     freeze_gc: bool = False
+    #: seconds an assignment's capacity reservation counts without its read-back stored (a crash in between)
+    reservation_ttl: float = 600.0
+    #: keep finished queue rows this many days (None: keep all); never fewer than the dedupe horizon
+    retain_days: float | None = None
+    #: seconds between retention sweeps
+    prune_every: float = 3600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +84,18 @@ class _Retry(Exception):
     def __init__(self, delay: float, message: str) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class _HoldKept(Exception):
+    """An expired hold's next best agent filled up meanwhile: it stays held for the next sweep."""
+
+
+class _Full(Exception):
+    """The store's count says the chosen agent has no room left (another process or event took the slot)."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        super().__init__(reservation.describe())
+        self.reservation = reservation
 
 
 class Worker:
@@ -99,8 +118,12 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished: list[Finish] = []
         self._conversations: dict[tuple[str, str], Conversation] = {}
+        #: reservations whose read-back is waiting in `_conversations`: released once that is stored
+        self._reserved: list[tuple[str, str]] = []
+        self.ledger = CapacityLedger(self.store, ttl=self.config.reservation_ttl)
         self._stopping = False
         self._next_sweep = 0.0
+        self._next_prune = 0.0
         self.running = False
         self.ready = False
 
@@ -151,6 +174,9 @@ class Worker:
                     if self.clock.monotonic() >= self._next_sweep:
                         self._next_sweep = self.clock.monotonic() + self.config.hold_sweep_every
                         await self.sweep_expired_holds()
+                    if self.config.retain_days is not None and self.clock.monotonic() >= self._next_prune:
+                        self._next_prune = self.clock.monotonic() + self.config.prune_every
+                        await self.prune()
                     worked = await self.run_once()
                 except HumansupportError as exc:  # the store was locked or away for a moment: wait, go on
                     log.warning("webhook worker: taking work failed (%s); retrying", exc)
@@ -207,16 +233,38 @@ class Worker:
         # the fresh read make that safe
         finished, self._finished = self._finished, []
         conversations, self._conversations = self._conversations, {}
-        await asyncio.to_thread(self._flush, finished, conversations)
+        reserved, self._reserved = self._reserved, []
+        await asyncio.to_thread(self._flush, finished, conversations, reserved)
         return len(batch)
 
-    def _flush(self, finished: list[Finish], conversations: dict[tuple[str, str], Conversation]) -> None:
+    def _flush(
+        self,
+        finished: list[Finish],
+        conversations: dict[tuple[str, str], Conversation],
+        reserved: list[tuple[str, str]] | None = None,
+    ) -> None:
         by_account: dict[str, list[tuple[Conversation, None]]] = {}
         for (account, _), conv in conversations.items():
             by_account.setdefault(account, []).append((conv, None))
         for account, items in by_account.items():
             self.queue.write(self.store.write_conversations, account, items)
+        # the read-backs are stored: those assignments now count as conversations, not as reservations
+        released: dict[str, list[str]] = {}
+        for account, conversation_id in reserved or ():
+            released.setdefault(account, []).append(conversation_id)
+        for account, ids in released.items():
+            self.queue.write(self.ledger.release, account, ids)
         self.queue.apply(finished, now=self.clock.now())
+
+    async def prune(self) -> int:
+        """Deletes finished queue rows older than `retain_days` (never younger than the dedupe horizon)."""
+        days = self.config.retain_days
+        if days is None:
+            return 0
+        deleted = await asyncio.to_thread(self.queue.prune, retain_days=days, now=self.clock.now())
+        if deleted:
+            log.info("webhook queue: pruned %d finished rows older than %g days", deleted, days)
+        return deleted
 
     # -- one event -----------------------------------------------------------------------------------
 
@@ -249,6 +297,7 @@ class Worker:
                 message=outcome.message,
                 assigned_agent_id=outcome.assigned_agent_id,
                 held_for=outcome.held_for,
+                claim_token=item.claim_token or None,
             )
         )
         if outcome.state == FAILED:
@@ -276,12 +325,22 @@ class Worker:
                     state=FAILED,
                     outcome="gave_up",
                     message=f"gave up after {item.attempts} attempts: {message}",
+                    claim_token=item.claim_token or None,
                 )
             )
             log.warning("webhook event %s failed after %d attempts: %s", item.id, item.attempts, message)
             return
         at = self.clock.now() + timedelta(seconds=max(0.0, delay))
-        self._finished.append(Finish(row_id=item.id, state=QUEUED, outcome=None, message=message, retry_at=at))
+        self._finished.append(
+            Finish(
+                row_id=item.id,
+                state=QUEUED,
+                outcome=None,
+                message=message,
+                retry_at=at,
+                claim_token=item.claim_token or None,
+            )
+        )
 
     async def handle(self, rt: AccountRuntime, item: QueuedEvent) -> Outcome:
         event = item.event
@@ -330,9 +389,32 @@ class Worker:
         if conv is None:
             return Outcome(state=SKIPPED, outcome="not_found", message="deleted in the helpdesk")
         router = await rt.routers.get()
-        now = self.clock.now()
+        # each agent the store finds full (another process or event took the slot) is counted as such and the
+        # router decides again; every try marks one more agent full, so this ends
+        for _ in range(len(router.agents) + 1):
+            decision = self._decide(router, conv, prefer=prefer)
+            if decision.action != "assign" or not decision.agent_id:
+                break
+            try:
+                return await self._assign(rt, item.id, conv, decision, router)
+            except _Full as full:
+                router.loads[full.reservation.agent_id] = full.reservation.load
+                prefer = None
+        await self._keep(rt, conv)
+        if decision.action == "wait" and decision.agent_id:
+            return Outcome(state=DONE, outcome="held", message=decision.reason, held_for=decision.agent_id)
+        return Outcome(
+            state=DONE,
+            # "already_assigned" (stage 0: a person's or an earlier attempt's assignment), "closed", "unrouted"
+            outcome={"assigned": "already_assigned"}.get(decision.stage, decision.stage)
+            if decision.action == "leave"
+            else "unrouted",
+            message=decision.reason,
+        )
+
+    def _decide(self, router: Router, conv: Conversation, *, prefer: str | None) -> RoutingDecision:
         if prefer is not None and conv.status.is_open and router.why_not(prefer, _groups(router, conv)) is None:
-            decision = RoutingDecision(
+            return RoutingDecision(
                 conversation_id=conv.id,
                 customer_id=conv.customer_id,
                 action="assign",
@@ -341,22 +423,7 @@ class Worker:
                 agent_name=_name(router, prefer),
                 reason=f"the customer replied again: back to {_name(router, prefer)}, who handled it before",
             )
-        else:
-            decision = router.route(conv.model_copy(update={"assignee_id": None}) if prefer else conv, now=now)
-        if decision.action != "assign" or not decision.agent_id:
-            await self._keep(rt, conv)
-        if decision.action == "wait" and decision.agent_id:
-            return Outcome(state=DONE, outcome="held", message=decision.reason, held_for=decision.agent_id)
-        if decision.action != "assign" or not decision.agent_id:
-            return Outcome(
-                state=DONE,
-                # "already_assigned" (stage 0: a person's or an earlier attempt's assignment), "closed", "unrouted"
-                outcome={"assigned": "already_assigned"}.get(decision.stage, decision.stage)
-                if decision.action == "leave"
-                else "unrouted",
-                message=decision.reason,
-            )
-        return await self._assign(rt, item.id, conv, decision, router)
+        return router.route(conv.model_copy(update={"assignee_id": None}) if prefer else conv, now=self.clock.now())
 
     async def _assign(
         self, rt: AccountRuntime, row_id: int, conv: Conversation, decision: RoutingDecision, router: Router
@@ -380,17 +447,35 @@ class Worker:
     async def _assign_guarded(
         self, rt: AccountRuntime, router: Router, conv: Conversation, decision: RoutingDecision
     ) -> Conversation | None:
-        """Assigns as decided unless the conversation changed since `conv` was read (`ConflictError`), counts it
-        in the router's loads, and returns it read back (and kept for the store); None when deleted meanwhile.
+        """Reserves a slot of the agent in the store (`_Full` when another process or event took the last one),
+        assigns as decided unless the conversation changed since `conv` was read (`ConflictError`), counts it in
+        the router's loads, and returns it read back (and kept for the store); None when deleted meanwhile.
 
         No mark before the read-back: a crash here leaves the row to be taken again, and that attempt reads the
-        conversation assigned and leaves it (the guarded write, not a mark, is what makes this at most once).
+        conversation assigned and leaves it (the guarded write, not a mark, is what makes this at most once). The
+        reservation is released once the read-back is stored; after a crash it stops counting when it expires.
         """
-        assert decision.agent_id is not None
-        await rt.adapter.assign(
-            conv.id, decision.agent_id, expected_updated_at=conv.updated_at, expected_version=conv.version
+        agent = decision.agent_id
+        assert agent is not None
+        reservation = await asyncio.to_thread(
+            self.queue.write,
+            self.ledger.reserve,
+            rt.account,
+            conv.id,
+            agent,
+            capacity=router.capacity_of(agent),
+            now=self.clock.now(),
         )
-        router.record(decision)
+        if not reservation.taken:
+            raise _Full(reservation)
+        try:
+            await rt.adapter.assign(conv.id, agent, expected_updated_at=conv.updated_at, expected_version=conv.version)
+        except HelpdeskError as exc:
+            if not (exc.retriable and not isinstance(exc, RateLimitError)):  # surely not written: free the slot
+                await asyncio.to_thread(self.queue.write, self.ledger.release, rt.account, [conv.id])
+            raise
+        router.loads[agent] = max(router.loads.get(agent, 0), reservation.load - 1) + 1
+        self._reserved.append((rt.account, conv.id))
         return await self._fresh(rt, conv.id)
 
     async def _assigned(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
@@ -467,7 +552,7 @@ class Worker:
             ):
                 try:
                     outcome, message, agent = await self._route_expired(rt, router, conversation_id, hours=hours)
-                except HelpdeskError as exc:  # left held: the next sweep tries again
+                except (HelpdeskError, _HoldKept) as exc:  # left held: the next sweep tries again
                     log.warning("webhook worker: routing expired hold %s failed: %s", conversation_id, exc)
                     continue
                 await asyncio.to_thread(
@@ -476,8 +561,9 @@ class Worker:
                 log.info("%s hold on conversation %s ended: %s (%s)", rt.account, conversation_id, outcome, message)
                 ended += 1
         conversations, self._conversations = self._conversations, {}
-        if conversations:
-            await asyncio.to_thread(self._flush, [], conversations)
+        reserved, self._reserved = self._reserved, []
+        if conversations or reserved:
+            await asyncio.to_thread(self._flush, [], conversations, reserved)
         return ended
 
     async def _route_expired(
@@ -493,6 +579,9 @@ class Worker:
             await self._assign_guarded(rt, router, conv, decision)
         except ConflictError:
             return "hold_ended", "changed in the helpdesk meanwhile; left as is", None
+        except _Full as full:  # left held: the next sweep decides again with the store's count
+            router.loads[full.reservation.agent_id] = full.reservation.load
+            raise _HoldKept(str(full)) from None
         return "hold_expired_assigned", f"waited {hours:g} h; {decision.reason}", decision.agent_id
 
     async def _agent_availability(self, rt: AccountRuntime, event: WebhookEvent) -> Outcome:
@@ -535,6 +624,9 @@ class Worker:
                     self.queue.release_hold, row_id, outcome="hold_ended", message="changed in the helpdesk meanwhile"
                 )
                 continue
+            except _Full as full:  # their room went to other work meanwhile: the rest stays held
+                router.loads[agent_id] = full.reservation.load
+                break
             await asyncio.to_thread(
                 self.queue.release_hold, row_id, outcome="offered", message=decision.reason, assigned_agent_id=agent_id
             )
