@@ -80,8 +80,19 @@ def test_times_are_aware_utc(value: object, expected: datetime | None) -> None:
     )
 )
 def test_any_aware_time_normalizes_to_the_same_instant(dt: datetime) -> None:
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:  # no UTC instant (year 1 east of UTC, year 9999 west of it): a clear ValueError
+        with pytest.raises(ValueError, match="out of range"):
+            to_utc(dt.isoformat())
+        return
     out = to_utc(dt.isoformat())
     assert out == dt and out is not None and out.utcoffset() == timedelta(0)
+
+
+def test_a_time_with_no_utc_instant_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        to_utc("0001-01-01T00:00:00+05:30")
 
 
 def test_open_statuses() -> None:

@@ -737,9 +737,9 @@ def rebalance_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
-    from .extras import require_extra
     from dataclasses import replace
 
+    from .extras import require_extra
     from .routing.rebalance import RebalanceConfig
     from .routing.rebalance_apply import apply_rebalance
     from .routing.rebalance_store import plan_from_store, require_history

@@ -58,7 +58,10 @@ def to_utc(value: Any) -> datetime | None:
         raise ValueError(f"not a time: {type(value).__name__}")
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:30, a "no date" sentinel some APIs send: no UTC instant
+        raise ValueError(f"time out of range in UTC: {dt.isoformat()}") from None
 
 
 def _id(value: Any) -> Any:
