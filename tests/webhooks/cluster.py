@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,7 +45,8 @@ class LoadMonitor:
     """Wraps a fake's handler: after every write, each agent's open load; before it, who had each conversation.
 
     `first_assignments[c]` counts writes that took conversation c from unassigned to an agent (more than one is a
-    double assignment); `peak[a]` is the highest open load agent a ever had.
+    double assignment); `peak[a]` is the highest open load agent a ever had; `log` holds every request as
+    (arrival time in epoch seconds, its Authorization header, the status answered), for the credential and rate checks.
     """
 
     def __init__(self, fake: FakeHelpdesk) -> None:
@@ -52,15 +54,20 @@ class LoadMonitor:
         self.first_assignments: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.writes = 0
+        self.log: list[tuple[float, str | None, int]] = []
         self._lock = threading.Lock()
         inner = fake._handle
 
         def handle(request: httpx.Request) -> httpx.Response:
             with self._lock:  # the fake serves one request at a time, as the state it keeps needs
+                arrived = time.time()  # the fakes count their windows on the wall clock
                 if request.method == "GET":
-                    return inner(request)
+                    response = inner(request)
+                    self.log.append((arrived, request.headers.get("authorization"), response.status_code))
+                    return response
                 before = {cid: c.assignee_id for cid, c in fake.conversations.items()}
                 response = inner(request)
+                self.log.append((arrived, request.headers.get("authorization"), response.status_code))
                 self.writes += 1
                 for cid, conv in fake.conversations.items():
                     if conv.assignee_id and before.get(cid, "absent") is None:
@@ -79,7 +86,11 @@ class LoadMonitor:
 
 @dataclass
 class ServedAccount:
-    """One helpdesk account: its fake on a loopback port, the account label, the signing secret."""
+    """One helpdesk account: its fake on a loopback port, the account label, the signing secret.
+
+    A `named` account is an `[accounts.<label>]` table (`toml()`) with its settings in
+    `HUMANSUPPORT_ACCOUNT_<LABEL>_*`; otherwise it is the vendor's single account under `label`.
+    """
 
     vendor: str
     label: str
@@ -87,12 +98,33 @@ class ServedAccount:
     base_url: str
     secret: str
     monitor: LoadMonitor
+    named: bool = False
+
+    @property
+    def spec(self) -> str:
+        """How `webhooks serve` names the account."""
+        return self.label if self.named else f"{self.vendor}={self.label}"
+
+    def settings(self) -> dict[str, Any]:
+        """The adapter settings that reach this account's fake (its own credential when it has one)."""
+        settings = dict(self.fake.adapter_settings())
+        token = getattr(self.fake, "token", None)
+        if token is not None and "access_token" in settings:
+            settings["access_token"] = token
+        return settings
 
     def env(self) -> dict[str, str]:
-        """The account's settings as the service reads them (single-account form: per vendor)."""
-        prefix = f"HUMANSUPPORT_{self.vendor.upper()}_"
-        settings = {**self.fake.adapter_settings(), "base_url": self.base_url, "webhook_secret": self.secret}
+        """The account's settings as the service reads them: per account when named, else per vendor."""
+        if self.named:
+            prefix = f"HUMANSUPPORT_ACCOUNT_{self.label.upper().replace('-', '_')}_"
+        else:
+            prefix = f"HUMANSUPPORT_{self.vendor.upper()}_"
+        settings = {**self.settings(), "base_url": self.base_url, "webhook_secret": self.secret}
         return {prefix + key.upper(): str(value) for key, value in settings.items()}
+
+    def toml(self) -> str:
+        """The account's table in humansupport.toml (empty for the single-account form)."""
+        return f'[accounts.{self.label}]\nvendor = "{self.vendor}"\n' if self.named else ""
 
     def seed(self, store_url: str) -> None:
         """The nightly sync that comes before any routing, in this process (the real sync code, through the
@@ -108,7 +140,7 @@ class ServedAccount:
             registry=first_party_registry(),
             transport=self.fake.transport(),
             clock=self.fake.clock,
-            settings=self.fake.adapter_settings(),
+            settings=self.settings(),
             environ={},
         )
 
@@ -140,8 +172,21 @@ class ServedAccount:
 
 
 @contextmanager
-def served_account(vendor: str, label: str, *, history: SyntheticHistory, secret: str) -> Iterator[ServedAccount]:
+def served_account(
+    vendor: str,
+    label: str,
+    *,
+    history: SyntheticHistory,
+    secret: str,
+    named: bool = False,
+    token: str | None = None,
+) -> Iterator[ServedAccount]:
+    """The account's fake served on a free loopback port; `token` replaces the fake's one accepted credential."""
     fake: FakeHelpdesk = first_party_registry().fakes()[vendor](history=history, clock=LiveClock())
+    if token is not None:
+        if not hasattr(fake, "token"):
+            raise TypeError(f"the {vendor} fake has no token to replace")
+        fake.token = token  # type: ignore[attr-defined]  # this instance accepts only this account's token
     monitor = LoadMonitor(fake)
     server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), host="127.0.0.1", port=0, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -156,6 +201,7 @@ def served_account(vendor: str, label: str, *, history: SyntheticHistory, secret
             base_url=f"http://127.0.0.1:{port}",
             secret=secret,
             monitor=monitor,
+            named=named,
         )
     finally:
         server.should_exit = True
@@ -182,7 +228,7 @@ class Cluster:
     ports: list[int] = field(default_factory=list)
 
     def start(self, count: int, *, timeout: float = 90.0) -> None:
-        specs = [f"{a.vendor}={a.label}" for a in self.accounts]
+        specs = [a.spec for a in self.accounts]
         for n in range(count):
             port = free_port()
             args = ["webhooks", "serve", *specs, "--port", str(port), "--store", self.store_url, *self.extra]
