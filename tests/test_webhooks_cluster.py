@@ -1,10 +1,17 @@
-"""Three `webhooks serve` processes, a sync and a rebalance on one PostgreSQL store, while signed events arrive
-(each delivered to two or three instances): every conversation assigned at most once (exactly once when routed),
-no agent over capacity at any moment, every valid delivery answered 2xx.
+"""Three `webhooks serve` processes, a sync and a rebalance per account on one PostgreSQL store, while signed events
+arrive for two named accounts of one vendor (`[accounts.ic-a]`, `[accounts.ic-b]`, both Intercom; each delivered
+to two or three instances): every conversation assigned at most once (exactly once when routed), no agent over
+capacity at any moment, every valid delivery answered 2xx, no request to the wrong account, and the vendor's
+limit never exceeded across all processes.
 
-Real processes and HTTP throughout: the services and the cron jobs are `humansupport` subprocesses; the helpdesk
-is a vendor fake served on 127.0.0.1 by this process, which watches every request it gets. `ACCOUNTS` lists the
-helpdesk accounts served; each gets its own fake, events and checks.
+Real processes and HTTP throughout: the services and the cron jobs are `humansupport` subprocesses; each account's
+helpdesk is a vendor fake served on 127.0.0.1 by this process, with its own port, token and webhook secret (given
+as `HUMANSUPPORT_ACCOUNT_<NAME>_*`), which watches every request it gets. Wrong account: each fake logs the
+credential of every request and must see only its own; events validly signed for one account but naming the
+other's conversation are skipped, never assigned; the store holds no account's conversations under the other.
+Vendor limit: each fake counts Intercom's fixed 10-second windows at a limit low enough that the account's processes
+together need several windows (`RATE_PER_MINUTE`); the budget they share through the store must keep every window
+within it, with no 429.
 """
 
 from __future__ import annotations
