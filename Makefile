@@ -1,5 +1,8 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv with uv.
 PY ?= python3
+# bytecode is written, as an installed package has it: the tests start many `humansupport` processes, and with
+# PYTHONDONTWRITEBYTECODE each of them compiled every module it imports from source again
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 UV := $(VENV)/bin/uv
 RUN := $(UV) run --no-sync

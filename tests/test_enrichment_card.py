@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import shutil
-import subprocess
-import tempfile
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,6 +15,8 @@ from rich.console import Console
 from humansupport.enrichment.card import html_card, render_card, safe_url
 from humansupport.enrichment.profile import ConversationSummary, Profile, RatingPoint, local_time
 from humansupport.models import RatingScore
+
+from .browser import screenshot
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -133,35 +131,7 @@ def _png_data_url(color: tuple[int, int, int]) -> str:
 
 
 def _screenshot(html: str, tmp_path: Path) -> Any:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
-    image_mod = pytest.importorskip("PIL.Image")
-    page, shot = tmp_path / "card.html", tmp_path / "card.png"
-    page.write_text(html, encoding="utf-8")
-    with tempfile.TemporaryDirectory() as profile_dir:
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile_dir}",
-                "--window-size=420,520",
-                f"--screenshot={shot}",
-                page.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            env={**os.environ, "HOME": profile_dir},
-        )
-    return image_mod.open(shot).convert("RGB")
+    return screenshot(html, tmp_path, name="card", size=(420, 520), timeout=60)
 
 
 def _box(image: Any, color: tuple[int, int, int], tolerance: int = 40) -> tuple[int, int, int, int] | None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,8 @@ from humansupport.simulate.report import CURRENT_COLOR, POINT_COLOR, render
 from humansupport.store import Store
 from humansupport.sync import sync_helpdesk
 from humansupport.testing import FakeClock, generate_history
+
+from .browser import screenshot
 
 HISTORY = generate_history(customers=60, agents=6, groups=2, seed=5)
 END = HISTORY.config.end + timedelta(hours=1)
@@ -129,35 +127,7 @@ def test_an_empty_period_reports_nothing_to_compare(store_path: Path) -> None:
 
 
 def _screenshot(html: str, tmp_path: Path) -> Any:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
-    image_mod = pytest.importorskip("PIL.Image")
-    page, shot = tmp_path / "report.html", tmp_path / "report.png"
-    page.write_text(html, encoding="utf-8")
-    with tempfile.TemporaryDirectory() as profile_dir:
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile_dir}",
-                "--window-size=1200,900",
-                f"--screenshot={shot}",
-                page.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=90,
-            env={**os.environ, "HOME": profile_dir},
-        )
-    return image_mod.open(shot).convert("RGB")
+    return screenshot(html, tmp_path, name="report", size=(1200, 900), timeout=90)
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
