@@ -69,7 +69,7 @@ async def test_limiters_of_two_stores_pace_as_one(tmp_path: Path) -> None:
         await second.acquire()
     assert clock.sleeps == []  # a window is spent at once
     await first.acquire()
-    assert clock.sleeps == [pytest.approx(60.0)]
+    assert clock.sleeps == [pytest.approx(61.0)]
 
 
 def test_a_torn_budget_file_starts_a_fresh_window(tmp_path: Path) -> None:

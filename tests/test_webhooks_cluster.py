@@ -11,9 +11,8 @@ credential of every request and must see only its own; events validly signed for
 other's conversation are skipped, never assigned; the store holds no account's conversations under the other.
 Vendor limit: each fake counts Intercom's fixed 10-second windows at a limit low enough that the account's processes
 together need several windows (`RATE_PER_MINUTE`); the budget they share through the store must keep every window
-within it. Known gap, asserted as such: the budget counts a request when it is sent and the vendor when it arrives,
-so one request sent at the very end of a full window may land in the next (one over, at most one 429); the fix is a
-transit margin in the budget's window, not a looser test.
+within it, with no 429 (the budget keeps a spend counted a transit margin past the window: it counts a request when
+it is sent, the vendor when it arrives).
 """
 
 from __future__ import annotations
@@ -198,9 +197,9 @@ def test_three_receivers_a_sync_and_a_rebalance_on_one_postgresql_store(
             f"{account.label}: {len(times)} requests in {took:.0f} s, busiest vendor window "
             f"{max(_vendor_windows(times).values())}, busiest sliding {_busiest_window(times)}, limit {limit:g}"
         )
-        # The budget counts a request when it is sent, the vendor when it arrives: one sent at the very end of a
-        # full window can land in the next (seen once in four runs on a loaded machine); more than one is a defect.
-        assert max(_vendor_windows(times).values()) <= limit + 1, seen
-        assert statuses_seen[429] <= 1, (seen, statuses_seen)
+        # the budget counts a request when it is sent, the vendor when it arrives: without the transit margin one
+        # sent at the very end of a full window landed in the next (31 of 30, once in four runs on a loaded machine)
+        assert max(_vendor_windows(times).values()) <= limit, seen
+        assert statuses_seen[429] == 0, (seen, statuses_seen)
         assert len(times) > limit, seen  # more requests than one window allows: the budget had to pace them
     assert "Traceback" not in cluster.logs()

@@ -38,6 +38,7 @@ __all__ = [
     "limiter_for",
     "plan_spend",
     "reset_limiters",
+    "transit_margin",
 ]
 
 _EPSILON = 1e-9  # float slack so a wait computed to free exactly enough is enough
@@ -216,6 +217,13 @@ def _number(headers: Mapping[str, str], name: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def transit_margin(window: float) -> float:
+    """Seconds a spend stays counted beyond the vendor's window: we count a request when it is sent, the vendor
+    when it arrives, so one sent at the very end of a full window could land in the next one. 5 % of the window,
+    at most a second (Intercom's 10 s windows: 0.5 s; a minute: 1 s)."""
+    return min(1.0, window * 0.05)
+
+
 class RateLimiter:
     """One account's budget: `per_minute` request costs a minute, counted over sliding `window`-second windows.
 
@@ -274,6 +282,11 @@ class RateLimiter:
         return self._window
 
     @property
+    def pace_window(self) -> float:
+        """The window spends are counted over: the vendor's, plus the transit margin (`transit_margin`)."""
+        return self._window + transit_margin(self._window)
+
+    @property
     def limit(self) -> float:
         """Request costs allowed in one window."""
         return self._per_minute * self._window / 60.0
@@ -302,7 +315,7 @@ class RateLimiter:
                 blocked = self._budget.blocked_for(self._key) if math.isfinite(max_block) else 0.0
                 if blocked > max_block:
                     raise BudgetBlocked(blocked)
-                wait = self._budget.spend(self._key, cost=cost, limit=self.limit, window=self._window)
+                wait = self._budget.spend(self._key, cost=cost, limit=self.limit, window=self.pace_window)
                 if wait <= 0:
                     return
                 await self._clock.sleep(wait)
