@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from http_layer import LoopClock, VirtualTimeLoop
+from tests.acmedesk import AcmeAdapter, FakeAcme
 
 from humansupport.enrichment.profile import EnrichmentSettings, Profile
 from humansupport.enrichment.writeback import WriteRecord, apply_plans, plan_writeback
 from humansupport.models import Customer
-from tests.acmedesk import AcmeAdapter, FakeAcme
 
 CUSTOMERS = 50_000
 CHANGED_SHARE = 0.10

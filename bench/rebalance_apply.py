@@ -33,6 +33,8 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
+
 from humansupport.helpdesk import AsyncHelpdesk
 from humansupport.http import reset_limiters
 from humansupport.models import Conversation, ConversationStatus
@@ -40,7 +42,6 @@ from humansupport.routing.rebalance import Move, MoveReason, RebalancePlan, Reba
 from humansupport.routing.rebalance_apply import apply_rebalance
 from humansupport.store import Store
 from humansupport.testing import FakeClock, FakeHelpdesk, HistoryConfig, generate_history
-from tests.acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 
 TARGET = 1.1
 HISTORY = HistoryConfig(customers=60, agents=12, groups=3, seed=11)

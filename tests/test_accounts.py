@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import FakeAcme
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -26,8 +28,6 @@ from humansupport.config import (
     resolve_settings,
 )
 from humansupport.testing import generate_history
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 
 class DemoSettings(HelpdeskSettings):
@@ -179,7 +179,7 @@ base_url = "https://b.acmedesk.test"
 def two_desks(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[dict[str, FakeAcme], httpx.MockTransport]:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     history = generate_history(customers=20, agents=4, groups=1, seed=3)
     fakes: dict[str, FakeAcme] = {"desk-a": FakeA(history=history), "desk-b": FakeB(history=history)}
     hosts = {"a.acmedesk.test": fakes["desk-a"], "b.acmedesk.test": fakes["desk-b"]}

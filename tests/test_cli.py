@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import json
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry, __version__
 from humansupport.cli import ExitCode, app
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ def test_plugins_json_empty_list(plugin_registry: PluginRegistry) -> None:
 
 
 def test_plugins_json_lists_vendor_and_capabilities(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk", version="0.1")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk", version="0.1")
     result = runner.invoke(app, ["plugins", "--json"])
     assert result.exit_code == 0
     [row] = json.loads(result.stdout)
@@ -44,7 +44,7 @@ def test_check_unknown_vendor_is_a_config_error_in_json(plugin_registry: PluginR
 def test_check_missing_credential_names_env_var_without_traceback(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.delenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", raising=False)
     result = runner.invoke(app, ["check", "acmedesk"])
     assert result.exit_code == ExitCode.CONFIG
@@ -62,7 +62,7 @@ def _patch_transport(monkeypatch: pytest.MonkeyPatch, fake: FakeAcme) -> None:
 
 
 def test_check_ok_reports_rate_headroom(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     fake = FakeAcme(rate_limit_per_minute=400)
     _patch_transport(monkeypatch, fake)
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
@@ -76,7 +76,7 @@ def test_check_ok_reports_rate_headroom(plugin_registry: PluginRegistry, monkeyp
 def test_check_failures_map_to_exit_codes(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, status: int, code: ExitCode
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     fake = FakeAcme()
     fake.fail_next(status, times=100)
     _patch_transport(monkeypatch, fake)
@@ -91,7 +91,7 @@ def test_check_failures_map_to_exit_codes(
 
 
 def test_demo_runs_on_the_registered_fake(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["demo", "--json", "--customers", "60"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -10,7 +10,9 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import FakeAcme
 from rich.console import Console
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -19,8 +21,6 @@ from humansupport import PluginError, PluginRegistry
 from humansupport.cli import ExitCode, app, fake_connection, sync_progress
 from humansupport.insights.periods import humane_duration
 from humansupport.store import Store
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 runner = CliRunner()
 HELP_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -115,7 +115,7 @@ def test_a_bad_parameter_inside_a_command_is_json_too() -> None:
 
 
 def test_a_vendor_typo_gets_did_you_mean_not_an_install_hint(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["check", "acmedsk", "--json"])
     assert result.exit_code == ExitCode.CONFIG
     message = json.loads(result.stdout)["error"]["message"]
@@ -134,7 +134,7 @@ def test_an_unknown_vendor_still_gets_the_install_hint(plugin_registry: PluginRe
 
 
 def test_plugins_exits_3_and_lists_a_plugin_that_failed(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     plugin_registry.errors.append(PluginError("cannot import humansupport_broken: No module named x", plugin="broken"))
     result = runner.invoke(app, ["plugins", "--json"])
     assert result.exit_code == ExitCode.CONFIG
@@ -171,7 +171,7 @@ def other_account_store(tmp_path: Path) -> str:
 def test_an_account_the_store_never_synced_exits_3(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, other_account_store: str, args: list[str]
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     result = runner.invoke(app, [*args, "--store", other_account_store, "--json"])
     assert result.exit_code == ExitCode.CONFIG, result.output
@@ -183,7 +183,7 @@ def test_an_account_the_store_never_synced_exits_3(
 def test_a_missing_store_exits_3_like_a_missing_account(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str]
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     result = runner.invoke(app, [*args, "--store", str(tmp_path / "none.db"), "--json"])
     assert result.exit_code == ExitCode.CONFIG, result.output
@@ -227,7 +227,7 @@ def test_sync_summary_names_messages_once(plugin_registry: PluginRegistry, monke
     async def fake_sync(*args: Any, **kwargs: Any) -> SyncReport:
         return report
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     monkeypatch.setattr("humansupport.sync.sync_helpdesk", fake_sync)
     monkeypatch.setattr(cli, "_progress_enabled", lambda as_json: False)
@@ -301,7 +301,7 @@ def test_fake_connection_holds_every_setting_the_adapter_needs() -> None:
 
 
 def test_fake_serve_rejects_a_port_out_of_range_before_serving(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["fake", "serve", "acmedesk", "--port", "70000", "--json"])
     assert result.exit_code == ExitCode.USAGE
     assert "--port" in json.loads(result.stdout)["error"]["message"] and "serving" not in result.output
@@ -310,7 +310,7 @@ def test_fake_serve_rejects_a_port_out_of_range_before_serving(plugin_registry: 
 def test_fake_serve_on_a_busy_port_is_a_clear_config_error(plugin_registry: PluginRegistry) -> None:
     import socket
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -325,7 +325,7 @@ def test_fake_serve_on_a_busy_port_is_a_clear_config_error(plugin_registry: Plug
 
 
 def test_fake_serve_of_an_unknown_vendor_suggests_the_close_one(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["fake", "serve", "acmedsk", "--json"])
     assert result.exit_code == ExitCode.CONFIG
     assert "did you mean 'acmedesk'?" in json.loads(result.stdout)["error"]["message"]
@@ -336,7 +336,7 @@ def test_webhooks_serve_on_a_busy_port_is_a_clear_config_error(
 ) -> None:
     import socket
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_WEBHOOK_SECRET", "whsec-test")
     with socket.socket() as busy:
@@ -359,7 +359,7 @@ def test_webhooks_serve_on_a_busy_port_is_a_clear_config_error(
 def test_rebalance_apply_resume_alone_with_nothing_unfinished_says_so(
     plugin_registry: PluginRegistry, other_account_store: str
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["rebalance", "apply", "--resume", "--store", other_account_store, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["run_id"] is None

@@ -14,7 +14,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
@@ -23,7 +25,6 @@ from humansupport.plugins import reset_registry
 from humansupport.store import Store
 from humansupport.testing import generate_history
 
-from .acmedesk import AcmeAdapter, AcmePlugin, AcmeSettings, FakeAcme
 from .webhooks.support import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,8 @@ STALLING_SYNC = textwrap.dedent(
     import humansupport.cli as cli
     from humansupport.plugins import get_registry
     from humansupport.testing import generate_history
-    from tests.acmedesk import AcmeAdapter, AcmePlugin, AcmeSettings, FakeAcme
+    import humansupport_acmedesk
+    from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 
     marker, store = Path(sys.argv[1]), sys.argv[2]
     inner = FakeAcme(history=generate_history(**{history!r})).transport()
@@ -61,7 +63,7 @@ STALLING_SYNC = textwrap.dedent(
             return await inner.handle_async_request(request)
 
 
-    get_registry().register(AcmePlugin, name="acmedesk")
+    get_registry().register(humansupport_acmedesk, name="acmedesk")
     cli.build_adapter = lambda vendor, **kw: AcmeAdapter.from_settings(
         AcmeSettings(api_token=FakeAcme.token), transport=Stall()
     )
@@ -137,7 +139,7 @@ def test_a_signal_mid_sync_exits_with_its_code_and_json_and_the_next_run_resumes
     assert "customers" in cursors and "conversations" not in cursors  # an unfinished stream keeps no cursor
     assert written["conversations"] == 100 and written["messages"] > 0  # the finished batch stayed
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     resumed = _sync_in_process(monkeypatch, str(store))
     assert resumed.exit_code == 0, resumed.output
     reference = tmp_path / "reference.db"

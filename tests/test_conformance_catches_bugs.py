@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport import (
@@ -26,8 +27,6 @@ from humansupport import (
 from humansupport.helpdesk import AsyncHelpdesk as AsyncHelpdeskBase
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 from humansupport.text import html_to_text
-
-from .acmedesk import AcmeAdapter, FakeAcme
 
 
 class _Kit(AdapterConformance):
@@ -87,7 +86,7 @@ class ListsNoAgents(AcmeAdapter):
 
 class KeepsHtml(AcmeAdapter):
     async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
-        async for item in self._list("/api/saved_replies"):
+        async for item in self.pages("/api/saved_replies"):
             yield SavedReply(id=item["id"], vendor=self.vendor, title=item["title"], body=item["body_html"])
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import humansupport_acmedesk
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import ExitCode, app
 from humansupport.testing import SAMPLE_SAVED_REPLIES
 
-from .acmedesk import AcmePlugin
 from .test_replies_every_vendor import RULE_FOR
 
 runner = CliRunner()
 
 
 def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["demo", "--json", "--customers", "40"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -47,7 +47,7 @@ def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry)
 
 
 def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["demo", "--customers", "20"])
     assert result.exit_code == 0, result.output
     assert "before / after routing" in result.stdout and "a few routing decisions" in result.stdout
@@ -57,7 +57,7 @@ def test_demo_prints_tables_for_people(plugin_registry: PluginRegistry) -> None:
 
 
 def test_demo_unknown_vendor_is_a_config_error(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     result = runner.invoke(app, ["demo", "--vendor", "nosuchdesk"])
     assert result.exit_code == ExitCode.CONFIG and "acmedesk" in result.output
 

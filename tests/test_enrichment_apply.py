@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
@@ -25,8 +26,6 @@ from humansupport.enrichment.writeback import (
 from humansupport.errors import ConfigError
 from humansupport.models import ProfilePatch
 from humansupport.testing import FakeBadRequest, FakeClock, generate_history, route
-
-from .acmedesk import AcmeAdapter, FakeAcme
 
 SETTINGS = EnrichmentSettings(
     allowed_fields=frozenset({"conversation_count", "preferred_agent", "first_contact", "details.plan"}),

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
@@ -17,8 +19,6 @@ from humansupport.models import Customer
 from humansupport.store import Store
 from humansupport.testing import FakeClock
 from humansupport.testing.synthetic import HistoryConfig, generate_history
-
-from .acmedesk import AcmeAdapter, AcmePlugin, AcmeSettings, FakeAcme
 
 runner = CliRunner()
 
@@ -61,7 +61,7 @@ def env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_pa
 def _make_env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: str) -> Env:
     import humansupport.cli as cli
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     history = generate_history(HistoryConfig(customers=20, agents=5, groups=2, seed=11))
     clock = FakeClock(start=history.config.end)
     fake = FakeAcme(history=history, clock=clock)

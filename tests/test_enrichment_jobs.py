@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, ClassVar
 
+from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
@@ -15,8 +16,6 @@ from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, 
 from humansupport.enrichment.writeback import WriteRecord
 from humansupport.models import Customer
 from humansupport.testing import FakeClock, generate_history
-
-from .acmedesk import AcmeAdapter, FakeAcme
 
 HISTORY = generate_history(customers=15, agents=4, groups=2, seed=8)
 HISTORIES = history_from_synthetic(HISTORY)

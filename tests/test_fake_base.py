@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from humansupport_acmedesk import FakeAcme
 
 from humansupport.testing import FakeClock, generate_history
 from humansupport.testing.fake import NOISE_KEY
-
-from .acmedesk import FakeAcme
 
 AUTH = {"Authorization": f"Bearer {FakeAcme.token}"}
 

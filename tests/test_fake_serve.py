@@ -8,15 +8,15 @@ import threading
 import time
 from collections.abc import Iterator
 
+import humansupport_acmedesk
 import pytest
 import uvicorn
+from humansupport_acmedesk import FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import app
 from humansupport.testing import generate_history
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 
 def _free_port() -> int:
@@ -48,7 +48,7 @@ def test_check_against_the_fake_served_over_http(
     plugin_registry: PluginRegistry, served_fake: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake, port = served_fake
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     result = CliRunner().invoke(app, ["check", "acmedesk", "--base-url", f"http://127.0.0.1:{port}", "--json"])
     assert result.exit_code == 0, result.output
@@ -62,7 +62,7 @@ def test_wrong_token_over_http_exits_with_auth_code(
     plugin_registry: PluginRegistry, served_fake: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, port = served_fake
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", "sekret-wrong")
     result = CliRunner().invoke(app, ["check", "acmedesk", "--base-url", f"http://127.0.0.1:{port}"])
     assert result.exit_code == 4

@@ -6,13 +6,13 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import FakeAcme
 
 import humansupport as hs
 from humansupport import ConfigError, HumansupportError, PluginRegistry
 from humansupport.testing import FakeClock, generate_history
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def fake() -> FakeAcme:
 
 @pytest.fixture
 def registry(plugin_registry: PluginRegistry) -> PluginRegistry:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     return plugin_registry
 
 

@@ -6,16 +6,16 @@ import types
 from importlib import metadata
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import AcmeAdapter, FakeAcme
 
 from humansupport import AsyncHelpdesk, ConfigError, PluginError, PluginRegistry, hookimpl
 from humansupport.plugins import CONTRACT_VERSION, check_contract, new_plugin_manager
 
-from .acmedesk import AcmeAdapter, AcmePlugin, FakeAcme
-
 
 def test_registered_plugin_provides_its_vendor(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk", version="1.2.3")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk", version="1.2.3")
     assert plugin_registry.helpdesks() == {"acmedesk": AcmeAdapter}
     assert plugin_registry.fakes() == {"acmedesk": FakeAcme}
     [row] = plugin_registry.plugins()
@@ -32,7 +32,7 @@ def test_registered_plugin_provides_its_vendor(plugin_registry: PluginRegistry) 
 
 
 def test_unknown_vendor_lists_what_is_installed(plugin_registry: PluginRegistry) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     with pytest.raises(ConfigError, match=r"no helpdesk plugin for 'zendesk' \(installed: acmedesk\)"):
         plugin_registry.helpdesk("zendesk")
 
@@ -47,7 +47,7 @@ def test_two_plugins_claiming_one_vendor_is_an_error(plugin_registry: PluginRegi
         def register_helpdesks() -> list[type[AsyncHelpdesk]]:
             return [Other]
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     plugin_registry.register(OtherPlugin, name="other")
     with pytest.raises(PluginError, match="provided by both"):
         plugin_registry.helpdesks()

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +30,6 @@ from humansupport.routing.rebalance_apply import (
 from humansupport.store import Store
 from humansupport.testing import FakeClock, FakeHelpdesk
 from humansupport.testing.synthetic import HistoryConfig, SyntheticHistory, generate_history
-
-from .acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 
 ACCOUNT = "acmedesk"
 _HISTORY: dict[int, SyntheticHistory] = {}

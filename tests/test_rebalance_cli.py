@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
@@ -18,8 +20,6 @@ from humansupport.routing.rebalance_apply import rebalance_lock
 from humansupport.store import Store
 from humansupport.testing import FakeClock
 from humansupport.testing.synthetic import HistoryConfig, generate_history
-
-from .acmedesk import AcmeAdapter, AcmePlugin, AcmeSettings, FakeAcme
 
 runner = CliRunner()
 
@@ -40,7 +40,7 @@ class Env:
 def env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Env:
     import humansupport.cli as cli
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     history = generate_history(HistoryConfig(customers=40, agents=6, groups=2, seed=5))
     clock = FakeClock(start=history.config.end)
     fake = FakeAcme(history=history, clock=clock)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings
 from typer.testing import CliRunner
 
 from humansupport import AsyncHelpdesk, Capabilities, PluginError, PluginRegistry, SavedReply, hookimpl
@@ -16,8 +17,6 @@ from humansupport.cli import ExitCode, app
 from humansupport.extensions import ReplyRule
 from humansupport.insights.replies import Linter, Phrase, PhraseRule, RuleMatch, RuleOptions, phrase_pattern
 from humansupport.insights.reply_text import ReplyText
-
-from .acmedesk import AcmeAdapter, AcmeSettings
 
 runner = CliRunner()
 

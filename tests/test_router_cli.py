@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import humansupport_acmedesk
 import pytest
 import sqlalchemy as sa
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import ExitCode, app
 from humansupport.testing import FakeClock
 from humansupport.testing.synthetic import HistoryConfig, generate_history
-
-from .acmedesk import AcmeAdapter, AcmePlugin, AcmeSettings, FakeAcme
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ class Env:
 def env(plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Env:
     import humansupport.cli as cli
 
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     history = generate_history(HistoryConfig(customers=25, agents=6, groups=2, seed=5))
     clock = FakeClock(start=history.config.end)
     fake = FakeAcme(history=history, clock=clock)

@@ -77,7 +77,11 @@ def test_a_data_file_beside_the_repository_cannot_be_opened() -> None:
     assert (ROOT / "pyproject.toml").read_text()  # inside: fine
 
 
-@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)
+#: the example plugin's API description (tests/openapi.yaml) is the project's own, not copied vendor material
+VENDOR_PLUGINS = [p for p in PLUGINS if p.name != "humansupport-acmedesk"]
+
+
+@pytest.mark.parametrize("plugin", VENDOR_PLUGINS, ids=lambda p: p.name)
 def test_vendor_material_is_in_the_plugin_with_license_and_sources(plugin: Path) -> None:
     """Each plugin's tests/specs holds its LICENSE, a SOURCES.md naming origin and commit, and a sha256 per file."""
     specs = plugin / "tests" / "specs"

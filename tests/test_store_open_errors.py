@@ -6,15 +6,15 @@ import json
 import os
 from pathlib import Path
 
+import humansupport_acmedesk
 import pytest
+from humansupport_acmedesk import FakeAcme
 from typer.testing import CliRunner
 
 from humansupport.cli import ExitCode, app
 from humansupport.errors import ConfigError
 from humansupport.plugins import PluginRegistry
 from humansupport.store import Store
-
-from .acmedesk import AcmePlugin, FakeAcme
 
 
 def test_a_parent_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_an_unwritable_store_says_which_file_or_folder(tmp_path: Path, monkeypat
 def test_sync_with_an_unusable_store_path_exits_3_with_a_json_error(
     tmp_path: Path, plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plugin_registry.register(AcmePlugin, name="acmedesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     blocker = tmp_path / "file"
     blocker.write_text("x")

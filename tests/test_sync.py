@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,8 +20,6 @@ from humansupport.store import Store
 from humansupport.sync import sync_helpdesk
 from humansupport.testing import FakeClock, route
 from humansupport.testing.synthetic import HistoryConfig, SyntheticHistory, generate_history
-
-from .acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
 
 
 class IncrementalAcme(FakeAcme):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport import Capabilities, Message
@@ -18,8 +19,6 @@ from humansupport.store import Store
 from humansupport.sync import sync_helpdesk
 from humansupport.testing import FakeClock, route
 from humansupport.testing.synthetic import HistoryConfig, generate_history
-
-from .acmedesk import AcmeAdapter, FakeAcme
 
 
 class BulkAcme(FakeAcme):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from humansupport_acmedesk import AcmeAdapter
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -19,8 +20,6 @@ from humansupport.errors import ConfigError
 from humansupport.helpdesk import AsyncHelpdesk
 from humansupport.models import WebhookEventType, WebhookSubscription
 from humansupport.webhooks import parse_account_spec
-
-from .acmedesk import AcmeAdapter
 
 
 class HookedAcme(AcmeAdapter):

@@ -213,12 +213,15 @@ class AsyncHelpdesk(ABC):
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
         """Assigns and returns the conversation as the helpdesk now has it.
 
         With `expected_updated_at`/`expected_version`, a conversation changed since it was read raises
         `ConflictError` and is left untouched: by the vendor's optimistic concurrency where it has one,
-        else by a re-read right before the write (docs/plugins.md states the race window).
+        else by a re-read right before the write (docs/plugins.md states the race window). With
+        `expected_assignee_id` (`UNASSIGNED` for "nobody"), a conversation now assigned to someone else raises
+        `ConflictError` too. `humansupport.vendor.stale_reason` holds the one semantics of all three.
         """
 
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
@@ -232,6 +235,9 @@ class AsyncHelpdesk(ABC):
         return list(await asyncio.gather(*(one(a) for a in assignments)))
 
     async def _assign_one(self, item: Assignment) -> AssignmentResult:
+        extra: dict[str, Any] = {}
+        if item.expected_assignee_id is not None and _takes_expected_assignee(type(self)):
+            extra["expected_assignee_id"] = item.expected_assignee_id
         try:
             conv = await self.assign(
                 item.conversation_id,
@@ -239,6 +245,7 @@ class AsyncHelpdesk(ABC):
                 group_id=item.group_id,
                 expected_updated_at=item.expected_updated_at,
                 expected_version=item.expected_version,
+                **extra,
             )
         except HelpdeskError as exc:
             outcome = next((o for cls, o in _OUTCOME_FOR.items() if isinstance(exc, cls)), AssignmentOutcome.FAILED)
@@ -342,6 +349,20 @@ _OUTCOME_FOR: Final[Mapping[type[HelpdeskError], AssignmentOutcome]] = {
     ConflictError: AssignmentOutcome.CONFLICT,
     NotFoundError: AssignmentOutcome.NOT_FOUND,
 }
+
+
+def _takes_expected_assignee(cls: type[AsyncHelpdesk]) -> bool:
+    """Whether this adapter's `assign` takes `expected_assignee_id` (adapters written before it was added do not;
+    they keep working, without that check)."""
+    found = _EXPECTED_ASSIGNEE.get(cls)
+    if found is None:
+        params = inspect.signature(cls.assign).parameters
+        found = "expected_assignee_id" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        _EXPECTED_ASSIGNEE[cls] = found
+    return found
+
+
+_EXPECTED_ASSIGNEE: dict[type[AsyncHelpdesk], bool] = {}
 
 
 async def _empty() -> AsyncIterator[Any]:
@@ -479,7 +500,9 @@ class Helpdesk:
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
+        extra = {} if expected_assignee_id is None else {"expected_assignee_id": expected_assignee_id}
         return self._run(
             self._adapter.assign(
                 conversation_id,
@@ -487,6 +510,7 @@ class Helpdesk:
                 group_id=group_id,
                 expected_updated_at=expected_updated_at,
                 expected_version=expected_version,
+                **extra,
             )
         )
 

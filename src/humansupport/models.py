@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
@@ -34,6 +34,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookEventType",
     "WebhookSubscription",
+    "UNASSIGNED",
     "to_utc",
 ]
 
@@ -301,8 +302,13 @@ class SatisfactionRating(_VendorRecord):
     created_at: OptionalUtcTime = None
 
 
+#: the `expected_assignee_id` meaning "planned while nobody was assigned": a conversation someone took since then
+#: is a conflict. (None means "not checked".) Not a valid id at any supported vendor.
+UNASSIGNED: Final = "(unassigned)"
+
+
 class Assignment(_Model):
-    """One requested move; `expected_updated_at`/`expected_version` guard against clobbering a human."""
+    """One requested move; the `expected_*` fields guard against clobbering a human (`AsyncHelpdesk.assign`)."""
 
     conversation_id: Id
     agent_id: OptionalId = None

@@ -16,6 +16,7 @@ from .synthetic import (
 
 __all__ = [
     "AdapterConformance",
+    "ContractTransport",
     "FakeBadRequest",
     "FakeClock",
     "FakeHelpdesk",
@@ -29,6 +30,7 @@ __all__ = [
     "SAMPLE_SAVED_REPLIES",
     "SampleSavedReply",
     "SyntheticHistory",
+    "Undescribed",
     "generate_history",
     "iter_history_conversations",
     "route",
@@ -36,6 +38,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .conformance import AdapterConformance, KitConfig
+    from .contract import ContractTransport, Undescribed
 
 
 def __getattr__(name: str) -> object:
@@ -44,4 +47,9 @@ def __getattr__(name: str) -> object:
         from . import conformance
 
         return getattr(conformance, name)
+    if name in ("ContractTransport", "Undescribed"):
+        # needs the `testing` extra (openapi-core): loaded only when a contract test asks for it
+        from . import contract
+
+        return getattr(contract, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -562,6 +562,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
         ticket_id = _numeric_id(conversation_id, "ticket")
         body = self._assignment_body(agent_id, group_id)

@@ -386,6 +386,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
         """PATCH /v2/conversations/{id} `replace /assignTo` (204), guarded by a re-read right before it.
 

@@ -672,6 +672,7 @@ class IntercomAdapter(AsyncHelpdesk):
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
         """`POST /conversations/{id}/parts` with `message_type: assignment` (team first, then admin).
 

@@ -692,6 +692,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         group_id: str | None = None,
         expected_updated_at: datetime | None = None,
         expected_version: str | None = None,
+        expected_assignee_id: str | None = None,
     ) -> Conversation:
         """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`."""
         tid = _int_id(conversation_id, "ticket id")
