@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +15,11 @@ from pydantic import SecretStr
 from humansupport import (
     Agent,
     Capabilities,
+    CheckReport,
     Conversation,
     ConversationStatus,
     Customer,
+    HumansupportError,
     Message,
     ProfilePatch,
     SavedReply,
@@ -24,6 +27,7 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
+from humansupport.enrichment.writeback import FieldSpec
 from humansupport.helpdesk import AsyncHelpdesk as AsyncHelpdeskBase
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 from humansupport.text import html_to_text
@@ -173,6 +177,48 @@ class DeclaresACostlyBulkListing(HidesItsBulkListing):
     capabilities = AcmeAdapter.capabilities.model_copy(update={"embedded_messages": True})
 
 
+class ReturnsTheOldProfile(AcmeAdapter):
+    """Writes, but answers with the customer as it was: the store keeps a stale copy, so enrich writes again."""
+
+    async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
+        before = await self.get_customer(customer_id)
+        await super().update_customer(customer_id, patch)
+        return before
+
+
+class CreatesFieldsEveryTime(AcmeAdapter):
+    async def ensure_profile_fields(self, specs: Sequence[FieldSpec]) -> list[str]:
+        await super().ensure_profile_fields(specs)
+        return [spec.name for spec in specs]
+
+
+class KeepsTheFirstLineOnly(AcmeAdapter):
+    async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
+        async for reply in super().iter_saved_replies():
+            yield reply.model_copy(update={"body": reply.body.splitlines()[0]})
+
+
+class LosesTheCustomer(AcmeAdapter):
+    async def iter_conversations(
+        self, *, updated_since: datetime | None = None, status: Sequence[ConversationStatus] | None = None
+    ) -> AsyncIterator[Conversation]:
+        async for conv in super().iter_conversations(updated_since=updated_since, status=status):
+            yield conv.model_copy(update={"customer_id": None})
+
+
+class DropsCustomFields(AcmeAdapter):
+    async def iter_conversations(
+        self, *, updated_since: datetime | None = None, status: Sequence[ConversationStatus] | None = None
+    ) -> AsyncIterator[Conversation]:
+        async for conv in super().iter_conversations(updated_since=updated_since, status=status):
+            yield conv.model_copy(update={"custom_fields": {}})
+
+
+class ChecksNothing(AcmeAdapter):
+    async def check(self) -> CheckReport:
+        return CheckReport(vendor=self.vendor, ok=False, details={"error": "never asked the helpdesk"})
+
+
 @pytest.mark.parametrize(
     ("adapter_cls", "check"),
     [
@@ -195,12 +241,22 @@ class DeclaresACostlyBulkListing(HidesItsBulkListing):
         (EchoesTheSecret, "test_webhook_registration_unsupported_gives_steps"),
         (HidesItsBulkListing, "test_bulk_message_forms"),
         (DeclaresACostlyBulkListing, "test_bulk_message_forms"),
+        (ReturnsTheOldProfile, "test_enrich_writes_once_then_nothing"),
+        (CreatesFieldsEveryTime, "test_field_setup_creates_once_or_says_how"),
+        (KeepsTheFirstLineOnly, "test_reply_check_on_saved_replies"),
+        (LosesTheCustomer, "test_digest_and_avoidable_on_a_synced_fake"),
+        (DropsCustomFields, "test_custom_field_themes"),
+        (ChecksNothing, "test_cli_commands_on_the_fake"),
     ],
 )
-def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: str) -> None:
+def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: str, tmp_path: Path) -> None:
     kit = type("BrokenKit", (_Kit,), {"adapter_cls": adapter_cls})()
-    with pytest.raises((AssertionError, pytest.fail.Exception)):
-        getattr(kit, check)()
+    failures = (AssertionError, pytest.fail.Exception, HumansupportError)  # an error naming the fault fails too
+    method = getattr(kit, check)
+    args = (tmp_path,) if check == "test_cli_commands_on_the_fake" else ()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        with pytest.raises(failures):
+            method(monkeypatch, *args) if args else method()
 
 
 def test_the_kit_passes_the_correct_adapter() -> None:
@@ -211,6 +267,11 @@ def test_the_kit_passes_the_correct_adapter() -> None:
         "test_401_is_auth_error",
         "test_saved_replies_plain_text",
         "test_webhook_registration_idempotent",
+        "test_enrich_writes_once_then_nothing",
+        "test_field_setup_creates_once_or_says_how",
+        "test_reply_check_on_saved_replies",
+        "test_digest_and_avoidable_on_a_synced_fake",
+        "test_custom_field_themes",
     ):
         getattr(kit, name)()
 

@@ -42,6 +42,7 @@ from ..models import Assignment as AssignmentModel
 from ..text import looks_like_html
 from .clock import FakeClock
 from .fake import NOISE_KEY, FakeHelpdesk
+from .feature_checks import FeatureChecks
 from .saved_replies import SAMPLE_SAVED_REPLIES
 from .synthetic import HistoryConfig, SyntheticHistory, generate_history
 
@@ -82,7 +83,7 @@ def _history(config: HistoryConfig) -> SyntheticHistory:
     return generate_history(config)
 
 
-class AdapterConformance:
+class AdapterConformance(FeatureChecks):
     """Subclass as `Test<Vendor>Conformance`, set `config`, implement `make_fake` and `make_adapter`."""
 
     config: ClassVar[KitConfig] = KitConfig()

@@ -164,6 +164,19 @@ class FakeHelpdesk:
         self.conversations[conversation_id] = bumped
         return bumped
 
+    def is_write(self, request: RecordedRequest) -> bool:
+        """Whether a recorded request changed the helpdesk (a token exchange is a POST that changes nothing)."""
+        return request.method in {"POST", "PUT", "PATCH", "DELETE"}
+
+    def write_count(self) -> int:
+        """Requests so far that changed the helpdesk: what a dry run must leave unchanged."""
+        return sum(1 for r in self.requests if self.is_write(r))
+
+    def custom_field_key(self, name: str) -> str:
+        """The key under which the adapter reports the history's conversation custom field `name` (the vendor's
+        field id or label where the vendor keys fields that way)."""
+        return name
+
     def revoke_credentials(self) -> None:
         """Every later request gets the vendor's 401."""
         self.credentials_revoked = True

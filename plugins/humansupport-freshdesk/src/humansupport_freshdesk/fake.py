@@ -34,7 +34,7 @@ from humansupport.models import (
     RatingScore,
     to_utc,
 )
-from humansupport.testing import FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.testing import PRODUCT_AREA_FIELD, FakeClock, FakeHelpdesk, SyntheticHistory, route
 
 from .mapping import fd_time, html_to_text, status_to_freshdesk, text_to_html
 from .webhooks import DEFAULT_SECRET_HEADER
@@ -149,6 +149,9 @@ class FakeFreshdesk(FakeHelpdesk):
     api_key: ClassVar[str] = "fd-fake-key-not-a-secret"
     domain: ClassVar[str] = "humansupport-fake"
     default_page_size: ClassVar[int] = _MAX_PER_PAGE
+
+    def custom_field_key(self, name: str) -> str:
+        return FRESHDESK_PRODUCT_AREA_FIELD if name == PRODUCT_AREA_FIELD else name
 
     def __init__(
         self,

@@ -31,7 +31,15 @@ from humansupport.models import (
     Message,
     to_utc,
 )
-from humansupport.testing import PRODUCT_AREA_FIELD, PRODUCT_AREAS, FakeBadRequest, FakeClock, FakeHelpdesk, route
+from humansupport.testing import (
+    PRODUCT_AREA_FIELD,
+    PRODUCT_AREAS,
+    FakeBadRequest,
+    FakeClock,
+    FakeHelpdesk,
+    RecordedRequest,
+    route,
+)
 from humansupport.testing.synthetic import SyntheticHistory
 from humansupport.text import html_to_text
 
@@ -136,6 +144,12 @@ class FakeHelpScout(FakeHelpdesk):
     app_id: ClassVar[str] = "fake-helpscout-app-id"
     app_secret: ClassVar[str] = "fake-helpscout-app-secret"  # noqa: S105 - an obviously fake value
     token_lifetime: ClassVar[int] = 172_800  # 48 h, as observed (vendor notes §1)
+
+    def is_write(self, request: RecordedRequest) -> bool:
+        return request.path != TOKEN_PATH and super().is_write(request)
+
+    def custom_field_key(self, name: str) -> str:
+        return HELPSCOUT_PRODUCT_AREA_NAME if name == PRODUCT_AREA_FIELD else name
 
     def __init__(
         self,

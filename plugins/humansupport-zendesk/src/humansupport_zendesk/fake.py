@@ -136,6 +136,9 @@ class FakeZendesk(FakeHelpdesk):
     oauth_token: ClassVar[str] = "fake-zendesk-oauth-token"  # noqa: S105
     plan_limit: ClassVar[int] = 700
 
+    def custom_field_key(self, name: str) -> str:
+        return str(ZENDESK_PRODUCT_AREA_FIELD) if name == PRODUCT_AREA_FIELD else name
+
     def __init__(
         self,
         *,
