@@ -16,6 +16,7 @@ from humansupport import (
     Agent,
     Capabilities,
     CheckReport,
+    ConflictError,
     Conversation,
     ConversationStatus,
     Customer,
@@ -219,6 +220,24 @@ class ChecksNothing(AcmeAdapter):
         return CheckReport(vendor=self.vendor, ok=False, details={"error": "never asked the helpdesk"})
 
 
+class IgnoresExpectedAssignee(AcmeAdapter):
+    async def assign(self, conversation_id: str, agent_id: str | None, **kw: Any) -> Conversation:
+        return await super().assign(conversation_id, agent_id, **{**kw, "expected_assignee_id": None})
+
+
+class ComparesStampsExactly(AcmeAdapter):
+    """Its own guard: any difference from the expected stamp is a change, sub-second digits included."""
+
+    async def assign(self, conversation_id: str, agent_id: str | None, **kw: Any) -> Conversation:
+        expected = kw.get("expected_updated_at")
+        current = await self.get_conversation(conversation_id)
+        if expected is not None and current.updated_at != expected:
+            raise ConflictError(
+                "changed", vendor=self.vendor, method="PUT", path=f"/api/conversations/{conversation_id}"
+            )
+        return await super().assign(conversation_id, agent_id, group_id=kw.get("group_id"))
+
+
 @pytest.mark.parametrize(
     ("adapter_cls", "check"),
     [
@@ -247,6 +266,9 @@ class ChecksNothing(AcmeAdapter):
         (LosesTheCustomer, "test_digest_and_avoidable_on_a_synced_fake"),
         (DropsCustomFields, "test_custom_field_themes"),
         (ChecksNothing, "test_cli_commands_on_the_fake"),
+        (IgnoresExpectedAssignee, "test_assign_honours_expected_assignee"),
+        (IgnoresExpectedAssignee, "test_assign_many_honours_expected_assignee"),
+        (ComparesStampsExactly, "test_stale_guard_coarser_precision"),
     ],
 )
 def test_the_kit_fails_a_broken_adapter(adapter_cls: type[AcmeAdapter], check: str, tmp_path: Path) -> None:
@@ -272,6 +294,9 @@ def test_the_kit_passes_the_correct_adapter() -> None:
         "test_reply_check_on_saved_replies",
         "test_digest_and_avoidable_on_a_synced_fake",
         "test_custom_field_themes",
+        "test_assign_honours_expected_assignee",
+        "test_assign_many_honours_expected_assignee",
+        "test_stale_guard_coarser_precision",
     ):
         getattr(kit, name)()
 

@@ -1,5 +1,5 @@
 """Themes from conversation custom fields: the rule, the store column and its migration, and the CLI option.
-Each vendor's mapping is tested in its plugin; fake -> sync -> digest by field is the kit's custom-field check.
+Each vendor's mapping is tested in its plugin; fake -> sync -> digest by field is the kit's custom-field check."""
 
 from __future__ import annotations
 

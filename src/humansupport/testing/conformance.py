@@ -31,6 +31,7 @@ import pytest
 from ..errors import AuthenticationError, ConflictError, NotFoundError, UnsupportedOperationError
 from ..helpdesk import AsyncHelpdesk
 from ..models import (
+    UNASSIGNED,
     Agent,
     AssignmentOutcome,
     AuthorRole,
@@ -287,6 +288,99 @@ class AdapterConformance(FeatureChecks):
             for conv in candidates[1:]:
                 assert results[conv.id].ok, results[conv.id].message
                 assert (await adapter.get_conversation(conv.id)).assignee_id == agent.id
+
+        self.run(scenario)
+
+    def _assigned_conversation_and_others(self, fake: FakeHelpdesk) -> tuple[Conversation, Agent, Agent]:
+        """An open conversation with an assignee, and two other active agents who may take it."""
+        active = [a for a in fake.agents.values() if a.active]
+        for conv in sorted(fake.conversations.values(), key=lambda c: c.id):
+            if not conv.status.is_open or conv.assignee_id is None:
+                continue
+            others = [
+                a
+                for a in active
+                if a.id != conv.assignee_id
+                and (conv.group_id is None or not a.group_ids or conv.group_id in a.group_ids)
+            ]
+            if len(others) >= 2:
+                return conv, others[0], others[1]
+        raise AssertionError("the fake holds no assigned open conversation with two other eligible agents")
+
+    def test_assign_honours_expected_assignee(self) -> None:
+        """`expected_assignee_id`: a conversation a human reassigned since planning is not taken back, whatever
+        the timestamps say; the expected assignee (or `UNASSIGNED` for nobody) lets the write through."""
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, clock: FakeClock) -> None:
+            conv, ours, human = self._assigned_conversation_and_others(fake)
+            planned_with = conv.assignee_id
+            clock.advance(5)
+            fake.touch_conversation(conv.id, assignee_id=human.id)  # a person reassigned it meanwhile
+            with pytest.raises(ConflictError):
+                await adapter.assign(conv.id, ours.id, expected_assignee_id=planned_with)
+            assert fake.conversations[conv.id].assignee_id == human.id, "a human's reassignment was overwritten"
+            with pytest.raises(ConflictError):
+                await adapter.assign(conv.id, ours.id, expected_assignee_id=UNASSIGNED)
+            assert fake.conversations[conv.id].assignee_id == human.id
+            done = await adapter.assign(conv.id, ours.id, expected_assignee_id=human.id)
+            assert done.assignee_id == ours.id
+            assert (await adapter.get_conversation(conv.id)).assignee_id == ours.id
+
+        self.run(scenario)
+
+    def test_assign_many_honours_expected_assignee(self) -> None:
+        """`assign_many` honours `Assignment.expected_assignee_id` per item (bulk endpoints included): the one a
+        human reassigned is a CONFLICT, the others apply."""
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, clock: FakeClock) -> None:
+            conv, ours, human = self._assigned_conversation_and_others(fake)
+            planned_with = conv.assignee_id
+            other = next(
+                c
+                for c in sorted(fake.conversations.values(), key=lambda c: c.id)
+                if c.status.is_open and c.id != conv.id and c.assignee_id not in (None, ours.id)
+            )
+            clock.advance(5)
+            fake.touch_conversation(conv.id, assignee_id=human.id)
+            batch = [
+                AssignmentModel(conversation_id=conv.id, agent_id=ours.id, expected_assignee_id=planned_with),
+                AssignmentModel(conversation_id=other.id, agent_id=ours.id, expected_assignee_id=other.assignee_id),
+            ]
+            results = {r.conversation_id: r for r in await adapter.assign_many(batch)}
+            assert results[conv.id].outcome is AssignmentOutcome.CONFLICT, results[conv.id]
+            assert fake.conversations[conv.id].assignee_id == human.id, "assign_many overwrote a human's change"
+            assert results[other.id].ok, results[other.id].message
+            assert (await adapter.get_conversation(other.id)).assignee_id == ours.id
+
+        self.run(scenario)
+
+    def test_stale_guard_coarser_precision(self) -> None:
+        """A timestamp is compared at the coarser precision of the two: an expectation kept to the second (as
+        many stores and vendors keep it) is not "changed" by the vendor's sub-second digits."""
+
+        async def scenario(fake: FakeHelpdesk, adapter: AsyncHelpdesk, clock: FakeClock) -> None:
+            conv, agent = self._open_conversation_and_other_agent(fake)
+            clock.advance(3.25)
+            fake.touch_conversation(conv.id)  # a fresh stamp with sub-second digits where the vendor keeps them
+            seen = await adapter.get_conversation(conv.id)
+            assert seen.updated_at is not None, "the adapter maps no updated_at: the guard has nothing to compare"
+            to_the_second = seen.updated_at.replace(microsecond=0)
+            done = await adapter.assign(
+                conv.id, agent.id, expected_updated_at=to_the_second, expected_version=seen.version
+            )
+            assert done.assignee_id == agent.id
+            results = await adapter.assign_many(
+                [
+                    AssignmentModel(
+                        conversation_id=conv.id,
+                        agent_id=None if conv.assignee_id is None else conv.assignee_id,
+                        expected_updated_at=(await adapter.get_conversation(conv.id)).updated_at.replace(  # type: ignore[union-attr]
+                            microsecond=0
+                        ),
+                    )
+                ]
+            )
+            assert results[0].ok, results[0].message
 
         self.run(scenario)
 
