@@ -10,9 +10,7 @@ from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import ExitCode, app
-from humansupport.testing import SAMPLE_SAVED_REPLIES
-
-from .test_replies_every_vendor import RULE_FOR
+from humansupport.testing.saved_replies import ISSUE_RULES, SAMPLE_SAVED_REPLIES
 
 runner = CliRunner()
 
@@ -35,7 +33,7 @@ def test_demo_syncs_routes_and_compares_metrics(plugin_registry: PluginRegistry)
     replies = report["replies"]
     assert replies["replies"] == len(SAMPLE_SAVED_REPLIES)
     assert replies["flagged"] == sum(bool(s.issues) for s in SAMPLE_SAVED_REPLIES)
-    assert set(replies["by_rule"]) == {RULE_FOR[i] for s in SAMPLE_SAVED_REPLIES for i in s.issues}
+    assert set(replies["by_rule"]) == {ISSUE_RULES[i] for s in SAMPLE_SAVED_REPLIES for i in s.issues}
     # it ends with the routing replay: one line, and the HTML report with the trade-off chart
     simulation = report["simulation"]
     assert (

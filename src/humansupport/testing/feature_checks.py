@@ -23,7 +23,7 @@ from ..helpdesk import AsyncHelpdesk
 from ..models import ConversationStatus
 from .clock import FakeClock
 from .fake import FakeHelpdesk
-from .saved_replies import SAMPLE_SAVED_REPLIES
+from .saved_replies import ISSUE_RULES, SAMPLE_SAVED_REPLIES
 from .synthetic import PRODUCT_AREA_FIELD, SyntheticHistory
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ __all__ = ["FeatureChecks"]
 
 T = TypeVar("T")
 
-#: the reply check's rule ids for the problem families `SAMPLE_SAVED_REPLIES` declares
-_RULE_FOR = {"apology": "reflexive-apology", "hedging": "hedging", "false-hope": "false-hope", "blame": "blame"}
 #: the fields enrichment is allowed to write in the checks (every plugin must be able to hold them)
 _ENRICH_FIELDS = frozenset({"conversation_count", "preferred_agent"})
 
@@ -162,7 +160,7 @@ class FeatureChecks:
         assert set(by_title) == {s.title for s in SAMPLE_SAVED_REPLIES}, "a saved reply was lost or added"
         for sample in SAMPLE_SAVED_REPLIES:
             found = {f.rule for f in by_title[sample.title].findings}
-            assert found == {_RULE_FOR[i] for i in sample.issues}, (sample.title, found)
+            assert found == {ISSUE_RULES[i] for i in sample.issues}, (sample.title, found)
 
     # -- insights -------------------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["SAMPLE_SAVED_REPLIES", "SampleSavedReply"]
+__all__ = ["ISSUE_RULES", "SAMPLE_SAVED_REPLIES", "SampleSavedReply"]
+
+#: the reply check's rule id for each problem family a sample declares in `issues`
+ISSUE_RULES = {"apology": "reflexive-apology", "hedging": "hedging", "false-hope": "false-hope", "blame": "blame"}
 
 
 @dataclass(frozen=True, kw_only=True)
