@@ -1758,6 +1758,58 @@ def simulate_command(
     run_command(body, as_json=as_json or fmt == "json")
 
 
+# -- plugin authoring (the template lives in humansupport.scaffold) ----------------------------------------
+
+plugin_app = new_typer(help="Write helpdesk plugins: start one from the example plugin.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new_command(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The vendor name: lowercase letters, digits and _ (e.g. mydesk).")
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The folder to create (default: ./humansupport-NAME); new or empty."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start plugin NAME from the example plugin: its adapter, fake, API description and tests, renamed.
+
+    The new plugin installs and passes the conformance kit before you edit it; docs/plugins.md walks
+    through turning it into your vendor's.
+    """
+    from .scaffold import ScaffoldError, new_plugin
+
+    def body() -> None:
+        try:
+            names, written = new_plugin(name, target=folder)
+        except ScaffoldError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{exc.param}'") from None
+        except OSError as exc:
+            raise HumansupportError(f"could not write the plugin: {exc}") from exc
+        files = sorted(str(p.relative_to(written)) for p in written.rglob("*") if p.is_file())
+        if as_json:
+            emit_json(
+                {
+                    "vendor": names.vendor,
+                    "distribution": names.distribution,
+                    "package": names.package,
+                    "classes": list(names.classes),
+                    "path": str(written),
+                    "files": files,
+                }
+            )
+            return
+        adapter, settings, fake = names.classes
+        typer.echo(f"created {written} ({names.distribution}: {adapter}, {settings}, {fake})")
+        typer.echo(f'next: pip install -e "{written}" "humansupport[testing]" && pytest "{written}"')
+        typer.echo("then make it your vendor's: docs/plugins.md, 'Start a plugin from the template'")
+
+    run_command(body, as_json=as_json)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,7 +1,7 @@
-"""humansupport-acmedesk: the example helpdesk plugin, built only on `humansupport.vendor` (adapter, fake, hooks).
+"""humansupport-acmedesk: the AcmeDesk helpdesk plugin, built only on `humansupport.vendor` (adapter, fake, hooks).
 
-AcmeDesk is imaginary; this package is what `humansupport plugin new NAME` copies to start a new plugin.
-Registered through the entry point `acmedesk` in the group `humansupport`; see docs/plugins.md.
+Registered through the entry point `acmedesk` in the group `humansupport`; humansupport's docs/plugins.md says
+what each hook returns.
 """
 
 from humansupport import AsyncHelpdesk as _AsyncHelpdesk

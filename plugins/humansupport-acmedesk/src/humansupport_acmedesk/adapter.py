@@ -1,8 +1,9 @@
 """The AcmeDesk adapter: every `AsyncHelpdesk` method over AcmeDesk's JSON API, built on `humansupport.vendor`.
 
-AcmeDesk is an imaginary vendor with a plain JSON API: cursor paging (`next_cursor`), bearer auth, optimistic
-concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures. The toolkit's `RestAdapter`
-builds the client from the class attributes below; this module holds only the HTTP calls and the mapping.
+The API is the imaginary one of humansupport's example plugin, a plain JSON API: cursor paging (`next_cursor`),
+bearer auth, optimistic concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures.
+The toolkit's `RestAdapter` builds the client from the class attributes below; this module holds only the HTTP
+calls and the mapping.
 """
 
 from __future__ import annotations
