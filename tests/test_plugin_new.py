@@ -38,21 +38,28 @@ from .wheel_install import ROOT, uv_binary
 EXAMPLE = ROOT / "plugins" / "humansupport-acmedesk"
 TEMPLATE = ROOT / "src" / "humansupport" / "plugin_template"
 #: the files a new plugin gets instead of the example's (they name no repository, no maintainers)
-OWN = {"pyproject.toml", "README.md", "LICENSE"}
+OWN = {"pyproject.toml", "README.md", "LICENSE", ".gitignore"}
 runner = CliRunner()
 
 
+#: the example plugin is beside the core in a checkout, not in the core's sdist
+needs_example = pytest.mark.skipif(not EXAMPLE.is_dir(), reason="plugins/humansupport-acmedesk is not here (an sdist)")
+
+
 def _example_files() -> set[str]:
-    return {
-        str(p.relative_to(EXAMPLE))
-        for p in EXAMPLE.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
-    }
+    """The example plugin's files, without caches and build output."""
+    found = set()
+    for path in EXAMPLE.rglob("*"):
+        parts = path.relative_to(EXAMPLE).parts
+        if path.is_file() and not any(p.startswith((".", "__pycache__")) or p.endswith(".egg-info") for p in parts):
+            found.add("/".join(parts))
+    return found
 
 
 # -- the template is the example plugin ----------------------------------------------------------------------
 
 
+@needs_example
 @pytest.mark.parametrize("path", SHARED_WITH_EXAMPLE)
 def test_the_template_holds_the_example_plugins_files(path: str) -> None:
     copy = TEMPLATE / f"{path}.tmpl"
@@ -62,6 +69,7 @@ def test_the_template_holds_the_example_plugins_files(path: str) -> None:
     )
 
 
+@needs_example
 def test_every_file_of_the_example_is_in_the_template() -> None:
     shipped = set(template_files())
     assert shipped == {*SHARED_WITH_EXAMPLE, *OWN}
@@ -84,6 +92,7 @@ def test_names_derive_from_the_vendor_name() -> None:
 def test_rendering_renames_every_spelling_of_the_example() -> None:
     files = render_plugin(plugin_names("my_desk"), year=2031)
     assert set(files) == {
+        ".gitignore",
         "LICENSE",
         "README.md",
         "pyproject.toml",
@@ -119,6 +128,17 @@ def test_rendering_renames_every_spelling_of_the_example() -> None:
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/humansupport_my_desk"]
     assert "uv" not in pyproject["tool"], "no workspace sources: the plugin builds on its own"
     assert "pip install humansupport-my-desk" in files["README.md"]
+
+
+@pytest.mark.parametrize("name", ["ab", "mydesk", "abcdefghij_klmnopqrs"], ids=["shortest", "usual", "longest"])
+def test_the_generated_plugin_is_lint_clean_under_its_own_settings(tmp_path: Path, name: str) -> None:
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed beside this Python")
+    _, plugin = new_plugin(name, target=tmp_path / "plugin")
+    for args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "--diff", "."]):
+        result = subprocess.run([str(ruff), *args], capture_output=True, text=True, cwd=plugin)
+        assert result.returncode == 0, f"ruff {args[0]} on plugin {name!r}:\n{result.stdout}{result.stderr}"
 
 
 # -- the command ----------------------------------------------------------------------------------------------
@@ -159,7 +179,7 @@ def test_plugin_new_json_and_default_folder(tmp_path: Path, monkeypatch: pytest.
         ("2desk", "is not a vendor name"),
         ("my__desk", "is not a vendor name"),
         ("desk_", "is not a vendor name"),
-        ("x" * 41, "at most 40 characters"),
+        ("x" * 21, "at most 20 characters"),
         ("humansupport-mydesk", "give the vendor name, without the prefix (e.g. 'mydesk'"),
         ("zendesk", "'zendesk' is a first-party plugin (humansupport-zendesk)"),
         ("acmedesk", "'acmedesk' is the example plugin"),

@@ -56,7 +56,7 @@ SHARED_WITH_EXAMPLE: Final = (
 #: written empty (not shipped: a wheel holding two identical files is flagged)
 EMPTY_FILES: Final = ("src/humansupport_acmedesk/py.typed",)
 _NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
-_MAX_NAME = 40
+_MAX_NAME = 20
 _SPELLINGS = re.compile(r"humansupport[-_]acmedesk|acmedesk\.test|ACMEDESK|AcmeDesk|acmedesk|Acme|acme")
 
 
