@@ -89,6 +89,11 @@ def test_names_derive_from_the_vendor_name() -> None:
     assert plugin_names("frontdesk2").classes == ("Frontdesk2Adapter", "Frontdesk2Settings", "FakeFrontdesk2")
 
 
+def test_a_name_holding_the_examples_name_renders_too() -> None:
+    adapter = render_plugin(plugin_names("acme_support"))["src/humansupport_acme_support/adapter.py"]
+    assert "class AcmeSupportAdapter(RestAdapter[AcmeSupportSettings])" in adapter
+
+
 def test_rendering_renames_every_spelling_of_the_example() -> None:
     files = render_plugin(plugin_names("my_desk"), year=2031)
     assert set(files) == {
