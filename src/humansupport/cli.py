@@ -923,12 +923,23 @@ def listen_socket(host: str, port: int) -> Any:
 
 
 def fake_connection(vendor: str, fake_cls: Any, url: str) -> dict[str, Any]:
-    """The settings that point the CLI (environment) and the Python API (keywords) at a served fake."""
-    settings = {"base_url": url, **{k: v for k, v in fake_cls.adapter_settings().items() if k != "base_url"}}
+    """The settings that point the CLI (environment), the Python API (keywords) and the vendor's popular
+    clients at a served fake, and its control endpoints."""
+    from .testing.fake import CONTROL_PATH
+    from .testing.serving import connection_settings
+
+    settings = connection_settings(fake_cls, url)
     env = {f"HUMANSUPPORT_{vendor.upper()}_{key.upper()}": str(value) for key, value in settings.items()}
     keywords = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
     python = f"import humansupport as hs; helpdesk = hs.connect({json.dumps(vendor)}, {keywords})"
-    return {"vendor": vendor, "url": url, "environment": env, "python": python}
+    return {
+        "vendor": vendor,
+        "url": url,
+        "environment": env,
+        "python": python,
+        "clients": fake_cls.client_settings(url),
+        "control": {"state": f"GET {url}{CONTROL_PATH}", "reset": f"POST {url}{CONTROL_PATH}/reset"},
+    }
 
 
 @fake_app.command("serve")
@@ -938,11 +949,16 @@ def fake_serve_command(
     customers: Annotated[int, typer.Option(min=10, max=50000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered with a random 500/502/503.")
+    ] = 0.0,
+    latency: Annotated[float, typer.Option(min=0.0, help="Seconds each request waits before its answer.")] = 0.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Write the start-up info and errors as JSON lines to stdout.")
     ] = False,
 ) -> None:
-    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI and Python at it."""
+    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI, Python and the
+    vendor's popular clients at it. `GET /_fake` shows its state; `POST /_fake/reset` restores the seeded one."""
     import shlex
 
     from .plugins import unknown_vendor_error
@@ -962,6 +978,8 @@ def fake_serve_command(
                 rate_limit_per_minute=rate_limit,
                 clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
             )
+            fake.fail_randomly(fail_rate, seed=seed)
+            fake.served_latency = latency
             info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
             if as_json:
                 emit_json(info, line=True)
@@ -971,6 +989,14 @@ def fake_serve_command(
                     typer.echo(f"export {name}={shlex.quote(value)}")
                 typer.echo(f"# then: humansupport check {vendor}")
                 typer.echo(f"# Python: {info['python']}")
+                for client, hint in info["clients"].items():
+                    for name, value in hint.get("environment", {}).items():
+                        typer.echo(f"export {name}={shlex.quote(str(value))}  # for {client}")
+                    if hint.get("python"):
+                        typer.echo(f"# {client}: {hint['python']}")
+                typer.echo(
+                    f"# state: {info['control']['state']}; reset to the seeded state: {info['control']['reset']}"
+                )
             server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off"))
             server.run(sockets=[sock])
         finally:
