@@ -200,6 +200,15 @@ def step_search_tickets(ctx: Ctx) -> None:
     assert len(dated) == 300, "search pages 1..10 of 30, then stops"
 
 
+def step_search_errors(ctx: Ctx) -> None:
+    with pytest.raises(freshdesk_errors.FreshdeskBadRequest, match="invalid_field"):
+        ctx.api.tickets.filter_tickets("responder_id:1")  # the search field is agent_id
+    with pytest.raises(freshdesk_errors.FreshdeskBadRequest, match="page"):
+        ctx.api.tickets.filter_tickets("status:2", page=11)
+    with pytest.raises(AttributeError, match="512"):  # the client checks the length itself
+        ctx.api.tickets.filter_tickets("status:2 OR " * 60 + "status:3")
+
+
 def step_list_conversations(ctx: Ctx) -> None:
     tid = _open_ticket(ctx)
     comments = ctx.api.comments.list_comments(tid)
@@ -320,6 +329,7 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
     ("update ticket", step_update_ticket),
     ("assign ticket", step_assign),
     ("search tickets", step_search_tickets),
+    ("search errors", step_search_errors),
     ("list conversations", step_list_conversations),
     ("create note", step_create_note),
     ("create reply", step_create_reply),
