@@ -1244,7 +1244,7 @@ def _reply_linter(config: Path | None, disable: list[str], fail_on: str | None) 
     from dataclasses import replace
 
     from .config import load_config_file
-    from .insights.replies import LintConfig, Linter, Severity
+    from .replies.linter import LintConfig, Linter, Severity
 
     rules = get_registry().reply_rules()
     table = load_config_file(config).get("replies") or {}
@@ -1279,9 +1279,9 @@ def replies_lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
-    from .insights.replies import LintReport, Severity
-    from .insights.reply_output import github_annotations, print_report
-    from .insights.reply_sources import lint_files, lint_saved_replies
+    from .replies.linter import LintReport, Severity
+    from .replies.output import github_annotations, print_report
+    from .replies.sources import lint_files, lint_saved_replies
 
     json_out = as_json or output_format is ReplyFormat.JSON
 

@@ -303,8 +303,8 @@ def _top_themes(store: Store, account: str, *, end: datetime, n: int = 5) -> lis
 
 async def _lint_replies(adapter: AsyncHelpdesk) -> dict[str, Any]:
     """`replies lint --vendor` in brief: how many saved replies hedge, apologise by reflex, promise or blame."""
-    from .insights.replies import Linter, LintReport
-    from .insights.reply_sources import lint_saved_replies
+    from .replies.linter import Linter, LintReport
+    from .replies.sources import lint_saved_replies
 
     linter = Linter(rules=get_registry().reply_rules())
     summary = LintReport(replies=[r async for r in lint_saved_replies(adapter, linter)]).summary()

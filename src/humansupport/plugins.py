@@ -51,7 +51,7 @@ TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
 log = logging.getLogger("humansupport.plugins")
 #: the name the core's own enrichers (`EnrichmentPlugin`) are registered under
 ENRICHMENT_PLUGIN_NAME = "humansupport.builtin.enrichment"
-#: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (reply_rules.py says the same)
+#: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (replies/rules.py says the same)
 REPLY_RULES_PLUGIN_NAME = "humansupport.builtin.replies"
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 #: the vendors this project publishes a plugin for (humansupport-<vendor>), for "did you mean" when not installed
@@ -226,7 +226,7 @@ class PluginRegistry:
 
         A class without a valid `id` and `check`, or two classes claiming one id, is a `PluginError`.
         """
-        from .insights.reply_rules import BuiltinReplyRules
+        from .replies.rules import BuiltinReplyRules
 
         if not self.pm.has_plugin(REPLY_RULES_PLUGIN_NAME):
             self.pm.register(BuiltinReplyRules, name=REPLY_RULES_PLUGIN_NAME)
