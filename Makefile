@@ -32,7 +32,7 @@ $(STAMP): uv.lock | $(UV)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(RUN) humansupport demo
+	$(RUN) humansupport demo --vendor zendesk
 
 lint: $(STAMP)
 	$(RUN) ruff check --fix src tests bench plugins conftest.py

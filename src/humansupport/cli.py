@@ -153,7 +153,7 @@ VendorArgument = Annotated[
     str | None,
     typer.Argument(
         metavar="VENDOR|ACCOUNT",
-        help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
+        help="Helpdesk vendor (its single account), or an account named in humansupport.toml.",
         show_default=False,
     ),
 ]
@@ -358,7 +358,9 @@ def check_command(
 
 @app.command("demo")
 def demo_command(
-    vendor: Annotated[str | None, typer.Option(help="Fake helpdesk to run on (default: the first installed).")] = None,
+    vendor: Annotated[
+        str | None, typer.Option(help="Fake helpdesk to run on (default: the first published plugin installed).")
+    ] = None,
     customers: Annotated[int, typer.Option(min=10, max=5000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     as_json: JsonOption = False,
@@ -415,7 +417,7 @@ def _shift(first: str | None, second: str | None, account: str | None) -> tuple[
 
 
 def _command_args(acct: Any) -> str:
-    """How a command names this account: `zd-a`, `zendesk`, or `zendesk --account acme` for a label."""
+    """How a command names this account: `eu-desk`, `VENDOR`, or `VENDOR --account acme` for a label."""
     if acct.named or acct.name == acct.vendor:
         return str(acct.name)
     return f"{acct.vendor} --account {acct.name}"
@@ -965,7 +967,7 @@ def fake_serve_command(
             info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
             if as_json:
                 emit_json(info, line=True)
-            else:  # stdout is a shell script: `humansupport fake serve zendesk > fake.env &` then `. fake.env`
+            else:  # stdout is a shell script: `humansupport fake serve VENDOR > fake.env &` then `. fake.env`
                 typer.echo(f"# fake {vendor} serving on {info['url']} until Ctrl-C; in another shell:")
                 for name, value in info["environment"].items():
                     typer.echo(f"export {name}={shlex.quote(value)}")
@@ -1517,7 +1519,7 @@ LinkTemplateOption = Annotated[
     str | None,
     typer.Option(
         "--link-template",
-        help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
+        help="Link to a conversation, e.g. https://helpdesk.example/tickets/{id} "
         "(default: the plugin's conversation_url when its settings are set, else no links).",
     ),
 ]
@@ -1531,7 +1533,7 @@ FieldOption = Annotated[
     typer.Option(
         "--field",
         metavar="KEY",
-        help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
+        help="Theme from this conversation custom field (the vendor's key, e.g. a field id), first set wins; "
         "repeatable; replaces the fields of the insights table in humansupport.toml.",
     ),
 ]

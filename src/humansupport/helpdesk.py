@@ -173,9 +173,9 @@ class AsyncHelpdesk(ABC):
     ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
         """Conversations updated since a time, each with all its messages in time order, from the listing.
 
-        Only where `capabilities.embedded_messages` is true (Help Scout's `embed=threads`): sync then needs
+        Only where `capabilities.embedded_messages` is true (an `embed=threads` listing): sync then needs
         about one request per page of conversations instead of one per conversation. Where the listing's
-        copy is incomplete (Help Scout truncates chats), the adapter reads that conversation's messages again.
+        copy is incomplete (a listing may truncate chats), the adapter reads that conversation's messages again.
         """
         raise NotImplementedError(
             f"{self.vendor} lists no messages with conversations (capabilities.embedded_messages is false)"
