@@ -123,6 +123,20 @@ class _RootGroup(TyperGroup):
         except _UsageError as exc:
             _usage_error(exc, as_json=bool(ctx.meta.get(JSON_META)))
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A built-in command, else one a plugin adds through the `register_commands` hook (loaded only then)."""
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+
+
+def plugin_commands() -> dict[str, Any]:
+    """The commands plugins add (`register_commands`), by name: asked of the registry each time a name is not
+    built in, so `--help` and the built-in commands never import a plugin. A built-in name always wins."""
+    extra = new_typer()
+    get_registry().register_commands(extra)
+    if not extra.registered_commands and not extra.registered_groups:
+        return {}
+    return dict(typer.main.get_group(extra).commands)
+
 
 def _usage_error(exc: Exception, *, as_json: bool) -> NoReturn:
     """Bad options or arguments: click's own message for people, the error document under --json."""
@@ -142,6 +156,7 @@ app = new_typer(
     cls=_RootGroup,
     name="humansupport",
     help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
+    epilog="Plugins may add commands of their own (`humansupport plugins` lists the plugins; see their docs).",
     no_args_is_help=True,
 )
 fake_app = new_typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True)

@@ -261,6 +261,19 @@ class PluginRegistry:
             by_id[rule_id] = (plugin, cls)
         return {rule_id: cls for rule_id, (_, cls) in sorted(by_id.items())}
 
+    def register_commands(self, cli: Any) -> None:
+        """Lets every plugin add its subcommands to `cli` (a `typer.Typer`); a plugin that fails is reported in
+        `errors` and leaves the others' commands in place."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, cli))
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(
+                        f"plugin {impl.plugin_name!r} failed in register_commands: {exc}", plugin=impl.plugin_name
+                    )
+                )
+
     def plugins(self) -> list[PluginInfo]:
         """Every plugin, loaded or failed, as rows for `humansupport plugins`."""
         rows: list[PluginInfo] = []
