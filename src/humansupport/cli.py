@@ -123,6 +123,20 @@ class _RootGroup(TyperGroup):
         except _UsageError as exc:
             _usage_error(exc, as_json=bool(ctx.meta.get(JSON_META)))
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A built-in command, else one a plugin adds through the `register_commands` hook (loaded only then)."""
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+
+
+def plugin_commands() -> dict[str, Any]:
+    """The commands plugins add (`register_commands`), by name: asked of the registry each time a name is not
+    built in, so `--help` and the built-in commands never import a plugin. A built-in name always wins."""
+    extra = new_typer()
+    get_registry().register_commands(extra)
+    if not extra.registered_commands and not extra.registered_groups:
+        return {}
+    return dict(typer.main.get_group(extra).commands)
+
 
 def _usage_error(exc: Exception, *, as_json: bool) -> NoReturn:
     """Bad options or arguments: click's own message for people, the error document under --json."""
@@ -142,6 +156,7 @@ app = new_typer(
     cls=_RootGroup,
     name="humansupport",
     help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
+    epilog="Plugins may add commands of their own (`humansupport plugins` lists the plugins; see their docs).",
     no_args_is_help=True,
 )
 fake_app = new_typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True)
@@ -153,7 +168,7 @@ VendorArgument = Annotated[
     str | None,
     typer.Argument(
         metavar="VENDOR|ACCOUNT",
-        help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
+        help="Helpdesk vendor (its single account), or an account named in humansupport.toml.",
         show_default=False,
     ),
 ]
@@ -358,7 +373,9 @@ def check_command(
 
 @app.command("demo")
 def demo_command(
-    vendor: Annotated[str | None, typer.Option(help="Fake helpdesk to run on (default: the first installed).")] = None,
+    vendor: Annotated[
+        str | None, typer.Option(help="Fake helpdesk to run on (default: the first published plugin installed).")
+    ] = None,
     customers: Annotated[int, typer.Option(min=10, max=5000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     as_json: JsonOption = False,
@@ -415,7 +432,7 @@ def _shift(first: str | None, second: str | None, account: str | None) -> tuple[
 
 
 def _command_args(acct: Any) -> str:
-    """How a command names this account: `zd-a`, `zendesk`, or `zendesk --account acme` for a label."""
+    """How a command names this account: `eu-desk`, `VENDOR`, or `VENDOR --account acme` for a label."""
     if acct.named or acct.name == acct.vendor:
         return str(acct.name)
     return f"{acct.vendor} --account {acct.name}"
@@ -983,7 +1000,7 @@ def fake_serve_command(
             info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
             if as_json:
                 emit_json(info, line=True)
-            else:  # stdout is a shell script: `humansupport fake serve zendesk > fake.env &` then `. fake.env`
+            else:  # stdout is a shell script: `humansupport fake serve VENDOR > fake.env &` then `. fake.env`
                 typer.echo(f"# fake {vendor} serving on {info['url']} until Ctrl-C; in another shell:")
                 for name, value in info["environment"].items():
                     typer.echo(f"export {name}={shlex.quote(value)}")
@@ -1270,7 +1287,7 @@ def _reply_linter(config: Path | None, disable: list[str], fail_on: str | None) 
     from dataclasses import replace
 
     from .config import load_config_file
-    from .insights.replies import LintConfig, Linter, Severity
+    from .replies.linter import LintConfig, Linter, Severity
 
     rules = get_registry().reply_rules()
     table = load_config_file(config).get("replies") or {}
@@ -1305,9 +1322,9 @@ def replies_lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
-    from .insights.replies import LintReport, Severity
-    from .insights.reply_output import github_annotations, print_report
-    from .insights.reply_sources import lint_files, lint_saved_replies
+    from .replies.linter import LintReport, Severity
+    from .replies.output import github_annotations, print_report
+    from .replies.sources import lint_files, lint_saved_replies
 
     json_out = as_json or output_format is ReplyFormat.JSON
 
@@ -1543,7 +1560,7 @@ LinkTemplateOption = Annotated[
     str | None,
     typer.Option(
         "--link-template",
-        help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
+        help="Link to a conversation, e.g. https://helpdesk.example/tickets/{id} "
         "(default: the plugin's conversation_url when its settings are set, else no links).",
     ),
 ]
@@ -1557,7 +1574,7 @@ FieldOption = Annotated[
     typer.Option(
         "--field",
         metavar="KEY",
-        help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
+        help="Theme from this conversation custom field (the vendor's key, e.g. a field id), first set wins; "
         "repeatable; replaces the fields of the insights table in humansupport.toml.",
     ),
 ]

@@ -57,6 +57,7 @@ from humansupport.errors import (
     UnsupportedOperationError,
     ValidationError,
 )
+from humansupport.fields import FieldSetupScreen
 from humansupport.http import (
     HttpClient,
     LinkHeaderPaginator,
@@ -272,6 +273,11 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     vendor = "freshdesk"
     settings_model = FreshdeskSettings
+    #: no API creates contact fields: `humansupport setup freshdesk` prints these steps
+    field_setup = FieldSetupScreen(
+        where="Admin > Support Operations > Customer Fields > Contact fields (the API name must be the name below)",
+        types={"text": "Single-line text", "number": "Number", "date": "Date", "url": "Single-line text"},
+    )
     capabilities = Capabilities(
         bulk_assign=True,  # POST /tickets/bulk_update + job polling
         optimistic_concurrency=False,  # no ETag/version: re-read before write (see module docstring)
