@@ -98,7 +98,7 @@ class PluginNames:
 
 def plugin_names(name: str) -> PluginNames:
     """The names of plugin NAME, or a `ScaffoldError` saying what a vendor name may be."""
-    from .plugins import FIRST_PARTY_VENDORS
+    from .plugins import published_vendors
 
     if name.startswith(("humansupport-", "humansupport_")):
         short = name.split("-", 1)[-1] if "-" in name else name.split("_", 1)[-1]
@@ -113,7 +113,7 @@ def plugin_names(name: str) -> PluginNames:
             f"joined by single underscores, at most {_MAX_NAME} characters (e.g. 'mydesk', 'my_desk')",
             param="NAME",
         )
-    if name in FIRST_PARTY_VENDORS or name == EXAMPLE_VENDOR:
+    if name in published_vendors() or name == EXAMPLE_VENDOR:
         which = "the example plugin" if name == EXAMPLE_VENDOR else "a first-party plugin"
         raise ScaffoldError(
             f"{name!r} is {which} (humansupport-{name}): two plugins for one vendor do not load together; "
