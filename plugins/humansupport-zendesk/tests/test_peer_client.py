@@ -12,19 +12,30 @@ record what it was asked to wait, so nothing sleeps for real.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from humansupport_zendesk import FakeZendesk
 from humansupport_zendesk.fake import ZENDESK_PRODUCT_AREA_FIELD
 
-from humansupport.testing import FakeClock, HistoryConfig, generate_history
+from humansupport.testing import ContractTransport, FakeClock, HistoryConfig, generate_history
+
+from .conftest import (  # type: ignore[import-not-found]
+    _add_oauth_bearer,
+    _allow_id_in_batch_update,
+    _narrow_dual_pagination,
+)
 
 zenpy = pytest.importorskip("zenpy")
 from zenpy import Zenpy  # noqa: E402
@@ -57,12 +68,124 @@ def _served(fake: FakeZendesk) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def _search_offset_paging(data: dict[str, Any]) -> None:
+    """`GET /search` pages by offset ("Offset pagination only", as its own text says) but the description
+    declares neither `page` nor `per_page`."""
+    params = data["paths"]["/api/v2/search"]["get"].setdefault("parameters", [])
+    params += [{"name": n, "in": "query", "schema": {"type": "integer"}} for n in ("page", "per_page")]
+
+
+def _unset_field_values(data: dict[str, Any]) -> None:
+    """Zendesk lists every ticket field on a ticket, an unset one with `"value": null`, and the ticket a macro
+    would produce is the full ticket, unassigned ones with null `assignee_id`/`group_id`; the description's
+    schemas for both have no null."""
+    schemas = data["components"]["schemas"]
+    schemas["TicketFieldValueInput"]["properties"]["value"]["oneOf"][0]["nullable"] = True
+    ticket = schemas["MacroApplyTicketResponse"]["properties"]["result"]["properties"]["ticket"]["properties"]
+    for key in ("assignee_id", "group_id"):
+        ticket[key]["nullable"] = True
+
+
+#: the description's paths this session touches (zenpy's `.json` suffix is dropped before the check)
+PEER_PATHS = (
+    "/api/v2/tickets",
+    "/api/v2/tickets/{ticket_id}",
+    "/api/v2/tickets/{ticket_id}/comments",
+    "/api/v2/tickets/{ticket_id}/tags",
+    "/api/v2/tickets/{ticket_id}/macros/{macro_id}/apply",
+    "/api/v2/tickets/show_many",
+    "/api/v2/tickets/update_many",
+    "/api/v2/job_statuses/{job_status_id}",
+    "/api/v2/incremental/tickets/cursor",
+    "/api/v2/search",
+    "/api/v2/search/count",
+    "/api/v2/search/export",
+    "/api/v2/users",
+    "/api/v2/users/me",
+    "/api/v2/users/search",
+    "/api/v2/users/{user_id}",
+    "/api/v2/user_fields",
+    "/api/v2/groups",
+    "/api/v2/group_memberships",
+    "/api/v2/ticket_fields",
+    "/api/v2/satisfaction_ratings",
+    "/api/v2/macros",
+)
+#: the Webhooks API has its own reference, not in the Support description: checked for method and query only
+_WEBHOOKS = {
+    ("GET", "/api/v2/webhooks"): frozenset({"page[size]", "page[after]"}),
+    ("POST", "/api/v2/webhooks"): frozenset(),
+}
+CONTRACT = ContractTransport(
+    Path(__file__).with_name("specs") / "openapi.yaml",
+    patches=[
+        _narrow_dual_pagination,
+        _allow_id_in_batch_update,
+        _add_oauth_bearer,
+        _search_offset_paging,
+        _unset_field_values,
+    ],
+    undescribed=_WEBHOOKS,
+    paths=PEER_PATHS,
+)
+
+
+class CheckedFake(FakeZendesk):
+    """The fake with every exchange checked against Zendesk's description; what fails is kept in `violations`
+    (the server thread cannot fail a test itself: the `checked` fixture does)."""
+
+    violations: list[str]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        described = _without_suffix(request)
+        self.violations.extend(CONTRACT.request_errors(described))
+        response = super().__call__(request)
+        if response.is_success:
+            self.violations.extend(CONTRACT.response_errors(described, response))
+        return response
+
+
+def _without_suffix(request: httpx.Request) -> httpx.Request:
+    """The request as the description names it, less zenpy's harmless habits (Zendesk accepts each):
+
+    - `/api/v2/tickets.json` where the description has `/api/v2/tickets`; the account's host, not the port;
+    - the ticket's own (read-only) `id` in the body of `PUT /tickets/{id}`;
+    - `filter[type]` (meant for the search export) also on `/search` and `/search/count`;
+    - `page[size]` on `/tickets/{id}/tags`, which is not paginated.
+    """
+    path = request.url.path.removesuffix(".json")
+    url = request.url.copy_with(scheme="https", host=f"{FakeZendesk.subdomain}.zendesk.com", port=None, path=path)
+    if path in ("/api/v2/search", "/api/v2/search/count"):
+        url = url.copy_remove_param("filter[type]")
+    if path.endswith("/tags"):
+        url = url.copy_remove_param("page[size]")
+    content = request.content
+    if request.method == "PUT" and _TICKET.match(path) and content:
+        body = json.loads(content)
+        if isinstance(body.get("ticket"), dict):
+            body["ticket"].pop("id", None)
+        content = json.dumps(body).encode()
+    return httpx.Request(request.method, url, headers=request.headers, content=content)
+
+
+_TICKET = re.compile(r"/api/v2/tickets/\d+")
+
+
 @pytest.fixture(scope="module")
-def fake() -> FakeZendesk:
+def fake() -> CheckedFake:
     history = generate_history(HistoryConfig(customers=30, agents=6, groups=2))
-    served = FakeZendesk(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    served = CheckedFake(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    served.violations = []
     served.page_size = PAGE
     return served
+
+
+@pytest.fixture(autouse=True)
+def checked(fake: CheckedFake) -> Iterator[None]:
+    """Each step's requests and the fake's answers conform to Zendesk's description."""
+    fake.violations.clear()
+    yield
+    assert not fake.violations, "\n".join(fake.violations[:10])
 
 
 @pytest.fixture(scope="module")

@@ -1565,7 +1565,7 @@ class FakeZendesk(FakeHelpdesk):
             if not isinstance(action, dict) or action.get("field") not in _MACRO_FIELDS:
                 raise FakeBadRequest(f"Actions: {action} is not a valid action", status=422, field="actions")
         mid = self.add_saved_reply(title=title, body="", active=macro.get("active", True), actions=actions)
-        return self.json_response({"macro": self.macros[mid]}, 201)
+        return self.json_response({"macro": self.macros[mid]})  # 200, as the description documents
 
     @route("GET", r"/api/v2/tickets/(?P<tid>\d+)/macros/(?P<mid>\d+)/apply(?:\.json)?")
     def apply_macro(self, request: httpx.Request, tid: str, mid: str) -> httpx.Response:
