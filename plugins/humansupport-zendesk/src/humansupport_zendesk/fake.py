@@ -298,6 +298,21 @@ class FakeZendesk(FakeHelpdesk):
             "base_url": f"https://{cls.subdomain}.zendesk.com",
         }
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """zenpy reaches a served fake through its own ZENPY_FORCE_SCHEME/ZENPY_FORCE_NETLOC variables."""
+        scheme, _, netloc = url.partition("://")
+        python = (
+            f"from zenpy import Zenpy; zenpy = Zenpy(subdomain={cls.subdomain!r}, email={cls.email!r}, "
+            f"token={cls.token!r})"
+        )
+        return {
+            "zenpy": {
+                "environment": {"ZENPY_FORCE_SCHEME": scheme, "ZENPY_FORCE_NETLOC": netloc.rstrip("/")},
+                "python": python,
+            }
+        }
+
     def load(self, history: SyntheticHistory) -> None:
         super().load(history)
         self._events_cache = None
