@@ -300,16 +300,12 @@ class FakeZendesk(FakeHelpdesk):
 
     @classmethod
     def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
-        """zenpy reaches a served fake through its own ZENPY_FORCE_SCHEME/ZENPY_FORCE_NETLOC variables."""
+        """zenpy (2.0.57) reaches a served fake through its own `ZENPY_FORCE_SCHEME` / `ZENPY_FORCE_NETLOC`."""
         scheme, _, netloc = url.partition("://")
-        python = (
-            f"from zenpy import Zenpy; zenpy = Zenpy(subdomain={cls.subdomain!r}, email={cls.email!r}, "
-            f"token={cls.token!r})"
-        )
         return {
             "zenpy": {
-                "environment": {"ZENPY_FORCE_SCHEME": scheme, "ZENPY_FORCE_NETLOC": netloc.rstrip("/")},
-                "python": python,
+                "environment": {"ZENPY_FORCE_SCHEME": scheme, "ZENPY_FORCE_NETLOC": netloc},
+                "python": f"Zenpy(subdomain={cls.subdomain!r}, email={cls.email!r}, token={cls.token!r})",
             }
         }
 
