@@ -1133,9 +1133,8 @@ class FakeIntercom(FakeHelpdesk):
         if tag_id not in self.tags:
             raise IntercomApiError("Resource Not Found", status=404, code="not_found")
         name = self.tags[tag_id]
-        users = [c for c in self.customers.values() if name in c.tags]
-        users += [c for c in self.conversations.values() if name in c.tags]
-        if users:
+        in_use = any(name in c.tags for c in self.customers.values())
+        if in_use or any(name in c.tags for c in self.conversations.values()):
             raise IntercomApiError(
                 "Unable to delete Tag with dependent objects", code="tag_has_dependent_objects", field="id"
             )
