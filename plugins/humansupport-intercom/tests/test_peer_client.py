@@ -20,8 +20,6 @@ list pagers (`conversations.list`, `contacts.list`) do pass the cursor and work.
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,11 +28,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import uvicorn
 from humansupport_intercom import FakeIntercom
 from humansupport_intercom.mapping import STATE_FOR_STATUS
 
-from humansupport.testing import HistoryConfig, LiveClock, generate_history
+from humansupport.testing import HistoryConfig, LiveClock, generate_history, served_fake
 
 intercom = pytest.importorskip("intercom")
 core_http = pytest.importorskip("intercom.core.http_client")
@@ -42,12 +39,6 @@ from intercom import Intercom  # noqa: E402 - after the skip guard
 from intercom.core.api_error import ApiError  # noqa: E402
 
 VERSION = "2.14"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -60,37 +51,34 @@ class Served:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    """A fresh fake served on loopback (swap for `humansupport.testing.served_fake` once main has it)."""
+    """A fresh fake served on loopback by `humansupport.testing.served_fake`."""
     history = generate_history(HistoryConfig(customers=60, agents=5, groups=2))
     clock = LiveClock(start=datetime.now(UTC))  # X-RateLimit-Reset is read against real time by the client
     fake = FakeIntercom(clock=clock, history=history)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the fake server did not start")
-        time.sleep(0.01)  # waiting for a real server thread, not for test time
-    here = Served(fake=fake, base_url=f"http://127.0.0.1:{port}", clock=clock)
+    with served_fake(fake) as serving:
+        here = Served(fake=fake, base_url=serving.url, clock=clock)
 
-    def sleep(seconds: float) -> None:  # the client's retry waits move the fake's clock, not real time
-        here.waits.append(seconds)
-        clock.advance(seconds)
+        def sleep(seconds: float) -> None:  # the client's retry waits move the fake's clock, not real time
+            here.waits.append(seconds)
+            clock.advance(seconds)
 
-    monkeypatch.setattr(core_http, "time", SimpleNamespace(sleep=sleep, time=time.time))
-    try:
+        monkeypatch.setattr(core_http, "time", SimpleNamespace(sleep=sleep, time=time.time))
         yield here
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def client_for(served: Served, **options: Any) -> Intercom:
     return Intercom(
         token=FakeIntercom.token, base_url=served.base_url, headers={"Intercom-Version": VERSION}, **options
     )
+
+
+def test_the_fake_says_how_python_intercom_reaches_it() -> None:
+    hint = FakeIntercom.client_settings("http://127.0.0.1:8765")["python-intercom"]
+    namespace: dict[str, Any] = {}
+    exec(hint["python"], namespace)  # noqa: S102 - the fake's own one-liner, run as a user would paste it
+    client = namespace["client"]
+    assert isinstance(client, Intercom)
+    assert client._client_wrapper.get_base_url() == "http://127.0.0.1:8765"
 
 
 @dataclass

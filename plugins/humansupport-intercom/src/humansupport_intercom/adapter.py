@@ -110,7 +110,7 @@ APP_HOSTS: Final[Mapping[str, str]] = {
 }
 #: private apps: 10,000 calls/min per app (fact sheet §5); the limit header corrects this on the first answer
 DEFAULT_PER_MINUTE: Final = 10_000.0
-#: contact data attributes profile enrichment writes (`python -m humansupport_intercom setup` creates them)
+#: contact data attributes profile enrichment writes (`humansupport intercom setup` creates them)
 PROFILE_ATTRIBUTES: Final[Mapping[str, str]] = {
     "humansupport_preferred_agent": "string",
     "humansupport_conversations": "integer",

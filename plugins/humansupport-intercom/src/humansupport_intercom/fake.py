@@ -160,6 +160,16 @@ class FakeIntercom(FakeHelpdesk):
         """The acting admin comes from `GET /me` (the token's admin), so the token is all the adapter needs."""
         return {"access_token": cls.token}
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-intercom 5.x (`intercom` package) takes the address as `base_url`; pin the version as in
+        production (without the header Intercom uses the app's version)."""
+        python = (
+            f"from intercom import Intercom\nclient = Intercom(token={cls.token!r}, base_url={url!r}, "
+            'headers={"Intercom-Version": "2.14"})'
+        )
+        return {"python-intercom": {"environment": {}, "python": python}}
+
     # -- state ---------------------------------------------------------------------------------------
 
     def load(self, history: SyntheticHistory) -> None:
