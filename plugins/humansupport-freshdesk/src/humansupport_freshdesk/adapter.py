@@ -64,8 +64,7 @@ from humansupport.http import (
 )
 from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
 from humansupport.text import html_to_text, looks_like_html
-from humansupport.vendor import BasicAuth, RestAdapter, poll_job
-from humansupport.vendor.guard import already_as_asked, raise_if_stale
+from humansupport.vendor import BasicAuth, RestAdapter, already_as_asked, poll_job
 
 from .mapping import (
     agent_from_json,
@@ -520,17 +519,14 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
     ) -> Conversation:
         ticket_id = _numeric_id(conversation_id, "ticket")
         body = self._assignment_body(agent_id, group_id)
-        if expected_updated_at is not None or expected_version is not None or expected_assignee_id is not None:
-            # No ETag/If-Match in v2: re-read and let the toolkit's guard decide (the race window is one round trip).
-            current = await self.get_conversation(str(ticket_id))
-            raise_if_stale(
-                current,
-                vendor=self.vendor,
-                path=self._ticket_path(ticket_id),
-                expected_updated_at=expected_updated_at,
-                expected_version=expected_version,
-                expected_assignee_id=expected_assignee_id,
-            )
+        # No ETag/If-Match in v2: re-read and let the toolkit's guard decide (the race window is one round trip).
+        await self.reread_guard(
+            str(ticket_id),
+            expected_updated_at=expected_updated_at,
+            expected_version=expected_version,
+            expected_assignee_id=expected_assignee_id,
+            path=self._ticket_path(ticket_id),
+        )
         return self._ticket(await self.http.send_json("PUT", self._ticket_path(ticket_id), json=body))
 
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
@@ -543,31 +539,25 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
         semaphore = asyncio.Semaphore(self.assign_concurrency)
 
         async def precheck(index: int, item: Assignment) -> None:
-            guarded = item.expected_updated_at is not None or item.expected_version is not None
-            if not guarded and item.expected_assignee_id is None:
-                return
             async with semaphore:
                 try:
-                    current = await self.get_conversation(item.conversation_id)
+                    current = await self.reread_guard(
+                        item.conversation_id,
+                        expected_updated_at=item.expected_updated_at,
+                        expected_version=item.expected_version,
+                        expected_assignee_id=item.expected_assignee_id,
+                        path=self._ticket_path(int(item.conversation_id)),
+                    )
+                except ConflictError as exc:
+                    results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(exc))
+                    return
                 except NotFoundError as exc:
                     results[index] = self._result(item, AssignmentOutcome.NOT_FOUND, str(exc))
                     return
                 except HelpdeskError as exc:
                     results[index] = self._result(item, AssignmentOutcome.FAILED, str(exc))
                     return
-            try:
-                raise_if_stale(
-                    current,
-                    vendor=self.vendor,
-                    path=self._ticket_path(int(current.id)),
-                    expected_updated_at=item.expected_updated_at,
-                    expected_version=item.expected_version,
-                    expected_assignee_id=item.expected_assignee_id,
-                )
-            except ConflictError as err:
-                results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(err))
-                return
-            if already_as_asked(current, item.agent_id, item.group_id):
+            if current is not None and already_as_asked(current, item.agent_id, item.group_id):
                 results[index] = AssignmentResult(
                     conversation_id=item.conversation_id,
                     outcome=AssignmentOutcome.UNCHANGED,
