@@ -62,9 +62,9 @@ from humansupport.http import (
     iter_pages,
     paginate,
 )
-from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
+from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult
 from humansupport.text import html_to_text, looks_like_html
-from humansupport.vendor import BasicAuth, RestAdapter, already_as_asked, poll_job
+from humansupport.vendor import BasicAuth, RestAdapter, already_as_asked, as_time, poll_job
 
 from .mapping import (
     agent_from_json,
@@ -398,7 +398,7 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
                 async for page in pages:
                     for item in page.items:
                         ticket_id = str(item.get("id"))
-                        updated = _updated_at(item)
+                        updated = as_time(item.get("updated_at"))
                         if updated is not None and updated == edge and ticket_id in at_edge:
                             continue  # yielded before the window restarted at this same instant
                         if updated is not None and (edge is None or updated > edge):
@@ -846,16 +846,9 @@ def _canned_to_saved_reply(item: Mapping[str, Any], *, folder: Mapping[str, Any]
         title=title if isinstance(title, str) else None,
         body=body,
         kind="canned_response",
-        updated_at=_updated_at(item),
+        updated_at=as_time(item.get("updated_at")),
         raw={**item, "folder_name": folder.get("name")},
     )
-
-
-def _updated_at(item: Mapping[str, Any]) -> datetime | None:
-    try:
-        return to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
 
 
 def _job_results(job: Mapping[str, Any]) -> dict[int, tuple[bool | None, str | None]]:
