@@ -53,6 +53,7 @@ from humansupport.errors import (
     UnsupportedOperationError,
     ValidationError,
 )
+from humansupport.fields import FieldSetupScreen
 from humansupport.http import (
     LinkHeaderPaginator,
     Page,
@@ -268,6 +269,11 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
     """Freshdesk API v2 (`https://<domain>.freshdesk.com/api/v2`), Basic auth with the agent's API key."""
 
     vendor = "freshdesk"
+    #: no API creates contact fields: `humansupport setup freshdesk` prints these steps
+    field_setup = FieldSetupScreen(
+        where="Admin > Support Operations > Customer Fields > Contact fields (the API name must be the name below)",
+        types={"text": "Single-line text", "number": "Number", "date": "Date", "url": "Single-line text"},
+    )
     capabilities = Capabilities(
         bulk_assign=True,  # POST /tickets/bulk_update + job polling
         optimistic_concurrency=False,  # no ETag/version: re-read before write (see module docstring)

@@ -20,7 +20,6 @@ from humansupport import (
     AsyncHelpdesk,
     Capabilities,
     CheckReport,
-    ConflictError,
     Conversation,
     ConversationStatus,
     Customer,
@@ -51,6 +50,7 @@ from humansupport.http import (
     paginate,
 )
 from humansupport.text import html_to_text
+from humansupport.vendor import already_as_asked, raise_if_stale
 
 from . import mapping
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
@@ -390,13 +390,14 @@ class HelpScoutAdapter(AsyncHelpdesk):
     ) -> Conversation:
         """PATCH /v2/conversations/{id} `replace /assignTo` (204), guarded by a re-read right before it.
 
-        Help Scout has no optimistic concurrency, so with `expected_*` the conversation is read again and a
+        Help Scout has no optimistic concurrency, so with any `expected_*` the conversation is read again and the
+        toolkit's guard (`humansupport.vendor.guard`: coarser-precision timestamps, `UNASSIGNED`) decides; a
         change since planning raises ConflictError without writing. The race window left is the time between
         that read and the PATCH (one round trip): a human edit landing inside it is overwritten.
         """
         cid = _path_id(conversation_id)
         path = f"/v2/conversations/{cid}"
-        guarded = expected_updated_at is not None or expected_version is not None
+        guarded = expected_updated_at is not None or expected_version is not None or expected_assignee_id is not None
         if guarded:
             current = await self.get_conversation(cid)
             if current.id != cid:  # GET followed a merge's 301; writes to the old id are 404
@@ -406,10 +407,17 @@ class HelpScoutAdapter(AsyncHelpdesk):
                     path=path,
                     vendor_message=f"the conversation was merged into {current.id}; re-plan it",
                 )
-            _raise_if_stale(current, path, expected_updated_at=expected_updated_at, expected_version=expected_version)
-            if current.assignee_id == (str(agent_id) if agent_id else None) and (
-                agent_id is not None or current.group_id == group_id
-            ):
+            raise_if_stale(
+                current,
+                vendor=self.vendor,
+                method="PATCH",
+                path=path,
+                expected_updated_at=expected_updated_at,
+                expected_version=expected_version,
+                expected_assignee_id=expected_assignee_id,
+            )
+            agent = str(agent_id) if agent_id else None
+            if already_as_asked(current, agent, None if agent is not None else group_id):
                 return current  # already as asked: spend no write
         body: dict[str, Any]
         if agent_id is not None:
@@ -617,26 +625,6 @@ def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> W
         secret=SecretStr(secret) if secret else None,
         raw=dict(item),
     )
-
-
-def _raise_if_stale(
-    current: Conversation,
-    path: str,
-    *,
-    expected_updated_at: datetime | None,
-    expected_version: str | None,
-) -> None:
-    changed = expected_version is not None and current.version != expected_version
-    newer = (
-        expected_updated_at is not None and current.updated_at is not None and current.updated_at > expected_updated_at
-    )
-    if changed or newer:
-        raise ConflictError(
-            vendor="helpscout",
-            method="PATCH",
-            path=path,
-            vendor_message="the conversation changed since it was planned (re-read before write); not overwritten",
-        )
 
 
 def _messages(threads: Sequence[Any], conversation_id: str) -> list[Message]:

@@ -484,6 +484,11 @@ def user_to_hs(agent: Agent) -> dict[str, Any]:
     }
 
 
+def conversation_number(conversation_id: str) -> int:
+    """The fake's UI number for a conversation id (Help Scout numbers are per account, ids global)."""
+    return int(conversation_id) - 100_000 if conversation_id.isdigit() else 0
+
+
 def conversation_to_hs(
     conv: Conversation,
     *,
@@ -497,7 +502,7 @@ def conversation_to_hs(
     created = hs_time(conv.created_at)
     data: dict[str, Any] = {
         "id": int(conv.id),
-        "number": int(conv.id) - 100_000 if conv.id.isdigit() else 0,
+        "number": conversation_number(conv.id),
         "threads": threads,
         "type": conv.channel if conv.channel in ("email", "chat", "phone") else "email",
         "folderId": mailbox_id * 10 + 1,
