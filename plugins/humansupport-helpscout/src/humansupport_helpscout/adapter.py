@@ -6,6 +6,7 @@ unconfirmed points flagged in ../shared/vendors/helpscout.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -13,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from humansupport import (
     Agent,
-    AsyncHelpdesk,
     Capabilities,
     CheckReport,
     Conversation,
@@ -36,21 +36,17 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
-from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.http import (
-    HttpClient,
     Page,
     PageNumberPaginator,
     PageRequest,
-    RateBudget,
+    RateLimiter,
     RateLimitHeaders,
-    RetryPolicy,
     iter_pages,
     limiter_for,
-    paginate,
 )
 from humansupport.text import html_to_text
-from humansupport.vendor import already_as_asked, raise_if_stale
+from humansupport.vendor import RestAdapter, already_as_asked, as_dict, as_id, as_str, raise_if_stale
 
 from . import mapping
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
@@ -103,7 +99,6 @@ class HelpScoutSettings(HelpdeskSettings):
     vendor: ClassVar[str] = "helpscout"
     app_id: str
     app_secret: SecretStr
-    base_url: str | None = DEFAULT_BASE_URL
     #: inbox ids to limit conversation listings to (None: every inbox the app's user can see)
     mailbox_ids: list[str] | None = None
     #: the customer text property holding tags (Help Scout customers have no tags)
@@ -111,12 +106,16 @@ class HelpScoutSettings(HelpdeskSettings):
     #: the account's per-minute limit if known (plan dependent); the server's header overrides it
     rate_limit_per_minute: float | None = None
 
+    @field_validator("mailbox_ids", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list | tuple) else value
 
-class HelpScoutAdapter(AsyncHelpdesk):
+
+class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
     """Help Scout as a humansupport helpdesk; writes cost double against the account's per-minute limit."""
 
     vendor: ClassVar[str] = "helpscout"
-    settings_model: ClassVar[type[HelpdeskSettings]] = HelpScoutSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         bulk_assign=False,  # no bulk endpoint: concurrent single PATCHes within the rate budget
         optimistic_concurrency=False,  # no ETag/version: re-read before write, see `assign`
@@ -129,53 +128,40 @@ class HelpScoutAdapter(AsyncHelpdesk):
         saved_replies=True,  # per inbox: GET /v2/mailboxes/{id}/saved-replies, then each reply's text
     )
     assign_concurrency: ClassVar[int] = 8
+    base_url_template = DEFAULT_BASE_URL
+    rate_limit_per_minute = DEFAULT_PER_MINUTE
+    rate_headers = RATE_HEADERS
+    request_id_headers = ("Correlation-ID", "X-Request-Id")
+    error_hints = ERROR_HINTS
+    write_cost = 2.0  # "write requests count as 2" (rate-limiting page)
+    check_path = "/v2/users/me"
+    repr_settings = ("app_id",)
 
-    def __init__(
-        self,
-        *,
-        app_id: str,
-        app_secret: SecretStr | str,
-        base_url: str | None = None,
-        mailbox_ids: Sequence[str] | None = None,
-        tags_property: str = mapping.DEFAULT_TAGS_PROPERTY,
-        rate_limit_per_minute: float | None = None,
-        capacity_default: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        account: str | None = None,
-        rate_budget: RateBudget | None = None,
-        **_: Any,
-    ) -> None:
-        secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
-        root = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._app_id = app_id
-        self._mailbox_ids = [str(m) for m in mailbox_ids] if mailbox_ids else None
-        self._tags_property = tags_property
-        self._capacity_default = capacity_default
-        self.auth = ClientCredentialsAuth(app_id=app_id, app_secret=secret, token_url=root + TOKEN_PATH, clock=clock)
-        self.http = HttpClient(
-            vendor=self.vendor,
-            base_url=root,
-            auth=self.auth,
-            transport=transport,
-            clock=clock,
-            retry=retry or RetryPolicy(),
-            limiter=limiter_for(
-                f"helpscout:{account or app_id}",
-                per_minute=rate_limit_per_minute or DEFAULT_PER_MINUTE,
-                clock=clock,
-                headers=RATE_HEADERS,
-                budget=rate_budget,
-            ),
-            rate_headers=RATE_HEADERS,
-            request_id_headers=("Correlation-ID", "X-Request-Id"),
-            write_cost=2.0,  # "write requests count as 2" (rate-limiting page)
-            error_hints=ERROR_HINTS,
+    #: the OAuth2 client-credentials flow every request goes through (built from the settings)
+    oauth: ClientCredentialsAuth
+
+    def build_auth(self) -> tuple[httpx.Auth | None, Mapping[str, str]]:
+        self.oauth = ClientCredentialsAuth(
+            app_id=self.settings.app_id,
+            app_secret=self.settings.app_secret,
+            token_url=self.resolve_base_url() + TOKEN_PATH,
+            clock=self.clock,
         )
+        return self.oauth, {}
 
-    def __repr__(self) -> str:
-        return f"HelpScoutAdapter(app_id={self._app_id!r}, base_url={self.http.base_url!r})"
+    def limiter(
+        self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
+    ) -> RateLimiter:
+        """One budget per Help Scout account: every account shares api.helpscout.net, so the key is the
+        configured account name, else the app id (the toolkit's default key, the base URL, would merge them)."""
+        key = f"helpscout:{self.settings.account or self.settings.app_id}"
+        return limiter_for(
+            f"{key}:{bucket}" if bucket else key,
+            per_minute=per_minute or self.settings.rate_limit_per_minute or self.rate_limit_per_minute,
+            clock=self.clock,
+            headers=headers or self.rate_headers,
+            budget=self.rate_budget,
+        )
 
     # -- paging ---------------------------------------------------------------------------------------
 
@@ -185,8 +171,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         return PageNumberPaginator(items=f"_embedded.{key}", total_pages="page.totalPages")
 
     def _list(self, path: str, key: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
-        query = {k: v for k, v in params.items() if v is not None}
-        return paginate(self.http, PageRequest(url=path, params=query or None), self._pager(key))
+        return self.pages(path, self._pager(key), **params)
 
     # -- conversations --------------------------------------------------------------------------------
 
@@ -205,8 +190,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
         }
         if updated_since is not None:
             params["modifiedSince"] = mapping.hs_time(updated_since)
-        if self._mailbox_ids:
-            params["mailbox"] = ",".join(self._mailbox_ids)
+        if self.settings.mailbox_ids:
+            params["mailbox"] = ",".join(self.settings.mailbox_ids)
         if page > 1:
             params["page"] = page
         return PageRequest(url="/v2/conversations", params=params)
@@ -326,7 +311,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
                 continue
             status = await self._status(user_id)
             yield mapping.agent_from_user(
-                user, status=status, group_ids=memberships.get(user_id, []), capacity=self._capacity_default
+                user, status=status, group_ids=memberships.get(user_id, []), capacity=self.settings.capacity_default
             )
 
     async def iter_groups(self) -> AsyncIterator[Group]:
@@ -347,13 +332,13 @@ class HelpScoutAdapter(AsyncHelpdesk):
             "/v2/customers", "customers", modifiedSince=since, sortField="modifiedAt", sortOrder="asc"
         ):
             try:
-                yield mapping.customer_from_hs(item, tags_property=self._tags_property)
+                yield mapping.customer_from_hs(item, tags_property=self.settings.tags_property)
             except mapping.MappingError as exc:
                 logger.warning("%s (skipped)", exc)
 
     async def get_customer(self, customer_id: str) -> Customer:
         data = await self.http.get_json(f"/v2/customers/{_path_id(customer_id)}")
-        return mapping.customer_from_hs(_object(data), tags_property=self._tags_property)
+        return mapping.customer_from_hs(_object(data), tags_property=self.settings.tags_property)
 
     async def find_customer(self, *, email: str) -> Customer | None:
         # Search syntax `(email:"a@b.com")` on GET /v2/customers; quotes in the address are dropped.
@@ -456,7 +441,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         if patch.tags:
             current = await self.get_customer(cid)
             merged = list(dict.fromkeys([*current.tags, *patch.tags]))
-            props.append({"op": "replace", "path": f"/{self._tags_property}", "value": ",".join(merged)})
+            props.append({"op": "replace", "path": f"/{self.settings.tags_property}", "value": ",".join(merged)})
         if props:
             await self.http.send_json("PATCH", f"/v2/customers/{cid}/properties", json=props, idempotent=True)
         return await self.get_customer(cid)
@@ -489,7 +474,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
             author_role="agent",
             public=False,
             body=body,
-            created_at=self.http.clock.now(),
+            created_at=self.clock.now(),
             thread_type="note",
         )
 
@@ -507,7 +492,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         `text` (HTML) is read with `GET /v2/mailboxes/{id}/saved-replies/{replyId}` and converted to plain text;
         a chat-only reply falls back to its `chatText`.
         """
-        boxes = self._mailbox_ids or [box.id async for box in self.iter_mailboxes()]
+        boxes = self.settings.mailbox_ids or [box.id async for box in self.iter_mailboxes()]
         for box in boxes:
             mailbox = _path_id(box)
             listed = await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies")
@@ -596,22 +581,14 @@ class HelpScoutAdapter(AsyncHelpdesk):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return parse_webhook(headers, body)
 
-    async def check(self) -> CheckReport:
-        """GET /v2/users/me: proves the app credentials and shows the account's rate headroom."""
-        me = _object(await self.http.get_json("/v2/users/me"))
-        room = self.http.limiter.headroom()
-        return CheckReport(
-            vendor=self.vendor,
-            ok=True,
-            base_url=self.http.base_url,
-            account=mapping.vendor_text(me.get("email")),
-            rate_limit=room.limit_per_minute,
-            rate_remaining=room.remaining,
-            details={"user_id": mapping.vendor_id(me.get("id")), "role": mapping.vendor_text(me.get("role"))},
-        )
+    async def check_call(self) -> Mapping[str, Any]:
+        """GET /v2/users/me: proves the app credentials; the app owner's email is the account shown."""
+        me = as_dict(await self.http.get_json(self.check_path or "/v2/users/me"))
+        return {"user_id": as_id(me.get("id")), "role": as_str(me.get("role")), "email": as_str(me.get("email"))}
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    async def check(self) -> CheckReport:
+        report = await super().check()
+        return dataclasses.replace(report, account=report.details.get("email") or report.account)
 
 
 def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> WebhookSubscription:
