@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -46,7 +45,17 @@ from humansupport.http import (
     limiter_for,
 )
 from humansupport.text import html_to_text
-from humansupport.vendor import RestAdapter, already_as_asked, as_dict, as_id, as_str, raise_if_stale
+from humansupport.vendor import (
+    RestAdapter,
+    already_as_asked,
+    as_dict,
+    as_id,
+    as_str,
+    event_names,
+    find_or_create,
+    new_secret,
+    raise_if_stale,
+)
 
 from . import mapping
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
@@ -533,22 +542,8 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
                 vendor_message=f"a Help Scout webhook secret has 1 to {MAX_SECRET_LENGTH} characters, "
                 f"got {len(secret)}; pass a shorter one or none to have one generated",
             )
-        wanted = events or DEFAULT_WEBHOOK_EVENTS
-        names = list(dict.fromkeys(WEBHOOK_EVENTS[e] for e in wanted if e in WEBHOOK_EVENTS))
-        if not names:
-            raise ValidationError(
-                vendor=self.vendor,
-                vendor_message=f"none of {', '.join(map(str, events or ()))} is a Help Scout webhook event; "
-                f"use {', '.join(str(e) for e in WEBHOOK_EVENTS)}",
-            )
-        existing = None
-        async for item in self._list("/v2/webhooks", "webhooks"):
-            if item.get("url") == url and mapping.vendor_id(item.get("id")) is not None:
-                existing = item
-                break
-        if existing is not None and secret is None:
-            return _subscription(existing, url=url, secret=None)
-        chosen = secret or secrets.token_urlsafe(30)[:MAX_SECRET_LENGTH]
+        names = event_names(events or DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, vendor=self.vendor)
+        chosen = secret or new_secret(MAX_SECRET_LENGTH)
         body = {
             "url": url,
             "events": names,
@@ -557,23 +552,30 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
             "label": WEBHOOK_LABEL,
             "notification": False,
         }
-        if existing is not None:
-            hook_id = str(mapping.vendor_id(existing.get("id")))
-            await self.http.request("PUT", f"/v2/webhooks/{hook_id}", json=body)
-            return _subscription({**existing, "events": names, "state": "enabled"}, url=url, secret=chosen)
-        response = await self.http.request("POST", "/v2/webhooks", json=body)
-        location = response.headers.get("Location", "")
-        hook_id = response.headers.get("Resource-ID") or location.rstrip("/").rsplit("/", 1)[-1]
-        if not hook_id.isdigit():
-            raise HelpdeskError(
-                vendor=self.vendor,
-                status=response.status_code,
-                method="POST",
-                path="/v2/webhooks",
-                vendor_message="created, but the answer names no webhook id (no Resource-ID or Location)",
-            )
-        created = {"id": int(hook_id), "url": url, "events": names, "state": "enabled", "notification": False}
-        return _subscription(created, url=url, secret=chosen)
+
+        async def create() -> Mapping[str, Any]:
+            response = await self.http.request("POST", "/v2/webhooks", json=body)
+            location = response.headers.get("Location", "")
+            hook_id = response.headers.get("Resource-ID") or location.rstrip("/").rsplit("/", 1)[-1]
+            if not hook_id.isdigit():
+                raise HelpdeskError(
+                    vendor=self.vendor,
+                    status=response.status_code,
+                    method="POST",
+                    path="/v2/webhooks",
+                    vendor_message="created, but the answer names no webhook id (no Resource-ID or Location)",
+                )
+            return {"id": int(hook_id), "url": url, "events": names, "state": "enabled", "notification": False}
+
+        hook, created = await find_or_create(
+            self._list("/v2/webhooks", "webhooks"),
+            matches=lambda item: item.get("url") == url and as_id(item.get("id")) is not None,
+            create=create,
+        )
+        if created or secret is None:
+            return _subscription(hook, url=url, secret=chosen if created else None)
+        await self.http.request("PUT", f"/v2/webhooks/{as_id(hook.get('id'))}", json=body)
+        return _subscription({**hook, "events": names, "state": "enabled"}, url=url, secret=chosen)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return verify_signature(headers, body, secret)
