@@ -264,7 +264,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
                 if conv.id in seen or (wanted is not None and conv.status not in wanted):
                     continue
                 seen.add(conv.id)
-                embedded = _object(item.get("_embedded")).get("threads")
+                embedded = as_dict(item.get("_embedded")).get("threads")
                 if conv.channel == "chat" or not isinstance(embedded, list):
                     messages = [m async for m in self.iter_messages(conv.id)]
                 else:
@@ -274,7 +274,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
     async def get_conversation(self, conversation_id: str) -> Conversation:
         # GET /v2/conversations/{id}; a merged one answers 301 and the auth flow follows it.
         data = await self.http.get_json(f"/v2/conversations/{_path_id(conversation_id)}")
-        return mapping.conversation_from_hs(_object(data))
+        return mapping.conversation_from_hs(as_dict(data))
 
     async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
         # GET /v2/conversations/{id}/threads is newest first; the contract wants time order.
@@ -289,13 +289,13 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
     async def _team_members(self) -> dict[str, list[str]]:
         teams: dict[str, list[str]] = {}
         async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping.vendor_id(team.get("id"))
+            team_id = as_id(team.get("id"))
             if team_id is None:
                 continue
             teams[team_id] = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping.vendor_id(member.get("id"))) is not None
+                if (uid := as_id(member.get("id"))) is not None
             ]
         return teams
 
@@ -315,7 +315,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
         async for user in self._list("/v2/users", "users"):
             if str(user.get("type") or "user").lower() != "user":
                 continue
-            user_id = mapping.vendor_id(user.get("id"))
+            user_id = as_id(user.get("id"))
             if user_id is None:
                 continue
             status = await self._status(user_id)
@@ -325,13 +325,13 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
 
     async def iter_groups(self) -> AsyncIterator[Group]:
         async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping.vendor_id(team.get("id"))
+            team_id = as_id(team.get("id"))
             if team_id is None:
                 continue
             members = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping.vendor_id(member.get("id"))) is not None
+                if (uid := as_id(member.get("id"))) is not None
             ]
             yield mapping.group_from_team(team, members)
 
@@ -347,13 +347,13 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
 
     async def get_customer(self, customer_id: str) -> Customer:
         data = await self.http.get_json(f"/v2/customers/{_path_id(customer_id)}")
-        return mapping.customer_from_hs(_object(data), tags_property=self.settings.tags_property)
+        return mapping.customer_from_hs(as_dict(data), tags_property=self.settings.tags_property)
 
     async def find_customer(self, *, email: str) -> Customer | None:
         # Search syntax `(email:"a@b.com")` on GET /v2/customers; quotes in the address are dropped.
         query = '(email:"{}")'.format(email.replace('"', ""))
         async for item in self._list("/v2/customers", "customers", query=query):
-            found = mapping.vendor_id(item.get("id"))
+            found = as_id(item.get("id"))
             if found is not None:
                 return await self.get_customer(found)  # the list view lacks properties
         return None
@@ -368,7 +368,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
 
     async def get_rating(self, rating_id: str) -> SatisfactionRating:
         """GET /v2/ratings/{id}: ids come from `satisfaction.ratings` webhooks (there is no list endpoint)."""
-        return mapping.rating_from_hs(_object(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))
+        return mapping.rating_from_hs(as_dict(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -506,13 +506,13 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
             mailbox = _path_id(box)
             listed = await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies")
             for item in listed if isinstance(listed, list) else []:
-                reply_id = mapping.vendor_id(item.get("id")) if isinstance(item, dict) else None
+                reply_id = as_id(item.get("id")) if isinstance(item, dict) else None
                 if reply_id is None:
                     continue
-                detail = _object(await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies/{reply_id}"))
-                text = mapping.vendor_text(detail.get("text"))
-                body = html_to_text(text) if text else (mapping.vendor_text(detail.get("chatText")) or "").strip()
-                title = mapping.vendor_text(detail.get("name")) or mapping.vendor_text(item.get("name"))
+                detail = as_dict(await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies/{reply_id}"))
+                text = as_str(detail.get("text"))
+                body = html_to_text(text) if text else (as_str(detail.get("chatText")) or "").strip()
+                title = as_str(detail.get("name")) or as_str(item.get("name"))
                 yield SavedReply(
                     id=reply_id,
                     vendor=self.vendor,
@@ -598,7 +598,7 @@ def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> W
     return WebhookSubscription(
         id=str(item.get("id")),
         vendor="helpscout",
-        url=mapping.vendor_text(item.get("url")) or url,
+        url=as_str(item.get("url")) or url,
         events=[e for e in events if isinstance(e, str)] if isinstance(events, list) else [],
         active=item.get("state", "enabled") == "enabled",
         secret=SecretStr(secret) if secret else None,
@@ -621,10 +621,6 @@ def _messages(threads: Sequence[Any], conversation_id: str) -> list[Message]:
 def _in_time_order(messages: list[Message]) -> list[Message]:
     """Threads come newest first; the contract wants time order (undated last, ties by id)."""
     return sorted(messages, key=lambda m: (m.created_at is None, m.created_at or _EPOCH, _int_or_zero(m.id)))
-
-
-def _object(data: Any) -> dict[str, Any]:
-    return data if isinstance(data, dict) else {}
 
 
 def _path_id(value: str) -> str:
