@@ -32,12 +32,13 @@ $(STAMP): uv.lock | $(UV)
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(RUN) humansupport demo
+	$(RUN) humansupport demo --vendor zendesk
 
 lint: $(STAMP)
 	$(RUN) ruff check --fix src tests bench plugins conftest.py
 	$(RUN) ruff format src tests bench plugins conftest.py
 	$(RUN) cog -r docs/cli.md
+	$(RUN) lint-imports --no-cache --no-logo
 
 # the docs site into site/ (gitignored): strict (a broken link or anchor, a page missing from the nav fails) and
 # offline (an audit hook refuses every connection, so no theme or plugin fetches anything at build time)
@@ -60,6 +61,7 @@ test: $(STAMP) postgres browser distcheck
 	$(RUN) ruff check src tests bench plugins conftest.py
 	$(RUN) ruff format --check src tests bench plugins conftest.py
 	$(RUN) cog --check docs/cli.md
+	$(RUN) lint-imports --no-cache --no-logo
 	@$(MAKE) --no-print-directory docs
 	$(RUN) mypy src $(wildcard plugins/*/src)
 	$(RUN) pytest

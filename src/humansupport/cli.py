@@ -123,6 +123,20 @@ class _RootGroup(TyperGroup):
         except _UsageError as exc:
             _usage_error(exc, as_json=bool(ctx.meta.get(JSON_META)))
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A built-in command, else one a plugin adds through the `register_commands` hook (loaded only then)."""
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+
+
+def plugin_commands() -> dict[str, Any]:
+    """The commands plugins add (`register_commands`), by name: asked of the registry each time a name is not
+    built in, so `--help` and the built-in commands never import a plugin. A built-in name always wins."""
+    extra = new_typer()
+    get_registry().register_commands(extra)
+    if not extra.registered_commands and not extra.registered_groups:
+        return {}
+    return dict(typer.main.get_group(extra).commands)
+
 
 def _usage_error(exc: Exception, *, as_json: bool) -> NoReturn:
     """Bad options or arguments: click's own message for people, the error document under --json."""
@@ -142,6 +156,7 @@ app = new_typer(
     cls=_RootGroup,
     name="humansupport",
     help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
+    epilog="Plugins may add commands of their own (`humansupport plugins` lists the plugins; see their docs).",
     no_args_is_help=True,
 )
 fake_app = new_typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True)
@@ -153,7 +168,7 @@ VendorArgument = Annotated[
     str | None,
     typer.Argument(
         metavar="VENDOR|ACCOUNT",
-        help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
+        help="Helpdesk vendor (its single account), or an account named in humansupport.toml.",
         show_default=False,
     ),
 ]
@@ -358,7 +373,9 @@ def check_command(
 
 @app.command("demo")
 def demo_command(
-    vendor: Annotated[str | None, typer.Option(help="Fake helpdesk to run on (default: the first installed).")] = None,
+    vendor: Annotated[
+        str | None, typer.Option(help="Fake helpdesk to run on (default: the first published plugin installed).")
+    ] = None,
     customers: Annotated[int, typer.Option(min=10, max=5000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     as_json: JsonOption = False,
@@ -415,7 +432,7 @@ def _shift(first: str | None, second: str | None, account: str | None) -> tuple[
 
 
 def _command_args(acct: Any) -> str:
-    """How a command names this account: `zd-a`, `zendesk`, or `zendesk --account acme` for a label."""
+    """How a command names this account: `eu-desk`, `VENDOR`, or `VENDOR --account acme` for a label."""
     if acct.named or acct.name == acct.vendor:
         return str(acct.name)
     return f"{acct.vendor} --account {acct.name}"
@@ -923,12 +940,23 @@ def listen_socket(host: str, port: int) -> Any:
 
 
 def fake_connection(vendor: str, fake_cls: Any, url: str) -> dict[str, Any]:
-    """The settings that point the CLI (environment) and the Python API (keywords) at a served fake."""
-    settings = {"base_url": url, **{k: v for k, v in fake_cls.adapter_settings().items() if k != "base_url"}}
+    """The settings that point the CLI (environment), the Python API (keywords) and the vendor's popular
+    clients at a served fake, and its control endpoints."""
+    from .testing.fake import CONTROL_PATH
+    from .testing.serving import connection_settings
+
+    settings = connection_settings(fake_cls, url)
     env = {f"HUMANSUPPORT_{vendor.upper()}_{key.upper()}": str(value) for key, value in settings.items()}
     keywords = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
     python = f"import humansupport as hs; helpdesk = hs.connect({json.dumps(vendor)}, {keywords})"
-    return {"vendor": vendor, "url": url, "environment": env, "python": python}
+    return {
+        "vendor": vendor,
+        "url": url,
+        "environment": env,
+        "python": python,
+        "clients": fake_cls.client_settings(url),
+        "control": {"state": f"GET {url}{CONTROL_PATH}", "reset": f"POST {url}{CONTROL_PATH}/reset"},
+    }
 
 
 @fake_app.command("serve")
@@ -938,11 +966,16 @@ def fake_serve_command(
     customers: Annotated[int, typer.Option(min=10, max=50000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered with a random 500/502/503.")
+    ] = 0.0,
+    latency: Annotated[float, typer.Option(min=0.0, help="Seconds each request waits before its answer.")] = 0.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Write the start-up info and errors as JSON lines to stdout.")
     ] = False,
 ) -> None:
-    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI and Python at it."""
+    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI, Python and the
+    vendor's popular clients at it. `GET /_fake` shows its state; `POST /_fake/reset` restores the seeded one."""
     import shlex
 
     from .plugins import unknown_vendor_error
@@ -962,15 +995,25 @@ def fake_serve_command(
                 rate_limit_per_minute=rate_limit,
                 clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
             )
+            fake.fail_randomly(fail_rate, seed=seed)
+            fake.served_latency = latency
             info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
             if as_json:
                 emit_json(info, line=True)
-            else:  # stdout is a shell script: `humansupport fake serve zendesk > fake.env &` then `. fake.env`
+            else:  # stdout is a shell script: `humansupport fake serve VENDOR > fake.env &` then `. fake.env`
                 typer.echo(f"# fake {vendor} serving on {info['url']} until Ctrl-C; in another shell:")
                 for name, value in info["environment"].items():
                     typer.echo(f"export {name}={shlex.quote(value)}")
                 typer.echo(f"# then: humansupport check {vendor}")
                 typer.echo(f"# Python: {info['python']}")
+                for client, hint in info["clients"].items():
+                    for name, value in hint.get("environment", {}).items():
+                        typer.echo(f"export {name}={shlex.quote(str(value))}  # for {client}")
+                    if hint.get("python"):
+                        typer.echo(f"# {client}: {hint['python']}")
+                typer.echo(
+                    f"# state: {info['control']['state']}; reset to the seeded state: {info['control']['reset']}"
+                )
             server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off"))
             server.run(sockets=[sock])
         finally:
@@ -1244,7 +1287,7 @@ def _reply_linter(config: Path | None, disable: list[str], fail_on: str | None) 
     from dataclasses import replace
 
     from .config import load_config_file
-    from .insights.replies import LintConfig, Linter, Severity
+    from .replies.linter import LintConfig, Linter, Severity
 
     rules = get_registry().reply_rules()
     table = load_config_file(config).get("replies") or {}
@@ -1279,9 +1322,9 @@ def replies_lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
-    from .insights.replies import LintReport, Severity
-    from .insights.reply_output import github_annotations, print_report
-    from .insights.reply_sources import lint_files, lint_saved_replies
+    from .replies.linter import LintReport, Severity
+    from .replies.output import github_annotations, print_report
+    from .replies.sources import lint_files, lint_saved_replies
 
     json_out = as_json or output_format is ReplyFormat.JSON
 
@@ -1517,7 +1560,7 @@ LinkTemplateOption = Annotated[
     str | None,
     typer.Option(
         "--link-template",
-        help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
+        help="Link to a conversation, e.g. https://helpdesk.example/tickets/{id} "
         "(default: the plugin's conversation_url when its settings are set, else no links).",
     ),
 ]
@@ -1531,7 +1574,7 @@ FieldOption = Annotated[
     typer.Option(
         "--field",
         metavar="KEY",
-        help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
+        help="Theme from this conversation custom field (the vendor's key, e.g. a field id), first set wins; "
         "repeatable; replaces the fields of the insights table in humansupport.toml.",
     ),
 ]
@@ -1756,6 +1799,58 @@ def simulate_command(
             err_console.print(f"{result.summary()}; report: {output}", highlight=False, markup=False, soft_wrap=True)
 
     run_command(body, as_json=as_json or fmt == "json")
+
+
+# -- plugin authoring (the template lives in humansupport.scaffold) ----------------------------------------
+
+plugin_app = new_typer(help="Write helpdesk plugins: start one from the example plugin.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new_command(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The vendor name: lowercase letters, digits and _ (e.g. mydesk).")
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The folder to create (default: ./humansupport-NAME); new or empty."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start plugin NAME from the example plugin: its adapter, fake, API description and tests, renamed.
+
+    The new plugin installs and passes the conformance kit before you edit it; docs/plugins.md walks
+    through turning it into your vendor's.
+    """
+    from .scaffold import ScaffoldError, new_plugin
+
+    def body() -> None:
+        try:
+            names, written = new_plugin(name, target=folder)
+        except ScaffoldError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{exc.param}'") from None
+        except OSError as exc:
+            raise HumansupportError(f"could not write the plugin: {exc}") from exc
+        files = sorted(str(p.relative_to(written)) for p in written.rglob("*") if p.is_file())
+        if as_json:
+            emit_json(
+                {
+                    "vendor": names.vendor,
+                    "distribution": names.distribution,
+                    "package": names.package,
+                    "classes": list(names.classes),
+                    "path": str(written),
+                    "files": files,
+                }
+            )
+            return
+        adapter, settings, fake = names.classes
+        typer.echo(f"created {written} ({names.distribution}: {adapter}, {settings}, {fake})")
+        typer.echo(f'next: pip install -e "{written}" "humansupport[testing]" && pytest "{written}"')
+        typer.echo("then make it your vendor's: docs/plugins.md, 'Start a plugin from the template'")
+
+    run_command(body, as_json=as_json)
 
 
 def main() -> None:

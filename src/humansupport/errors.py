@@ -258,18 +258,18 @@ def _vendor_message(body: Any) -> tuple[str | None, dict[str, Any]]:
                 msgs.append(err[key])
                 break
     errors = body.get("errors")
-    if isinstance(errors, list):  # Freshdesk / Intercom style
+    if isinstance(errors, list):  # a list of {field|path|code, message}
         for e in errors[:10]:
             if isinstance(e, dict):
                 field = e.get("field") or e.get("path") or e.get("code") or "error"
                 fields.setdefault(str(field), []).append(e.get("message") or e.get("code"))
     details = body.get("details")
-    if isinstance(details, dict):  # Zendesk style
+    if isinstance(details, dict):  # {field: [{description}]}
         for field, items in list(details.items())[:10]:
             if isinstance(items, list):
                 fields[str(field)] = [i.get("description") if isinstance(i, dict) else i for i in items]
     embedded = body.get("_embedded")
-    if isinstance(embedded, dict) and isinstance(embedded.get("errors"), list):  # Help Scout
+    if isinstance(embedded, dict) and isinstance(embedded.get("errors"), list):  # HAL: _embedded.errors
         for e in embedded["errors"][:10]:
             if isinstance(e, dict):
                 fields.setdefault(str(e.get("path") or "error"), []).append(e.get("message"))

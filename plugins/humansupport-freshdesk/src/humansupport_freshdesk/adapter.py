@@ -57,6 +57,7 @@ from humansupport.errors import (
     UnsupportedOperationError,
     ValidationError,
 )
+from humansupport.fields import FieldSetupScreen
 from humansupport.http import (
     HttpClient,
     LinkHeaderPaginator,
@@ -72,6 +73,7 @@ from humansupport.http import (
 )
 from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
 from humansupport.text import html_to_text, looks_like_html
+from humansupport.vendor.guard import already_as_asked, raise_if_stale
 
 from .mapping import (
     agent_from_json,
@@ -271,6 +273,11 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     vendor = "freshdesk"
     settings_model = FreshdeskSettings
+    #: no API creates contact fields: `humansupport setup freshdesk` prints these steps
+    field_setup = FieldSetupScreen(
+        where="Admin > Support Operations > Customer Fields > Contact fields (the API name must be the name below)",
+        types={"text": "Single-line text", "number": "Number", "date": "Date", "url": "Single-line text"},
+    )
     capabilities = Capabilities(
         bulk_assign=True,  # POST /tickets/bulk_update + job polling
         optimistic_concurrency=False,  # no ETag/version: re-read before write (see module docstring)
@@ -528,25 +535,8 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _stale(
-        self, current: Conversation, expected_updated_at: datetime | None, expected_version: str | None
-    ) -> str | None:
-        """Why the ticket counts as changed since planning, or None."""
-        if expected_updated_at is not None:
-            expected = expected_updated_at.astimezone(UTC).replace(microsecond=0)
-            if current.updated_at is not None and current.updated_at > expected:
-                return f"updated_at is {fd_time(current.updated_at)}, planned against {fd_time(expected)}"
-        elif expected_version is not None and current.version != expected_version:
-            return f"updated_at is {current.version}, planned against {expected_version}"
-        return None
-
-    def _conflict(self, ticket_id: int, why: str) -> ConflictError:
-        return ConflictError(
-            vendor=self.vendor,
-            method="PUT",
-            path=f"{_API}/tickets/{ticket_id}",
-            vendor_message=f"ticket changed since it was read ({why}); not overwritten, re-plan",
-        )
+    def _ticket_path(self, ticket_id: int) -> str:
+        return f"{_API}/tickets/{ticket_id}"
 
     def _assignment_body(self, agent_id: str | None, group_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"responder_id": _numeric_id(agent_id, "agent") if agent_id is not None else None}
@@ -566,12 +556,18 @@ class FreshdeskAdapter(AsyncHelpdesk):
     ) -> Conversation:
         ticket_id = _numeric_id(conversation_id, "ticket")
         body = self._assignment_body(agent_id, group_id)
-        if expected_updated_at is not None or expected_version is not None:
+        if expected_updated_at is not None or expected_version is not None or expected_assignee_id is not None:
+            # No ETag/If-Match in v2: re-read and let the toolkit's guard decide (the race window is one round trip).
             current = await self.get_conversation(str(ticket_id))
-            why = self._stale(current, expected_updated_at, expected_version)
-            if why is not None:
-                raise self._conflict(ticket_id, why)
-        return self._ticket(await self.http.send_json("PUT", f"{_API}/tickets/{ticket_id}", json=body))
+            raise_if_stale(
+                current,
+                vendor=self.vendor,
+                path=self._ticket_path(ticket_id),
+                expected_updated_at=expected_updated_at,
+                expected_version=expected_version,
+                expected_assignee_id=expected_assignee_id,
+            )
+        return self._ticket(await self.http.send_json("PUT", self._ticket_path(ticket_id), json=body))
 
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
         """Fresh reads for stale checks, then one `bulk_update` job per (agent, group) target, polled to the end.
@@ -595,17 +591,19 @@ class FreshdeskAdapter(AsyncHelpdesk):
                 except HelpdeskError as exc:
                     results[index] = self._result(item, AssignmentOutcome.FAILED, str(exc))
                     return
-            why = self._stale(current, item.expected_updated_at, item.expected_version)
-            if (
-                why is None
-                and item.expected_assignee_id is not None
-                and current.assignee_id != item.expected_assignee_id
-            ):
-                why = f"assignee is {current.assignee_id}, planned against {item.expected_assignee_id}"
-            if why is not None:
-                err = self._conflict(int(current.id), why)
+            try:
+                raise_if_stale(
+                    current,
+                    vendor=self.vendor,
+                    path=self._ticket_path(int(current.id)),
+                    expected_updated_at=item.expected_updated_at,
+                    expected_version=item.expected_version,
+                    expected_assignee_id=item.expected_assignee_id,
+                )
+            except ConflictError as err:
                 results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(err))
-            elif current.assignee_id == item.agent_id and (item.group_id is None or current.group_id == item.group_id):
+                return
+            if already_as_asked(current, item.agent_id, item.group_id):
                 results[index] = AssignmentResult(
                     conversation_id=item.conversation_id,
                     outcome=AssignmentOutcome.UNCHANGED,

@@ -23,7 +23,6 @@ from humansupport import (
     AsyncHelpdesk,
     Capabilities,
     CheckReport,
-    ConflictError,
     Conversation,
     ConversationStatus,
     Customer,
@@ -56,6 +55,7 @@ from humansupport.http import (
 )
 from humansupport.models import to_utc
 from humansupport.text import html_to_text
+from humansupport.vendor.guard import raise_if_stale
 
 from . import webhooks
 from .mapping import (
@@ -112,7 +112,7 @@ APP_HOSTS: Final[Mapping[str, str]] = {
 }
 #: private apps: 10,000 calls/min per app (fact sheet §5); the limit header corrects this on the first answer
 DEFAULT_PER_MINUTE: Final = 10_000.0
-#: contact data attributes profile enrichment writes (`python -m humansupport_intercom setup` creates them)
+#: contact data attributes profile enrichment writes (`humansupport intercom setup` creates them)
 PROFILE_ATTRIBUTES: Final[Mapping[str, str]] = {
     "humansupport_preferred_agent": "string",
     "humansupport_conversations": "integer",
@@ -627,25 +627,6 @@ class IntercomAdapter(AsyncHelpdesk):
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _check_fresh(
-        self, current: Conversation, expected_updated_at: datetime | None, expected_version: str | None
-    ) -> None:
-        stale = False
-        if expected_updated_at is not None and current.updated_at is not None:
-            stale = current.updated_at > expected_updated_at
-        if expected_version is not None and current.version is not None and current.version != expected_version:
-            stale = True
-        if stale:
-            raise ConflictError(
-                vendor=self.vendor,
-                method="POST",
-                path=f"/conversations/{current.id}/parts",
-                vendor_message=(
-                    f"conversation {current.id} changed since it was read (updated_at now "
-                    f"{current.updated_at.isoformat() if current.updated_at else 'unknown'}); not overwritten"
-                ),
-            )
-
     async def _write_part(
         self, conversation_id: str, body: dict[str, Any], landed: Callable[[Conversation], bool]
     ) -> Conversation:
@@ -677,11 +658,21 @@ class IntercomAdapter(AsyncHelpdesk):
         """`POST /conversations/{id}/parts` with `message_type: assignment` (team first, then admin).
 
         Intercom has no optimistic concurrency, so the conversation is re-read first and a change since
-        `expected_*` raises ConflictError without writing. Race window: a human change between that re-read
+        `expected_*` (the toolkit's one semantics, `humansupport.vendor.guard`: later `updated_at` at the coarser
+        precision, another `version`, another assignee than `expected_assignee_id`, `UNASSIGNED` for nobody)
+        raises ConflictError without writing. Race window: a human change between that re-read
         and the write (tens of milliseconds) is still overwritten; Intercom offers no way to close it.
         """
         current = await self.get_conversation(conversation_id)
-        self._check_fresh(current, expected_updated_at, expected_version)
+        raise_if_stale(
+            current,
+            vendor=self.vendor,
+            method="POST",
+            path=f"/conversations/{conversation_id}/parts",
+            expected_updated_at=expected_updated_at,
+            expected_version=expected_version,
+            expected_assignee_id=expected_assignee_id,
+        )
         admin = await self.acting_admin_id()
         result = current
         if group_id is not None and current.group_id != group_id:

@@ -60,6 +60,7 @@ from humansupport.http import (
     limiter_for,
     paginate,
 )
+from humansupport.vendor.guard import already_as_asked, raise_if_stale, stale_reason
 
 from . import webhooks
 from .mapping import (
@@ -694,22 +695,32 @@ class ZendeskAdapter(AsyncHelpdesk):
         expected_version: str | None = None,
         expected_assignee_id: str | None = None,
     ) -> Conversation:
-        """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`."""
+        """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`.
+
+        `expected_assignee_id` is not something Zendesk can check: the ticket is re-read and the toolkit's guard
+        (`humansupport.vendor.guard`) refuses a ticket someone reassigned, the write not sent. That re-read's
+        `updated_at` then goes out as the `updated_stamp` when the caller gave none, so a change landing between
+        the re-read and the write is still a 409 rather than overwritten.
+        """
         tid = _int_id(conversation_id, "ticket id")
         ticket: dict[str, Any] = {"assignee_id": _int_id(agent_id, "agent id")}
         if group_id is not None:
             ticket["group_id"] = _int_id(group_id, "group id")
+        path = f"/api/v2/tickets/{tid}"
         updated_stamp = self._expected_stamp(expected_updated_at, expected_version)
+        if expected_assignee_id is not None:
+            current = await self.get_conversation(conversation_id)
+            raise_if_stale(current, vendor=self.vendor, path=path, expected_assignee_id=expected_assignee_id)
+            updated_stamp = updated_stamp or current.version
         if updated_stamp is not None:
             ticket["safe_update"] = True
             ticket["updated_stamp"] = updated_stamp
-        path = f"/api/v2/tickets/{tid}"
         try:
             data = await self._ticket_writes.send_json("PUT", path, json={"ticket": ticket})
         except ConflictError:
             # A retried PUT whose first attempt landed also gets 409: if the ticket is already as asked, done.
             now = await self.get_conversation(conversation_id)
-            if now.assignee_id == agent_id and (group_id is None or now.group_id == group_id):
+            if already_as_asked(now, agent_id, group_id):
                 return now
             raise
         return self._ticket_or_fail(data, "PUT", path)
@@ -717,8 +728,11 @@ class ZendeskAdapter(AsyncHelpdesk):
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
         """`update_many` batch jobs of up to 100 tickets, each safe-updated; per-ticket results.
 
-        A stale ticket fails alone (CONFLICT), a deleted one is NOT_FOUND, the rest apply. Applied tickets are
-        read back (`show_many`) so the result carries the ticket as Zendesk now has it.
+        A stale ticket fails alone (CONFLICT), a deleted one is NOT_FOUND, the rest apply. Items with an
+        `expected_assignee_id` are re-read first (one `show_many` for the batch) and checked by the toolkit's
+        guard: one a person reassigned is a CONFLICT and not sent, and the others go out safe-updated against the
+        re-read stamp. Applied tickets are read back (`show_many`) so the result carries the ticket as Zendesk
+        now has it.
         """
         results: list[AssignmentResult] = []
         for start in range(0, len(assignments), BATCH_SIZE):
@@ -728,7 +742,20 @@ class ZendeskAdapter(AsyncHelpdesk):
     async def _assign_batch(self, batch: list[Assignment]) -> list[AssignmentResult]:
         done: dict[str, AssignmentResult] = {}
         tickets: list[dict[str, Any]] = []
+        guarded = [i.conversation_id for i in batch if i.expected_assignee_id is not None]
+        current = await self._show_many(guarded) if guarded else {}
         for item in batch:
+            reread: Conversation | None = None
+            if item.expected_assignee_id is not None:
+                reread = current.get(item.conversation_id)
+                if reread is None:
+                    done[item.conversation_id] = self._result(item, AssignmentOutcome.NOT_FOUND, "ticket not found")
+                    continue
+                why = stale_reason(reread, expected_assignee_id=item.expected_assignee_id)
+                if why is not None:
+                    message = f"ticket {item.conversation_id} changed since it was read ({why}); not overwritten"
+                    done[item.conversation_id] = self._result(item, AssignmentOutcome.CONFLICT, message)
+                    continue
             try:
                 entry: dict[str, Any] = {
                     "id": _int_id(item.conversation_id, "ticket id"),
@@ -740,6 +767,8 @@ class ZendeskAdapter(AsyncHelpdesk):
                 done[item.conversation_id] = self._result(item, AssignmentOutcome.FAILED, str(exc))
                 continue
             updated_stamp = self._expected_stamp(item.expected_updated_at, item.expected_version)
+            if updated_stamp is None and reread is not None:
+                updated_stamp = reread.version
             if updated_stamp is not None:  # the batch form wants both or neither (vendors/zendesk.md §4)
                 entry["safe_update"] = True
                 entry["updated_stamp"] = updated_stamp
@@ -805,13 +834,7 @@ class ZendeskAdapter(AsyncHelpdesk):
                 done[item.conversation_id] = self._result(item, outcome, text or "failed")
         if not applied:
             return
-        ids = ",".join(a.conversation_id for a in applied)
-        data = await self.http.get_json("/api/v2/tickets/show_many", params={"ids": ids})
-        tickets: dict[str, Conversation] = {}
-        for raw in (data or {}).get("tickets") or []:
-            found = ticket_to_conversation(raw) if isinstance(raw, Mapping) else None
-            if found is not None:
-                tickets[found.id] = found
+        tickets = await self._show_many([a.conversation_id for a in applied])
         for item in applied:
             read_back = tickets.get(item.conversation_id)
             if read_back is None:
@@ -824,6 +847,16 @@ class ZendeskAdapter(AsyncHelpdesk):
                 group_id=read_back.group_id,
                 conversation=read_back,
             )
+
+    async def _show_many(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        """The tickets as Zendesk has them now (`show_many`, up to 100 ids), by id; missing ones are absent."""
+        data = await self.http.get_json("/api/v2/tickets/show_many", params={"ids": ",".join(ids)})
+        tickets: dict[str, Conversation] = {}
+        for raw in (data or {}).get("tickets") or []:
+            found = ticket_to_conversation(raw) if isinstance(raw, Mapping) else None
+            if found is not None:
+                tickets[found.id] = found
+        return tickets
 
     @staticmethod
     def _result(item: Assignment, outcome: AssignmentOutcome, message: str) -> AssignmentResult:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from ..enrichment.profile import ConversationSummary, CustomerHistory, RatingPoint
 from ..models import RatingScore
+from ..routing.affinity import AffinityConfig, AffinityIndex
 from ..store import Store
-from .affinity import AffinityConfig, AffinityIndex
+from .profile import ConversationSummary, CustomerHistory, RatingPoint
 
 __all__ = ["StoreHistory"]
 
