@@ -1,4 +1,4 @@
-"""The Help Scout adapter: Mailbox API 2.0 through `humansupport.http`, OAuth2 client credentials.
+"""The Help Scout adapter: Mailbox API 2.0 on `humansupport.vendor.RestAdapter`, OAuth2 client credentials.
 
 Sources: https://developer.helpscout.com/mailbox-api/ (endpoints named at each call) and the summary with
 unconfirmed points flagged in ../shared/vendors/helpscout.md.
@@ -223,11 +223,17 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
         status: Sequence[ConversationStatus] | None = None,
         start_page: int = 1,
     ) -> AsyncIterator[Conversation]:
+        first = self.conversation_query(updated_since=updated_since, status=status, page=start_page)
+        async for _, conv in self._mapped(first, status):
+            yield conv
+
+    async def _mapped(
+        self, first: PageRequest, status: Sequence[ConversationStatus] | None
+    ) -> AsyncIterator[tuple[dict[str, Any], Conversation]]:
+        """Each listed conversation once, raw and mapped; unmappable ones are logged and skipped."""
         wanted = set(status) if status else None
         seen: set[str] = set()
-        async for page in self.iter_conversation_pages(
-            updated_since=updated_since, status=status, start_page=start_page
-        ):
+        async for page in iter_pages(self.http, first, self._pager("conversations")):
             for item in page.items:
                 try:
                     conv = mapping.conversation_from_hs(item)
@@ -238,7 +244,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
                 if conv.id in seen or (wanted is not None and conv.status not in wanted):
                     continue
                 seen.add(conv.id)
-                yield conv
+                yield item, conv
 
     async def iter_conversations_with_messages(
         self,
@@ -251,25 +257,14 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
         The list view truncates chat threads (vendor notes §2), so chats, and any conversation whose embed is
         missing, are read again from the threads endpoint.
         """
-        wanted = set(status) if status else None
-        seen: set[str] = set()
         first = self.conversation_query(updated_since=updated_since, status=status).with_params(embed="threads")
-        async for page in iter_pages(self.http, first, self._pager("conversations")):
-            for item in page.items:
-                try:
-                    conv = mapping.conversation_from_hs(item)
-                except mapping.MappingError as exc:
-                    logger.warning("%s (skipped)", exc)
-                    continue
-                if conv.id in seen or (wanted is not None and conv.status not in wanted):
-                    continue
-                seen.add(conv.id)
-                embedded = as_dict(item.get("_embedded")).get("threads")
-                if conv.channel == "chat" or not isinstance(embedded, list):
-                    messages = [m async for m in self.iter_messages(conv.id)]
-                else:
-                    messages = _in_time_order(_messages(embedded, conv.id))
-                yield conv, messages
+        async for item, conv in self._mapped(first, status):
+            embedded = as_dict(item.get("_embedded")).get("threads")
+            if conv.channel == "chat" or not isinstance(embedded, list):
+                messages = [m async for m in self.iter_messages(conv.id)]
+            else:
+                messages = _in_time_order(_messages(embedded, conv.id))
+            yield conv, messages
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         # GET /v2/conversations/{id}; a merged one answers 301 and the auth flow follows it.
@@ -286,18 +281,18 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
 
     # -- people ---------------------------------------------------------------------------------------
 
-    async def _team_members(self) -> dict[str, list[str]]:
-        teams: dict[str, list[str]] = {}
+    async def _teams(self) -> AsyncIterator[tuple[dict[str, Any], str, list[str]]]:
+        """Each team (GET /v2/teams) with its id and its members' ids (GET /v2/teams/{id}/members)."""
         async for team in self._list("/v2/teams", "teams"):
             team_id = as_id(team.get("id"))
             if team_id is None:
                 continue
-            teams[team_id] = [
+            members = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
                 if (uid := as_id(member.get("id"))) is not None
             ]
-        return teams
+            yield team, team_id, members
 
     async def _status(self, user_id: str) -> dict[str, Any] | None:
         try:
@@ -307,9 +302,8 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
         return data if isinstance(data, dict) else None
 
     async def iter_agents(self) -> AsyncIterator[Agent]:
-        teams = await self._team_members()
         memberships: dict[str, list[str]] = {}
-        for team_id, members in teams.items():
+        async for _, team_id, members in self._teams():
             for uid in members:
                 memberships.setdefault(uid, []).append(team_id)
         async for user in self._list("/v2/users", "users"):
@@ -324,15 +318,7 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
             )
 
     async def iter_groups(self) -> AsyncIterator[Group]:
-        async for team in self._list("/v2/teams", "teams"):
-            team_id = as_id(team.get("id"))
-            if team_id is None:
-                continue
-            members = [
-                uid
-                async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := as_id(member.get("id"))) is not None
-            ]
+        async for team, _, members in self._teams():
             yield mapping.group_from_team(team, members)
 
     async def iter_customers(self, *, updated_since: datetime | None = None) -> AsyncIterator[Customer]:
