@@ -682,7 +682,7 @@ def metrics_command(
     run_command(body, as_json=as_json)
 
 
-# --- rebalance (issue 9) ----------------------------------------------------------------------------------
+# --- rebalance -----------------------------------------------------------------------------------------
 
 
 class _RebalanceGroup(TyperGroup):
@@ -996,7 +996,7 @@ def fake_serve_command(
     run_command(body, as_json=as_json, lines=True)
 
 
-# -- profile enrichment (issue 10) ----------------------------------------------------------------------
+# -- profile enrichment ---------------------------------------------------------------------------------
 
 WriteOption = Annotated[bool, typer.Option("--write", help="Write the changes to the helpdesk (default: dry run).")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite fields a human edited since our last write.")]
@@ -1235,7 +1235,7 @@ def setup_command(
     run_command(body, as_json=as_json)
 
 
-# -- reply-certainty check (issue 12) ----------------------------------------------------------------------
+# -- reply-certainty check ---------------------------------------------------------------------------------
 
 replies_app = new_typer(
     help="Check saved replies and macros for hedging, stock apologies, false hope and blame.", no_args_is_help=True
@@ -1369,7 +1369,7 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
     run_command(body, as_json=as_json)
 
 
-# -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
+# -- real-time routing from helpdesk webhooks -----------------------------------------------------------
 
 webhooks_app = new_typer(
     help="Receive helpdesk webhooks and route new conversations in real time.", no_args_is_help=True
@@ -1523,7 +1523,7 @@ def webhooks_register_command(
     run_command(body, as_json=as_json)
 
 
-# -- insights: feedback digest and avoidable contacts (issue 12) ---------------------------------------
+# -- insights: feedback digest and avoidable contacts --------------------------------------------------
 
 SinceOption = Annotated[
     str, typer.Option("--since", help="Period: a duration back from now (30d, 12h, 2w) or an ISO date.")
