@@ -137,8 +137,9 @@ def _template(root: Path, port: int) -> None:
 
 
 @contextmanager
-def running_rt() -> Iterator[RTServer]:
-    """Starts a fresh RT on a free loopback port; stops it (its process group) and removes it afterwards."""
+def running_rt(initial_db: Path | None = None) -> Iterator[RTServer]:
+    """Starts RT on a free loopback port, on a fresh database or a copy of `initial_db` (one this module made);
+    stops it (its process group) and removes it afterwards."""
     if not RT_SERVER.exists() or not RT_SETUP.exists():
         raise RuntimeError(
             "Request Tracker is not installed (apt-get install -y request-tracker5 rt5-db-sqlite; `make test` does it)"
@@ -148,7 +149,10 @@ def running_rt() -> Iterator[RTServer]:
     (root / "d").mkdir()
     (root / "RT_SiteConfig.pm").write_text(_site_config(root, port))
     try:
-        _template(root, port)
+        if initial_db is not None:
+            shutil.copyfile(initial_db, root / "rt.db")
+        else:
+            _template(root, port)
         log = (root / "server.log").open("wb")
         process = subprocess.Popen(  # noqa: S603 - fixed system path
             [str(RT_SERVER), "--port", str(port)],

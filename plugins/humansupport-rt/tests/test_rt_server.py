@@ -11,9 +11,10 @@ def test_ticket_created_and_searched_through_rest2(rt_server: RTServer) -> None:
     with httpx.Client(base_url=rt_server.api, auth=rt_server.auth, timeout=30) as http:
         user = http.post("/user", json={"Name": "smoke@example.test", "EmailAddress": "smoke@example.test"})
         assert user.status_code == 201, user.text
+        queue = http.get("/queues/all").json()["items"][0]["id"]
         created = http.post(
             "/ticket",
-            json={"Queue": "General", "Subject": "Smoke", "Requestor": "smoke@example.test", "Content": "Hello"},
+            json={"Queue": queue, "Subject": "Smoke", "Requestor": "smoke@example.test", "Content": "Hello"},
         )
         assert created.status_code == 201, created.text
         ticket_id = created.json()["id"]
