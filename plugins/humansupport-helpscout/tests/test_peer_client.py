@@ -73,13 +73,6 @@ def client(base: str, **kw: Any) -> Any:
     return helpscout.HelpScout(**FakeHelpScout.client_settings(base)["python-helpscout-v2"]["kwargs"], **kw)
 
 
-def spend_minute(fake: FakeHelpScout, limit: int) -> None:
-    """A per-minute limit of `limit`, all of it used by other integrations of the account just now."""
-    fake.rate_limit_per_minute = limit
-    fake._window_start = fake.clock.monotonic()
-    fake._window_count = limit
-
-
 Step = Callable[[Any, FakeHelpScout, dict[str, Any]], None]
 
 
@@ -334,7 +327,7 @@ def s_token_expiry(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
 
 
 def s_rate_limit(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
-    spend_minute(fake, 10)  # the account's minute is spent
+    fake.spend_minute(10)  # the account's minute is spent
     try:
         users = hs.users.get()  # 429 with X-RateLimit-Retry-After; the client sleeps (on the fake wall) and retries
     finally:
@@ -411,7 +404,7 @@ def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served: tuple[FakeH
     fake, base = served
     hs = client(base, sleep_on_rate_limit_exceeded=False)
     hs.users.me.get()
-    spend_minute(fake, 4)
+    fake.spend_minute(4)
     with pytest.raises(helpscout.exceptions.HelpScoutRateLimitExceededException):
         hs.users.get()
     (limited,) = [r for r in fake.requests if r.status == 429]
@@ -423,7 +416,7 @@ def test_client_retries_a_429_without_its_params(served: tuple[FakeHelpScout, st
     fake, base = served
     hs = client(base, rate_limit_sleep=60)
     hs.users.me.get()
-    spend_minute(fake, 10)
+    fake.spend_minute(10)
     hs.conversations.get(params={"status": "closed"})
     listed = [r for r in fake.requests if r.path == "/v2/conversations" and r.query.get("page") is None]
     assert [r.status for r in listed] == [429, 200]
