@@ -1,9 +1,10 @@
 """python-freshdesk, the popular Freshdesk API v2 client, runs an everyday session against the fake over HTTP.
 
-The fake is served on a free local port (uvicorn on `fake.asgi_app()`) and the client is pointed at it by
-replacing its URL prefix (it hard-codes `https://<domain>/api/v2/` and refuses domains without
-`freshdesk.com`). Each step is one client call a support script makes every day; `SESSION` lists them in the
-order a script would, and `run_session` reports which passed, so docs/vendors/freshdesk.md can quote the figure.
+The fake is served on a free local port (`humansupport.testing.served_fake`) and the client is built by the
+fake's own hint (`FakeFreshdesk.client_settings`), which replaces its URL prefix: the client hard-codes
+`https://<domain>/api/v2/` and refuses domains without `freshdesk.com`. Each step is one client call a support
+script makes every day; `SESSION` lists them in the order a script would, and `run_session` reports which
+passed, so docs/vendors/freshdesk.md can quote the figure.
 
 Client quirks tested around (python-freshdesk 1.3.9, the same against the real API):
 - list calls send their keyword arguments twice (in the URL and again as query params): `per_page=5&...&per_page=5`;
@@ -11,16 +12,12 @@ Client quirks tested around (python-freshdesk 1.3.9, the same against the real A
 - `filter_tickets`/`filter_contacts` put the query in the URL unencoded (requests encodes spaces and quotes);
 - models rename fields that clash with `Ticket` properties: `ticket._status == 2` (`ticket.status == "open"`),
   `_priority`, `_source`; every model needs `created_at`/`updated_at` (it parses both);
-- a 429 raises `FreshdeskRateLimited` at once (no retry, issue #95 upstream): the script must wait `Retry-After`.
+- a 429 raises `FreshdeskRateLimited` at once (the client never retries): the script must wait `Retry-After`.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,42 +25,19 @@ from typing import Any
 import pytest
 from humansupport_freshdesk import FakeFreshdesk
 
-from humansupport.testing import FakeClock
+from humansupport.testing import FakeClock, ServedFake, served_fake
 
 from .conftest import small_history
 
 freshdesk_api = pytest.importorskip("freshdesk.v2.api")
 freshdesk_errors = pytest.importorskip("freshdesk.v2.errors")
-uvicorn = pytest.importorskip("uvicorn")
 
 
-@contextmanager
-def served(fake: FakeFreshdesk) -> Iterator[str]:
-    """The fake on a free local port over real HTTP; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake did not start serving")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def client_for(base_url: str) -> Any:
-    api = freshdesk_api.API(f"{FakeFreshdesk.domain}.freshdesk.com", FakeFreshdesk.api_key)
-    api._api_prefix = f"{base_url}/api/v2/"  # the client has no base-URL option
-    return api
+def client_for(served: ServedFake) -> Any:
+    """The client as the fake's own hint builds it (`FakeFreshdesk.client_settings`)."""
+    scope: dict[str, Any] = {}
+    exec(served.clients()["python-freshdesk"]["python"], scope)  # noqa: S102 - our own one-line hint
+    return scope["api"]
 
 
 def new_fake() -> FakeFreshdesk:
@@ -351,8 +325,8 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
 def run_session(fake: FakeFreshdesk) -> dict[str, str | None]:
     """Every step in order against the served fake: None when it passed, else why it failed."""
     outcome: dict[str, str | None] = {}
-    with served(fake) as base_url:
-        ctx = Ctx(api=client_for(base_url), fake=fake, state={})
+    with served_fake(fake) as served:
+        ctx = Ctx(api=client_for(served), fake=fake, state={})
         for name, step in SESSION:
             try:
                 step(ctx)

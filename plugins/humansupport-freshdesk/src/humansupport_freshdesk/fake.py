@@ -235,6 +235,17 @@ class FakeFreshdesk(FakeHelpdesk):
     def adapter_settings(cls) -> dict[str, Any]:
         return {"domain": cls.domain, "api_key": cls.api_key}
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-freshdesk (`freshdesk.v2.api.API`): it has no base-URL option and insists on a
+        `*.freshdesk.com` domain, so the line builds it for the fake's domain and replaces its URL prefix."""
+        python = (
+            "from freshdesk.v2.api import API; "
+            f'api = API("{cls.domain}.freshdesk.com", "{cls.api_key}"); '
+            f'api._api_prefix = "{url.rstrip("/")}/api/v2/"'
+        )
+        return {"python-freshdesk": {"environment": {}, "python": python}}
+
     # -- state ---------------------------------------------------------------------------------------
 
     def load(self, history: SyntheticHistory) -> None:
