@@ -26,12 +26,14 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_helpscout import FakeHelpScout
 
 from humansupport.testing import FakeClock, served_fake
 
 from .conftest import history
+from .contract import CONTRACT
 
 helpscout = pytest.importorskip("helpscout")
 uvicorn = pytest.importorskip("uvicorn")
@@ -60,9 +62,24 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     return clock
 
 
+class CheckedFake(FakeHelpScout):
+    """The fake with every exchange checked against tests/openapi/helpscout.yaml (the contract tests' description),
+    so what the peer client sends and what the fake answers are both the vendor's shapes."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.violations: list[str] = []
+        super().__init__(**kw)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not request.url.path.startswith("/_fake"):
+            self.violations += CONTRACT.request_errors(request) + CONTRACT.response_errors(request, response)
+        return response
+
+
 @pytest.fixture
 def served(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
-    fake = FakeHelpScout(clock=clock, history=history())
+    fake = CheckedFake(clock=clock, history=history())
     fake.wall_time = wall
     with served_fake(fake) as running:
         yield fake, running.url
@@ -397,6 +414,8 @@ def test_everyday_session(served: tuple[FakeHelpScout, str], wall: WallClock) ->
     outcome = run_session(hs, fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} calls pass: {failed}"
+    assert isinstance(fake, CheckedFake)
+    assert fake.violations == [], "\n".join(fake.violations)
     assert wall.slept == [60], "the client slept once (on the fake's wall clock) for the 429"
 
 
