@@ -47,11 +47,6 @@ def lean_strategy(strategy: type[RoutingStrategy]) -> str | None:
     return None
 
 
-def _timestamp(now: float) -> float:
-    """`datetime.fromtimestamp(now, UTC).timestamp()`: what the router reads of `now` (microsecond-rounded)."""
-    return now if now.is_integer() else datetime.fromtimestamp(now, UTC).timestamp()
-
-
 class LeanChooser:
     """A built-in strategy's choice among the eligible agents (the router's pool), by agent id.
 
@@ -162,7 +157,9 @@ class LeanRouter:
         affine: list[tuple[str, float]] = []
         if conv.customer_id:
             threshold = cfg.threshold
-            ranked = self.index.ranked(conv.customer_id, _timestamp(now))
+            # what the router reads of `now`: its datetime's timestamp (microsecond-rounded; whole seconds stay)
+            now_ts = now if now.is_integer() else datetime.fromtimestamp(now, UTC).timestamp()
+            ranked = self.index.ranked(conv.customer_id, now_ts)
             affine = [pair for pair in ranked if pair[1] >= threshold][: max(cfg.top_k, 1) + 2]
         if affine:
             preferred = affine[0][0]

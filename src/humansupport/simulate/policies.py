@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import ConfigError
 from ..extensions import RoutingStrategy
-from ..models import Agent, AgentAvailability, Conversation, ConversationStatus
+from ..models import Agent, AgentAvailability, Conversation, ConversationStatus, RatingScore
 from ..routing.affinity import AffinityConfig, AffinityIndex, AffinityScore
 from ..routing.router import Router, RouterConfig
 from ..routing.strategies import LeastLoaded
@@ -386,7 +386,9 @@ class ReplayIndex(AffinityIndex):
 
     def __init__(self, *, config: AffinityConfig | None = None, reference: datetime) -> None:
         super().__init__(config=config, reference=reference)
-        self._running: dict[tuple[str, str], list[float]] = {}
+        #: customer -> agent -> [decayed total at the reference, replies, conversations, reopened, last reply,
+        #: rating factor]: every thread's sums, kept as replies and ratings are added
+        self._running: dict[str, dict[str, list[float]]] = {}
         #: with no `limit`, `scores` builds only this many (the router reads the top `top_k + 2`); None: all
         self.keep: int | None = None
 
@@ -399,13 +401,8 @@ class ReplayIndex(AffinityIndex):
         agents = self._pairs.get(customer_id)
         if keep is None or not agents or self.config.stickiness_days is not None:
             return super().scores(customer_id, now=now, limit=limit)
-        ranked: list[tuple[float, str]] = []
-        for agent_id in agents:
-            sums = self._running.get((customer_id, agent_id))
-            if sums is not None and sums[2]:
-                good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
-                ranked.append((-sums[0] * self._rating_factor(good, bad), agent_id))
-        ranked.sort()
+        running = self._running.get(customer_id, {})
+        ranked = sorted((-sums[0] * sums[5], agent_id) for agent_id, sums in running.items() if sums[2])
         out = []
         for _, agent_id in ranked[:keep]:
             scored = self._score(customer_id, agent_id, agents[agent_id], now)
@@ -430,16 +427,14 @@ class ReplayIndex(AffinityIndex):
                     out.append((agent_id, window[0] * decay_now * self._rating_factor(good, bad)))
             out.sort(key=lambda s: (-s[1], s[0]))
             return out
-        ranked: list[tuple[float, str, float, float]] = []
-        running = self._running
-        for agent_id in agents:
-            sums = running.get((customer_id, agent_id))
-            if sums is not None and sums[2]:
-                good, bad = ratings.get((customer_id, agent_id), (0, 0))
-                factor = self._rating_factor(good, bad) if good or bad else 1.0
-                ranked.append((-sums[0] * factor, agent_id, sums[0], factor))
-        ranked.sort()
-        return [(agent_id, total * decay_now * factor) for _, agent_id, total, factor in ranked[: self.keep]]
+        running = self._running.get(customer_id)
+        if not running:
+            return []
+        if len(running) == 1:  # most customers know one agent
+            ((agent_id, sums),) = running.items()
+            return [(agent_id, sums[0] * decay_now * sums[5])] if sums[2] else []
+        ranked = sorted((-sums[0] * sums[5], agent_id, sums) for agent_id, sums in running.items() if sums[2])
+        return [(agent_id, sums[0] * decay_now * sums[5]) for _, agent_id, sums in ranked[: self.keep]]
 
     def add_reply(self, customer_id: str, agent_id: str, conversation_id: str, at: datetime) -> None:
         self.add_replies_at(customer_id, agent_id, conversation_id, at, 1)
@@ -457,9 +452,13 @@ class ReplayIndex(AffinityIndex):
             thread = self._pairs[customer_id][agent_id][conversation_id]
             thread.decayed += weight * (n - 1)
             thread.replies += n - 1
-        sums = self._running.get((customer_id, agent_id))
+        running = self._running.get(customer_id)
+        if running is None:
+            running = self._running[customer_id] = {}
+        sums = running.get(agent_id)
         if sums is None:
-            sums = self._running[(customer_id, agent_id)] = [0.0, 0.0, 0.0, 0.0, -math.inf]
+            good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
+            sums = running[agent_id] = [0.0, 0.0, 0.0, 0.0, -math.inf, self._rating_factor(good, bad)]
         sums[0] += weight * n * self._outcome.get(conversation_id, 1.0)
         sums[1] += n
         if new:
@@ -472,10 +471,17 @@ class ReplayIndex(AffinityIndex):
     ) -> tuple[float, int, int, int, float] | None:
         if self.config.stickiness_days is not None:
             return super()._sums(customer_id, agent_id, threads, now_ts)
-        sums = self._running.get((customer_id, agent_id))
+        sums = self._running.get(customer_id, {}).get(agent_id)
         if sums is None or not sums[2]:
             return None
         return sums[0], int(sums[1]), int(sums[2]), int(sums[3]), sums[4]
+
+    def add_rating(self, rating_id: str, customer_id: str, agent_id: str, score: RatingScore | str) -> None:
+        super().add_rating(rating_id, customer_id, agent_id, score)
+        sums = self._running.get(customer_id, {}).get(agent_id)
+        if sums is not None:
+            good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
+            sums[5] = self._rating_factor(good, bad)
 
 
 def warm_index(history: SimHistory, config: AffinityConfig) -> ReplayIndex:
