@@ -8,8 +8,9 @@ on and off must give the same outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -234,9 +235,9 @@ def test_the_random_histories_reach_every_stage() -> None:
 class _Plugin:
     """A plugin's strategy: the last candidate by id (not a built-in, so never lean)."""
 
-    name = "last"
+    name: ClassVar[str] = "last"
 
-    def choose(self, conversation: Conversation, candidates: list[Agent], loads: dict[str, int]) -> Agent | None:
+    def choose(self, conversation: Conversation, candidates: Sequence[Agent], loads: Mapping[str, int]) -> Agent | None:
         return max(candidates, key=lambda a: a.id) if candidates else None
 
 
