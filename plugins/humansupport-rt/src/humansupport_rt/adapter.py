@@ -11,7 +11,7 @@ What RT's API is like, as the real server showed it (docs/vendors/rt.md has the 
   the record back;
 - user searches serve neither `Privileged` nor `Disabled`, and no endpoint lists who may own tickets: agents
   are the privileged members of user-defined groups named like a queue (that queue's staff) or like the
-  `agent_group` setting, each read once;
+  `agent_group` setting, each read once; a disabled member is listed only with `find_disabled_rows=1`;
 - TicketSQL reads a date without a zone in the user's time zone: times are sent as ISO 8601 with `Z`.
 """
 
@@ -302,7 +302,9 @@ class RTAdapter(RestAdapter[RTSettings]):
                 name = as_str(g.get("Name"))
                 if name not in queues and (name is None or name != self.settings.agent_group):
                     continue
-                async for member in self.pages(f"/group/{g['id']}/members", per_page=_PER_PAGE, groups=0):
+                # a disabled user drops out of the member listing unless disabled rows are asked for
+                members = self.pages(f"/group/{g['id']}/members", per_page=_PER_PAGE, find_disabled_rows=1)
+                async for member in members:
                     if as_str(member.get("type")) != "user":
                         continue
                     queue_ids = staff.setdefault(str(member["id"]), [])

@@ -164,6 +164,18 @@ class FakeRT(FakeHelpdesk):
                 ref["EmailAddress"] = (customer.email if customer else agent.email if agent else "") or ""
         return ref
 
+    def _creator(self, request: httpx.Request, author_id: str | None) -> dict[str, Any]:
+        """A transaction's author; a system message's is RT_System (id 1)."""
+        if author_id is not None:
+            return self._ref(request, author_id, "fields[Creator]")
+        ref: dict[str, Any] = {"type": "user", "_url": self._url(request, "/user/RT_System"), "id": "RT_System"}
+        wanted = request.url.params.get("fields[Creator]", "").split(",")
+        if "id" in wanted:
+            ref["id"] = 1
+        if "Name" in wanted:
+            ref["Name"] = "RT_System"
+        return ref
+
     def _cfs(self, values: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for n, (name, value) in enumerate(sorted(values.items()), start=1):
@@ -352,7 +364,7 @@ class FakeRT(FakeHelpdesk):
                 "type": "transaction",
                 "_url": self._url(request, f"/transaction/{row['id']}"),
                 "ObjectId": str(row["ObjectId"]),
-                "Creator": self._ref(request, msg.author_id or "14", "fields[Creator]"),
+                "Creator": self._creator(request, msg.author_id),
             }
             return self._only(request, full)
 
