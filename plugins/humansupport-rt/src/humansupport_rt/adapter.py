@@ -414,13 +414,14 @@ class RTAdapter(RestAdapter[RTSettings]):
         without a word, so a value that did not stick is an error naming the field."""
         path = f"/user/{customer_id}"
         fields: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in patch.custom_attributes.items()}
-        before = await self.get_customer(customer_id)
-        if patch.tags:
+        # the current record only when the patch merges into it (tags) or may repeat it (the note)
+        before = await self.get_customer(customer_id) if patch.tags or patch.note is not None else None
+        if patch.tags and before is not None:
             fields[self.settings.tags_field] = sorted({*before.tags, *patch.tags})
         body: dict[str, Any] = {}
         if fields:
             body["CustomFields"] = fields
-        if patch.note is not None and patch.note != (before.notes or ""):
+        if patch.note is not None and before is not None and patch.note != (before.notes or ""):
             body["Comments"] = patch.note
         if body:
             answer = await self.http.send_json("PUT", path, json=body, idempotent=True)
