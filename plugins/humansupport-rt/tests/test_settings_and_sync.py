@@ -94,3 +94,20 @@ def test_incremental_sync_on_the_real_rt(rt_live: RTLive, tmp_path: Path) -> Non
         assert second <= first, (first, second)
         again = store.conversation("rt", changed.id)
         assert again is not None and again.status is ConversationStatus.PENDING
+
+
+def test_bulk_messages_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Across chunk boundaries every message comes once, with its text."""
+    import humansupport_rt.adapter as adapter_module
+
+    monkeypatch.setattr(adapter_module, "_CHUNK", 7)
+    history = generate_history(RT_HISTORY)
+    fake = FakeRT(history=history)
+
+    async def go() -> list[tuple[str, str | None]]:
+        async with RTAdapter(**FakeRT.adapter_settings(), transport=fake.transport()) as adapter:
+            return [(m.id, m.body) async for m in adapter.iter_all_messages()]
+
+    got = asyncio.run(go())
+    expected = sorted((m.id, m.body) for msgs in history.messages.values() for m in msgs)
+    assert sorted(got) == expected
