@@ -85,7 +85,7 @@ distcheck: dist
 	$(RUN) twine check --strict $(DIST)/*
 	$(RUN) check-wheel-contents $(DIST)/*.whl
 
-bench: $(STAMP)
+bench: $(STAMP) rt
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:

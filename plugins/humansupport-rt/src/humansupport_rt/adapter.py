@@ -11,7 +11,7 @@ What RT's API is like, as the real server showed it (docs/vendors/rt.md has the 
   the record back;
 - user searches serve neither `Privileged` nor `Disabled`, and no endpoint lists who may own tickets: agents
   are the privileged members of user-defined groups named like a queue (that queue's staff) or like the
-  `agent_group` setting, each read once;
+  `agent_group` setting, each read once; a disabled member is listed only with `find_disabled_rows=1`;
 - TicketSQL reads a date without a zone in the user's time zone: times are sent as ISO 8601 with `Z`.
 """
 
@@ -67,6 +67,7 @@ SIGNATURE_HEADER = "X-RT-Signature"
 #: the transaction types that are messages (comments are internal)
 MESSAGE_TYPES = ("Create", "Correspond", "Comment")
 _PER_PAGE = 100  # REST2's largest page
+_CHUNK = 1000  # message transactions whose text is read with one attachment search
 _USER_FIELDS = "id,Name,EmailAddress,RealName,Organization,Lang,Comments,Created,LastUpdated,CustomFields"
 _WEBHOOK_EVENTS: Mapping[str, WebhookEventType] = {
     "ticket.created": WebhookEventType.CONVERSATION_CREATED,
@@ -255,8 +256,9 @@ class RTAdapter(RestAdapter[RTSettings]):
             yield msg
 
     async def iter_all_messages(self, *, updated_since: datetime | None = None) -> AsyncIterator[Message]:
-        """Messages created since a time, in bulk: one transaction search and one attachment search (both 100 a
-        page) for the whole account, instead of two listings per ticket."""
+        """Messages created since a time, in bulk: a transaction search (100 a page) for the whole account and, per
+        `_CHUNK` transactions, one attachment search over their id range: about two requests per 100 messages,
+        instead of two listings per ticket, and memory bounded by the chunk."""
         since = f"Created >= '{mapping.ticketsql_time(updated_since)}'" if updated_since else "id > 0"
         batch: list[dict[str, Any]] = []
         async for txn in self.search(
@@ -267,16 +269,23 @@ class RTAdapter(RestAdapter[RTSettings]):
             **{"fields[Creator]": "id,Name"},
         ):
             batch.append(txn)
-        if not batch:
-            return
-        first = min(int(t["id"]) for t in batch)
+            if len(batch) >= _CHUNK:
+                for msg in await self._chunk(batch):
+                    yield msg
+                batch = []
+        if batch:
+            for msg in await self._chunk(batch):
+                yield msg
+
+    async def _chunk(self, txns: list[dict[str, Any]]) -> list[Message]:
+        ids = [int(t["id"]) for t in txns]
         query: list[dict[str, Any]] = [
-            {"field": "TransactionId", "operator": ">=", "value": first},
+            {"field": "TransactionId", "operator": ">=", "value": min(ids)},
+            {"field": "TransactionId", "operator": "<=", "value": max(ids)},
             {"field": "ContentType", "operator": "LIKE", "value": "text/"},
         ]
         attachments = self.search("/attachments", query, orderby="id", fields="TransactionId,ContentType,Content")
-        for msg in await self._messages(batch, attachments):
-            yield msg
+        return await self._messages(txns, attachments)
 
     # -- people ----------------------------------------------------------------------------------------
 
@@ -302,7 +311,9 @@ class RTAdapter(RestAdapter[RTSettings]):
                 name = as_str(g.get("Name"))
                 if name not in queues and (name is None or name != self.settings.agent_group):
                     continue
-                async for member in self.pages(f"/group/{g['id']}/members", per_page=_PER_PAGE, groups=0):
+                # a disabled user drops out of the member listing unless disabled rows are asked for
+                members = self.pages(f"/group/{g['id']}/members", per_page=_PER_PAGE, find_disabled_rows=1)
+                async for member in members:
                     if as_str(member.get("type")) != "user":
                         continue
                     queue_ids = staff.setdefault(str(member["id"]), [])
@@ -412,13 +423,14 @@ class RTAdapter(RestAdapter[RTSettings]):
         without a word, so a value that did not stick is an error naming the field."""
         path = f"/user/{customer_id}"
         fields: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in patch.custom_attributes.items()}
-        before = await self.get_customer(customer_id)
-        if patch.tags:
+        # the current record only when the patch merges into it (tags) or may repeat it (the note)
+        before = await self.get_customer(customer_id) if patch.tags or patch.note is not None else None
+        if patch.tags and before is not None:
             fields[self.settings.tags_field] = sorted({*before.tags, *patch.tags})
         body: dict[str, Any] = {}
         if fields:
             body["CustomFields"] = fields
-        if patch.note is not None and patch.note != (before.notes or ""):
+        if patch.note is not None and before is not None and patch.note != (before.notes or ""):
             body["Comments"] = patch.note
         if body:
             answer = await self.http.send_json("PUT", path, json=body, idempotent=True)
