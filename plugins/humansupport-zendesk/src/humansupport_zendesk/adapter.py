@@ -53,7 +53,15 @@ from humansupport.http import (
     iter_pages,
     paginate,
 )
-from humansupport.vendor import BasicAuth, BearerAuth, RestAdapter, already_as_asked, raise_if_stale, stale_reason
+from humansupport.vendor import (
+    BasicAuth,
+    BearerAuth,
+    RestAdapter,
+    already_as_asked,
+    poll_job,
+    raise_if_stale,
+    stale_reason,
+)
 
 from . import webhooks
 from .mapping import (
@@ -720,22 +728,30 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         Not retried on 5xx: a second job for the same tickets would report them stale. 429s are retried.
         """
         data = await self.http.send_json("PUT", "/api/v2/tickets/update_many", json=body, idempotent=False)
-        job = (data or {}).get("job_status") or {}
-        waited, delay = 0.0, 0.5
-        while job.get("status") not in _TERMINAL_JOB:
-            job_id = job.get("id")
-            if not isinstance(job_id, str) or waited >= self.settings.job_timeout:
-                raise HelpdeskError(
-                    vendor=self.vendor,
-                    method="GET",
-                    path=f"/api/v2/job_statuses/{job_id}",
-                    vendor_message=f"job {job_id} still {job.get('status')!r} after {waited:.0f}s; its tickets may "
-                    "still change: re-read them before retrying",
-                )
-            await self.clock.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-            job = ((await self.http.get_json(f"/api/v2/job_statuses/{job_id}")) or {}).get("job_status") or {}
+        started: dict[str, Any] = (data or {}).get("job_status") or {}
+        path = f"/api/v2/job_statuses/{started.get('id')}"
+        if started.get("status") not in _TERMINAL_JOB and not isinstance(started.get("id"), str):
+            raise HelpdeskError(
+                vendor=self.vendor,
+                method="PUT",
+                path="/api/v2/tickets/update_many",
+                vendor_message="the job has no id to follow; its tickets may still change: re-read them first",
+            )
+
+        async def read() -> dict[str, Any]:
+            job: dict[str, Any] = ((await self.http.get_json(path)) or {}).get("job_status") or {}
+            return job
+
+        job = await poll_job(
+            read,
+            finished=lambda job: job.get("status") in _TERMINAL_JOB,
+            clock=self.clock,
+            give_up_after=self.settings.job_timeout,
+            vendor=self.vendor,
+            what=f"job {started.get('id')}",
+            path=path,
+            first=started,
+        )
         return dict(job)
 
     async def _apply_job_results(
