@@ -58,6 +58,7 @@ from humansupport.vendor import (
     BearerAuth,
     RestAdapter,
     already_as_asked,
+    find_or_create,
     poll_job,
     raise_if_stale,
     stale_reason,
@@ -944,8 +945,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
                 f"use {', '.join(str(e) for e in WEBHOOK_EVENT_TYPES)}",
             )
         wanted = list(dict.fromkeys(wanted))
-        existing = await self._find_webhook(url)
-        if existing is None:
+
+        async def create() -> Mapping[str, Any]:
             body = {
                 "webhook": {
                     "name": WEBHOOK_NAME,
@@ -962,7 +963,14 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
                 raise HelpdeskError(
                     vendor=self.vendor, method="POST", path="/api/v2/webhooks", vendor_message="response has no webhook"
                 )
-            existing = dict(created)
+            return created
+
+        # the webhook already sending to `url` (cursor pages of `GET /api/v2/webhooks`), so a rerun adds none
+        listed = self.pages("/api/v2/webhooks", _cursor_pager("webhooks"), **{"page[size]": PAGE_SIZE})
+        found, _ = await find_or_create(
+            listed, matches=lambda hook: hook.get("endpoint") == url and isinstance(hook.get("id"), str), create=create
+        )
+        existing = dict(found)
         hook_id = str(existing["id"])
         data = await self.http.get_json(f"/api/v2/webhooks/{hook_id}/signing_secret")
         signing = (data or {}).get("signing_secret") or {}
@@ -977,14 +985,6 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
             secret=SecretStr(value) if isinstance(value, str) and value else None,
             raw=existing,
         )
-
-    async def _find_webhook(self, url: str) -> dict[str, Any] | None:
-        """The webhook already sending to `url` (`GET /api/v2/webhooks`, cursor pages), so a rerun adds none."""
-        first = PageRequest(url="/api/v2/webhooks", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("webhooks")):
-            if item.get("endpoint") == url and isinstance(item.get("id"), str):
-                return dict(item)
-        return None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return webhooks.verify_webhook(
