@@ -405,8 +405,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         if updated_since is not None:
             terms.append(f"updated>={stamp(updated_since)}")
         params = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": PAGE_SIZE}
-        first = PageRequest(url="/api/v2/search/export", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("results")):
+        async for item in self.pages("/api/v2/search/export", _cursor_pager("results"), **params):
             found = ticket_to_conversation(item)
             if found is not None and found.status in wanted:
                 yield found
@@ -429,8 +428,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         if self._agent_ids is None:
             ids: set[str] = set()
             for role in ("agent", "admin"):
-                first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-                async for user in paginate(self.http, first, _cursor_pager("users")):
+                async for user in self.pages(
+                    "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+                ):
                     uid = zendesk_id(user.get("id"))
                     if uid is not None:
                         ids.add(uid)
@@ -490,9 +490,11 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
 
     async def _memberships(self) -> list[tuple[str, str]]:
         """(user id, group id) for every group membership."""
-        first = PageRequest(url="/api/v2/group_memberships", params={"page[size]": PAGE_SIZE})
         out: list[tuple[str, str]] = []
-        async for item in paginate(self.http, first, _cursor_pager("group_memberships")):
+        listed = self.pages(
+            "/api/v2/group_memberships", _cursor_pager("group_memberships"), **{"page[size]": PAGE_SIZE}
+        )
+        async for item in listed:
             uid, gid = zendesk_id(item.get("user_id")), zendesk_id(item.get("group_id"))
             if uid is not None and gid is not None:
                 out.append((uid, gid))
@@ -550,8 +552,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         status = await self._availabilities() if self.settings.omnichannel_routing else {}
         ids: set[str] = set()
         for role in ("agent", "admin"):
-            first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-            async for user in paginate(self.http, first, _cursor_pager("users")):
+            async for user in self.pages(
+                "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+            ):
                 uid = str(user.get("id"))
                 availability, capacity = status.get(uid, (AgentAvailability.UNKNOWN, None))
                 agent = user_to_agent(
@@ -569,8 +572,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         members: dict[str, list[str]] = {}
         for uid, gid in await self._memberships():
             members.setdefault(gid, []).append(uid)
-        first = PageRequest(url="/api/v2/groups", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("groups")):
+        async for item in self.pages("/api/v2/groups", _cursor_pager("groups"), **{"page[size]": PAGE_SIZE}):
             group = group_to_group(item, agent_ids=members.get(str(item.get("id")), []))
             if group is not None and item.get("deleted") is not True:
                 yield group
@@ -610,8 +612,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         params: dict[str, Any] = {"page[size]": PAGE_SIZE}
         if updated_since is not None:
             params["start_time"] = _epoch(updated_since)
-        first = PageRequest(url="/api/v2/satisfaction_ratings", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("satisfaction_ratings")):
+        async for item in self.pages("/api/v2/satisfaction_ratings", _cursor_pager("satisfaction_ratings"), **params):
             rating = rating_to_rating(item)
             if rating is not None:
                 yield rating
@@ -887,8 +888,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         that do not exist yet; returns the keys it created. Needs an admin. Zendesk ignores `user_fields`
         values whose key has no field, so run this once before the first write-back (docs/vendors/zendesk.md).
         """
-        first = PageRequest(url="/api/v2/user_fields", params={"page[size]": PAGE_SIZE})
-        existing = {item.get("key") async for item in paginate(self.http, first, _cursor_pager("user_fields"))}
+        listed = self.pages("/api/v2/user_fields", _cursor_pager("user_fields"), **{"page[size]": PAGE_SIZE})
+        existing = {item.get("key") async for item in listed}
         created: list[str] = []
         for key, kind in fields.items():
             if key in existing:
@@ -914,8 +915,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         The text is the `comment_value_html` action converted to plain text, else `comment_value`; macros that
         only set fields are skipped. Agents see shared macros and their own; an admin sees every macro.
         """
-        first = PageRequest(url="/api/v2/macros", params={"active": "true", "page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("macros")):
+        async for item in self.pages(
+            "/api/v2/macros", _cursor_pager("macros"), **{"active": "true", "page[size]": PAGE_SIZE}
+        ):
             reply = macro_to_saved_reply(item, admin_url=self.http.base_url)
             if reply is not None:
                 yield reply
