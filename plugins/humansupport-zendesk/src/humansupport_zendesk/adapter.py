@@ -60,7 +60,6 @@ from humansupport.vendor import (
     already_as_asked,
     find_or_create,
     poll_job,
-    raise_if_stale,
     stale_reason,
 )
 
@@ -648,9 +647,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
             ticket["group_id"] = _int_id(group_id, "group id")
         path = f"/api/v2/tickets/{tid}"
         updated_stamp = self._expected_stamp(expected_updated_at, expected_version)
-        if expected_assignee_id is not None:
-            current = await self.get_conversation(conversation_id)
-            raise_if_stale(current, vendor=self.vendor, path=path, expected_assignee_id=expected_assignee_id)
+        current = await self.reread_guard(conversation_id, expected_assignee_id=expected_assignee_id, path=path)
+        if current is not None:
             updated_stamp = updated_stamp or current.version
         if updated_stamp is not None:
             ticket["safe_update"] = True
