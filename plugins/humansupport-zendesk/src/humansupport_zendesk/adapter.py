@@ -53,7 +53,15 @@ from humansupport.http import (
     iter_pages,
     paginate,
 )
-from humansupport.vendor import BasicAuth, BearerAuth, RestAdapter, already_as_asked, raise_if_stale, stale_reason
+from humansupport.vendor import (
+    BasicAuth,
+    BearerAuth,
+    RestAdapter,
+    already_as_asked,
+    find_or_create,
+    poll_job,
+    stale_reason,
+)
 
 from . import webhooks
 from .mapping import (
@@ -396,8 +404,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         if updated_since is not None:
             terms.append(f"updated>={stamp(updated_since)}")
         params = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": PAGE_SIZE}
-        first = PageRequest(url="/api/v2/search/export", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("results")):
+        async for item in self.pages("/api/v2/search/export", _cursor_pager("results"), **params):
             found = ticket_to_conversation(item)
             if found is not None and found.status in wanted:
                 yield found
@@ -420,8 +427,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         if self._agent_ids is None:
             ids: set[str] = set()
             for role in ("agent", "admin"):
-                first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-                async for user in paginate(self.http, first, _cursor_pager("users")):
+                async for user in self.pages(
+                    "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+                ):
                     uid = zendesk_id(user.get("id"))
                     if uid is not None:
                         ids.add(uid)
@@ -481,9 +489,11 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
 
     async def _memberships(self) -> list[tuple[str, str]]:
         """(user id, group id) for every group membership."""
-        first = PageRequest(url="/api/v2/group_memberships", params={"page[size]": PAGE_SIZE})
         out: list[tuple[str, str]] = []
-        async for item in paginate(self.http, first, _cursor_pager("group_memberships")):
+        listed = self.pages(
+            "/api/v2/group_memberships", _cursor_pager("group_memberships"), **{"page[size]": PAGE_SIZE}
+        )
+        async for item in listed:
             uid, gid = zendesk_id(item.get("user_id")), zendesk_id(item.get("group_id"))
             if uid is not None and gid is not None:
                 out.append((uid, gid))
@@ -541,8 +551,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         status = await self._availabilities() if self.settings.omnichannel_routing else {}
         ids: set[str] = set()
         for role in ("agent", "admin"):
-            first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-            async for user in paginate(self.http, first, _cursor_pager("users")):
+            async for user in self.pages(
+                "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+            ):
                 uid = str(user.get("id"))
                 availability, capacity = status.get(uid, (AgentAvailability.UNKNOWN, None))
                 agent = user_to_agent(
@@ -560,8 +571,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         members: dict[str, list[str]] = {}
         for uid, gid in await self._memberships():
             members.setdefault(gid, []).append(uid)
-        first = PageRequest(url="/api/v2/groups", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("groups")):
+        async for item in self.pages("/api/v2/groups", _cursor_pager("groups"), **{"page[size]": PAGE_SIZE}):
             group = group_to_group(item, agent_ids=members.get(str(item.get("id")), []))
             if group is not None and item.get("deleted") is not True:
                 yield group
@@ -601,8 +611,7 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         params: dict[str, Any] = {"page[size]": PAGE_SIZE}
         if updated_since is not None:
             params["start_time"] = _epoch(updated_since)
-        first = PageRequest(url="/api/v2/satisfaction_ratings", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("satisfaction_ratings")):
+        async for item in self.pages("/api/v2/satisfaction_ratings", _cursor_pager("satisfaction_ratings"), **params):
             rating = rating_to_rating(item)
             if rating is not None:
                 yield rating
@@ -638,9 +647,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
             ticket["group_id"] = _int_id(group_id, "group id")
         path = f"/api/v2/tickets/{tid}"
         updated_stamp = self._expected_stamp(expected_updated_at, expected_version)
-        if expected_assignee_id is not None:
-            current = await self.get_conversation(conversation_id)
-            raise_if_stale(current, vendor=self.vendor, path=path, expected_assignee_id=expected_assignee_id)
+        current = await self.reread_guard(conversation_id, expected_assignee_id=expected_assignee_id, path=path)
+        if current is not None:
             updated_stamp = updated_stamp or current.version
         if updated_stamp is not None:
             ticket["safe_update"] = True
@@ -720,22 +728,30 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         Not retried on 5xx: a second job for the same tickets would report them stale. 429s are retried.
         """
         data = await self.http.send_json("PUT", "/api/v2/tickets/update_many", json=body, idempotent=False)
-        job = (data or {}).get("job_status") or {}
-        waited, delay = 0.0, 0.5
-        while job.get("status") not in _TERMINAL_JOB:
-            job_id = job.get("id")
-            if not isinstance(job_id, str) or waited >= self.settings.job_timeout:
-                raise HelpdeskError(
-                    vendor=self.vendor,
-                    method="GET",
-                    path=f"/api/v2/job_statuses/{job_id}",
-                    vendor_message=f"job {job_id} still {job.get('status')!r} after {waited:.0f}s; its tickets may "
-                    "still change: re-read them before retrying",
-                )
-            await self.clock.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-            job = ((await self.http.get_json(f"/api/v2/job_statuses/{job_id}")) or {}).get("job_status") or {}
+        started: dict[str, Any] = (data or {}).get("job_status") or {}
+        path = f"/api/v2/job_statuses/{started.get('id')}"
+        if started.get("status") not in _TERMINAL_JOB and not isinstance(started.get("id"), str):
+            raise HelpdeskError(
+                vendor=self.vendor,
+                method="PUT",
+                path="/api/v2/tickets/update_many",
+                vendor_message="the job has no id to follow; its tickets may still change: re-read them first",
+            )
+
+        async def read() -> dict[str, Any]:
+            job: dict[str, Any] = ((await self.http.get_json(path)) or {}).get("job_status") or {}
+            return job
+
+        job = await poll_job(
+            read,
+            finished=lambda job: job.get("status") in _TERMINAL_JOB,
+            clock=self.clock,
+            give_up_after=self.settings.job_timeout,
+            vendor=self.vendor,
+            what=f"job {started.get('id')}",
+            path=path,
+            first=started,
+        )
         return dict(job)
 
     async def _apply_job_results(
@@ -870,8 +886,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         that do not exist yet; returns the keys it created. Needs an admin. Zendesk ignores `user_fields`
         values whose key has no field, so run this once before the first write-back (docs/vendors/zendesk.md).
         """
-        first = PageRequest(url="/api/v2/user_fields", params={"page[size]": PAGE_SIZE})
-        existing = {item.get("key") async for item in paginate(self.http, first, _cursor_pager("user_fields"))}
+        listed = self.pages("/api/v2/user_fields", _cursor_pager("user_fields"), **{"page[size]": PAGE_SIZE})
+        existing = {item.get("key") async for item in listed}
         created: list[str] = []
         for key, kind in fields.items():
             if key in existing:
@@ -897,8 +913,9 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         The text is the `comment_value_html` action converted to plain text, else `comment_value`; macros that
         only set fields are skipped. Agents see shared macros and their own; an admin sees every macro.
         """
-        first = PageRequest(url="/api/v2/macros", params={"active": "true", "page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("macros")):
+        async for item in self.pages(
+            "/api/v2/macros", _cursor_pager("macros"), **{"active": "true", "page[size]": PAGE_SIZE}
+        ):
             reply = macro_to_saved_reply(item, admin_url=self.http.base_url)
             if reply is not None:
                 yield reply
@@ -928,8 +945,8 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
                 f"use {', '.join(str(e) for e in WEBHOOK_EVENT_TYPES)}",
             )
         wanted = list(dict.fromkeys(wanted))
-        existing = await self._find_webhook(url)
-        if existing is None:
+
+        async def create() -> Mapping[str, Any]:
             body = {
                 "webhook": {
                     "name": WEBHOOK_NAME,
@@ -946,7 +963,14 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
                 raise HelpdeskError(
                     vendor=self.vendor, method="POST", path="/api/v2/webhooks", vendor_message="response has no webhook"
                 )
-            existing = dict(created)
+            return created
+
+        # the webhook already sending to `url` (cursor pages of `GET /api/v2/webhooks`), so a rerun adds none
+        listed = self.pages("/api/v2/webhooks", _cursor_pager("webhooks"), **{"page[size]": PAGE_SIZE})
+        found, _ = await find_or_create(
+            listed, matches=lambda hook: hook.get("endpoint") == url and isinstance(hook.get("id"), str), create=create
+        )
+        existing = dict(found)
         hook_id = str(existing["id"])
         data = await self.http.get_json(f"/api/v2/webhooks/{hook_id}/signing_secret")
         signing = (data or {}).get("signing_secret") or {}
@@ -961,14 +985,6 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
             secret=SecretStr(value) if isinstance(value, str) and value else None,
             raw=existing,
         )
-
-    async def _find_webhook(self, url: str) -> dict[str, Any] | None:
-        """The webhook already sending to `url` (`GET /api/v2/webhooks`, cursor pages), so a rerun adds none."""
-        first = PageRequest(url="/api/v2/webhooks", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("webhooks")):
-            if item.get("endpoint") == url and isinstance(item.get("id"), str):
-                return dict(item)
-        return None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return webhooks.verify_webhook(
