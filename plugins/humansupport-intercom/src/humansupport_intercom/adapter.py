@@ -52,8 +52,7 @@ from humansupport.http import (
 )
 from humansupport.models import to_utc
 from humansupport.text import html_to_text
-from humansupport.vendor import BearerAuth, RestAdapter
-from humansupport.vendor.guard import raise_if_stale
+from humansupport.vendor import BearerAuth, RestAdapter, already_as_asked
 
 from . import webhooks
 from .mapping import (
@@ -649,16 +648,19 @@ class IntercomAdapter(RestAdapter[IntercomSettings]):
         raises ConflictError without writing. Race window: a human change between that re-read
         and the write (tens of milliseconds) is still overwritten; Intercom offers no way to close it.
         """
-        current = await self.get_conversation(conversation_id)
-        raise_if_stale(
-            current,
-            vendor=self.vendor,
-            method="POST",
-            path=f"/conversations/{conversation_id}/parts",
+        path = f"/conversations/{conversation_id}/parts"
+        guarded = await self.reread_guard(
+            conversation_id,
             expected_updated_at=expected_updated_at,
             expected_version=expected_version,
             expected_assignee_id=expected_assignee_id,
+            method="POST",
+            path=path,
         )
+        # the current state decides which parts to post, so it is read even when nothing was expected
+        current = guarded or await self.get_conversation(conversation_id)
+        if already_as_asked(current, agent_id, group_id):
+            return current
         admin = await self.acting_admin_id()
         result = current
         if group_id is not None and current.group_id != group_id:
