@@ -50,9 +50,8 @@ from humansupport.http import (
     RateLimitHeaders,
     iter_pages,
 )
-from humansupport.models import to_utc
 from humansupport.text import html_to_text
-from humansupport.vendor import BearerAuth, RestAdapter, already_as_asked
+from humansupport.vendor import BearerAuth, RestAdapter, already_as_asked, as_str, as_time
 
 from . import webhooks
 from .mapping import (
@@ -281,18 +280,13 @@ def _macro_text(item: Mapping[str, Any]) -> str:
 
 
 def _macro_to_saved_reply(item: Mapping[str, Any]) -> SavedReply:
-    name = item.get("name")
-    try:
-        updated = to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        updated = None
     return SavedReply(
         id=str(item.get("id")),
         vendor="intercom",
-        title=name if isinstance(name, str) else None,
+        title=as_str(item.get("name")),
         body=_macro_text(item),
         kind="macro",
-        updated_at=updated,
+        updated_at=as_time(item.get("updated_at")),
         raw=dict(item),
     )
 
