@@ -50,10 +50,8 @@ from humansupport.http import (
     RateLimitHeaders,
     iter_pages,
 )
-from humansupport.models import to_utc
 from humansupport.text import html_to_text
-from humansupport.vendor import BearerAuth, RestAdapter
-from humansupport.vendor.guard import raise_if_stale
+from humansupport.vendor import BearerAuth, RestAdapter, already_as_asked, as_str, as_time
 
 from . import webhooks
 from .mapping import (
@@ -282,18 +280,13 @@ def _macro_text(item: Mapping[str, Any]) -> str:
 
 
 def _macro_to_saved_reply(item: Mapping[str, Any]) -> SavedReply:
-    name = item.get("name")
-    try:
-        updated = to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        updated = None
     return SavedReply(
         id=str(item.get("id")),
         vendor="intercom",
-        title=name if isinstance(name, str) else None,
+        title=as_str(item.get("name")),
         body=_macro_text(item),
         kind="macro",
-        updated_at=updated,
+        updated_at=as_time(item.get("updated_at")),
         raw=dict(item),
     )
 
@@ -649,16 +642,19 @@ class IntercomAdapter(RestAdapter[IntercomSettings]):
         raises ConflictError without writing. Race window: a human change between that re-read
         and the write (tens of milliseconds) is still overwritten; Intercom offers no way to close it.
         """
-        current = await self.get_conversation(conversation_id)
-        raise_if_stale(
-            current,
-            vendor=self.vendor,
-            method="POST",
-            path=f"/conversations/{conversation_id}/parts",
+        path = f"/conversations/{conversation_id}/parts"
+        guarded = await self.reread_guard(
+            conversation_id,
             expected_updated_at=expected_updated_at,
             expected_version=expected_version,
             expected_assignee_id=expected_assignee_id,
+            method="POST",
+            path=path,
         )
+        # the current state decides which parts to post, so it is read even when nothing was expected
+        current = guarded or await self.get_conversation(conversation_id)
+        if already_as_asked(current, agent_id, group_id):
+            return current
         admin = await self.acting_admin_id()
         result = current
         if group_id is not None and current.group_id != group_id:
