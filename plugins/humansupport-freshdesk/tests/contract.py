@@ -3,8 +3,10 @@
 `CONTRACT.wrap(fake)` sits between the adapter and the fake in every test here: each request must be an operation
 freshdesk-openapi.yaml describes (query parameters declared, values, Basic auth and bodies valid) and each
 response of a described status must fit its schema. A violation raises `AssertionError` at once, which no
-adapter code catches. Freshdesk publishes no description, so ours needs no patches and describes every endpoint
-the adapter calls (nothing undescribed).
+adapter code catches. Freshdesk publishes no description, so ours describes every endpoint the adapter calls
+(nothing undescribed). Operations marked `x-peer-client` are the ones only python-freshdesk's session uses
+(tests/test_peer_client.py checks the fake's answers to them with `PEER_CONTRACT`); `CONTRACT` leaves them out,
+so the adapter may not call them and a full adapter run must exercise every operation it keeps.
 """
 
 from __future__ import annotations
@@ -18,9 +20,22 @@ from humansupport.testing.openapi import OpenAPIRequest
 
 from .vendor_files import OPENAPI
 
-__all__ = ["CONTRACT", "ContractTransport", "check_request", "check_response", "description"]
+__all__ = ["CONTRACT", "PEER_CONTRACT", "ContractTransport", "check_request", "check_response", "description"]
 
-CONTRACT = ContractTransport(OPENAPI)
+
+def adapter_operations_only(raw: dict[str, Any]) -> None:
+    """Drops the operations marked `x-peer-client` (and paths left without any)."""
+    for template in list(raw["paths"]):
+        item = raw["paths"][template]
+        for method in [m for m, op in item.items() if isinstance(op, dict) and op.get("x-peer-client")]:
+            del item[method]
+        if not set(item) - {"parameters"}:
+            del raw["paths"][template]
+
+
+CONTRACT = ContractTransport(OPENAPI, patches=[adapter_operations_only])
+#: the whole description, for the fake's answers to the peer client's session
+PEER_CONTRACT = ContractTransport(OPENAPI, server="https://acme.freshdesk.com")  # served on 127.0.0.1
 
 
 def description() -> dict[str, Any]:

@@ -125,6 +125,9 @@ _SCHEMA_FOR = {
     "reply_1.json": "Conversation",
     "group_1.json": "Group",
     "groups.json": "Group",
+    "role_1.json": "Role",
+    "roles.json": "Role",
+    "contacts.json": "Contact",
 }
 
 

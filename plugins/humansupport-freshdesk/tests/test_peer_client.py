@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_freshdesk import FakeFreshdesk
 
 from humansupport.testing import FakeClock, ServedFake, served_fake
 
 from .conftest import small_history
+from .contract import PEER_CONTRACT
 
 freshdesk_api = pytest.importorskip("freshdesk.v2.api")
 freshdesk_errors = pytest.importorskip("freshdesk.v2.errors")
@@ -40,9 +42,27 @@ def client_for(served: ServedFake) -> Any:
     return scope["api"]
 
 
-def new_fake() -> FakeFreshdesk:
+class CheckedFake(FakeFreshdesk):
+    """The fake, with each answer it serves checked against the whole description (`PEER_CONTRACT`); the
+    violations are collected (the server thread must not raise) and asserted by the test."""
+
+    violations: list[str]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not self.__dict__.setdefault("checking", True):
+            return response
+        found = PEER_CONTRACT.template(request.method, request.url.path)
+        if found is None:
+            self.__dict__.setdefault("violations", []).append(f"{request.method} {request.url.path}: not described")
+        else:
+            self.__dict__.setdefault("violations", []).extend(PEER_CONTRACT.response_errors(request, response))
+        return response
+
+
+def new_fake() -> CheckedFake:
     history = small_history()
-    return FakeFreshdesk(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    return CheckedFake(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
 
 
 @dataclass
@@ -338,8 +358,11 @@ def run_session(fake: FakeFreshdesk) -> dict[str, str | None]:
 
 
 def test_everyday_session_passes() -> None:
-    outcome = run_session(new_fake())
+    fake = new_fake()
+    outcome = run_session(fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     for name, why in outcome.items():
         print(f"{'ok  ' if why is None else 'FAIL'} {name}" + (f": {why}" if why else ""))
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} passed; failed: {failed}"
+    violations = fake.__dict__.get("violations", [])
+    assert not violations, f"the fake answered outside the description: {violations[:5]}"
