@@ -22,9 +22,6 @@ Known limits of python-helpscout-v2 2.0.0 itself (it behaves the same against th
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,39 +29,13 @@ from typing import Any
 import pytest
 from humansupport_helpscout import FakeHelpScout
 
-from humansupport.testing import FakeClock
+from humansupport.testing import FakeClock, served_fake
 
 from .conftest import history
 
 helpscout = pytest.importorskip("helpscout")
 uvicorn = pytest.importorskip("uvicorn")
 client_module = pytest.importorskip("helpscout.client")
-
-
-@contextlib.contextmanager
-def served(fake: FakeHelpScout) -> Iterator[str]:
-    """The fake's ASGI app on a free local port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        started = threading.Event()
-        for _ in range(2000):
-            if server.started:
-                started.set()
-                break
-            started.wait(0.005)
-        assert server.started, "the served fake did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 class WallClock:
@@ -90,15 +61,16 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
 
 
 @pytest.fixture
-def served_fake(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
+def served(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
     fake = FakeHelpScout(clock=clock, history=history())
     fake.wall_time = wall
-    with served(fake) as base:
-        yield fake, base
+    with served_fake(fake) as running:
+        yield fake, running.url
 
 
 def client(base: str, **kw: Any) -> Any:
-    return helpscout.HelpScout(FakeHelpScout.app_id, FakeHelpScout.app_secret, base_url=f"{base}/v2/", **kw)
+    """The client as the served fake tells users to build it (`client_settings`)."""
+    return helpscout.HelpScout(**FakeHelpScout.client_settings(base)["python-helpscout-v2"]["kwargs"], **kw)
 
 
 def spend_minute(fake: FakeHelpScout, limit: int) -> None:
@@ -426,8 +398,8 @@ def run_session(hs: Any, fake: FakeHelpScout) -> dict[str, str | None]:
     return outcome
 
 
-def test_everyday_session(served_fake: tuple[FakeHelpScout, str], wall: WallClock) -> None:
-    fake, base = served_fake
+def test_everyday_session(served: tuple[FakeHelpScout, str], wall: WallClock) -> None:
+    fake, base = served
     hs = client(base, rate_limit_sleep=60)
     outcome = run_session(hs, fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
@@ -435,8 +407,8 @@ def test_everyday_session(served_fake: tuple[FakeHelpScout, str], wall: WallCloc
     assert wall.slept == [60], "the client slept once (on the fake's wall clock) for the 429"
 
 
-def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served_fake: tuple[FakeHelpScout, str]) -> None:
-    fake, base = served_fake
+def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served: tuple[FakeHelpScout, str]) -> None:
+    fake, base = served
     hs = client(base, sleep_on_rate_limit_exceeded=False)
     hs.users.me.get()
     spend_minute(fake, 4)
@@ -446,9 +418,9 @@ def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served_fake: tuple[
     assert limited.path == "/v2/users"
 
 
-def test_client_retries_a_429_without_its_params(served_fake: tuple[FakeHelpScout, str], wall: WallClock) -> None:
+def test_client_retries_a_429_without_its_params(served: tuple[FakeHelpScout, str], wall: WallClock) -> None:
     """python-helpscout-v2's own bug, the same against the real API: the retry after a 429 drops `params`."""
-    fake, base = served_fake
+    fake, base = served
     hs = client(base, rate_limit_sleep=60)
     hs.users.me.get()
     spend_minute(fake, 10)
@@ -456,3 +428,11 @@ def test_client_retries_a_429_without_its_params(served_fake: tuple[FakeHelpScou
     listed = [r for r in fake.requests if r.path == "/v2/conversations" and r.query.get("page") is None]
     assert [r.status for r in listed] == [429, 200]
     assert listed[0].query.get("status") == ["closed"] and "status" not in listed[1].query
+
+
+def test_the_python_line_the_fake_prints_builds_a_working_client(served: tuple[FakeHelpScout, str]) -> None:
+    fake, base = served
+    namespace: dict[str, Any] = {}
+    exec(FakeHelpScout.client_settings(base)["python-helpscout-v2"]["python"], namespace)  # noqa: S102 - our own line
+    (me,) = namespace["hs"].users.me.get()
+    assert me.email == fake._owner().email

@@ -225,6 +225,19 @@ class FakeHelpScout(FakeHelpdesk):
     def adapter_settings(cls) -> dict[str, Any]:
         return {"app_id": cls.app_id, "app_secret": cls.app_secret}
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-helpscout-v2 takes its API address as `base_url` (the token URL is `<base_url>oauth2/token`)."""
+        base = url.rstrip("/") + "/v2/"
+        python = f"import helpscout; hs = helpscout.HelpScout({cls.app_id!r}, {cls.app_secret!r}, base_url={base!r})"
+        return {
+            "python-helpscout-v2": {
+                "environment": {},
+                "python": python,
+                "kwargs": {"app_id": cls.app_id, "app_secret": cls.app_secret, "base_url": base},
+            }
+        }
+
     # -- state ------------------------------------------------------------------------------------------
 
     def load(self, history: SyntheticHistory) -> None:
