@@ -17,6 +17,7 @@ Client quirks tested around (python-freshdesk 1.3.9, the same against the real A
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -282,6 +283,17 @@ def step_satisfaction_ratings(ctx: Ctx) -> None:
     assert ratings and all("default_question" in r["ratings"] for r in ratings)
 
 
+def step_ticket_rating(ctx: Ctx) -> None:
+    tid = _open_ticket(ctx)
+    body = {"ratings": {"default_question": 102}, "feedback": "Quick and kind"}
+    created = ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps(body))  # no wrapper either
+    assert created["ratings"] == {"default_question": 102} and created["ticket_id"] == tid
+    listed = ctx.api._get(f"tickets/{tid}/satisfaction_ratings")
+    assert created["id"] in {r["id"] for r in listed}
+    with pytest.raises(freshdesk_errors.FreshdeskBadRequest, match="default_question"):
+        ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps({"ratings": {"default_question": 7}}))
+
+
 def step_canned_responses(ctx: Ctx) -> None:
     ctx.fake.add_saved_reply(title="Refund", body="We refunded you.")
     folders = ctx.api._get("canned_response_folders")  # no wrapper in python-freshdesk
@@ -337,6 +349,7 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
     ("404 as FreshdeskNotFound", step_not_found),
     ("400 validation as FreshdeskBadRequest", step_validation_error),
     ("satisfaction ratings", step_satisfaction_ratings),
+    ("rate a ticket", step_ticket_rating),
     ("canned responses", step_canned_responses),
     ("429 with Retry-After", step_rate_limited),
 ]
