@@ -97,7 +97,7 @@ def _request(method: str, path: str, **kw: object) -> httpx.Request:
     ("request_", "needle"),
     [
         (_request("GET", "/v2/tickets"), "not in the description"),
-        (_request("DELETE", "/v2/conversations/1"), "not in the description"),
+        (_request("DELETE", "/v2/customers/1"), "not in the description"),
         (_request("GET", "/v2/conversations", params={"per_page": "100"}), "undeclared query parameter 'per_page'"),
         (_request("GET", "/v2/conversations", params={"status": "open-ish"}), "status"),
         (_request("PATCH", "/v2/conversations/1", json=[{"op": "replace", "path": "/assignTo", "value": 1}]), "Body"),

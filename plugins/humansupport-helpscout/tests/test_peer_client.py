@@ -26,12 +26,14 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_helpscout import FakeHelpScout
 
 from humansupport.testing import FakeClock, served_fake
 
 from .conftest import history
+from .contract import CONTRACT
 
 helpscout = pytest.importorskip("helpscout")
 uvicorn = pytest.importorskip("uvicorn")
@@ -60,9 +62,24 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     return clock
 
 
+class CheckedFake(FakeHelpScout):
+    """The fake with every exchange checked against tests/openapi/helpscout.yaml (the contract tests' description),
+    so what the peer client sends and what the fake answers are both the vendor's shapes."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.violations: list[str] = []
+        super().__init__(**kw)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not request.url.path.startswith("/_fake"):
+            self.violations += CONTRACT.request_errors(request) + CONTRACT.response_errors(request, response)
+        return response
+
+
 @pytest.fixture
 def served(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
-    fake = FakeHelpScout(clock=clock, history=history())
+    fake = CheckedFake(clock=clock, history=history())
     fake.wall_time = wall
     with served_fake(fake) as running:
         yield fake, running.url
@@ -71,13 +88,6 @@ def served(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, s
 def client(base: str, **kw: Any) -> Any:
     """The client as the served fake tells users to build it (`client_settings`)."""
     return helpscout.HelpScout(**FakeHelpScout.client_settings(base)["python-helpscout-v2"]["kwargs"], **kw)
-
-
-def spend_minute(fake: FakeHelpScout, limit: int) -> None:
-    """A per-minute limit of `limit`, all of it used by other integrations of the account just now."""
-    fake.rate_limit_per_minute = limit
-    fake._window_start = fake.clock.monotonic()
-    fake._window_count = limit
 
 
 Step = Callable[[Any, FakeHelpScout, dict[str, Any]], None]
@@ -334,7 +344,7 @@ def s_token_expiry(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
 
 
 def s_rate_limit(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
-    spend_minute(fake, 10)  # the account's minute is spent
+    fake.spend_minute(10)  # the account's minute is spent
     try:
         users = hs.users.get()  # 429 with X-RateLimit-Retry-After; the client sleeps (on the fake wall) and retries
     finally:
@@ -404,6 +414,8 @@ def test_everyday_session(served: tuple[FakeHelpScout, str], wall: WallClock) ->
     outcome = run_session(hs, fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} calls pass: {failed}"
+    assert isinstance(fake, CheckedFake)
+    assert fake.violations == [], "\n".join(fake.violations)
     assert wall.slept == [60], "the client slept once (on the fake's wall clock) for the 429"
 
 
@@ -411,7 +423,7 @@ def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served: tuple[FakeH
     fake, base = served
     hs = client(base, sleep_on_rate_limit_exceeded=False)
     hs.users.me.get()
-    spend_minute(fake, 4)
+    fake.spend_minute(4)
     with pytest.raises(helpscout.exceptions.HelpScoutRateLimitExceededException):
         hs.users.get()
     (limited,) = [r for r in fake.requests if r.status == 429]
@@ -423,7 +435,7 @@ def test_client_retries_a_429_without_its_params(served: tuple[FakeHelpScout, st
     fake, base = served
     hs = client(base, rate_limit_sleep=60)
     hs.users.me.get()
-    spend_minute(fake, 10)
+    fake.spend_minute(10)
     hs.conversations.get(params={"status": "closed"})
     listed = [r for r in fake.requests if r.path == "/v2/conversations" and r.query.get("page") is None]
     assert [r.status for r in listed] == [429, 200]

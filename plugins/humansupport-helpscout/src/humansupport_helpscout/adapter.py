@@ -39,10 +39,8 @@ from humansupport.http import (
     Page,
     PageNumberPaginator,
     PageRequest,
-    RateLimiter,
     RateLimitHeaders,
     iter_pages,
-    limiter_for,
 )
 from humansupport.text import html_to_text
 from humansupport.vendor import (
@@ -158,19 +156,10 @@ class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
         )
         return self.oauth, {}
 
-    def limiter(
-        self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
-    ) -> RateLimiter:
-        """One budget per Help Scout account: every account shares api.helpscout.net, so the key is the
-        configured account name, else the app id (the toolkit's default key, the base URL, would merge them)."""
-        key = f"helpscout:{self.settings.account or self.settings.app_id}"
-        return limiter_for(
-            f"{key}:{bucket}" if bucket else key,
-            per_minute=per_minute or self.settings.rate_limit_per_minute or self.rate_limit_per_minute,
-            clock=self.clock,
-            headers=headers or self.rate_headers,
-            budget=self.rate_budget,
-        )
+    def limiter_key(self) -> str:
+        """One budget per Help Scout account: every account shares api.helpscout.net and authenticates by OAuth,
+        so the key is the configured account name, else the app id."""
+        return f"helpscout:{self.settings.account or self.settings.app_id}"
 
     # -- paging ---------------------------------------------------------------------------------------
 

@@ -408,6 +408,13 @@ class FakeHelpScout(FakeHelpdesk):
         self._cost = 2 if is_write else 1
         return super()._handle(request)
 
+    def spend_minute(self, limit: int) -> None:
+        """A per-minute limit of `limit`, all of it used just now by other apps on the account: the next request
+        gets 429 with `X-RateLimit-Retry-After` until the minute is over (the fake's clock decides)."""
+        self.rate_limit_per_minute = limit
+        self._window_start = self.clock.monotonic()
+        self._window_count = limit
+
     def _rate_limit(self) -> httpx.Response | dict[str, str]:
         limit = self.rate_limit_per_minute
         if not limit:
