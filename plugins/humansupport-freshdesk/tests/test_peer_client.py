@@ -17,17 +17,20 @@ Client quirks tested around (python-freshdesk 1.3.9, the same against the real A
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_freshdesk import FakeFreshdesk
 
 from humansupport.testing import FakeClock, ServedFake, served_fake
 
 from .conftest import small_history
+from .contract import PEER_CONTRACT
 
 freshdesk_api = pytest.importorskip("freshdesk.v2.api")
 freshdesk_errors = pytest.importorskip("freshdesk.v2.errors")
@@ -40,9 +43,27 @@ def client_for(served: ServedFake) -> Any:
     return scope["api"]
 
 
-def new_fake() -> FakeFreshdesk:
+class CheckedFake(FakeFreshdesk):
+    """The fake, with each answer it serves checked against the whole description (`PEER_CONTRACT`); the
+    violations are collected (the server thread must not raise) and asserted by the test."""
+
+    violations: list[str]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not self.__dict__.setdefault("checking", True):
+            return response
+        found = PEER_CONTRACT.template(request.method, request.url.path)
+        if found is None:
+            self.__dict__.setdefault("violations", []).append(f"{request.method} {request.url.path}: not described")
+        else:
+            self.__dict__.setdefault("violations", []).extend(PEER_CONTRACT.response_errors(request, response))
+        return response
+
+
+def new_fake() -> CheckedFake:
     history = small_history()
-    return FakeFreshdesk(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    return CheckedFake(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
 
 
 @dataclass
@@ -262,6 +283,17 @@ def step_satisfaction_ratings(ctx: Ctx) -> None:
     assert ratings and all("default_question" in r["ratings"] for r in ratings)
 
 
+def step_ticket_rating(ctx: Ctx) -> None:
+    tid = _open_ticket(ctx)
+    body = {"ratings": {"default_question": 102}, "feedback": "Quick and kind"}
+    created = ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps(body))  # no wrapper either
+    assert created["ratings"] == {"default_question": 102} and created["ticket_id"] == tid
+    listed = ctx.api._get(f"tickets/{tid}/satisfaction_ratings")
+    assert created["id"] in {r["id"] for r in listed}
+    with pytest.raises(freshdesk_errors.FreshdeskBadRequest, match="default_question"):
+        ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps({"ratings": {"default_question": 7}}))
+
+
 def step_canned_responses(ctx: Ctx) -> None:
     ctx.fake.add_saved_reply(title="Refund", body="We refunded you.")
     folders = ctx.api._get("canned_response_folders")  # no wrapper in python-freshdesk
@@ -317,6 +349,7 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
     ("404 as FreshdeskNotFound", step_not_found),
     ("400 validation as FreshdeskBadRequest", step_validation_error),
     ("satisfaction ratings", step_satisfaction_ratings),
+    ("rate a ticket", step_ticket_rating),
     ("canned responses", step_canned_responses),
     ("429 with Retry-After", step_rate_limited),
 ]
@@ -338,8 +371,11 @@ def run_session(fake: FakeFreshdesk) -> dict[str, str | None]:
 
 
 def test_everyday_session_passes() -> None:
-    outcome = run_session(new_fake())
+    fake = new_fake()
+    outcome = run_session(fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     for name, why in outcome.items():
         print(f"{'ok  ' if why is None else 'FAIL'} {name}" + (f": {why}" if why else ""))
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} passed; failed: {failed}"
+    violations = fake.__dict__.get("violations", [])
+    assert not violations, f"the fake answered outside the description: {violations[:5]}"

@@ -338,9 +338,11 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
         """Spends a per-endpoint bucket before each call. 90% of each endpoint limit: a bucket's burst plus a
         minute of refill must fit in one vendor minute, and other clients of the account spend from the same
         limits."""
-        limits = ENDPOINT_LIMITS[self.settings.plan]
+        plan = self.settings.plan
+        limits = ENDPOINT_LIMITS[plan]
+        # keyed by plan too: no header reports these limits, so a bucket keeps the rate it was made with
         self.endpoint_limiters = {
-            name: self.limiter(name, per_minute=limits[name] * _ENDPOINT_SHARE, headers=_NO_HEADERS)
+            name: self.limiter(f"{plan}:{name}", per_minute=limits[name] * _ENDPOINT_SHARE, headers=_NO_HEADERS)
             for name in ("tickets_list", "tickets_update", "contacts_list")
         }
         inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
