@@ -51,9 +51,13 @@ def _last_assignment_author(item: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: 9999-12-31T23:59:59Z, the last second a Python datetime holds (found by the property tests)
+_LAST_EPOCH = 253_402_300_799
+
+
 def _epoch_or_none(value: Any) -> int | None:
     """Unix seconds, or None for anything else (a bool is an int to Python: found by the property tests)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_EPOCH:
         return value
     return None
 
