@@ -327,6 +327,11 @@ class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
 
     # -- the client: the plan's account limit and the per-endpoint buckets ---------------------------
 
+    def limiter_key(self) -> str:
+        """Freshdesk limits the account (the domain): every agent's key and every app on it share one budget,
+        so the key's fingerprint is no part of the name."""
+        return f"{self.vendor}:{self.settings.account or self.settings.domain or self.resolve_base_url()}"
+
     def limiter(
         self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
     ) -> RateLimiter:
