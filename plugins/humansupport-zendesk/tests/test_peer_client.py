@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from humansupport_zendesk import FakeZendesk
 from humansupport_zendesk.fake import ZENDESK_PRODUCT_AREA_FIELD
 
-from humansupport.testing import ContractTransport, FakeClock, HistoryConfig, generate_history
+from humansupport.testing import ContractTransport, FakeClock, HistoryConfig, ServedFake, generate_history, served_fake
 
 from .conftest import (  # type: ignore[import-not-found]
     _add_oauth_bearer,
@@ -44,28 +39,6 @@ from zenpy.lib.exception import APIException, RecordNotFoundException  # noqa: E
 
 #: a page holds this many records, so a listing of the seeded history spans several pages
 PAGE = 7
-
-
-@contextmanager
-def _served(fake: FakeZendesk) -> Iterator[str]:
-    """The fake on a free loopback port for the duration (until `humansupport.testing.served_fake` lands)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(fake.asgi_app(), host="127.0.0.1", port=port, log_level="error", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake server did not start")
-        time.sleep(0.01)  # waiting for a real server thread, not for test time
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _search_offset_paging(data: dict[str, Any]) -> None:
@@ -189,9 +162,9 @@ def checked(fake: CheckedFake) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def base_url(fake: FakeZendesk) -> Iterator[str]:
-    with _served(fake) as url:
-        yield url
+def served(fake: FakeZendesk) -> Iterator[ServedFake]:
+    with served_fake(fake) as running:
+        yield running
 
 
 @pytest.fixture
@@ -203,10 +176,9 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def zd(base_url: str, monkeypatch: pytest.MonkeyPatch, slept: list[float]) -> Zenpy:
-    scheme, _, netloc = base_url.partition("://")
-    monkeypatch.setenv("ZENPY_FORCE_SCHEME", scheme)
-    monkeypatch.setenv("ZENPY_FORCE_NETLOC", netloc)
+def zd(served: ServedFake, monkeypatch: pytest.MonkeyPatch, slept: list[float]) -> Zenpy:
+    for name, value in served.clients()["zenpy"]["environment"].items():
+        monkeypatch.setenv(name, value)
     return Zenpy(subdomain=FakeZendesk.subdomain, email=FakeZendesk.email, token=FakeZendesk.token, disable_cache=True)
 
 

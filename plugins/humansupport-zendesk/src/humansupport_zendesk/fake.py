@@ -298,6 +298,17 @@ class FakeZendesk(FakeHelpdesk):
             "base_url": f"https://{cls.subdomain}.zendesk.com",
         }
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """zenpy (2.0.57) reaches a served fake through its own `ZENPY_FORCE_SCHEME` / `ZENPY_FORCE_NETLOC`."""
+        scheme, _, netloc = url.partition("://")
+        return {
+            "zenpy": {
+                "environment": {"ZENPY_FORCE_SCHEME": scheme, "ZENPY_FORCE_NETLOC": netloc},
+                "python": f"Zenpy(subdomain={cls.subdomain!r}, email={cls.email!r}, token={cls.token!r})",
+            }
+        }
+
     def load(self, history: SyntheticHistory) -> None:
         super().load(history)
         self._events_cache = None
