@@ -371,11 +371,9 @@ class IntercomAdapter(RestAdapter[IntercomSettings]):
     def limiter(
         self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
     ) -> RateLimiter:
-        """The app's bucket, counted in Intercom's 10-second windows: keyed by the account name when set, else
-        by region, base URL and a digest of the token (two tokens are two apps)."""
-        token = self.settings.access_token.get_secret_value()
-        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
-        key = f"intercom:{self.settings.account or f'{self.settings.region}:{self.settings.base_url}:{digest}'}"
+        """The app's bucket under the toolkit's `limiter_key` (the account, else host and token fingerprint),
+        counted in Intercom's 10-second windows (`IntercomRateLimiter`)."""
+        key = self.limiter_key()
         return _limiter_for(f"{key}:{bucket}" if bucket else key, self.clock, self.rate_budget)
 
     def build_client(self) -> HttpClient:
