@@ -547,7 +547,8 @@ def test_settings_are_validated_once_and_with_options_copies() -> None:
     eu = adapter.with_options(region="eu", max_retry_wait=5)
     assert isinstance(eu, IntercomAdapter) and eu.http.base_url == "https://api.eu.intercom.io"
     assert eu.settings.access_token.get_secret_value() == "tok-opts" and eu.retry.max_retry_wait == 5
-    assert adapter.with_options(max_concurrency=2).settings.max_concurrency == 2
+    narrow = adapter.with_options(max_concurrency=2)
+    assert narrow.settings.max_concurrency == 2 and narrow.http._max_concurrency == 2  # the client honours it
     with pytest.raises(TypeError, match="regoin"):
         adapter.with_options(regoin="eu")
     with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_REGION"):

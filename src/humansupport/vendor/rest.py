@@ -77,7 +77,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
     error_hints: ClassVar[Mapping[int, str]] = {}
     #: how much of the budget a write spends (some vendors count writes double)
     write_cost: ClassVar[float] = 1.0
-    #: requests in flight at once on one adapter
+    #: requests in flight at once on one adapter (a `max_concurrency` setting, when the settings declare one, wins)
     max_concurrency: ClassVar[int] = 8
     #: seconds before one request gives up
     timeout: ClassVar[float] = 30.0
@@ -252,7 +252,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
             retry=self.retry,
             limiter=self.limiter(),
             rate_headers=self.rate_headers,
-            max_concurrency=self.max_concurrency,
+            max_concurrency=getattr(self.settings, "max_concurrency", None) or self.max_concurrency,
             request_id_headers=self.request_id_headers,
             write_cost=self.write_cost,
             error_hints=self.hints(),

@@ -376,12 +376,6 @@ class IntercomAdapter(RestAdapter[IntercomSettings]):
         key = self.limiter_key()
         return _limiter_for(f"{key}:{bucket}" if bucket else key, self.clock, self.rate_budget)
 
-    def build_client(self) -> HttpClient:
-        """The toolkit's client; with another `max_concurrency` setting, a copy with that many in flight."""
-        client = super().build_client()
-        wanted = self.settings.max_concurrency
-        return client if wanted == self.max_concurrency else client.with_options(max_concurrency=wanted)
-
     # -- plumbing ------------------------------------------------------------------------------------
 
     async def _json(
