@@ -117,7 +117,7 @@ NEXT_STEPS = [
     ("in 2 business days", True),
     ("see ticket #4821", True),
     ("tracked as PAY-123", True),
-    ("issue 77", True),
+    ("bug 77", True),
     ("https://status.acme.test/incidents/9", True),
     ("by {{ticket.due_date}}", True),
     ("soon", False),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -267,6 +269,30 @@ def test_a_sweep_runs_the_same_in_processes_as_inline() -> None:
     strip = [{k: v for k, v in f.items() if k not in timings} for f in inline]
     assert strip == [{k: v for k, v in f.items() if k not in timings} for f in parallel]
     assert [f["preferred_agent_share"] for f in inline] == [0.0, 1.0]
+
+
+def test_a_sweep_sends_the_history_once_per_worker_not_per_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history goes to each worker through the pool's initializer; each point sends only its settings."""
+    from humansupport.simulate import sweep
+
+    seen: dict[str, Any] = {}
+
+    class Recording(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            seen["workers"], seen["initargs"] = kw["max_workers"], kw["initargs"]
+            super().__init__(*args, **kw)
+
+        def map(self, fn: Any, *iterables: Any, **kw: Any) -> Any:
+            seen["items"] = [item for it in iterables for item in it]
+            return super().map(fn, seen["items"], **kw)
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Recording)
+    history = _away_then_back()
+    points = parse_sweep(["wait=0,15m,1h,4h"])
+    out = run_points(history, points, base=ReplaySettings(), strategies=STRATEGIES, workers=2)
+    assert len(out) == 4 and seen["workers"] == 2 and seen["initargs"][0] is history
+    assert len(seen["items"]) == 4 and all(isinstance(item, ReplaySettings) for item in seen["items"])
+    assert all(len(pickle.dumps(item)) < 2_000 for item in seen["items"])  # settings, never the history
 
 
 def test_report_marks_the_current_settings_and_divides_by_the_bound() -> None:

@@ -682,7 +682,7 @@ def metrics_command(
     run_command(body, as_json=as_json)
 
 
-# --- rebalance (issue 9) ----------------------------------------------------------------------------------
+# --- rebalance -----------------------------------------------------------------------------------------
 
 
 class _RebalanceGroup(TyperGroup):
@@ -754,62 +754,40 @@ def rebalance_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
-    from dataclasses import replace
-
     from .extras import require_extra
-    from .routing.rebalance import RebalanceConfig
-    from .routing.rebalance_apply import apply_rebalance
-    from .routing.rebalance_store import plan_from_store, require_history
+    from .routing.rebalance_service import plan_and_apply, rebalance_config
+    from .routing.rebalance_store import require_history
 
     def body() -> Any:
         require_extra("rebalance")  # numpy, SciPy, OR-Tools: before the store is read or the helpdesk called
-        wanted = frozenset(g.strip() for item in groups or [] for g in item.split(",") if g.strip())
-        try:
-            config = RebalanceConfig(
-                move_penalty=move_penalty,
-                max_moves=max_moves,
-                max_moves_per_agent=per_agent_moves,
-                candidates=k,
-                groups=wanted or None,
-                exclude_human_touched_hours=exclude_touched_hours,
-            )
-        except ValueError as exc:
-            raise ConfigError(f"rebalance: {exc}") from None
-        # one capacity for every process that assigns: `[routing] default_capacity`, as `route` and the webhooks use
-        routing, _ = _routing_config({})
-        if routing.default_capacity is not None:
-            config = replace(config, default_capacity=routing.default_capacity)
+        config = rebalance_config(
+            move_penalty=move_penalty,
+            max_moves=max_moves,
+            max_moves_per_agent=per_agent_moves,
+            candidates=k,
+            groups=groups or [],
+            exclude_human_touched_hours=exclude_touched_hours,
+            default_capacity=_routing_config({})[0].default_capacity,
+        )
         acct = _account(vendor, account)
-        label = acct.name
         with _open_store(store_url, create=False) as store:
-            # before credentials: an empty store is the likelier mistake
-            require_history(store, label, vendor=acct.vendor)
-            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
-
-            async def go() -> tuple[Any, Any]:
-                async with adapter:
-                    agents = [a async for a in adapter.iter_agents()]  # availability is live data
-                    now = SYSTEM_CLOCK.now()
-                    plan = plan_from_store(store, label, now=now, config=config, agents=agents)
-                    plan = plan.model_copy(update={"vendor": acct.vendor, "account": label})
-                    if output is not None:
-                        plan.save(output)
-                    report = None
-                    if apply:
-                        report = await apply_rebalance(
-                            adapter,
-                            store,
-                            plan,
-                            account=label,
-                            resume=resume,
-                            max_runtime=max_runtime,
-                            journal_retention=_retention(journal_days),
-                            clock=SYSTEM_CLOCK,
-                            default_capacity=config.default_capacity,
-                        )
-                    return plan, report
-
-            plan, report = asyncio.run(go())
+            require_history(store, acct.name, vendor=acct.vendor)  # before credentials: the likelier mistake
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            plan, report = asyncio.run(
+                plan_and_apply(
+                    adapter,
+                    store,
+                    account=acct.name,
+                    vendor=acct.vendor,
+                    config=config,
+                    output=output,
+                    apply=apply,
+                    resume=resume,
+                    max_runtime=max_runtime,
+                    journal_retention=_retention(journal_days),
+                    clock=SYSTEM_CLOCK,
+                )
+            )
         if as_json:
             emit_json(
                 {
@@ -849,49 +827,35 @@ def rebalance_apply_command(
     as_json: JsonOption = False,
 ) -> None:
     """Apply a saved plan (journaled, locked, resumable); --resume continues an unfinished run."""
-    from .routing.rebalance import RebalancePlan
-    from .routing.rebalance_apply import RebalanceApplyReport, apply_rebalance, unfinished_accounts
+    from .routing.rebalance_apply import RebalanceApplyReport
+    from .routing.rebalance_service import account_to_resume, apply_plan, load_plan
 
     def body() -> Any:
-        plan = None
-        if plan_path is not None:
-            try:
-                plan = RebalancePlan.load(plan_path)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read plan {plan_path}: {exc}") from None
-        elif not resume:
+        if plan_path is None and not resume:
             raise typer.BadParameter("give a PLAN file, or --resume to continue an unfinished run")
+        plan = load_plan(plan_path) if plan_path is not None else None
         with _open_store(store_url, create=False) as store:
             label = account or (plan.account if plan else None)
             chosen = vendor or (plan.vendor if plan else None)
             if plan is None and label is None and chosen is None:  # --resume alone: the journal knows the run
-                waiting = unfinished_accounts(store)
-                if not waiting:
+                label = account_to_resume(store)
+                if label is None:
                     return _print_apply(RebalanceApplyReport(run_id=None, resumed=True), as_json=as_json)
-                if len(waiting) > 1:
-                    raise ConfigError(
-                        f"unfinished rebalance runs of several accounts ({', '.join(waiting)}): pick one with --account"
-                    )
-                label = waiting[0]
             acct = _account(chosen, label)
-            label = acct.name
-            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
-
-            async def go() -> Any:
-                async with adapter:
-                    return await apply_rebalance(
-                        adapter,
-                        store,
-                        plan,
-                        account=label,
-                        resume=resume,
-                        max_runtime=max_runtime,
-                        journal_retention=_retention(journal_days),
-                        clock=SYSTEM_CLOCK,
-                        default_capacity=_routing_config({})[0].default_capacity,
-                    )
-
-            report = asyncio.run(go())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            report = asyncio.run(
+                apply_plan(
+                    adapter,
+                    store,
+                    plan,
+                    account=acct.name,
+                    resume=resume,
+                    max_runtime=max_runtime,
+                    journal_retention=_retention(journal_days),
+                    clock=SYSTEM_CLOCK,
+                    default_capacity=_routing_config({})[0].default_capacity,
+                )
+            )
         return _print_apply(report, as_json=as_json)
 
     _rebalance_exit(run_command(body, as_json=as_json))
@@ -1022,7 +986,7 @@ def fake_serve_command(
     run_command(body, as_json=as_json, lines=True)
 
 
-# -- profile enrichment (issue 10) ----------------------------------------------------------------------
+# -- profile enrichment ---------------------------------------------------------------------------------
 
 WriteOption = Annotated[bool, typer.Option("--write", help="Write the changes to the helpdesk (default: dry run).")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite fields a human edited since our last write.")]
@@ -1261,7 +1225,7 @@ def setup_command(
     run_command(body, as_json=as_json)
 
 
-# -- reply-certainty check (issue 12) ----------------------------------------------------------------------
+# -- reply-certainty check ---------------------------------------------------------------------------------
 
 replies_app = new_typer(
     help="Check saved replies and macros for hedging, stock apologies, false hope and blame.", no_args_is_help=True
@@ -1395,7 +1359,7 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
     run_command(body, as_json=as_json)
 
 
-# -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
+# -- real-time routing from helpdesk webhooks -----------------------------------------------------------
 
 webhooks_app = new_typer(
     help="Receive helpdesk webhooks and route new conversations in real time.", no_args_is_help=True
@@ -1549,7 +1513,7 @@ def webhooks_register_command(
     run_command(body, as_json=as_json)
 
 
-# -- insights: feedback digest and avoidable contacts (issue 12) ---------------------------------------
+# -- insights: feedback digest and avoidable contacts --------------------------------------------------
 
 SinceOption = Annotated[
     str, typer.Option("--since", help="Period: a duration back from now (30d, 12h, 2w) or an ISO date.")
@@ -1799,6 +1763,58 @@ def simulate_command(
             err_console.print(f"{result.summary()}; report: {output}", highlight=False, markup=False, soft_wrap=True)
 
     run_command(body, as_json=as_json or fmt == "json")
+
+
+# -- plugin authoring (the template lives in humansupport.scaffold) ----------------------------------------
+
+plugin_app = new_typer(help="Write helpdesk plugins: start one from the example plugin.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new_command(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The vendor name: lowercase letters, digits and _ (e.g. mydesk).")
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The folder to create (default: ./humansupport-NAME); new or empty."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start plugin NAME from the example plugin: its adapter, fake, API description and tests, renamed.
+
+    The new plugin installs and passes the conformance kit before you edit it; docs/plugins.md walks
+    through turning it into your vendor's.
+    """
+    from .scaffold import ScaffoldError, new_plugin
+
+    def body() -> None:
+        try:
+            names, written = new_plugin(name, target=folder)
+        except ScaffoldError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{exc.param}'") from None
+        except OSError as exc:
+            raise HumansupportError(f"could not write the plugin: {exc}") from exc
+        files = sorted(str(p.relative_to(written)) for p in written.rglob("*") if p.is_file())
+        if as_json:
+            emit_json(
+                {
+                    "vendor": names.vendor,
+                    "distribution": names.distribution,
+                    "package": names.package,
+                    "classes": list(names.classes),
+                    "path": str(written),
+                    "files": files,
+                }
+            )
+            return
+        adapter, settings, fake = names.classes
+        typer.echo(f"created {written} ({names.distribution}: {adapter}, {settings}, {fake})")
+        typer.echo(f'next: pip install -e "{written}" "humansupport[testing]" && pytest "{written}"')
+        typer.echo("then make it your vendor's: docs/plugins.md, 'Start a plugin from the template'")
+
+    run_command(body, as_json=as_json)
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ class DemoReport:
     decisions: list[RoutingDecision] = field(default_factory=list)
     seconds: float = 0.0
     note: str | None = None
-    #: the digest's top themes over the last 30 days of the data (issue 12)
+    #: the digest's top themes over the last 30 days of the data
     themes: list[dict[str, Any]] = field(default_factory=list)
     #: the reply-certainty check over the fake's saved replies; None without a plugin or saved replies
     replies: dict[str, Any] | None = None

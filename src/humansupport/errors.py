@@ -14,7 +14,7 @@ HumansupportError
     ├── AuthenticationError     401: the credential is wrong or expired
     ├── PermissionDeniedError   403: the credential lacks a role or scope
     ├── NotFoundError           404: the record does not exist (any more)
-    ├── ConflictError           409: stale update, someone changed the record since it was read
+    ├── ConflictError           409/412: stale update, someone changed the record since it was read
     ├── ValidationError         400/422: the helpdesk rejected the request body
     ├── RateLimitError          429: over the rate limit (`retry_after` seconds), retriable
     ├── ServerError             5xx, retriable
@@ -225,6 +225,7 @@ _BY_STATUS: Final[Mapping[int, type[HelpdeskError]]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    412: ConflictError,  # a stale If-Match: the optimistic-concurrency refusal of ETag vendors
     422: ValidationError,
     429: RateLimitError,
 }

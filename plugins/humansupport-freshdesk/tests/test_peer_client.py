@@ -1,9 +1,10 @@
 """python-freshdesk, the popular Freshdesk API v2 client, runs an everyday session against the fake over HTTP.
 
-The fake is served on a free local port (uvicorn on `fake.asgi_app()`) and the client is pointed at it by
-replacing its URL prefix (it hard-codes `https://<domain>/api/v2/` and refuses domains without
-`freshdesk.com`). Each step is one client call a support script makes every day; `SESSION` lists them in the
-order a script would, and `run_session` reports which passed, so docs/vendors/freshdesk.md can quote the figure.
+The fake is served on a free local port (`humansupport.testing.served_fake`) and the client is built by the
+fake's own hint (`FakeFreshdesk.client_settings`), which replaces its URL prefix: the client hard-codes
+`https://<domain>/api/v2/` and refuses domains without `freshdesk.com`. Each step is one client call a support
+script makes every day; `SESSION` lists them in the order a script would, and `run_session` reports which
+passed, so docs/vendors/freshdesk.md can quote the figure.
 
 Client quirks tested around (python-freshdesk 1.3.9, the same against the real API):
 - list calls send their keyword arguments twice (in the URL and again as query params): `per_page=5&...&per_page=5`;
@@ -11,64 +12,58 @@ Client quirks tested around (python-freshdesk 1.3.9, the same against the real A
 - `filter_tickets`/`filter_contacts` put the query in the URL unencoded (requests encodes spaces and quotes);
 - models rename fields that clash with `Ticket` properties: `ticket._status == 2` (`ticket.status == "open"`),
   `_priority`, `_source`; every model needs `created_at`/`updated_at` (it parses both);
-- a 429 raises `FreshdeskRateLimited` at once (no retry, issue #95 upstream): the script must wait `Retry-After`.
+- a 429 raises `FreshdeskRateLimited` at once (the client never retries): the script must wait `Retry-After`.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_freshdesk import FakeFreshdesk
 
-from humansupport.testing import FakeClock
+from humansupport.testing import FakeClock, ServedFake, served_fake
 
 from .conftest import small_history
+from .contract import PEER_CONTRACT
 
 freshdesk_api = pytest.importorskip("freshdesk.v2.api")
 freshdesk_errors = pytest.importorskip("freshdesk.v2.errors")
-uvicorn = pytest.importorskip("uvicorn")
 
 
-@contextmanager
-def served(fake: FakeFreshdesk) -> Iterator[str]:
-    """The fake on a free local port over real HTTP; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake did not start serving")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+def client_for(served: ServedFake) -> Any:
+    """The client as the fake's own hint builds it (`FakeFreshdesk.client_settings`)."""
+    scope: dict[str, Any] = {}
+    exec(served.clients()["python-freshdesk"]["python"], scope)  # noqa: S102 - our own one-line hint
+    return scope["api"]
 
 
-def client_for(base_url: str) -> Any:
-    api = freshdesk_api.API(f"{FakeFreshdesk.domain}.freshdesk.com", FakeFreshdesk.api_key)
-    api._api_prefix = f"{base_url}/api/v2/"  # the client has no base-URL option
-    return api
+class CheckedFake(FakeFreshdesk):
+    """The fake, with each answer it serves checked against the whole description (`PEER_CONTRACT`); the
+    violations are collected (the server thread must not raise) and asserted by the test."""
+
+    violations: list[str]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not self.__dict__.setdefault("checking", True):
+            return response
+        found = PEER_CONTRACT.template(request.method, request.url.path)
+        if found is None:
+            self.__dict__.setdefault("violations", []).append(f"{request.method} {request.url.path}: not described")
+        else:
+            self.__dict__.setdefault("violations", []).extend(PEER_CONTRACT.response_errors(request, response))
+        return response
 
 
-def new_fake() -> FakeFreshdesk:
+def new_fake() -> CheckedFake:
     history = small_history()
-    return FakeFreshdesk(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    return CheckedFake(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
 
 
 @dataclass
@@ -288,6 +283,17 @@ def step_satisfaction_ratings(ctx: Ctx) -> None:
     assert ratings and all("default_question" in r["ratings"] for r in ratings)
 
 
+def step_ticket_rating(ctx: Ctx) -> None:
+    tid = _open_ticket(ctx)
+    body = {"ratings": {"default_question": 102}, "feedback": "Quick and kind"}
+    created = ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps(body))  # no wrapper either
+    assert created["ratings"] == {"default_question": 102} and created["ticket_id"] == tid
+    listed = ctx.api._get(f"tickets/{tid}/satisfaction_ratings")
+    assert created["id"] in {r["id"] for r in listed}
+    with pytest.raises(freshdesk_errors.FreshdeskBadRequest, match="default_question"):
+        ctx.api._post(f"tickets/{tid}/satisfaction_ratings", data=json.dumps({"ratings": {"default_question": 7}}))
+
+
 def step_canned_responses(ctx: Ctx) -> None:
     ctx.fake.add_saved_reply(title="Refund", body="We refunded you.")
     folders = ctx.api._get("canned_response_folders")  # no wrapper in python-freshdesk
@@ -343,6 +349,7 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
     ("404 as FreshdeskNotFound", step_not_found),
     ("400 validation as FreshdeskBadRequest", step_validation_error),
     ("satisfaction ratings", step_satisfaction_ratings),
+    ("rate a ticket", step_ticket_rating),
     ("canned responses", step_canned_responses),
     ("429 with Retry-After", step_rate_limited),
 ]
@@ -351,8 +358,8 @@ SESSION: list[tuple[str, Callable[[Ctx], None]]] = [
 def run_session(fake: FakeFreshdesk) -> dict[str, str | None]:
     """Every step in order against the served fake: None when it passed, else why it failed."""
     outcome: dict[str, str | None] = {}
-    with served(fake) as base_url:
-        ctx = Ctx(api=client_for(base_url), fake=fake, state={})
+    with served_fake(fake) as served:
+        ctx = Ctx(api=client_for(served), fake=fake, state={})
         for name, step in SESSION:
             try:
                 step(ctx)
@@ -364,8 +371,11 @@ def run_session(fake: FakeFreshdesk) -> dict[str, str | None]:
 
 
 def test_everyday_session_passes() -> None:
-    outcome = run_session(new_fake())
+    fake = new_fake()
+    outcome = run_session(fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     for name, why in outcome.items():
         print(f"{'ok  ' if why is None else 'FAIL'} {name}" + (f": {why}" if why else ""))
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} passed; failed: {failed}"
+    violations = fake.__dict__.get("violations", [])
+    assert not violations, f"the fake answered outside the description: {violations[:5]}"

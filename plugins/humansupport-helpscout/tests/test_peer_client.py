@@ -22,49 +22,22 @@ Known limits of python-helpscout-v2 2.0.0 itself (it behaves the same against th
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from humansupport_helpscout import FakeHelpScout
 
-from humansupport.testing import FakeClock
+from humansupport.testing import FakeClock, served_fake
 
 from .conftest import history
+from .contract import CONTRACT
 
 helpscout = pytest.importorskip("helpscout")
 uvicorn = pytest.importorskip("uvicorn")
 client_module = pytest.importorskip("helpscout.client")
-
-
-@contextlib.contextmanager
-def served(fake: FakeHelpScout) -> Iterator[str]:
-    """The fake's ASGI app on a free local port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        started = threading.Event()
-        for _ in range(2000):
-            if server.started:
-                started.set()
-                break
-            started.wait(0.005)
-        assert server.started, "the served fake did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 class WallClock:
@@ -89,23 +62,32 @@ def wall(monkeypatch: pytest.MonkeyPatch) -> WallClock:
     return clock
 
 
+class CheckedFake(FakeHelpScout):
+    """The fake with every exchange checked against tests/openapi/helpscout.yaml (the contract tests' description),
+    so what the peer client sends and what the fake answers are both the vendor's shapes."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.violations: list[str] = []
+        super().__init__(**kw)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if not request.url.path.startswith("/_fake"):
+            self.violations += CONTRACT.request_errors(request) + CONTRACT.response_errors(request, response)
+        return response
+
+
 @pytest.fixture
-def served_fake(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
-    fake = FakeHelpScout(clock=clock, history=history())
+def served(clock: FakeClock, wall: WallClock) -> Iterator[tuple[FakeHelpScout, str]]:
+    fake = CheckedFake(clock=clock, history=history())
     fake.wall_time = wall
-    with served(fake) as base:
-        yield fake, base
+    with served_fake(fake) as running:
+        yield fake, running.url
 
 
 def client(base: str, **kw: Any) -> Any:
-    return helpscout.HelpScout(FakeHelpScout.app_id, FakeHelpScout.app_secret, base_url=f"{base}/v2/", **kw)
-
-
-def spend_minute(fake: FakeHelpScout, limit: int) -> None:
-    """A per-minute limit of `limit`, all of it used by other integrations of the account just now."""
-    fake.rate_limit_per_minute = limit
-    fake._window_start = fake.clock.monotonic()
-    fake._window_count = limit
+    """The client as the served fake tells users to build it (`client_settings`)."""
+    return helpscout.HelpScout(**FakeHelpScout.client_settings(base)["python-helpscout-v2"]["kwargs"], **kw)
 
 
 Step = Callable[[Any, FakeHelpScout, dict[str, Any]], None]
@@ -362,7 +344,7 @@ def s_token_expiry(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
 
 
 def s_rate_limit(hs: Any, fake: FakeHelpScout, st: dict[str, Any]) -> None:
-    spend_minute(fake, 10)  # the account's minute is spent
+    fake.spend_minute(10)  # the account's minute is spent
     try:
         users = hs.users.get()  # 429 with X-RateLimit-Retry-After; the client sleeps (on the fake wall) and retries
     finally:
@@ -426,33 +408,43 @@ def run_session(hs: Any, fake: FakeHelpScout) -> dict[str, str | None]:
     return outcome
 
 
-def test_everyday_session(served_fake: tuple[FakeHelpScout, str], wall: WallClock) -> None:
-    fake, base = served_fake
+def test_everyday_session(served: tuple[FakeHelpScout, str], wall: WallClock) -> None:
+    fake, base = served
     hs = client(base, rate_limit_sleep=60)
     outcome = run_session(hs, fake)
     failed = {name: why for name, why in outcome.items() if why is not None}
     assert not failed, f"{len(outcome) - len(failed)}/{len(outcome)} calls pass: {failed}"
+    assert isinstance(fake, CheckedFake)
+    assert fake.violations == [], "\n".join(fake.violations)
     assert wall.slept == [60], "the client slept once (on the fake's wall clock) for the 429"
 
 
-def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served_fake: tuple[FakeHelpScout, str]) -> None:
-    fake, base = served_fake
+def test_rate_limit_surfaces_to_a_client_that_does_not_sleep(served: tuple[FakeHelpScout, str]) -> None:
+    fake, base = served
     hs = client(base, sleep_on_rate_limit_exceeded=False)
     hs.users.me.get()
-    spend_minute(fake, 4)
+    fake.spend_minute(4)
     with pytest.raises(helpscout.exceptions.HelpScoutRateLimitExceededException):
         hs.users.get()
     (limited,) = [r for r in fake.requests if r.status == 429]
     assert limited.path == "/v2/users"
 
 
-def test_client_retries_a_429_without_its_params(served_fake: tuple[FakeHelpScout, str], wall: WallClock) -> None:
+def test_client_retries_a_429_without_its_params(served: tuple[FakeHelpScout, str], wall: WallClock) -> None:
     """python-helpscout-v2's own bug, the same against the real API: the retry after a 429 drops `params`."""
-    fake, base = served_fake
+    fake, base = served
     hs = client(base, rate_limit_sleep=60)
     hs.users.me.get()
-    spend_minute(fake, 10)
+    fake.spend_minute(10)
     hs.conversations.get(params={"status": "closed"})
     listed = [r for r in fake.requests if r.path == "/v2/conversations" and r.query.get("page") is None]
     assert [r.status for r in listed] == [429, 200]
     assert listed[0].query.get("status") == ["closed"] and "status" not in listed[1].query
+
+
+def test_the_python_line_the_fake_prints_builds_a_working_client(served: tuple[FakeHelpScout, str]) -> None:
+    fake, base = served
+    namespace: dict[str, Any] = {}
+    exec(FakeHelpScout.client_settings(base)["python-helpscout-v2"]["python"], namespace)  # noqa: S102 - our own line
+    (me,) = namespace["hs"].users.me.get()
+    assert me.email == fake._owner().email

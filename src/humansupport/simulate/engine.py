@@ -133,10 +133,12 @@ class Replay:
         return self._best.get(customer_id) if customer_id else None
 
     def _count(self, customer_id: str, agent_id: str) -> None:
-        counts = self.earlier.setdefault(customer_id, Counter())
-        counts[agent_id] += 1
+        counts = self.earlier.get(customer_id)
+        if counts is None:
+            counts = self.earlier[customer_id] = Counter()
+        n = counts[agent_id] = counts[agent_id] + 1
         best = self._best.get(customer_id)
-        if best is None or counts[agent_id] > counts[best] or (counts[agent_id] == counts[best] and agent_id < best):
+        if best is None or n > counts[best] or (n == counts[best] and agent_id < best):
             self._best[customer_id] = agent_id
 
     def members(self, group_id: str) -> list[str]:

@@ -11,6 +11,11 @@
 
 Eligibility is the router's: in the helpdesk, in the conversation's group (or the configured groups), on shift
 (the replay's stand-in for available) and under capacity.
+
+With a built-in strategy (`least_loaded`, `round_robin`) the decisions are made by lean.py's `LeanRouter` and
+`LeanChooser`: the router's stages and the strategies' choices on the replay's state, without the per-decision
+models, scores and reasons, and proven the same decisions on random histories. A plugin's strategy always goes
+through the real `Router` and its own `choose`.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import ConfigError
 from ..extensions import RoutingStrategy
-from ..models import Agent, AgentAvailability, Conversation, ConversationStatus
+from ..models import Agent, AgentAvailability, Conversation, ConversationStatus, RatingScore
 from ..routing.affinity import AffinityConfig, AffinityIndex, AffinityScore
 from ..routing.router import Router, RouterConfig
 from ..routing.strategies import LeastLoaded
 from .engine import Decision
 from .history import SimConversation, SimHistory
+from .lean import LeanChooser, LeanRouter, lean_strategy
 
 if TYPE_CHECKING:
     from .engine import Replay
@@ -208,17 +214,31 @@ class StrategyPolicy:
     respects_capacity = True
     respects_presence = True
 
-    def __init__(self, *, name: str, strategy: type[RoutingStrategy], settings: ReplaySettings) -> None:
+    def __init__(
+        self, *, name: str, strategy: type[RoutingStrategy], settings: ReplaySettings, lean: bool = True
+    ) -> None:
         self.name = name
         self.strategy_cls = strategy
         self.settings = settings
+        #: a built-in strategy decides on agent ids (`LeanChooser`); a plugin's gets the models
+        self.lean = lean_strategy(strategy) if lean else None
 
     def start(self, replay: Replay) -> None:
         self.replay = replay
         self.strategy = self.strategy_cls()
         self.eligibility = _Eligibility(replay, self.settings.router)
+        self.chooser = LeanChooser(replay, self.settings.router, self.lean) if self.lean else None
 
     def decide(self, conv: SimConversation, now: float) -> Decision:
+        if self.chooser is None:
+            return self.route(conv, now)
+        picked = self.chooser.choose(conv, self.chooser.groups_for(conv), now)
+        if picked is None:
+            return Decision("queue", stage="queued")
+        return Decision("assign", picked, stage=f"fallback:{self.name}")
+
+    def route(self, conv: SimConversation, now: float) -> Decision:
+        """The decision through the strategy's own `choose` on the agents' models (a plugin's; the reference)."""
         pool = self.eligibility.pool(self.eligibility.groups_for(conv))
         chosen = self.strategy.choose(_model(conv, now), pool, self.replay.loads) if pool else None
         if chosen is None:
@@ -239,7 +259,12 @@ class PreferredRouting:
     respects_presence = True
 
     def __init__(
-        self, *, settings: ReplaySettings, strategies: Mapping[str, type[RoutingStrategy]], name: str = PREFERRED
+        self,
+        *,
+        settings: ReplaySettings,
+        strategies: Mapping[str, type[RoutingStrategy]],
+        name: str = PREFERRED,
+        lean: bool = True,
     ) -> None:
         fallback = settings.router.fallback
         if fallback not in strategies:
@@ -247,6 +272,8 @@ class PreferredRouting:
         self.name = name
         self.settings = settings
         self.strategy = strategies[fallback]
+        #: with a built-in fallback, `LeanRouter` makes the router's decisions; a plugin's goes through `Router`
+        self.lean = lean_strategy(self.strategy) if lean else None
 
     def start(self, replay: Replay) -> None:
         self.replay = replay
@@ -255,8 +282,24 @@ class PreferredRouting:
         self.router = _ReplayRouter(
             replay=replay, index=self.index, config=self.settings.router, strategy=self.strategy
         )
+        self.lean_router = (
+            LeanRouter(
+                replay=replay,
+                index=self.index,
+                config=self.settings.router,
+                chooser=LeanChooser(replay, self.settings.router, self.lean),
+            )
+            if self.lean
+            else None
+        )
 
     def decide(self, conv: SimConversation, now: float) -> Decision:
+        if self.lean_router is not None:
+            return self.lean_router.decide(conv, now)
+        return self.route(conv, now)
+
+    def route(self, conv: SimConversation, now: float) -> Decision:
+        """The decision through the real `Router` (a plugin's fallback; the lean path's reference)."""
         at = datetime.fromtimestamp(now, UTC)
         decision = self.router.route(_model(conv, now), now=at)
         no_history = not decision.candidates and decision.stage.startswith("fallback")
@@ -281,13 +324,15 @@ class UpperBound:
     respects_capacity = False
     respects_presence = True
 
-    def __init__(self, *, settings: ReplaySettings) -> None:
+    def __init__(self, *, settings: ReplaySettings, lean: bool = True) -> None:
         self.settings = settings
+        self.lean = lean
 
     def start(self, replay: Replay) -> None:
         self.replay = replay
         self.eligibility = _Eligibility(replay, self.settings.router)
-        self.fallback = LeastLoaded()
+        self.fallback = LeanChooser(replay, self.settings.router, LeastLoaded.name)
+        self.least_loaded = LeastLoaded()  # the reference the lean chooser is tested against
 
     def decide(self, conv: SimConversation, now: float) -> Decision:
         replay = self.replay
@@ -306,11 +351,15 @@ class UpperBound:
             nxt = _next_on(replay, preferred, now)
             if nxt is not None and nxt < deadline and now < deadline:
                 return Decision("wait", preferred, until=deadline, stage="wait")
-        pool = self.eligibility.pool(groups)
-        chosen = self.fallback.choose(_model(conv, now), pool, replay.loads) if pool else None
+        if self.lean:
+            chosen = self.fallback.choose(conv, groups, now)
+        else:
+            pool = self.eligibility.pool(groups)
+            model = self.least_loaded.choose(_model(conv, now), pool, replay.loads) if pool else None
+            chosen = None if model is None else model.id
         if chosen is None:
             return Decision("queue", stage="queued")
-        return Decision("assign", chosen.id, stage="fallback:least_loaded", no_history=preferred is None)
+        return Decision("assign", chosen, stage="fallback:least_loaded", no_history=preferred is None)
 
     def assigned(self, conv: SimConversation, agent_id: str, now: float) -> None:
         return None
@@ -337,7 +386,9 @@ class ReplayIndex(AffinityIndex):
 
     def __init__(self, *, config: AffinityConfig | None = None, reference: datetime) -> None:
         super().__init__(config=config, reference=reference)
-        self._running: dict[tuple[str, str], list[float]] = {}
+        #: customer -> agent -> [decayed total at the reference, replies, conversations, reopened, last reply,
+        #: rating factor]: every thread's sums, kept as replies and ratings are added
+        self._running: dict[str, dict[str, list[float]]] = {}
         #: with no `limit`, `scores` builds only this many (the router reads the top `top_k + 2`); None: all
         self.keep: int | None = None
 
@@ -350,19 +401,40 @@ class ReplayIndex(AffinityIndex):
         agents = self._pairs.get(customer_id)
         if keep is None or not agents or self.config.stickiness_days is not None:
             return super().scores(customer_id, now=now, limit=limit)
-        ranked: list[tuple[float, str]] = []
-        for agent_id in agents:
-            sums = self._running.get((customer_id, agent_id))
-            if sums is not None and sums[2]:
-                good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
-                ranked.append((-sums[0] * self._rating_factor(good, bad), agent_id))
-        ranked.sort()
+        running = self._running.get(customer_id, {})
+        ranked = sorted((-sums[0] * sums[5], agent_id) for agent_id, sums in running.items() if sums[2])
         out = []
         for _, agent_id in ranked[:keep]:
             scored = self._score(customer_id, agent_id, agents[agent_id], now)
             if scored is not None:
                 out.append(scored)
         return out
+
+    def ranked(self, customer_id: str, now_ts: float) -> list[tuple[str, float]]:
+        """(agent, score) of `scores(customer_id, now=...)` (no limit), in its order, with no score objects;
+        `now_ts` is that `now`'s timestamp. The same arithmetic, so the same floats: the lean router's input."""
+        agents = self._pairs.get(customer_id)
+        if not agents:
+            return []
+        decay_now = math.exp((self._ref - now_ts) * self._rate)
+        ratings = self._ratings
+        if self.keep is None or self.config.stickiness_days is not None:
+            out = []
+            for agent_id, threads in agents.items():
+                window = self._sums(customer_id, agent_id, threads, now_ts)
+                if window is not None:
+                    good, bad = ratings.get((customer_id, agent_id), (0, 0))
+                    out.append((agent_id, window[0] * decay_now * self._rating_factor(good, bad)))
+            out.sort(key=lambda s: (-s[1], s[0]))
+            return out
+        running = self._running.get(customer_id)
+        if not running:
+            return []
+        if len(running) == 1:  # most customers know one agent
+            ((agent_id, sums),) = running.items()
+            return [(agent_id, sums[0] * decay_now * sums[5])] if sums[2] else []
+        ranked = sorted((-sums[0] * sums[5], agent_id, sums) for agent_id, sums in running.items() if sums[2])
+        return [(agent_id, sums[0] * decay_now * sums[5]) for _, agent_id, sums in ranked[: self.keep]]
 
     def add_reply(self, customer_id: str, agent_id: str, conversation_id: str, at: datetime) -> None:
         self.add_replies_at(customer_id, agent_id, conversation_id, at, 1)
@@ -380,9 +452,13 @@ class ReplayIndex(AffinityIndex):
             thread = self._pairs[customer_id][agent_id][conversation_id]
             thread.decayed += weight * (n - 1)
             thread.replies += n - 1
-        sums = self._running.get((customer_id, agent_id))
+        running = self._running.get(customer_id)
+        if running is None:
+            running = self._running[customer_id] = {}
+        sums = running.get(agent_id)
         if sums is None:
-            sums = self._running[(customer_id, agent_id)] = [0.0, 0.0, 0.0, 0.0, -math.inf]
+            good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
+            sums = running[agent_id] = [0.0, 0.0, 0.0, 0.0, -math.inf, self._rating_factor(good, bad)]
         sums[0] += weight * n * self._outcome.get(conversation_id, 1.0)
         sums[1] += n
         if new:
@@ -395,10 +471,17 @@ class ReplayIndex(AffinityIndex):
     ) -> tuple[float, int, int, int, float] | None:
         if self.config.stickiness_days is not None:
             return super()._sums(customer_id, agent_id, threads, now_ts)
-        sums = self._running.get((customer_id, agent_id))
+        sums = self._running.get(customer_id, {}).get(agent_id)
         if sums is None or not sums[2]:
             return None
         return sums[0], int(sums[1]), int(sums[2]), int(sums[3]), sums[4]
+
+    def add_rating(self, rating_id: str, customer_id: str, agent_id: str, score: RatingScore | str) -> None:
+        super().add_rating(rating_id, customer_id, agent_id, score)
+        sums = self._running.get(customer_id, {}).get(agent_id)
+        if sums is not None:
+            good, bad = self._ratings.get((customer_id, agent_id), (0, 0))
+            sums[5] = self._rating_factor(good, bad)
 
 
 def warm_index(history: SimHistory, config: AffinityConfig) -> ReplayIndex:
@@ -414,17 +497,21 @@ def warm_index(history: SimHistory, config: AffinityConfig) -> ReplayIndex:
 
 
 def make_policy(
-    name: str, *, settings: ReplaySettings, strategies: Mapping[str, type[RoutingStrategy]]
+    name: str, *, settings: ReplaySettings, strategies: Mapping[str, type[RoutingStrategy]], lean: bool = True
 ) -> ReplayPolicy:
-    """A policy by name: the built-in ones, or any routing strategy the registry knows."""
+    """A policy by name: the built-in ones, or any routing strategy the registry knows.
+
+    `lean=False` decides through the router's and strategies' own objects even for the built-in strategies
+    (the reference the lean path is tested against; the same decisions, slower).
+    """
     if name == AS_IT_HAPPENED:
         return AsItHappened()
     if name == PREFERRED:
-        return PreferredRouting(settings=settings, strategies=strategies)
+        return PreferredRouting(settings=settings, strategies=strategies, lean=lean)
     if name == UPPER_BOUND:
-        return UpperBound(settings=settings)
+        return UpperBound(settings=settings, lean=lean)
     if name in strategies:
-        return StrategyPolicy(name=name, strategy=strategies[name], settings=settings)
+        return StrategyPolicy(name=name, strategy=strategies[name], settings=settings, lean=lean)
     known = sorted({*BUILTIN_POLICIES, *strategies})
     raise ConfigError(f"unknown policy {name!r} (known: {', '.join(known)})")
 

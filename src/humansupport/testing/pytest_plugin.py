@@ -39,9 +39,9 @@ def synthetic_history() -> SyntheticHistory:
 
 @pytest.fixture
 def serve_fake() -> Iterator[Callable[..., ServedFake]]:
-    """Starts installed plugins' fakes over HTTP for this test: `served = serve_fake("zendesk", customers=50)`.
+    """Starts installed plugins' fakes over HTTP for this test: `served = serve_fake("acmedesk", customers=50)`.
 
-    `served.url` and `served.clients()` reach it from any client (zenpy, python-intercom...), `served.connect()`
+    `served.url` and `served.clients()` reach it from any client (the vendor's own too), `served.connect()`
     from ours; `served.fake` is the fake itself (its state, request log and fault injection). Stopped after the test.
     """
     with ExitStack() as stack:

@@ -1,4 +1,4 @@
-"""A fake helpdesk served over real HTTP on a free port, for clients other than ours (zenpy, python-intercom...).
+"""A fake helpdesk served over real HTTP on a free port, for clients other than ours (the vendors' own).
 
 `served_fake(fake)` runs the fake's ASGI app under uvicorn in a background thread and yields a `ServedFake`:
 its `url`, the environment that points `humansupport` at it, the peer clients' settings the fake knows, and
@@ -49,7 +49,7 @@ class ServedFake:
         return {prefix + key.upper(): str(value) for key, value in self.settings.items()}
 
     def clients(self) -> dict[str, dict[str, Any]]:
-        """Per peer client (zenpy, python-intercom...): the environment and Python that reach this fake."""
+        """Per peer client (the vendor's popular Python clients): the environment and Python that reach this fake."""
         return {name: dict(hint) for name, hint in type(self.fake).client_settings(self.url).items()}
 
     def connect(self, **overrides: Any) -> Helpdesk:

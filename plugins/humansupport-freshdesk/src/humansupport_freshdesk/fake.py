@@ -34,6 +34,7 @@ from humansupport.models import (
     Group,
     Message,
     RatingScore,
+    SatisfactionRating,
     to_utc,
 )
 from humansupport.testing import PRODUCT_AREA_FIELD, FakeClock, FakeHelpdesk, SyntheticHistory, route
@@ -98,6 +99,7 @@ _ROLES: Final = (
     (3, "Administrator", "Can configure the helpdesk and manage agents.", True),
     (4, "Account Administrator", "Has complete control over the account, billing included.", True),
 )
+_RATING_ANSWERS: Final = (103, 102, 101, 100, -101, -102, -103)
 _SEARCH_PAGE_SIZE: Final = 30
 _SEARCH_MAX_PAGE: Final = 10
 _TICKET_INCLUDES: Final = ("conversations", "requester", "company", "stats")
@@ -220,6 +222,8 @@ class FakeFreshdesk(FakeHelpdesk):
         self.contact_props: dict[str, dict[str, Any]] = {}
         #: ticket custom field names (`cf_...`) the account has; others are `invalid_field`
         self.ticket_custom_fields: set[str] = {FRESHDESK_PRODUCT_AREA_FIELD}
+        #: the survey answers a rating was created with (`ratings`), rendered back as given
+        self.rating_answers: dict[str, dict[str, int]] = {}
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @property
@@ -234,6 +238,17 @@ class FakeFreshdesk(FakeHelpdesk):
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
         return {"domain": cls.domain, "api_key": cls.api_key}
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-freshdesk (`freshdesk.v2.api.API`): it has no base-URL option and insists on a
+        `*.freshdesk.com` domain, so the line builds it for the fake's domain and replaces its URL prefix."""
+        python = (
+            "from freshdesk.v2.api import API; "
+            f'api = API("{cls.domain}.freshdesk.com", "{cls.api_key}"); '
+            f'api._api_prefix = "{url.rstrip("/")}/api/v2/"'
+        )
+        return {"python-freshdesk": {"environment": {}, "python": python}}
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -1302,24 +1317,66 @@ class FakeFreshdesk(FakeHelpdesk):
                 continue
             if user and rating.customer_id != user:
                 continue
-            conv = self.conversations.get(rating.conversation_id or "")
-            answer = {RatingScore.GOOD: 103, RatingScore.BAD: -103}.get(rating.score, 100)
-            created = fd_time(rating.created_at) if rating.created_at else _EPOCH_TEXT
-            out.append(
-                {
-                    "id": int(rating.id),
-                    "survey_id": 1,
-                    "user_id": _int_or_none(rating.customer_id),
-                    "agent_id": _int_or_none(rating.agent_id),
-                    "group_id": _int_or_none(conv.group_id) if conv else None,
-                    "ticket_id": _int_or_none(rating.conversation_id),
-                    "feedback": rating.comment,
-                    "ratings": {"default_question": answer},
-                    "created_at": created,
-                    "updated_at": created,
-                }
-            )
+            out.append(self.render_rating(rating))
         return self._link_page(request, out)
+
+    def render_rating(self, rating: SatisfactionRating) -> dict[str, Any]:
+        conv = self.conversations.get(rating.conversation_id or "")
+        answer = {RatingScore.GOOD: 103, RatingScore.BAD: -103}.get(rating.score, 100)
+        created = fd_time(rating.created_at) if rating.created_at else _EPOCH_TEXT
+        return {
+            "id": int(rating.id),
+            "survey_id": 1,
+            "user_id": _int_or_none(rating.customer_id),
+            "agent_id": _int_or_none(rating.agent_id),
+            "group_id": _int_or_none(conv.group_id) if conv else None,
+            "ticket_id": _int_or_none(rating.conversation_id),
+            "feedback": rating.comment,
+            "ratings": self.rating_answers.get(rating.id) or {"default_question": answer},
+            "created_at": created,
+            "updated_at": created,
+        }
+
+    @route("GET", rf"{_API}/tickets/(?P<tid>\d+)/satisfaction_ratings")
+    def list_ticket_ratings(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Record not found")
+        found = sorted((r for r in self.ratings.values() if r.conversation_id == tid), key=lambda r: int(r.id))
+        return self.json_response([self.render_rating(r) for r in found])
+
+    @route("POST", rf"{_API}/tickets/(?P<tid>\d+)/satisfaction_ratings")
+    @_validating
+    def create_ticket_rating(self, request: httpx.Request, tid: str) -> httpx.Response:
+        """A rating on the ticket's behalf (`ratings` answers: 103 extremely happy .. -103 extremely unhappy)."""
+        conv = self.conversations.get(tid)
+        if conv is None:
+            return self.error(404, "Record not found")
+        body = self._body(request)
+        self._unknown_fields(body, frozenset({"ratings", "feedback"}))
+        ratings = body.get("ratings")
+        if not isinstance(ratings, dict) or "default_question" not in ratings:
+            raise _Invalid("ratings", "It should contain default_question", "missing_field")
+        for key, value in ratings.items():
+            if value not in _RATING_ANSWERS:
+                raise _Invalid(key, f"It should be one of these values: '{','.join(map(str, _RATING_ANSWERS))}'")
+        feedback = body.get("feedback")
+        if feedback is not None and not isinstance(feedback, str):
+            raise _Invalid("feedback", "It should be a/an String", "datatype_mismatch")
+        answer = ratings["default_question"]
+        score = RatingScore.GOOD if answer > 100 else RatingScore.BAD if answer < 100 else RatingScore.UNKNOWN
+        rid = str(max((int(i) for i in self.ratings), default=0) + 1)
+        rating = SatisfactionRating(
+            id=rid,
+            conversation_id=tid,
+            customer_id=conv.customer_id,
+            agent_id=conv.assignee_id,
+            score=score,
+            comment=feedback,
+            created_at=_second(self.clock.now()),
+        )
+        self.ratings[rid] = rating
+        self.rating_answers[rid] = dict(ratings)
+        return self.json_response(self.render_rating(rating), 201)
 
 
 def _render_role(role: tuple[int, str, str, bool]) -> dict[str, Any]:

@@ -225,6 +225,19 @@ class FakeHelpScout(FakeHelpdesk):
     def adapter_settings(cls) -> dict[str, Any]:
         return {"app_id": cls.app_id, "app_secret": cls.app_secret}
 
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-helpscout-v2 takes its API address as `base_url` (the token URL is `<base_url>oauth2/token`)."""
+        base = url.rstrip("/") + "/v2/"
+        python = f"import helpscout; hs = helpscout.HelpScout({cls.app_id!r}, {cls.app_secret!r}, base_url={base!r})"
+        return {
+            "python-helpscout-v2": {
+                "environment": {},
+                "python": python,
+                "kwargs": {"app_id": cls.app_id, "app_secret": cls.app_secret, "base_url": base},
+            }
+        }
+
     # -- state ------------------------------------------------------------------------------------------
 
     def load(self, history: SyntheticHistory) -> None:
@@ -394,6 +407,13 @@ class FakeHelpScout(FakeHelpdesk):
         is_write = request.method in _WRITE_METHODS and request.url.path != TOKEN_PATH
         self._cost = 2 if is_write else 1
         return super()._handle(request)
+
+    def spend_minute(self, limit: int) -> None:
+        """A per-minute limit of `limit`, all of it used just now by other apps on the account: the next request
+        gets 429 with `X-RateLimit-Retry-After` until the minute is over (the fake's clock decides)."""
+        self.rate_limit_per_minute = limit
+        self._window_start = self.clock.monotonic()
+        self._window_count = limit
 
     def _rate_limit(self) -> httpx.Response | dict[str, str]:
         limit = self.rate_limit_per_minute
