@@ -328,6 +328,11 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
             )
         return super().resolve_base_url()
 
+    def limiter_key(self) -> str:
+        """Zendesk limits requests per account (subdomain), whoever's token sends them: every agent's adapter on
+        one account shares one budget."""
+        return f"zendesk:{self.settings.account or self.settings.subdomain or self.resolve_base_url()}"
+
     def build_client(self) -> HttpClient:
         self.resolve_base_url()  # which account comes before which credential, in what a user is told to fix
         return super().build_client()
