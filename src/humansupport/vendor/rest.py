@@ -238,12 +238,14 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
         return hints
 
     def build_client(self) -> HttpClient:
-        """The adapter's `HttpClient` from the class attributes and the settings."""
+        """The adapter's `HttpClient` from the class attributes and the settings (the address is resolved before
+        the credential, so a user missing both is told first which account, then which secret)."""
+        base_url = self.resolve_base_url()
         auth, auth_headers = self.build_auth()
         headers = {name: fill(value, self.settings) for name, value in self.headers.items()}
         return HttpClient(
             vendor=self.vendor,
-            base_url=self.resolve_base_url(),
+            base_url=base_url,
             auth=auth,
             headers={**headers, **auth_headers},
             transport=self.wrap_transport(self.transport),

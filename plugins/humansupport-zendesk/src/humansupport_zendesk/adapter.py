@@ -46,7 +46,6 @@ from humansupport import (
 from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
-    HttpClient,
     PageRequest,
     Paginator,
     RateLimitHeaders,
@@ -332,10 +331,6 @@ class ZendeskAdapter(RestAdapter[ZendeskSettings]):
         """Zendesk limits requests per account (subdomain), whoever's token sends them: every agent's adapter on
         one account shares one budget."""
         return f"zendesk:{self.settings.account or self.settings.subdomain or self.resolve_base_url()}"
-
-    def build_client(self) -> HttpClient:
-        self.resolve_base_url()  # which account comes before which credential, in what a user is told to fix
-        return super().build_client()
 
     def build_auth(self) -> tuple[httpx.Auth | None, Mapping[str, str]]:
         """An OAuth access token (`Authorization: Bearer`) when set, else the agent's email and API token."""
