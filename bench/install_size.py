@@ -1,4 +1,4 @@
-"""How much `pip install "humansupport[<vendor>]"` puts on disk, against the 60 MB base-install target.
+"""How much `pip install "humansupport[<vendor>]"` puts on disk, against the 64 MB base-install target.
 
 Builds the wheels of the core and each plugin, installs each `humansupport[<vendor>]` with plain pip into a
 fresh venv outside the repository (dependencies from the package index, so the figure is what a user gets), and
