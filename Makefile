@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 DIST := dist
 PACKAGES := . $(wildcard plugins/humansupport-*)
 
-.PHONY: demo test lint fmt typecheck unit bench clean postgres browser docs dist distcheck
+.PHONY: demo test lint fmt typecheck unit bench clean postgres browser rt docs dist distcheck
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -27,17 +27,26 @@ postgres:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# the Request Tracker plugin's tests run against a real RT 5 (Debian's package, SQLite backend), started per session
+rt:
+	@if [ ! -x /usr/share/request-tracker5/libexec/rt-server ] || ! dpkg -s rt5-db-sqlite >/dev/null 2>&1; then \
+		echo "installing Request Tracker for the RT plugin tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq request-tracker5 rt5-db-sqlite >/dev/null; \
+	fi
+
 $(STAMP): uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --inexact --all-packages --all-groups --all-extras
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(RUN) humansupport demo
+	$(RUN) humansupport demo --vendor zendesk
 
 lint: $(STAMP)
 	$(RUN) ruff check --fix src tests bench plugins conftest.py
 	$(RUN) ruff format src tests bench plugins conftest.py
 	$(RUN) cog -r docs/cli.md
+	$(RUN) lint-imports --no-cache --no-logo
 
 # the docs site into site/ (gitignored): strict (a broken link or anchor, a page missing from the nav fails) and
 # offline (an audit hook refuses every connection, so no theme or plugin fetches anything at build time)
@@ -53,13 +62,14 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium missing: the HTML card render test is skipped"
 
-unit: $(STAMP) postgres browser
+unit: $(STAMP) postgres browser rt
 	$(RUN) pytest
 
-test: $(STAMP) postgres browser distcheck
+test: $(STAMP) postgres browser rt distcheck
 	$(RUN) ruff check src tests bench plugins conftest.py
 	$(RUN) ruff format --check src tests bench plugins conftest.py
 	$(RUN) cog --check docs/cli.md
+	$(RUN) lint-imports --no-cache --no-logo
 	@$(MAKE) --no-print-directory docs
 	$(RUN) mypy src $(wildcard plugins/*/src)
 	$(RUN) pytest
@@ -75,7 +85,7 @@ distcheck: dist
 	$(RUN) twine check --strict $(DIST)/*
 	$(RUN) check-wheel-contents $(DIST)/*.whl
 
-bench: $(STAMP)
+bench: $(STAMP) rt
 	@for b in bench/*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 clean:

@@ -6,7 +6,7 @@ helpdesk state the store would hold, and `apply_plans` writes through the real a
 fake, which allows L requests per minute and answers 429 with Retry-After when over. Time is virtual (the
 event loop of bench/http_layer.py): minutes of vendor time take seconds.
 
-Targets (issue 10): requests sent = changed customers; time / (changed / L) <= 1.1.
+Targets: requests sent = changed customers; time / (changed / L) <= 1.1.
 Run: `python bench/enrich.py`; exits 1 when a target is missed.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark: applying a rebalance plan at a helpdesk's rate limit (issue 9, "Apply").
+"""Benchmark: applying a rebalance plan at a helpdesk's rate limit (the "Apply" step).
 
 For each fake with a rate limit L (requests, or tokens, per minute) it applies a plan of N moves with
 `apply_rebalance` (journal in a SQLite store, lock, chunks through `assign_many`, read-back) and reports

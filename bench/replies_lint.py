@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from humansupport.insights.replies import Linter
-from humansupport.insights.reply_rules import BUILTIN_REPLY_RULES
-from humansupport.insights.reply_sources import MAX_BYTES, lint_files
+from humansupport.replies.linter import Linter
+from humansupport.replies.rules import BUILTIN_REPLY_RULES
+from humansupport.replies.sources import MAX_BYTES, lint_files
 
 TARGET_SECONDS = 2.0
 MAX_GROWTH = 6.0

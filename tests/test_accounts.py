@@ -3,7 +3,6 @@ command; the single-account form unchanged; typos in humansupport.toml reported 
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -281,19 +280,19 @@ def test_an_unknown_account_is_a_config_error_with_a_suggestion(cli_desks: tuple
 def test_a_typo_in_a_vendor_table_is_named_not_reported_as_a_missing_setting(
     plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    plugin_registry.register(importlib.import_module("humansupport_zendesk"), name="zendesk")
+    plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     config = tmp_path / "humansupport.toml"
     monkeypatch.setenv("HUMANSUPPORT_CONFIG", str(config))
-    monkeypatch.setenv("HUMANSUPPORT_ZENDESK_API_TOKEN", "t")
+    monkeypatch.delenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", raising=False)
     for text, expected in [
-        ('[helpdesks.zendesk]\nsubdomian = "acme"\nemail = "a@b.test"\n', "did you mean 'subdomain'"),
-        ('[helpdesks.zendsk]\nsubdomain = "acme"\n', "did you mean 'zendesk'"),
-        ('[helpdesk.zendesk]\nsubdomain = "acme"\n', "did you mean 'helpdesks'"),
+        ('[helpdesks.acmedesk]\nbase_urll = "https://acme.test"\n', "did you mean 'base_url'"),
+        ('[helpdesks.acmedsk]\nbase_url = "https://acme.test"\n', "did you mean 'acmedesk'"),
+        ('[helpdesk.acmedesk]\nbase_url = "https://acme.test"\n', "did you mean 'helpdesks'"),
     ]:
         config.write_text(text)
-        result = _run("check", "zendesk")
+        result = _run("check", "acmedesk")
         assert result.exit_code == ExitCode.CONFIG, result.output
-        assert expected in result.stderr and "subdomain is missing" not in result.stderr
+        assert expected in result.stderr and "api_token: Field required" not in result.stderr
 
 
 def test_a_named_accounts_missing_credential_names_its_own_variable(

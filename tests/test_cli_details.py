@@ -287,17 +287,17 @@ def test_digest_of_an_odd_period_prints_whole_days() -> None:
 
 
 def test_fake_connection_holds_every_setting_the_adapter_needs() -> None:
-    from humansupport_zendesk import FakeZendesk, ZendeskSettings
+    from humansupport_acmedesk import AcmeSettings, FakeAcme
 
-    info = fake_connection("zendesk", FakeZendesk, "http://127.0.0.1:8765")
-    env = info["environment"]
-    assert env["HUMANSUPPORT_ZENDESK_BASE_URL"] == "http://127.0.0.1:8765"
-    assert env["HUMANSUPPORT_ZENDESK_API_TOKEN"] == FakeZendesk.token
     from humansupport.config import resolve_settings
 
-    settings = resolve_settings(ZendeskSettings, environ=env)
+    info = fake_connection("acmedesk", FakeAcme, "http://127.0.0.1:8765")
+    env = info["environment"]
+    assert env["HUMANSUPPORT_ACMEDESK_BASE_URL"] == "http://127.0.0.1:8765"
+    assert env["HUMANSUPPORT_ACMEDESK_API_TOKEN"] == FakeAcme.token
+    settings = resolve_settings(AcmeSettings, environ=env)
     assert settings.base_url == "http://127.0.0.1:8765"
-    assert info["python"].startswith('import humansupport as hs; helpdesk = hs.connect("zendesk", base_url=')
+    assert info["python"].startswith('import humansupport as hs; helpdesk = hs.connect("acmedesk", base_url=')
 
 
 def test_fake_serve_rejects_a_port_out_of_range_before_serving(plugin_registry: PluginRegistry) -> None:

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import httpx
 import humansupport_acmedesk
 import pytest
 from humansupport_acmedesk import AcmeAdapter, AcmeSettings, FakeAcme
@@ -158,10 +159,11 @@ def test_fake_serve_prints_settings_that_the_cli_and_python_can_use(
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"vendor", "url", "environment", "python"}
+        assert set(info) == {"vendor", "url", "environment", "python", "clients", "control"}
         settings = info["environment"]
         assert settings["HUMANSUPPORT_ZENDESK_BASE_URL"] == info["url"]
         assert {"HUMANSUPPORT_ZENDESK_API_TOKEN", "HUMANSUPPORT_ZENDESK_EMAIL"} <= set(settings)
+        assert info["control"]["reset"] == f"POST {info['url']}/_fake/reset"
 
         check = subprocess.run(
             [str(CLI), "check", "zendesk", "--json"],
@@ -171,6 +173,7 @@ def test_fake_serve_prints_settings_that_the_cli_and_python_can_use(
         )
         assert check.returncode == 0, check.stderr.decode()
         assert json.loads(check.stdout)["ok"] is True
+        assert httpx.get(info["url"] + "/_fake").json()["customers"] == 20
 
         scope: dict[str, Any] = {}
         reset_registry(installed_registry)  # the installed plugins, as in the user's Python

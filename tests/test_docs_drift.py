@@ -35,7 +35,7 @@ def test_no_page_says_a_first_party_plugin_has_not_landed() -> None:
 def test_the_zendesk_conversation_count_is_documented_as_all_time() -> None:
     from datetime import timedelta
 
-    from humansupport.enrichment.profile import build_histories
+    from humansupport.enrichment.history import build_histories
     from humansupport.testing import generate_history
 
     history = generate_history(customers=5, agents=2, groups=1, seed=3)

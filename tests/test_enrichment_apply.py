@@ -11,8 +11,9 @@ from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
+from humansupport.enrichment.history import history_from_synthetic
 from humansupport.enrichment.lookup import CustomerLookupError, resolve_customer
-from humansupport.enrichment.profile import EnrichmentSettings, Profile, ProfileBuilder, history_from_synthetic
+from humansupport.enrichment.profile import EnrichmentSettings, Profile, ProfileBuilder
 from humansupport.enrichment.writeback import (
     MissingCustomFieldError,
     PatchPlan,

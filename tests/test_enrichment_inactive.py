@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
-from humansupport.enrichment.profile import EnrichmentSettings, Profile, build_histories
+from humansupport.enrichment.history import build_histories
+from humansupport.enrichment.profile import EnrichmentSettings, Profile
 from humansupport.enrichment.service import run_enrich
 from humansupport.enrichment.writeback import plan_writeback
 from humansupport.models import Agent, Customer

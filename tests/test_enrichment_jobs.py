@@ -11,8 +11,9 @@ from humansupport_acmedesk import AcmeAdapter, FakeAcme
 from pydantic import SecretStr
 
 from humansupport.enrichment.enrichers import BUILTIN_ENRICHERS
+from humansupport.enrichment.history import history_from_synthetic
 from humansupport.enrichment.jobs import enrich_customer, enrich_customers, forget_customer
-from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder, history_from_synthetic
+from humansupport.enrichment.profile import EnrichmentSettings, ProfileBuilder
 from humansupport.enrichment.writeback import WriteRecord
 from humansupport.models import Customer
 from humansupport.testing import FakeClock, generate_history

@@ -42,6 +42,7 @@ def _response(status: int, body: object = None, *, text: str | None = None) -> h
         (403, PermissionDeniedError),
         (404, NotFoundError),
         (409, ConflictError),
+        (412, ConflictError),
         (422, ValidationError),
         (429, RateLimitError),
         (500, ServerError),

@@ -3,51 +3,29 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import humansupport_acmedesk
 import pytest
-import uvicorn
 from humansupport_acmedesk import FakeAcme
 from typer.testing import CliRunner
 
 from humansupport import PluginRegistry
 from humansupport.cli import app
-from humansupport.testing import generate_history
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from humansupport.testing import generate_history, served_fake
 
 
 @pytest.fixture
-def served_fake() -> Iterator[tuple[FakeAcme, int]]:
+def served() -> Iterator[tuple[FakeAcme, int]]:
     fake = FakeAcme(history=generate_history(customers=20, agents=4, groups=2), rate_limit_per_minute=500)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the fake server did not start")
-        time.sleep(0.01)  # waiting for a real server thread, not for test time
-    try:
-        yield fake, port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_fake(fake) as running:
+        yield fake, int(running.url.rsplit(":", 1)[1])
 
 
 def test_check_against_the_fake_served_over_http(
-    plugin_registry: PluginRegistry, served_fake: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
+    plugin_registry: PluginRegistry, served: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, port = served_fake
+    fake, port = served
     plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", FakeAcme.token)
     result = CliRunner().invoke(app, ["check", "acmedesk", "--base-url", f"http://127.0.0.1:{port}", "--json"])
@@ -59,9 +37,9 @@ def test_check_against_the_fake_served_over_http(
 
 
 def test_wrong_token_over_http_exits_with_auth_code(
-    plugin_registry: PluginRegistry, served_fake: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
+    plugin_registry: PluginRegistry, served: tuple[FakeAcme, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, port = served_fake
+    _, port = served
     plugin_registry.register(humansupport_acmedesk, name="acmedesk")
     monkeypatch.setenv("HUMANSUPPORT_ACMEDESK_API_TOKEN", "sekret-wrong")
     result = CliRunner().invoke(app, ["check", "acmedesk", "--base-url", f"http://127.0.0.1:{port}"])

@@ -8,7 +8,9 @@ from typing import Any
 
 import humansupport_acmedesk
 import pytest
+import typer
 from humansupport_acmedesk import AcmeAdapter, FakeAcme
+from typer.testing import CliRunner
 
 from humansupport import AsyncHelpdesk, ConfigError, PluginError, PluginRegistry, hookimpl
 from humansupport.plugins import CONTRACT_VERSION, check_contract, new_plugin_manager
@@ -155,8 +157,60 @@ def test_a_plugin_for_another_contract_is_refused_at_load_naming_both_versions(
         registry.helpdesk("acmedesk")
 
 
-def test_the_first_party_plugins_declare_the_core_contract() -> None:
-    for name in ("humansupport_zendesk", "humansupport_helpscout", "humansupport_freshdesk", "humansupport_intercom"):
-        module = __import__(name)
-        check_contract(module, name=name)  # raises on a mismatch
+def test_every_installed_plugin_declares_the_core_contract() -> None:
+    installed = metadata.entry_points(group="humansupport")
+    assert "acmedesk" in installed.names
+    for entry in installed:
+        module = entry.load()
+        check_contract(module, name=entry.name)  # raises on a mismatch
         assert module.__humansupport_contract__ == CONTRACT_VERSION
+
+
+def _command_plugin(name: str, calls: list[str]) -> object:
+    class CommandPlugin:
+        @staticmethod
+        @hookimpl
+        def register_commands(cli: typer.Typer) -> None:
+            group = typer.Typer(no_args_is_help=True)
+
+            @group.command("hello")
+            def hello(who: str = "there") -> None:
+                calls.append(who)
+                typer.echo(f"hello {who}")
+
+            cli.add_typer(group, name=name)
+
+            @cli.command("plugins")  # a built-in name: the built-in wins
+            def shadow() -> None:
+                calls.append("shadow")
+
+    return CommandPlugin
+
+
+def test_a_plugin_adds_its_own_commands_through_register_commands(plugin_registry: PluginRegistry) -> None:
+    from humansupport.cli import app
+
+    calls: list[str] = []
+    plugin_registry.register(_command_plugin("mydesk", calls), name="mydesk")
+    result = CliRunner().invoke(app, ["mydesk", "hello", "--who", "ann"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "hello ann\n" and calls == ["ann"]
+    assert CliRunner().invoke(app, ["plugins", "--json"]).exit_code == 0 and calls == ["ann"]
+    [row] = [p for p in plugin_registry.plugins() if p.name == "mydesk"]
+    assert row.hooks == ["register_commands"]
+
+
+def test_a_plugin_failing_in_register_commands_leaves_the_others(plugin_registry: PluginRegistry) -> None:
+    from humansupport.cli import app
+
+    class Broken:
+        @staticmethod
+        @hookimpl
+        def register_commands(cli: typer.Typer) -> None:
+            raise RuntimeError("no commands today")
+
+    calls: list[str] = []
+    plugin_registry.register(Broken, name="broken")
+    plugin_registry.register(_command_plugin("mydesk", calls), name="mydesk")
+    assert CliRunner().invoke(app, ["mydesk", "hello"]).exit_code == 0 and calls == ["there"]
+    assert any("register_commands" in str(e) and e.plugin == "broken" for e in plugin_registry.errors)

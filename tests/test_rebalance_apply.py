@@ -1,4 +1,4 @@
-"""Applying a rebalance plan: journal, lock, optimistic concurrency, faults, kills and resume (issue 9)."""
+"""Applying a rebalance plan: journal, lock, optimistic concurrency, faults, kills and resume."""
 
 from __future__ import annotations
 
@@ -331,50 +331,40 @@ def test_killed_after_a_chunk_was_journaled_resumes_the_rest() -> None:
             env.store.close()
 
 
-def test_help_scout_guarded_apply_skips_human_changes_and_resumes(tmp_path: Path) -> None:
-    """Help Scout has no optimistic concurrency: its adapter re-reads before writing; the applier relies on it."""
-    from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter, mapping
-    from pydantic import SecretStr
+def test_guarded_apply_from_timestamps_alone_skips_human_changes_and_resumes(tmp_path: Path) -> None:
+    """A vendor without versions (no optimistic concurrency): the plan holds only `updated_at`, the adapter's
+    re-read guard compares it, and the applier skips what a human changed since planning and resumes the rest."""
+    env = _env(f"sqlite:///{tmp_path / 'guard.db'}", open_conversations=12)
+    try:
 
-    history = _HISTORY.setdefault(5, generate_history(HistoryConfig(customers=40, agents=6, groups=2, seed=5)))
-    clock = FakeClock(start=history.config.end + timedelta(hours=1))
-    fake = FakeHelpScout(clock=clock, history=history)
-    ordered = sorted(fake.conversations.values(), key=lambda c: int(c.id))[:12]
-    convs = [mapping.conversation_from_hs(fake.render_conversation(c)) for c in ordered]
-    agents = sorted(a.id for a in fake.agents.values() if a.active)
-    base = Env(fake=FakeAcme(), clock=clock, store=Store.open(tmp_path / "hs.db"))
-    plan = _plan_from(convs, agents, base)
-    human = plan.moves[2].conversation_id
-    clock.advance(60)
-    fake.touch_conversation(human, assignee_id=None)
+        async def read() -> list[Conversation]:
+            async with env.adapter() as adapter:
+                return [
+                    c.model_copy(update={"version": None})
+                    async for c in adapter.iter_conversations()
+                    if c.status.is_open
+                ]
 
-    def adapter(transport: httpx.AsyncBaseTransport) -> HelpScoutAdapter:
-        return HelpScoutAdapter(
-            app_id=FakeHelpScout.app_id,
-            app_secret=SecretStr(FakeHelpScout.app_secret),
-            transport=transport,
-            clock=clock,
-        )
-
-    async def run(resume: bool, transport: httpx.AsyncBaseTransport) -> RebalanceApplyReport:
-        async with adapter(transport) as a:
-            return await apply_rebalance(
-                a, base.store, None if resume else plan, account="hs", resume=resume, clock=clock, chunk_size=4
-            )
-
-    with pytest.raises(Killed):
-        asyncio.run(run(False, _killing(fake, 14)))  # token + team read, then part of the moves
-    report = asyncio.run(run(True, fake.transport()))
-    states = {e.conversation_id: e.state for e in report.entries}
-    assert states.pop(human) is JournalState.SKIPPED_STALE
-    assert set(states.values()) == {JournalState.APPLIED}
-    assert fake.conversations[human].assignee_id is None
-    patches = Counter(r.path for r in fake.requests if r.method == "PATCH" and r.status and r.status < 300)
-    assert patches and max(patches.values()) == 1
-    for move in plan.moves:
-        if move.conversation_id != human:
-            assert fake.conversations[move.conversation_id].assignee_id == move.to_agent_id
-    base.store.close()
+        convs = asyncio.run(read())[:12]
+        assert len(convs) == 12
+        plan = _plan_from(convs, sorted(a.id for a in env.fake.agents.values() if a.active), env)
+        assert all(m.expected_version is None and m.expected_updated_at for m in plan.moves)
+        human = plan.moves[2].conversation_id
+        env.clock.advance(60)
+        env.fake.touch_conversation(human, assignee_id=None)
+        with pytest.raises(Killed):
+            _apply(env, plan, chunk_size=4, transport=_killing(env.fake, 9))  # part of the moves
+        report = _apply(env, None, resume=True, chunk_size=4)
+        states = {e.conversation_id: e.state for e in report.entries}
+        assert states.pop(human) is JournalState.SKIPPED_STALE
+        assert set(states.values()) == {JournalState.APPLIED}
+        assert env.fake.conversations[human].assignee_id is None
+        assert env.writes() and max(env.writes().values()) == 1 and human not in env.writes()
+        for move in plan.moves:
+            if move.conversation_id != human:
+                assert env.fake.conversations[move.conversation_id].assignee_id == move.to_agent_id
+    finally:
+        env.store.close()
 
 
 def test_version_2_store_gains_the_journal_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from humansupport import AsyncHelpdesk, Capabilities, PluginError, PluginRegistry, SavedReply, hookimpl
 from humansupport.cli import ExitCode, app
 from humansupport.extensions import ReplyRule
-from humansupport.insights.replies import Linter, Phrase, PhraseRule, RuleMatch, RuleOptions, phrase_pattern
-from humansupport.insights.reply_text import ReplyText
+from humansupport.replies import Linter, Phrase, PhraseRule, RuleMatch, RuleOptions, phrase_pattern
+from humansupport.reply_text import ReplyText
 
 runner = CliRunner()
 

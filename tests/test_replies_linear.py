@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from humansupport.insights import literal_scan, reply_rules
-from humansupport.insights.replies import Linter
-from humansupport.insights.reply_rules import _NEXT_STEP, BUILTIN_REPLY_RULES
-from humansupport.insights.reply_text import ReplySource, _mask_inline_code, parse_reply
+from humansupport import literal_scan
+from humansupport.replies import Linter
+from humansupport.replies import rules as reply_rules
+from humansupport.replies.rules import _NEXT_STEP, BUILTIN_REPLY_RULES
+from humansupport.reply_text import ReplySource, _mask_inline_code, parse_reply
 
 RULES = {cls.id: cls for cls in BUILTIN_REPLY_RULES}
 PROMISES = "We'll look into it. I'm looking into this. Our team is investigating. It has been escalated. "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from humansupport.insights.replies import Linter, Severity
-from humansupport.insights.reply_rules import BUILTIN_REPLY_RULES, has_next_step
 from humansupport.plugins import PluginRegistry
+from humansupport.replies.linter import Linter, Severity
+from humansupport.replies.rules import BUILTIN_REPLY_RULES, has_next_step
 
 RULES = {cls.id: cls for cls in BUILTIN_REPLY_RULES}
 
@@ -117,7 +117,7 @@ NEXT_STEPS = [
     ("in 2 business days", True),
     ("see ticket #4821", True),
     ("tracked as PAY-123", True),
-    ("issue 77", True),
+    ("bug 77", True),
     ("https://status.acme.test/incidents/9", True),
     ("by {{ticket.due_date}}", True),
     ("soon", False),

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from humansupport.errors import ConfigError
-from humansupport.insights.replies import LintConfig, Linter, Severity
-from humansupport.insights.reply_rules import BUILTIN_REPLY_RULES
-from humansupport.insights.reply_sources import decode_bytes
+from humansupport.replies.linter import LintConfig, Linter, Severity
+from humansupport.replies.rules import BUILTIN_REPLY_RULES
+from humansupport.replies.sources import decode_bytes
 
 RULES = {cls.id: cls for cls in BUILTIN_REPLY_RULES}
 

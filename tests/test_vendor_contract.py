@@ -59,7 +59,12 @@ SPEC: dict[str, Any] = {
                 "responses": {"201": {"description": "made"}},
             },
         },
-        "/items/{id}": {"get": {"responses": {"200": {"description": "one"}}}},
+        "/items/{id}": {
+            "get": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "one"}},
+            }
+        },
         "/items/bulk": {"get": {"responses": {"200": {"description": "literal path wins"}}}},
     },
     "components": {"parameters": {"limit": {"name": "limit", "in": "query", "schema": {"type": "integer"}}}},
@@ -118,6 +123,15 @@ async def test_a_violation_raises_at_once_and_is_kept(method: str, path: str, kw
         with pytest.raises(AssertionError, match="contract: ") as info:
             await http.request(method, path, **kwargs)
     assert reason in str(info.value) and any(reason in v for v in contract.violations)
+
+
+async def test_a_bad_path_parameter_is_caught_after_a_good_one_passed() -> None:
+    contract = ContractTransport(SPEC, vendor)
+    async with client(contract) as http:
+        await http.get("/items/42")
+        await http.get("/items/43")  # the same shape: checked once
+        with pytest.raises(AssertionError, match="GET /items/abc"):
+            await http.get("/items/abc")
 
 
 async def test_undescribed_endpoints_take_their_declared_query_and_checks() -> None:

@@ -326,3 +326,13 @@ async def test_from_settings_hands_over_the_settings_and_the_rate_budget() -> No
     adapter = DemoAdapter.from_settings(settings, transport=httpx.MockTransport(Server()), rate_budget=budget)
     assert adapter.settings is settings and adapter.rate_budget is budget and adapter.account == "desk-a"
     await adapter.aclose()
+
+
+def test_two_accounts_on_one_shared_host_keep_their_own_rate_budget() -> None:
+    first = make(base_url="https://api.shared.test")
+    second = make(base_url="https://api.shared.test", api_token="another-token")
+    assert first.limiter_key() != second.limiter_key()  # same host, other credential: other account
+    assert first.limiter_key() == make(base_url="https://api.shared.test").limiter_key()  # same account
+    assert first.limiter().key == first.limiter_key()
+    named = make(base_url="https://api.shared.test", account="eu")
+    assert named.limiter_key() == "demo:eu" and TOKEN not in first.limiter_key()

@@ -123,6 +123,20 @@ class _RootGroup(TyperGroup):
         except _UsageError as exc:
             _usage_error(exc, as_json=bool(ctx.meta.get(JSON_META)))
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A built-in command, else one a plugin adds through the `register_commands` hook (loaded only then)."""
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
+
+
+def plugin_commands() -> dict[str, Any]:
+    """The commands plugins add (`register_commands`), by name: asked of the registry each time a name is not
+    built in, so `--help` and the built-in commands never import a plugin. A built-in name always wins."""
+    extra = new_typer()
+    get_registry().register_commands(extra)
+    if not extra.registered_commands and not extra.registered_groups:
+        return {}
+    return dict(typer.main.get_group(extra).commands)
+
 
 def _usage_error(exc: Exception, *, as_json: bool) -> NoReturn:
     """Bad options or arguments: click's own message for people, the error document under --json."""
@@ -142,6 +156,7 @@ app = new_typer(
     cls=_RootGroup,
     name="humansupport",
     help="Human-centric support on top of your helpdesk: routing, rebalance, profiles, metrics.",
+    epilog="Plugins may add commands of their own (`humansupport plugins` lists the plugins; see their docs).",
     no_args_is_help=True,
 )
 fake_app = new_typer(help="Serve the plugins' fake helpdesk APIs over HTTP (for trying clients).", no_args_is_help=True)
@@ -153,7 +168,7 @@ VendorArgument = Annotated[
     str | None,
     typer.Argument(
         metavar="VENDOR|ACCOUNT",
-        help="Helpdesk vendor (e.g. zendesk: its single account), or an account named in humansupport.toml.",
+        help="Helpdesk vendor (its single account), or an account named in humansupport.toml.",
         show_default=False,
     ),
 ]
@@ -358,7 +373,9 @@ def check_command(
 
 @app.command("demo")
 def demo_command(
-    vendor: Annotated[str | None, typer.Option(help="Fake helpdesk to run on (default: the first installed).")] = None,
+    vendor: Annotated[
+        str | None, typer.Option(help="Fake helpdesk to run on (default: the first published plugin installed).")
+    ] = None,
     customers: Annotated[int, typer.Option(min=10, max=5000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     as_json: JsonOption = False,
@@ -415,7 +432,7 @@ def _shift(first: str | None, second: str | None, account: str | None) -> tuple[
 
 
 def _command_args(acct: Any) -> str:
-    """How a command names this account: `zd-a`, `zendesk`, or `zendesk --account acme` for a label."""
+    """How a command names this account: `eu-desk`, `VENDOR`, or `VENDOR --account acme` for a label."""
     if acct.named or acct.name == acct.vendor:
         return str(acct.name)
     return f"{acct.vendor} --account {acct.name}"
@@ -665,7 +682,7 @@ def metrics_command(
     run_command(body, as_json=as_json)
 
 
-# --- rebalance (issue 9) ----------------------------------------------------------------------------------
+# --- rebalance -----------------------------------------------------------------------------------------
 
 
 class _RebalanceGroup(TyperGroup):
@@ -737,62 +754,40 @@ def rebalance_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a rebalance of open conversations from the store; dry run unless --apply."""
-    from dataclasses import replace
-
     from .extras import require_extra
-    from .routing.rebalance import RebalanceConfig
-    from .routing.rebalance_apply import apply_rebalance
-    from .routing.rebalance_store import plan_from_store, require_history
+    from .routing.rebalance_service import plan_and_apply, rebalance_config
+    from .routing.rebalance_store import require_history
 
     def body() -> Any:
         require_extra("rebalance")  # numpy, SciPy, OR-Tools: before the store is read or the helpdesk called
-        wanted = frozenset(g.strip() for item in groups or [] for g in item.split(",") if g.strip())
-        try:
-            config = RebalanceConfig(
-                move_penalty=move_penalty,
-                max_moves=max_moves,
-                max_moves_per_agent=per_agent_moves,
-                candidates=k,
-                groups=wanted or None,
-                exclude_human_touched_hours=exclude_touched_hours,
-            )
-        except ValueError as exc:
-            raise ConfigError(f"rebalance: {exc}") from None
-        # one capacity for every process that assigns: `[routing] default_capacity`, as `route` and the webhooks use
-        routing, _ = _routing_config({})
-        if routing.default_capacity is not None:
-            config = replace(config, default_capacity=routing.default_capacity)
+        config = rebalance_config(
+            move_penalty=move_penalty,
+            max_moves=max_moves,
+            max_moves_per_agent=per_agent_moves,
+            candidates=k,
+            groups=groups or [],
+            exclude_human_touched_hours=exclude_touched_hours,
+            default_capacity=_routing_config({})[0].default_capacity,
+        )
         acct = _account(vendor, account)
-        label = acct.name
         with _open_store(store_url, create=False) as store:
-            # before credentials: an empty store is the likelier mistake
-            require_history(store, label, vendor=acct.vendor)
-            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
-
-            async def go() -> tuple[Any, Any]:
-                async with adapter:
-                    agents = [a async for a in adapter.iter_agents()]  # availability is live data
-                    now = SYSTEM_CLOCK.now()
-                    plan = plan_from_store(store, label, now=now, config=config, agents=agents)
-                    plan = plan.model_copy(update={"vendor": acct.vendor, "account": label})
-                    if output is not None:
-                        plan.save(output)
-                    report = None
-                    if apply:
-                        report = await apply_rebalance(
-                            adapter,
-                            store,
-                            plan,
-                            account=label,
-                            resume=resume,
-                            max_runtime=max_runtime,
-                            journal_retention=_retention(journal_days),
-                            clock=SYSTEM_CLOCK,
-                            default_capacity=config.default_capacity,
-                        )
-                    return plan, report
-
-            plan, report = asyncio.run(go())
+            require_history(store, acct.name, vendor=acct.vendor)  # before credentials: the likelier mistake
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            plan, report = asyncio.run(
+                plan_and_apply(
+                    adapter,
+                    store,
+                    account=acct.name,
+                    vendor=acct.vendor,
+                    config=config,
+                    output=output,
+                    apply=apply,
+                    resume=resume,
+                    max_runtime=max_runtime,
+                    journal_retention=_retention(journal_days),
+                    clock=SYSTEM_CLOCK,
+                )
+            )
         if as_json:
             emit_json(
                 {
@@ -832,49 +827,35 @@ def rebalance_apply_command(
     as_json: JsonOption = False,
 ) -> None:
     """Apply a saved plan (journaled, locked, resumable); --resume continues an unfinished run."""
-    from .routing.rebalance import RebalancePlan
-    from .routing.rebalance_apply import RebalanceApplyReport, apply_rebalance, unfinished_accounts
+    from .routing.rebalance_apply import RebalanceApplyReport
+    from .routing.rebalance_service import account_to_resume, apply_plan, load_plan
 
     def body() -> Any:
-        plan = None
-        if plan_path is not None:
-            try:
-                plan = RebalancePlan.load(plan_path)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read plan {plan_path}: {exc}") from None
-        elif not resume:
+        if plan_path is None and not resume:
             raise typer.BadParameter("give a PLAN file, or --resume to continue an unfinished run")
+        plan = load_plan(plan_path) if plan_path is not None else None
         with _open_store(store_url, create=False) as store:
             label = account or (plan.account if plan else None)
             chosen = vendor or (plan.vendor if plan else None)
             if plan is None and label is None and chosen is None:  # --resume alone: the journal knows the run
-                waiting = unfinished_accounts(store)
-                if not waiting:
+                label = account_to_resume(store)
+                if label is None:
                     return _print_apply(RebalanceApplyReport(run_id=None, resumed=True), as_json=as_json)
-                if len(waiting) > 1:
-                    raise ConfigError(
-                        f"unfinished rebalance runs of several accounts ({', '.join(waiting)}): pick one with --account"
-                    )
-                label = waiting[0]
             acct = _account(chosen, label)
-            label = acct.name
-            adapter = build_adapter(acct.vendor, account=label, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
-
-            async def go() -> Any:
-                async with adapter:
-                    return await apply_rebalance(
-                        adapter,
-                        store,
-                        plan,
-                        account=label,
-                        resume=resume,
-                        max_runtime=max_runtime,
-                        journal_retention=_retention(journal_days),
-                        clock=SYSTEM_CLOCK,
-                        default_capacity=_routing_config({})[0].default_capacity,
-                    )
-
-            report = asyncio.run(go())
+            adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, rate_budget=store.rate_budget())
+            report = asyncio.run(
+                apply_plan(
+                    adapter,
+                    store,
+                    plan,
+                    account=acct.name,
+                    resume=resume,
+                    max_runtime=max_runtime,
+                    journal_retention=_retention(journal_days),
+                    clock=SYSTEM_CLOCK,
+                    default_capacity=_routing_config({})[0].default_capacity,
+                )
+            )
         return _print_apply(report, as_json=as_json)
 
     _rebalance_exit(run_command(body, as_json=as_json))
@@ -923,12 +904,23 @@ def listen_socket(host: str, port: int) -> Any:
 
 
 def fake_connection(vendor: str, fake_cls: Any, url: str) -> dict[str, Any]:
-    """The settings that point the CLI (environment) and the Python API (keywords) at a served fake."""
-    settings = {"base_url": url, **{k: v for k, v in fake_cls.adapter_settings().items() if k != "base_url"}}
+    """The settings that point the CLI (environment), the Python API (keywords) and the vendor's popular
+    clients at a served fake, and its control endpoints."""
+    from .testing.fake import CONTROL_PATH
+    from .testing.serving import connection_settings
+
+    settings = connection_settings(fake_cls, url)
     env = {f"HUMANSUPPORT_{vendor.upper()}_{key.upper()}": str(value) for key, value in settings.items()}
     keywords = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
     python = f"import humansupport as hs; helpdesk = hs.connect({json.dumps(vendor)}, {keywords})"
-    return {"vendor": vendor, "url": url, "environment": env, "python": python}
+    return {
+        "vendor": vendor,
+        "url": url,
+        "environment": env,
+        "python": python,
+        "clients": fake_cls.client_settings(url),
+        "control": {"state": f"GET {url}{CONTROL_PATH}", "reset": f"POST {url}{CONTROL_PATH}/reset"},
+    }
 
 
 @fake_app.command("serve")
@@ -938,11 +930,16 @@ def fake_serve_command(
     customers: Annotated[int, typer.Option(min=10, max=50000, help="Synthetic customers to seed.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic history.")] = 7,
     rate_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429s.")] = None,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered with a random 500/502/503.")
+    ] = 0.0,
+    latency: Annotated[float, typer.Option(min=0.0, help="Seconds each request waits before its answer.")] = 0.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Write the start-up info and errors as JSON lines to stdout.")
     ] = False,
 ) -> None:
-    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI and Python at it."""
+    """Serve a plugin's stateful fake API on 127.0.0.1; print the settings that point the CLI, Python and the
+    vendor's popular clients at it. `GET /_fake` shows its state; `POST /_fake/reset` restores the seeded one."""
     import shlex
 
     from .plugins import unknown_vendor_error
@@ -962,15 +959,25 @@ def fake_serve_command(
                 rate_limit_per_minute=rate_limit,
                 clock=LiveClock(),  # served to real clients: rate windows and token expiry follow real time
             )
+            fake.fail_randomly(fail_rate, seed=seed)
+            fake.served_latency = latency
             info = fake_connection(vendor, fakes[vendor], f"http://127.0.0.1:{sock.getsockname()[1]}")
             if as_json:
                 emit_json(info, line=True)
-            else:  # stdout is a shell script: `humansupport fake serve zendesk > fake.env &` then `. fake.env`
+            else:  # stdout is a shell script: `humansupport fake serve VENDOR > fake.env &` then `. fake.env`
                 typer.echo(f"# fake {vendor} serving on {info['url']} until Ctrl-C; in another shell:")
                 for name, value in info["environment"].items():
                     typer.echo(f"export {name}={shlex.quote(value)}")
                 typer.echo(f"# then: humansupport check {vendor}")
                 typer.echo(f"# Python: {info['python']}")
+                for client, hint in info["clients"].items():
+                    for name, value in hint.get("environment", {}).items():
+                        typer.echo(f"export {name}={shlex.quote(str(value))}  # for {client}")
+                    if hint.get("python"):
+                        typer.echo(f"# {client}: {hint['python']}")
+                typer.echo(
+                    f"# state: {info['control']['state']}; reset to the seeded state: {info['control']['reset']}"
+                )
             server = uvicorn.Server(uvicorn.Config(fake.asgi_app(), log_level="warning", lifespan="off"))
             server.run(sockets=[sock])
         finally:
@@ -979,7 +986,7 @@ def fake_serve_command(
     run_command(body, as_json=as_json, lines=True)
 
 
-# -- profile enrichment (issue 10) ----------------------------------------------------------------------
+# -- profile enrichment ---------------------------------------------------------------------------------
 
 WriteOption = Annotated[bool, typer.Option("--write", help="Write the changes to the helpdesk (default: dry run).")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite fields a human edited since our last write.")]
@@ -1218,7 +1225,7 @@ def setup_command(
     run_command(body, as_json=as_json)
 
 
-# -- reply-certainty check (issue 12) ----------------------------------------------------------------------
+# -- reply-certainty check ---------------------------------------------------------------------------------
 
 replies_app = new_typer(
     help="Check saved replies and macros for hedging, stock apologies, false hope and blame.", no_args_is_help=True
@@ -1244,7 +1251,7 @@ def _reply_linter(config: Path | None, disable: list[str], fail_on: str | None) 
     from dataclasses import replace
 
     from .config import load_config_file
-    from .insights.replies import LintConfig, Linter, Severity
+    from .replies.linter import LintConfig, Linter, Severity
 
     rules = get_registry().reply_rules()
     table = load_config_file(config).get("replies") or {}
@@ -1279,9 +1286,9 @@ def replies_lint_command(
     as_json: JsonOption = False,
 ) -> None:
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
-    from .insights.replies import LintReport, Severity
-    from .insights.reply_output import github_annotations, print_report
-    from .insights.reply_sources import lint_files, lint_saved_replies
+    from .replies.linter import LintReport, Severity
+    from .replies.output import github_annotations, print_report
+    from .replies.sources import lint_files, lint_saved_replies
 
     json_out = as_json or output_format is ReplyFormat.JSON
 
@@ -1352,7 +1359,7 @@ def replies_rules_command(config: ConfigOption = None, as_json: JsonOption = Fal
     run_command(body, as_json=as_json)
 
 
-# -- real-time routing from helpdesk webhooks (issue 11) ------------------------------------------------
+# -- real-time routing from helpdesk webhooks -----------------------------------------------------------
 
 webhooks_app = new_typer(
     help="Receive helpdesk webhooks and route new conversations in real time.", no_args_is_help=True
@@ -1506,7 +1513,7 @@ def webhooks_register_command(
     run_command(body, as_json=as_json)
 
 
-# -- insights: feedback digest and avoidable contacts (issue 12) ---------------------------------------
+# -- insights: feedback digest and avoidable contacts --------------------------------------------------
 
 SinceOption = Annotated[
     str, typer.Option("--since", help="Period: a duration back from now (30d, 12h, 2w) or an ISO date.")
@@ -1517,7 +1524,7 @@ LinkTemplateOption = Annotated[
     str | None,
     typer.Option(
         "--link-template",
-        help="Link to a conversation, e.g. https://acme.zendesk.com/agent/tickets/{id} "
+        help="Link to a conversation, e.g. https://helpdesk.example/tickets/{id} "
         "(default: the plugin's conversation_url when its settings are set, else no links).",
     ),
 ]
@@ -1531,7 +1538,7 @@ FieldOption = Annotated[
     typer.Option(
         "--field",
         metavar="KEY",
-        help="Theme from this conversation custom field (the vendor's key; Zendesk: the field id), first set wins; "
+        help="Theme from this conversation custom field (the vendor's key, e.g. a field id), first set wins; "
         "repeatable; replaces the fields of the insights table in humansupport.toml.",
     ),
 ]
@@ -1756,6 +1763,58 @@ def simulate_command(
             err_console.print(f"{result.summary()}; report: {output}", highlight=False, markup=False, soft_wrap=True)
 
     run_command(body, as_json=as_json or fmt == "json")
+
+
+# -- plugin authoring (the template lives in humansupport.scaffold) ----------------------------------------
+
+plugin_app = new_typer(help="Write helpdesk plugins: start one from the example plugin.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
+
+
+@plugin_app.command("new")
+def plugin_new_command(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The vendor name: lowercase letters, digits and _ (e.g. mydesk).")
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The folder to create (default: ./humansupport-NAME); new or empty."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start plugin NAME from the example plugin: its adapter, fake, API description and tests, renamed.
+
+    The new plugin installs and passes the conformance kit before you edit it; docs/plugins.md walks
+    through turning it into your vendor's.
+    """
+    from .scaffold import ScaffoldError, new_plugin
+
+    def body() -> None:
+        try:
+            names, written = new_plugin(name, target=folder)
+        except ScaffoldError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{exc.param}'") from None
+        except OSError as exc:
+            raise HumansupportError(f"could not write the plugin: {exc}") from exc
+        files = sorted(str(p.relative_to(written)) for p in written.rglob("*") if p.is_file())
+        if as_json:
+            emit_json(
+                {
+                    "vendor": names.vendor,
+                    "distribution": names.distribution,
+                    "package": names.package,
+                    "classes": list(names.classes),
+                    "path": str(written),
+                    "files": files,
+                }
+            )
+            return
+        adapter, settings, fake = names.classes
+        typer.echo(f"created {written} ({names.distribution}: {adapter}, {settings}, {fake})")
+        typer.echo(f'next: pip install -e "{written}" "humansupport[testing]" && pytest "{written}"')
+        typer.echo("then make it your vendor's: docs/plugins.md, 'Start a plugin from the template'")
+
+    run_command(body, as_json=as_json)
 
 
 def main() -> None:

@@ -201,7 +201,7 @@ def _named_accounts(config: Mapping[str, Any] | None, *, where: str = "humansupp
             raise ConfigError(f'{where}: [accounts.{name}] must be a table with vendor = "..." and its settings')
         vendor = table.get("vendor")
         if not isinstance(vendor, str) or not vendor.strip():
-            raise ConfigError(f'{where}: [accounts.{name}] needs vendor = "<vendor>", e.g. vendor = "zendesk"')
+            raise ConfigError(f'{where}: [accounts.{name}] needs vendor = "<vendor>", e.g. vendor = "acmedesk"')
         if "account" in table:
             raise ConfigError(f"{where}: [accounts.{name}]: drop the account key, the table's name is the account")
         prefix = account_env_prefix(name)
@@ -246,15 +246,16 @@ def resolve_account(
     """The account a command or `connect()` means: `name` is a vendor or a configured account's name, `account`
     a configured account's name or, with a vendor, a label for that vendor's single account.
 
-    `resolve_account(cfg, "zd-a")`, `resolve_account(cfg, account="zd-a")` and `resolve_account(cfg, "zendesk",
-    account="zd-a")` all mean `[accounts.zd-a]`; `resolve_account(cfg, "zendesk")` is `[helpdesks.zendesk]`
-    under the name "zendesk". Once humansupport.toml names accounts, a label must be one of them (or the vendor).
+    `resolve_account(cfg, "eu-desk")`, `resolve_account(cfg, account="eu-desk")` and `resolve_account(cfg,
+    "acmedesk", account="eu-desk")` all mean `[accounts.eu-desk]`; `resolve_account(cfg, "acmedesk")` is
+    `[helpdesks.acmedesk]` under the name "acmedesk". Once humansupport.toml names accounts, a label must be one
+    of them (or the vendor).
     """
     named = _named_accounts(config)
     if account is not None:
         account = account.strip()
         if name is None and account not in named and vendors is not None and account in vendors:
-            name = account  # `--account zendesk`: the vendor's single account
+            name = account  # `--account VENDOR`: the vendor's single account
         if account in named:
             found = named[account]
             if name is not None and name not in (found.name, found.vendor):

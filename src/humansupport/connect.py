@@ -80,9 +80,9 @@ def _with_accounts_hint(exc: ConfigError, chosen: Account, config: Mapping[str, 
 
 def _check_names(name: str | None, account: str | None, settings: Mapping[str, Any]) -> None:
     if "vendor" in settings:
-        raise ConfigError("pass the vendor or account name as the first argument: connect('zendesk')")
+        raise ConfigError("pass the vendor or account name as the first argument: connect('acmedesk')")
     if name is None and account is None:
-        raise ConfigError("name a helpdesk: connect('zendesk'), connect('zd-eu') or connect(account='zd-eu')")
+        raise ConfigError("name a helpdesk: connect('acmedesk'), connect('eu-desk') or connect(account='eu-desk')")
 
 
 def aconnect(
@@ -96,7 +96,7 @@ def aconnect(
     config_file: str | os.PathLike[str] | None = None,
     **settings: Any,
 ) -> AsyncHelpdesk:
-    """An async adapter; use it as `async with humansupport.aconnect("zendesk") as hd:`.
+    """An async adapter; use it as `async with humansupport.aconnect("acmedesk") as hd:`.
 
     `name` is a vendor (its single account, `[helpdesks.<vendor>]`) or an account named in humansupport.toml
     (`[accounts.<name>]`); `account=` names a configured account, or labels a vendor's single account.
@@ -124,7 +124,7 @@ def connect(
     config_file: str | os.PathLike[str] | None = None,
     **settings: Any,
 ) -> Helpdesk:
-    """A blocking helpdesk; use it as `with humansupport.connect("zendesk") as hd:` or `connect("zd-eu")`.
+    """A blocking helpdesk; use it as `with humansupport.connect("acmedesk") as hd:` or `connect("eu-desk")`.
 
     `name` is a vendor (its single account, `[helpdesks.<vendor>]`) or an account named in humansupport.toml
     (`[accounts.<name>]`); `account=` names a configured account, or labels a vendor's single account.

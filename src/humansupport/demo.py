@@ -23,7 +23,7 @@ from rich.table import Table
 from .errors import ConfigError
 from .helpdesk import AsyncHelpdesk
 from .metrics import compute_metrics
-from .plugins import get_registry
+from .plugins import get_registry, published_vendors
 from .routing import Router, RouterConfig, RoutingDecision
 from .routing.apply import apply_decisions
 from .store import Store
@@ -66,7 +66,7 @@ class DemoReport:
     decisions: list[RoutingDecision] = field(default_factory=list)
     seconds: float = 0.0
     note: str | None = None
-    #: the digest's top themes over the last 30 days of the data (issue 12)
+    #: the digest's top themes over the last 30 days of the data
     themes: list[dict[str, Any]] = field(default_factory=list)
     #: the reply-certainty check over the fake's saved replies; None without a plugin or saved replies
     replies: dict[str, Any] | None = None
@@ -200,7 +200,8 @@ def run_demo(
     history = generate_history(HistoryConfig(customers=customers, seed=seed))
     registry = get_registry()
     fakes = registry.fakes()
-    chosen = vendor or ("zendesk" if "zendesk" in fakes else next(iter(fakes), None))
+    # by default a published plugin's fake (the first installed, by name), else any
+    chosen = vendor or next((v for v in published_vendors() if v in fakes), next(iter(fakes), None))
     if vendor is not None and vendor not in fakes:
         raise ConfigError(f"no fake helpdesk for {vendor!r} (available: {', '.join(fakes) or 'none'})")
     clock = FakeClock(start=history.config.end + timedelta(hours=1))
@@ -303,8 +304,8 @@ def _top_themes(store: Store, account: str, *, end: datetime, n: int = 5) -> lis
 
 async def _lint_replies(adapter: AsyncHelpdesk) -> dict[str, Any]:
     """`replies lint --vendor` in brief: how many saved replies hedge, apologise by reflex, promise or blame."""
-    from .insights.replies import Linter, LintReport
-    from .insights.reply_sources import lint_saved_replies
+    from .replies.linter import Linter, LintReport
+    from .replies.sources import lint_saved_replies
 
     linter = Linter(rules=get_registry().reply_rules())
     summary = LintReport(replies=[r async for r in lint_saved_replies(adapter, linter)]).summary()

@@ -14,7 +14,7 @@ HumansupportError
     ├── AuthenticationError     401: the credential is wrong or expired
     ├── PermissionDeniedError   403: the credential lacks a role or scope
     ├── NotFoundError           404: the record does not exist (any more)
-    ├── ConflictError           409: stale update, someone changed the record since it was read
+    ├── ConflictError           409/412: stale update, someone changed the record since it was read
     ├── ValidationError         400/422: the helpdesk rejected the request body
     ├── RateLimitError          429: over the rate limit (`retry_after` seconds), retriable
     ├── ServerError             5xx, retriable
@@ -225,6 +225,7 @@ _BY_STATUS: Final[Mapping[int, type[HelpdeskError]]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    412: ConflictError,  # a stale If-Match: the optimistic-concurrency refusal of ETag vendors
     422: ValidationError,
     429: RateLimitError,
 }
@@ -258,18 +259,18 @@ def _vendor_message(body: Any) -> tuple[str | None, dict[str, Any]]:
                 msgs.append(err[key])
                 break
     errors = body.get("errors")
-    if isinstance(errors, list):  # Freshdesk / Intercom style
+    if isinstance(errors, list):  # a list of {field|path|code, message}
         for e in errors[:10]:
             if isinstance(e, dict):
                 field = e.get("field") or e.get("path") or e.get("code") or "error"
                 fields.setdefault(str(field), []).append(e.get("message") or e.get("code"))
     details = body.get("details")
-    if isinstance(details, dict):  # Zendesk style
+    if isinstance(details, dict):  # {field: [{description}]}
         for field, items in list(details.items())[:10]:
             if isinstance(items, list):
                 fields[str(field)] = [i.get("description") if isinstance(i, dict) else i for i in items]
     embedded = body.get("_embedded")
-    if isinstance(embedded, dict) and isinstance(embedded.get("errors"), list):  # Help Scout
+    if isinstance(embedded, dict) and isinstance(embedded.get("errors"), list):  # HAL: _embedded.errors
         for e in embedded["errors"][:10]:
             if isinstance(e, dict):
                 fields.setdefault(str(e.get("path") or "error"), []).append(e.get("message"))

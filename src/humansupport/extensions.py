@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from .models import Agent, Conversation, Customer
 
 if TYPE_CHECKING:
-    from .insights.replies import RuleMatch, RuleOptions
-    from .insights.reply_text import ReplyText
+    from .reply_text import ReplyText, RuleMatch, RuleOptions
 
 __all__ = ["Enricher", "ReplyRule", "RoutingStrategy"]
 
@@ -43,7 +42,7 @@ class ReplyRule(Protocol):
 
     `id` is unique and kebab-case (`[replies.rules.<id>]` configures it); `severity` is the default ("info",
     "warning" or "error"); `summary` is one line for docs and listings. The linter instantiates the class
-    with no arguments once per run. `humansupport.insights.replies.PhraseRule` implements `check` from a
+    with no arguments once per run. `humansupport.replies.PhraseRule` implements `check` from a
     table of phrases with rewrites.
     """
 

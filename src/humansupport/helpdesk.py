@@ -22,6 +22,7 @@ import httpx
 from .clock import SYSTEM_CLOCK, Clock
 from .config import HelpdeskSettings
 from .errors import ConflictError, HelpdeskError, HumansupportError, NotFoundError, UnsupportedOperationError
+from .fields import FieldSetupScreen, FieldSpec, unsupported
 from .models import (
     Agent,
     Assignment,
@@ -42,7 +43,6 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .enrichment.writeback import FieldSpec
     from .http.ratelimit import RateBudget
 
 __all__ = ["AsyncHelpdesk", "CheckReport", "Helpdesk"]
@@ -103,6 +103,9 @@ class AsyncHelpdesk(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: how many single writes `assign_many` runs at once when the vendor has no bulk endpoint
     assign_concurrency: ClassVar[int] = 4
+    #: where the vendor's admin UI creates customer fields, for the manual steps the default
+    #: `ensure_profile_fields` raises; None names only "the admin settings"
+    field_setup: ClassVar[FieldSetupScreen | None] = None
     #: the account this adapter serves, set by `from_settings` (`settings.account`: the account's name, which
     #: keys its store rows, sync cursors, webhook queue rows and rate budget); None when built by hand
     account: str | None = None
@@ -170,9 +173,9 @@ class AsyncHelpdesk(ABC):
     ) -> AsyncIterator[tuple[Conversation, list[Message]]]:
         """Conversations updated since a time, each with all its messages in time order, from the listing.
 
-        Only where `capabilities.embedded_messages` is true (Help Scout's `embed=threads`): sync then needs
+        Only where `capabilities.embedded_messages` is true (an `embed=threads` listing): sync then needs
         about one request per page of conversations instead of one per conversation. Where the listing's
-        copy is incomplete (Help Scout truncates chats), the adapter reads that conversation's messages again.
+        copy is incomplete (a listing may truncate chats), the adapter reads that conversation's messages again.
         """
         raise NotImplementedError(
             f"{self.vendor} lists no messages with conversations (capabilities.embedded_messages is false)"
@@ -274,9 +277,7 @@ class AsyncHelpdesk(ABC):
         Optional: the default raises `FieldSetupUnsupportedError` (a `ConfigError`) whose message gives the
         exact manual steps for `humansupport setup VENDOR` to print.
         """
-        from .enrichment.setup import unsupported
-
-        raise unsupported(self.vendor, specs)
+        raise unsupported(self.vendor, specs, self.field_setup)
 
     def conversation_url(self, conversation_id: str) -> str | None:
         """Where an agent opens this conversation in the helpdesk's UI (for reports' links); None when unknown."""

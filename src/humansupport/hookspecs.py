@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from .extensions import Enricher, ReplyRule, RoutingStrategy
     from .helpdesk import AsyncHelpdesk
     from .testing.fake import FakeHelpdesk
@@ -45,3 +47,12 @@ def register_fakes() -> list[type[FakeHelpdesk]]:  # type: ignore[empty-body]
 @hookspec
 def register_reply_rules() -> list[type[ReplyRule]]:  # type: ignore[empty-body]
     """Reply rule classes for `humansupport replies lint` (the `ReplyRule` protocol), each with a unique `id`."""
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Adds the plugin's own subcommands to `cli`, e.g. `cli.add_typer(my_app, name="mydesk")`.
+
+    Called when the `humansupport` command meets a name none of its own commands has, so `--help` and every
+    built-in command start without importing plugins; a built-in name always wins over a plugin's.
+    """

@@ -194,7 +194,7 @@ class Capabilities(_Model):
     satisfaction_ratings: bool = False
     webhook_registration: bool = False
     saved_replies: bool = False
-    #: customer notes are separate append-only records (Intercom): our last note is the store's copy
+    #: customer notes are separate append-only records: our last note is the store's copy
     append_only_notes: bool = False
 
     def enabled(self) -> list[str]:
@@ -256,12 +256,10 @@ class Conversation(_VendorRecord):
     tags: list[str] = Field(default_factory=list)
     created_at: OptionalUtcTime = None
     updated_at: OptionalUtcTime = None
-    version: Token = Field(
-        default=None, description="Opaque concurrency token (e.g. Zendesk updated_stamp) for assign()."
-    )
+    version: Token = Field(default=None, description="Opaque concurrency token (e.g. an updated_stamp) for assign().")
     custom_fields: dict[str, Any] = Field(
         default_factory=dict,
-        description="The vendor's conversation custom fields by the vendor's own key (Zendesk: the field id).",
+        description="The vendor's conversation custom fields by the vendor's own key (some name fields by id only).",
     )
 
     @field_validator("tags", mode="before")
@@ -365,7 +363,7 @@ class WebhookEvent(_VendorRecord):
 
 
 class SavedReply(_VendorRecord):
-    """A reusable reply text: a Zendesk macro, Help Scout saved reply, Freshdesk canned response or Intercom macro.
+    """A reusable reply text: a macro, saved reply or canned response.
 
     `body` is plain text (vendors' HTML is converted by the plugin) so `replies lint` can report line numbers.
     """
@@ -388,5 +386,5 @@ class WebhookSubscription(_VendorRecord):
     events: list[str] = Field(default_factory=list)
     active: bool = True
     secret: SecretStr | None = Field(
-        default=None, description="The signing secret, when the vendor generated it (Zendesk); never logged."
+        default=None, description="The signing secret, when the vendor generated it; never logged."
     )

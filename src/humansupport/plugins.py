@@ -1,7 +1,7 @@
 """Plugin discovery and the registry of what plugins provide.
 
 Nothing loads at import time. `HUMANSUPPORT_PLUGINS` unset loads every entry point in the group
-`humansupport`; `""` loads none; `zendesk,intercom` loads those. A plugin that fails to import is kept
+`humansupport`; `""` loads none; `acmedesk,otherdesk` loads those. A plugin that fails to import is kept
 as a `PluginError` naming it, and the others keep working. `HUMANSUPPORT_TRACE_PLUGINS=1` traces hook calls.
 """
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTRACT_ATTRIBUTE",
     "CONTRACT_VERSION",
-    "FIRST_PARTY_VENDORS",
     "PLUGINS_ENV",
     "TRACE_ENV",
     "PluginInfo",
@@ -37,6 +36,7 @@ __all__ = [
     "check_contract",
     "get_registry",
     "new_plugin_manager",
+    "published_vendors",
     "reset_registry",
     "unknown_vendor_error",
 ]
@@ -51,11 +51,25 @@ TRACE_ENV = "HUMANSUPPORT_TRACE_PLUGINS"
 log = logging.getLogger("humansupport.plugins")
 #: the name the core's own enrichers (`EnrichmentPlugin`) are registered under
 ENRICHMENT_PLUGIN_NAME = "humansupport.builtin.enrichment"
-#: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (reply_rules.py says the same)
+#: the name the core's own reply rules (`BuiltinReplyRules`) are registered under (replies/rules.py says the same)
 REPLY_RULES_PLUGIN_NAME = "humansupport.builtin.replies"
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
-#: the vendors this project publishes a plugin for (humansupport-<vendor>), for "did you mean" when not installed
-FIRST_PARTY_VENDORS: Final = ("freshdesk", "helpscout", "intercom", "zendesk")
+
+
+def published_vendors() -> tuple[str, ...]:
+    """The vendors this project publishes a plugin for, read from our own extras: `humansupport[<vendor>]`
+    brings `humansupport-<vendor>`. For "did you mean" when a plugin is not installed; the core names none."""
+    try:
+        requires = metadata.requires("humansupport") or []
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree without metadata
+        return ()
+    found = set()
+    for line in requires:
+        name, _, marker = line.partition(";")
+        extra = re.search(r"extra\s*==\s*['\"]([\w-]+)['\"]", marker)
+        if extra and re.split(r"[\s<>=!~\[]", name.strip(), maxsplit=1)[0] == f"humansupport-{extra.group(1)}":
+            found.add(extra.group(1))
+    return tuple(sorted(found))
 
 
 def unknown_vendor_error(vendor: str, known: Iterable[str], *, what: str = "helpdesk plugin") -> ConfigError:
@@ -67,7 +81,7 @@ def unknown_vendor_error(vendor: str, known: Iterable[str], *, what: str = "help
     close = get_close_matches(vendor.lower(), names, n=1, cutoff=0.75)
     if close:
         return ConfigError(f"no {what} for {vendor!r}: did you mean {close[0]!r}? ({installed})")
-    published = get_close_matches(vendor.lower(), FIRST_PARTY_VENDORS, n=1, cutoff=0.75)
+    published = get_close_matches(vendor.lower(), published_vendors(), n=1, cutoff=0.75)
     if published and published[0] != vendor:
         name = published[0]
         return ConfigError(
@@ -226,7 +240,7 @@ class PluginRegistry:
 
         A class without a valid `id` and `check`, or two classes claiming one id, is a `PluginError`.
         """
-        from .insights.reply_rules import BuiltinReplyRules
+        from .replies.rules import BuiltinReplyRules
 
         if not self.pm.has_plugin(REPLY_RULES_PLUGIN_NAME):
             self.pm.register(BuiltinReplyRules, name=REPLY_RULES_PLUGIN_NAME)
@@ -246,6 +260,19 @@ class PluginRegistry:
                 )
             by_id[rule_id] = (plugin, cls)
         return {rule_id: cls for rule_id, (_, cls) in sorted(by_id.items())}
+
+    def register_commands(self, cli: Any) -> None:
+        """Lets every plugin add its subcommands to `cli` (a `typer.Typer`); a plugin that fails is reported in
+        `errors` and leaves the others' commands in place."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, cli))
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(
+                        f"plugin {impl.plugin_name!r} failed in register_commands: {exc}", plugin=impl.plugin_name
+                    )
+                )
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin, loaded or failed, as rows for `humansupport plugins`."""

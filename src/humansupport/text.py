@@ -1,10 +1,10 @@
 """HTML to plain text for saved replies and macros, with line breaks kept so a linter can report line numbers.
 
-Vendors store reply texts as HTML (Help Scout `text`, Freshdesk `content_html`, Zendesk `comment_value_html`,
-Intercom `body`). `html_to_text` renders it the way an agent reads it: paragraphs and headings are separated
-by a blank line, `<br>`, list items, table rows and other blocks start a new line, list items get "- ",
-entities are unescaped and runs of HTML whitespace collapse to one space (except inside `<pre>`). Script and
-style contents are dropped. Only the standard library's `html.parser` is used: it never raises on bad markup.
+Vendors store reply texts as HTML (a saved reply's `text`, `content_html` or `body`). `html_to_text` renders
+it the way an agent reads it: paragraphs and headings are separated by a blank line, `<br>`, list items, table
+rows and other blocks start a new line, list items get "- ", entities are unescaped and runs of HTML whitespace
+collapse to one space (except inside `<pre>`). Script and style contents are dropped. Only the standard
+library's `html.parser` is used: it never raises on bad markup.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from humansupport_acmedesk import AcmeAdapter, FakeAcme
+import humansupport_acmedesk as plugin
 
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 
@@ -11,10 +11,14 @@ from .contract import CONTRACT
 
 
 class TestAcmeConformance(AdapterConformance):
-    config = KitConfig(pages=6, page_size=10, secrets=(FakeAcme.token,))
+    config = KitConfig(pages=6, page_size=10, secrets=(plugin.FakeAcme.token,))
 
-    def make_fake(self, clock: FakeClock) -> FakeAcme:
-        return FakeAcme(clock=clock)
+    def make_fake(self, clock: FakeClock) -> plugin.FakeAcme:
+        return plugin.FakeAcme(clock=clock)
 
-    def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> AcmeAdapter:
-        return AcmeAdapter(api_token=FakeAcme.token, transport=CONTRACT.wrap(transport), clock=clock)
+    def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> plugin.AcmeAdapter:
+        return plugin.AcmeAdapter(
+            api_token=plugin.FakeAcme.token,
+            transport=CONTRACT.wrap(transport),
+            clock=clock,
+        )

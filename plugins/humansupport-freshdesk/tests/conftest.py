@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from humansupport.http import reset_limiters
 from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
 
-from .contract import ContractTransport
+from .contract import CONTRACT, ContractTransport
 
 
 @cache
@@ -35,7 +35,7 @@ def build(fake_kw: dict[str, Any] | None = None, **adapter_kw: Any) -> Env:
     history = small_history()
     clock = FakeClock(start=history.config.end + timedelta(hours=1))
     fake = FakeFreshdesk(clock=clock, history=history, **(fake_kw or {}))
-    contract = ContractTransport(fake.transport())
+    contract = CONTRACT.wrap(fake.transport())
     adapter = FreshdeskAdapter(
         domain=FakeFreshdesk.domain,
         api_key=SecretStr(FakeFreshdesk.api_key),

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from humansupport.testing import AdapterConformance, FakeClock, KitConfig
 
-from .contract import ContractTransport
+from .contract import CONTRACT
 
 
 class TestFreshdeskConformance(AdapterConformance):
@@ -21,6 +21,6 @@ class TestFreshdeskConformance(AdapterConformance):
         return FreshdeskAdapter(
             domain=FakeFreshdesk.domain,
             api_key=SecretStr(FakeFreshdesk.api_key),
-            transport=ContractTransport(transport),  # every request and fake response checked against our description
+            transport=CONTRACT.wrap(transport),  # every request and fake response checked against our description
             clock=clock,
         )

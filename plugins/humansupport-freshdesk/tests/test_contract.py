@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS31Validator
 from humansupport.models import Assignment, ProfilePatch
 
 from .conftest import Env
-from .contract import ContractTransport, check_request, check_response, description
+from .contract import CONTRACT, check_request, check_response, description
 from .vendor_files import samples_dir
 
 BASE = "https://acme.freshdesk.com"
@@ -32,9 +32,9 @@ def req(method: str, path: str, *, params: dict[str, Any] | None = None, json_bo
 @pytest.mark.parametrize(
     ("method", "path", "params", "body", "why"),
     [
-        ("GET", "/api/v2/tickets/5/export", None, None, "not in the Freshdesk description"),
+        ("GET", "/api/v2/tickets/5/export", None, None, "not in the description"),
         ("GET", "/api/v2/tickets/export", None, None, "request"),  # the id must be a number
-        ("DELETE", "/api/v2/tickets/5", None, None, "not in the Freshdesk description"),
+        ("DELETE", "/api/v2/tickets/5", None, None, "not in the description"),
         ("GET", "/api/v2/tickets", {"status": "2"}, None, "undeclared query"),
         ("GET", "/api/v2/tickets", {"updated_since": "2026-01-01T00:00:00+00:00"}, None, "updated_since"),
         ("GET", "/api/v2/tickets", {"per_page": "101"}, None, "per_page"),
@@ -125,6 +125,9 @@ _SCHEMA_FOR = {
     "reply_1.json": "Conversation",
     "group_1.json": "Group",
     "groups.json": "Group",
+    "role_1.json": "Role",
+    "roles.json": "Role",
+    "contacts.json": "Contact",
 }
 
 
@@ -139,5 +142,5 @@ def test_vendor_samples_fit_our_response_schemas(name: str) -> None:
 
 
 def test_contract_transport_counts_what_it_checked() -> None:
-    transport = ContractTransport(httpx.MockTransport(lambda r: httpx.Response(200, json=[])))
+    transport = CONTRACT.wrap(httpx.MockTransport(lambda r: httpx.Response(200, json=[])))
     assert transport.check_responses and transport.checked == 0

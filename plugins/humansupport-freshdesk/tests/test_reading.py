@@ -14,7 +14,7 @@ from humansupport.errors import PaginationLoopError
 from humansupport.models import AgentAvailability, AuthorRole, ConversationStatus, RatingScore
 
 from .conftest import Env
-from .contract import ContractTransport
+from .contract import CONTRACT
 
 
 async def collect_ids(env: Env, **kw: object) -> list[str]:
@@ -55,7 +55,7 @@ async def _missed_under_edits(env: Env, mode: str) -> set[str]:
 
     adapter = FreshdeskAdapter(
         domain="acme", api_key=env.fake.api_key, ticket_paging=mode, clock=env.clock,  # type: ignore[arg-type]
-        transport=ContractTransport(httpx.MockTransport(handler)),
+        transport=CONTRACT.wrap(httpx.MockTransport(handler)),
     )  # fmt: skip
     async with adapter:
         got = [c.id async for c in adapter.iter_conversations()]

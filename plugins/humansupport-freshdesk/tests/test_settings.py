@@ -115,3 +115,25 @@ def test_every_setting_is_documented() -> None:
         if name == "account":
             continue  # a core field Freshdesk does not use (the domain names the account)
         assert f"`{name}`" in page and f"HUMANSUPPORT_FRESHDESK_{name.upper()}" in page, name
+
+
+async def test_with_options_changes_the_plan_and_its_endpoint_budgets() -> None:
+    async with FreshdeskAdapter(domain="acme", api_key=KEY) as growth:
+        pro = growth.with_options(plan="pro", max_retry_wait=5)
+        async with pro:
+            assert pro.plan == "pro" and pro.retry.max_retry_wait == 5
+            assert growth.endpoint_limiters["tickets_list"].per_minute == 18  # 90% of growth's 20
+            assert pro.endpoint_limiters["tickets_list"].per_minute == 90  # 90% of pro's 100, not growth's bucket
+        with pytest.raises(TypeError, match="unknown option"):
+            growth.with_options(planet="pro")
+
+
+async def test_two_agents_keys_on_one_domain_share_the_account_budget() -> None:
+    async with (
+        FreshdeskAdapter(domain="acme", api_key=KEY) as one,
+        FreshdeskAdapter(domain="acme", api_key=KEY + "-other-agent") as two,
+        FreshdeskAdapter(domain="other", api_key=KEY) as elsewhere,
+    ):
+        assert one.http.limiter is two.http.limiter  # Freshdesk counts per account, whoever's key
+        assert one.endpoint_limiters["tickets_list"] is two.endpoint_limiters["tickets_list"]
+        assert one.http.limiter is not elsewhere.http.limiter

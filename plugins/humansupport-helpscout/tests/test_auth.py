@@ -87,8 +87,8 @@ async def test_token_never_logged_or_shown(
     await adapter.get_conversation(sorted(fake.conversations)[0])
     token = next(iter(fake.tokens))
     assert token not in caplog.text
-    assert token not in repr(adapter) and token not in repr(adapter.auth) and token not in repr(adapter.http)
-    assert FakeHelpScout.app_secret not in caplog.text + repr(adapter) + repr(adapter.auth)
+    assert token not in repr(adapter) and token not in repr(adapter.oauth) and token not in repr(adapter.http)
+    assert FakeHelpScout.app_secret not in caplog.text + repr(adapter) + repr(adapter.oauth)
 
 
 def test_settings_come_from_the_environment_and_secrets_never_from_toml() -> None:

@@ -11,18 +11,22 @@ from humansupport_helpscout import FakeHelpScout, HelpScoutAdapter
 from pydantic import SecretStr
 
 from humansupport import Assignment, ConversationStatus, ProfilePatch
-from humansupport.testing import AdapterConformance, FakeClock, KitConfig
+from humansupport.testing import AdapterConformance, ContractTransport, FakeClock, KitConfig
 
-from .contract import ContractTransport, openapi, request_errors, response_errors
+from .contract import CONTRACT, SPEC_PATH, request_errors, response_errors
 from .test_mapping import SAMPLES
 
 
 def test_the_description_is_valid_openapi() -> None:
-    assert openapi() is not None  # from_dict validates the document itself
+    import yaml
+    from openapi_core import OpenAPI
+
+    # the transport loads descriptions leniently (vendors' are often invalid); ours must pass the validator
+    assert OpenAPI.from_dict(yaml.safe_load(SPEC_PATH.read_text())) is not None
 
 
 async def test_every_adapter_call_conforms(fake: FakeHelpScout, clock: FakeClock) -> None:
-    transport = ContractTransport(fake.transport())
+    transport = CONTRACT.wrap(fake.transport())
     async with HelpScoutAdapter(
         app_id=FakeHelpScout.app_id,
         app_secret=SecretStr(FakeHelpScout.app_secret),
@@ -72,7 +76,7 @@ class TestConformanceUnderContract(AdapterConformance):
         return FakeHelpScout(clock=clock)
 
     def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> HelpScoutAdapter:
-        checked = ContractTransport(transport)
+        checked = CONTRACT.wrap(transport)
         self.transports.append(checked)
         return HelpScoutAdapter(
             app_id=FakeHelpScout.app_id, app_secret=SecretStr(FakeHelpScout.app_secret), transport=checked, clock=clock
@@ -93,7 +97,7 @@ def _request(method: str, path: str, **kw: object) -> httpx.Request:
     ("request_", "needle"),
     [
         (_request("GET", "/v2/tickets"), "not in the description"),
-        (_request("DELETE", "/v2/conversations/1"), "not in the description"),
+        (_request("DELETE", "/v2/customers/1"), "not in the description"),
         (_request("GET", "/v2/conversations", params={"per_page": "100"}), "undeclared query parameter 'per_page'"),
         (_request("GET", "/v2/conversations", params={"status": "open-ish"}), "status"),
         (_request("PATCH", "/v2/conversations/1", json=[{"op": "replace", "path": "/assignTo", "value": 1}]), "Body"),
@@ -130,7 +134,8 @@ def test_a_response_outside_the_description_fails() -> None:
     request = _request("GET", "/v2/conversations/1")
     wrong_shape = httpx.Response(200, json={"conversation": {"id": 1}}, request=request)
     assert response_errors(request, wrong_shape)
-    wrong_status = httpx.Response(418, json={"message": "teapot"}, request=request)
+    # a success the description does not document; undocumented error statuses pass (fakes inject 429s, 500s)
+    wrong_status = httpx.Response(202, json={"message": "accepted"}, request=request)
     assert response_errors(request, wrong_status)
 
 

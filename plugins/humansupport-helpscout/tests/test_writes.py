@@ -60,7 +60,7 @@ async def test_human_reassignment_since_planning_is_never_overwritten(
     human = next(a for a in sorted(fake.agents) if a not in (aid, planned.assignee_id) and fake.agents[a].active)
     # The human changes only the assignee; userUpdatedAt stays, so only the fingerprint can tell.
     fake.conversations[cid] = fake.conversations[cid].model_copy(update={"assignee_id": human})
-    with pytest.raises(ConflictError, match="changed since it was planned"):
+    with pytest.raises(ConflictError, match="changed since it was read"):
         await adapter.assign(cid, aid, expected_version=planned.version)
     assert fake.conversations[cid].assignee_id == human
     assert not any(r.method == "PATCH" for r in fake.requests), "a stale assign still wrote"

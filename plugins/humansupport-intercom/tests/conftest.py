@@ -20,14 +20,10 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
-import yaml
 from humansupport_intercom import FakeIntercom, IntercomAdapter
-from openapi_core import Config, OpenAPI
-from openapi_core.exceptions import OpenAPIError
 from pydantic import SecretStr
 
-from humansupport.testing import FakeClock, HistoryConfig, SyntheticHistory, generate_history
-from humansupport.testing.openapi import OpenAPIRequest, OpenAPIResponse
+from humansupport.testing import ContractTransport, FakeClock, HistoryConfig, SyntheticHistory, generate_history
 
 # like the core tests: never load whatever plugins happen to be installed unless a test registers them
 os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
@@ -37,20 +33,6 @@ os.environ.setdefault("HUMANSUPPORT_PLUGINS", "")
 SPECS = Path(__file__).with_name("specs")
 SPEC_FILES = {"2.14": SPECS / "api.intercom.io.2.14.yaml", "2.16": SPECS / "api.intercom.io.yaml"}
 SERVER = "https://api.intercom.io"
-
-
-@functools.cache
-def description(version: str) -> tuple[OpenAPI, dict[str, Any]]:
-    """The parsed OAS for an Intercom-Version (loaded once per session; ~1 s each)."""
-    path = SPEC_FILES[version]
-    with path.open("rb") as fh:
-        # the C safe loader when built (several times faster on these 1 MB files), else the pure-Python one
-        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders
-    assert str(raw["info"]["version"]) == version, f"{path.name} describes {raw['info']['version']}, not {version}"
-    _macro_bodies_may_be_null(raw)
-    # the official file does not pass openapi-spec-validator (unresolved path parameters in reporting
-    # export endpoints we never call), so skip validating the description itself
-    return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None)), raw
 
 
 def _macro_bodies_may_be_null(raw: dict[str, Any]) -> None:
@@ -64,17 +46,66 @@ def _macro_bodies_may_be_null(raw: dict[str, Any]) -> None:
             macro["properties"][name] = {**macro["properties"][name], "nullable": True}
 
 
+def _contact_ids_are_not_uuids(raw: dict[str, Any]) -> None:
+    """Known defect: `create_conversation_request.from.id` says `format: uuid`, yet its own example
+    (`536e564f316c83104c000020`) and every real contact id are 24 hex digits, not UUIDs. The length rule stays.
+    """
+    schema = (raw.get("components") or {}).get("schemas", {}).get("create_conversation_request")
+    if schema is not None:
+        sender = schema["properties"]["from"]["properties"]["id"]
+        sender.pop("format", None)
+
+
+#: query parameters Intercom takes that the descriptions leave out of the operation (documented on the
+#: pagination page, and declared by Intercom's own generated client, python-intercom 5.x)
+_PAGING_LEFT_OUT: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("get", "/contacts"): (("per_page", "integer"), ("starting_after", "string")),
+    ("get", "/contacts/{contact_id}/notes"): (("page", "integer"), ("per_page", "integer")),
+}
+
+
+def _paging_params_left_out(raw: dict[str, Any]) -> None:
+    """Known gap: `GET /contacts` declares no paging parameters and `GET /contacts/{id}/notes` no page ones,
+    yet both page (cursor and page number). They are declared here, as optional query parameters."""
+    for (method, path), params in _PAGING_LEFT_OUT.items():
+        operation = raw["paths"][path][method]
+        declared = {p.get("name") for p in operation.get("parameters", [])}
+        for name, kind in params:
+            if name not in declared:
+                operation.setdefault("parameters", []).append(
+                    {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+                )
+
+
+#: the toolkit's checker per `Intercom-Version` (each description loads once per session, on first use)
+CONTRACTS: dict[str, ContractTransport] = {
+    version: ContractTransport(
+        path, patches=[_macro_bodies_may_be_null, _contact_ids_are_not_uuids, _paging_params_left_out], server=SERVER
+    )
+    for version, path in SPEC_FILES.items()
+}
+
+
 class ContractChecker:
-    """Validates exchanges; `paused()` for tests that send invalid requests on purpose (fake validation)."""
+    """Validates exchanges through `humansupport.testing.ContractTransport`, by the `Intercom-Version` sent.
+
+    It watches the fake (`FakeIntercom.observers`) rather than wrapping a transport, so every exchange of the
+    session is checked: adapters on `fake.transport()`, and peer clients talking to a fake served over HTTP.
+    Intercom's own rule on top: an error status the description leaves out still answers `error.list`.
+    `paused()` for tests that send invalid requests on purpose (fake validation).
+    """
 
     def __init__(self) -> None:
         self.requests_checked = 0
         self.responses_checked = 0
         self.operations: set[tuple[str, str, str]] = set()
         self._paused = 0
-        self._shapes: set[Any] = set()
 
-    description = staticmethod(description)
+    @staticmethod
+    def description(version: str) -> tuple[Any, dict[str, Any]]:
+        """The parsed OAS for an Intercom-Version (with this plugin's patches) and its raw dict."""
+        loaded = CONTRACTS[version].description
+        return loaded.api, loaded.raw
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -84,85 +115,28 @@ class ContractChecker:
         finally:
             self._paused -= 1
 
-    def _documented_statuses(self, raw: dict[str, Any], request: httpx.Request) -> set[str]:
-        item = raw["paths"].get(_template(raw, request.url.path)) or {}
-        operation = item.get(request.method.lower()) or {}
-        return set(operation.get("responses") or {})
-
     def __call__(self, request: httpx.Request, response: httpx.Response) -> None:
         if self._paused:
             return
         version = request.headers.get("intercom-version")
-        assert version in SPEC_FILES, f"no OpenAPI description for Intercom-Version {version!r}"
-        api, raw = description(version)
-        wrapped = OpenAPIRequest(request, server=SERVER)
-        where = f"{request.method} {request.url.path}"
-        _explain(where, lambda: api.validate_request(wrapped))
+        assert version in CONTRACTS, f"no OpenAPI description for Intercom-Version {version!r}"
+        contract = CONTRACTS[version]
+        _fail(contract.request_errors(request))
         self.requests_checked += 1
-        self.operations.add((version, request.method, _template(raw, request.url.path)))
-        if str(response.status_code) in self._documented_statuses(raw, request):
-            key = (version, request.method, _template(raw, request.url.path), response.status_code)
-            shape = (key, _shape(json.loads(response.content)) if response.content else None)
-            if shape in self._shapes:
-                return  # this exact structure was validated already (see _shape)
-            self._shapes.add(shape)
-            checked = OpenAPIResponse(response)
-            _explain(f"{where} -> {response.status_code}", lambda: api.validate_response(wrapped, checked))
-            self.responses_checked += 1
-        elif response.status_code >= 400:
+        template = contract.template(request.method, request.url.path) or request.url.path
+        self.operations.add((version, request.method, template))
+        _fail(contract.response_errors(request, response))
+        documented = contract.description.raw["paths"][template][request.method.lower()].get("responses") or {}
+        if response.status_code >= 400 and str(response.status_code) not in documented:
             body = json.loads(response.content)
             assert body.get("type") == "error.list", body
             assert body["errors"] and all(isinstance(e.get("code"), str) for e in body["errors"]), body
-            self.responses_checked += 1
-        else:
-            raise AssertionError(f"{request.method} {request.url.path} -> {response.status_code} is undocumented")
+        self.responses_checked += 1
 
 
-def _explain(where: str, validate: Callable[[], None]) -> None:
-    """Runs a validation; on failure says which fields broke the description, not a 5 kB value dump."""
-    try:
-        validate()
-    except OpenAPIError as exc:
-        details = []
-        current: BaseException | None = exc
-        while current is not None:
-            for err in getattr(current, "schema_errors", ()) or ():
-                details.append(f"{'/'.join(str(p) for p in err.absolute_path)}: {err.message[:200]}")
-                details.extend(f"  {'/'.join(str(p) for p in c.absolute_path)}: {c.message[:200]}" for c in err.context)
-            current = current.__cause__
-        raise AssertionError(
-            f"{where} breaks the Intercom description: {type(exc).__name__}\n" + "\n".join(details)
-        ) from None
-
-
-#: keys whose string values the description constrains (enums); other strings are free text or ids
-_ENUM_KEYS = frozenset({"type", "state", "priority", "part_type", "delivered_as", "role", "data_type", "model", "code"})
-
-
-def _shape(value: Any, key: str | None = None) -> Any:
-    """The structure of a JSON value: keys, types, nulls and enum-like values, not ids or text.
-
-    Validating a 150-conversation page costs ~50 ms in openapi-core; answers of the same structure pass or
-    fail alike, so each structure is validated once per session and repeats are skipped.
-    """
-    if isinstance(value, dict):
-        return ("object", tuple(sorted((k, _shape(v, k)) for k, v in value.items())))
-    if isinstance(value, list):
-        return ("array", tuple(sorted({_shape(v) for v in value}, key=repr)))
-    if isinstance(value, str):
-        return ("string", value if key in _ENUM_KEYS else None)
-    return (type(value).__name__,)
-
-
-def _matches(template: str, path: str) -> bool:
-    want, got = template.strip("/").split("/"), path.strip("/").split("/")
-    return len(want) == len(got) and all(w.startswith("{") or w == g for w, g in zip(want, got, strict=True))
-
-
-def _template(raw: dict[str, Any], path: str) -> str:
-    # a literal path wins over a template (/contacts/search before /contacts/{id})
-    matches = sorted((t for t in raw["paths"] if _matches(t, path)), key=lambda t: t.count("{"))
-    return matches[0] if matches else path
+def _fail(errors: list[str]) -> None:
+    if errors:
+        raise AssertionError("breaks the Intercom description: " + "; ".join(errors[:5]))
 
 
 _CHECKER = ContractChecker()

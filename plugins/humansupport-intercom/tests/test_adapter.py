@@ -537,3 +537,21 @@ def test_limit_header_is_per_window(headers: dict[str, str], per_minute: float, 
     limiter.observe(headers)
     room = limiter.headroom()
     assert room.limit_per_minute == pytest.approx(per_minute) and room.remaining == remaining
+
+
+def test_settings_are_validated_once_and_with_options_copies() -> None:
+    from humansupport import ConfigError
+
+    clock = FakeClock()
+    adapter = IntercomAdapter(access_token=SecretStr("tok-opts"), clock=clock)
+    eu = adapter.with_options(region="eu", max_retry_wait=5)
+    assert isinstance(eu, IntercomAdapter) and eu.http.base_url == "https://api.eu.intercom.io"
+    assert eu.settings.access_token.get_secret_value() == "tok-opts" and eu.retry.max_retry_wait == 5
+    narrow = adapter.with_options(max_concurrency=2)
+    assert narrow.settings.max_concurrency == 2 and narrow.http._max_concurrency == 2  # the client honours it
+    with pytest.raises(TypeError, match="regoin"):
+        adapter.with_options(regoin="eu")
+    with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_REGION"):
+        IntercomAdapter(access_token=SecretStr("tok-opts"), region="mars")
+    with pytest.raises(ConfigError, match="HUMANSUPPORT_INTERCOM_MAX_CONCURRENCY"):
+        IntercomAdapter(access_token=SecretStr("tok-opts"), max_concurrency=0)

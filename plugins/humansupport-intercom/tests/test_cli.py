@@ -17,7 +17,6 @@ import humansupport_intercom
 import pytest
 import uvicorn
 from humansupport_intercom import FakeIntercom
-from humansupport_intercom.__main__ import main as setup_main
 from typer.testing import CliRunner
 
 from humansupport.cli import app
@@ -37,7 +36,7 @@ def test_installed_plugin_is_listed_with_its_capabilities() -> None:
     rows = {row["name"]: row for row in json.loads(done.stdout)}
     row = rows["intercom"]
     assert row["error"] is None and row["vendors"] == ["intercom"]
-    assert row["hooks"] == ["register_fakes", "register_helpdesks"]
+    assert row["hooks"] == ["register_commands", "register_fakes", "register_helpdesks"]
     assert row["capabilities"]["intercom"] == [
         "availability",
         "signed_webhooks",
@@ -105,27 +104,50 @@ def test_demo_runs_on_the_intercom_fake(plugin_registry: PluginRegistry) -> None
     assert report["requests"] >= 3, "the demo read through the adapter: search pages, admins"
 
 
-def test_setup_creates_the_profile_attributes_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_setup_is_a_humansupport_command_creating_the_profile_attributes_once(
+    plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeIntercom(clock=FakeClock(), history=generate_history(HistoryConfig(customers=10, agents=3, groups=1)))
+    plugin_registry.register(humansupport_intercom, name="intercom")
+    _through(monkeypatch, fake)
     env = {"HUMANSUPPORT_INTERCOM_ACCESS_TOKEN": FakeIntercom.token}
-    argv = ["setup", "--attribute", "favourite_product=string"]
-    assert setup_main(argv, transport=fake.transport(), environ=env) == 0
-    assert "humansupport_preferred_agent: created (string)" in capsys.readouterr().out
+    argv = ["intercom", "setup", "--attribute", "favourite_product=string"]
+    result = runner.invoke(app, argv, env=env)
+    assert result.exit_code == 0, result.output
+    assert "humansupport_preferred_agent: created (string)" in result.stdout
     assert fake.data_attributes["humansupport_conversations"]["data_type"] == "integer"
     assert "favourite_product" in fake.data_attributes
-    assert setup_main(argv, transport=fake.transport(), environ=env) == 0
-    assert "favourite_product: exists" in capsys.readouterr().out
+    again = runner.invoke(app, argv, env=env)
+    assert again.exit_code == 0 and "favourite_product: exists" in again.stdout
 
 
-def test_setup_reports_bad_input_and_refused_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+def test_setup_reports_bad_input_and_refused_credentials(
+    plugin_registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeIntercom(clock=FakeClock())
-    assert setup_main(["setup", "--attribute", "x=colour"], environ={}) == 2
-    assert setup_main(["setup"], environ={}) == 1
-    assert "HUMANSUPPORT_INTERCOM_ACCESS_TOKEN" in capsys.readouterr().err
-    env = {"HUMANSUPPORT_INTERCOM_ACCESS_TOKEN": "nope-456"}
-    assert setup_main(["setup"], transport=fake.transport(), environ=env) == 1
-    err = capsys.readouterr().err
-    assert "401" in err and "nope-456" not in err
+    plugin_registry.register(humansupport_intercom, name="intercom")
+    _through(monkeypatch, fake)
+    monkeypatch.delenv("HUMANSUPPORT_INTERCOM_ACCESS_TOKEN", raising=False)
+    assert runner.invoke(app, ["intercom", "setup", "--attribute", "x=colour"]).exit_code == 2
+    missing = runner.invoke(app, ["intercom", "setup"])
+    assert missing.exit_code == 1 and "HUMANSUPPORT_INTERCOM_ACCESS_TOKEN" in missing.stderr
+    refused = runner.invoke(app, ["intercom", "setup"], env={"HUMANSUPPORT_INTERCOM_ACCESS_TOKEN": "nope-456"})
+    assert refused.exit_code == 1 and "401" in refused.stderr and "nope-456" not in refused.output
+
+
+def test_the_intercom_command_is_absent_without_the_plugin(plugin_registry: PluginRegistry) -> None:
+    result = runner.invoke(app, ["intercom", "setup"])
+    assert result.exit_code == 2 and "No such command 'intercom'" in result.output
+
+
+def _through(monkeypatch: pytest.MonkeyPatch, fake: FakeIntercom) -> None:
+    """The command's adapter talks to `fake` (the CLI has no transport option)."""
+    from humansupport_intercom import commands
+
+    real = commands.setup_attributes
+    monkeypatch.setattr(
+        commands, "setup_attributes", lambda wanted, **kw: real(wanted, **kw, transport=fake.transport())
+    )
 
 
 def test_check_against_fake_serve_end_to_end() -> None:

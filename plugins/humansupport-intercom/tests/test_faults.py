@@ -1,4 +1,4 @@
-"""Bad input and faults (issue 7): each answer Intercom can give, and what the adapter makes of it."""
+"""Bad input and faults: each answer Intercom can give, and what the adapter makes of it."""
 
 from __future__ import annotations
 

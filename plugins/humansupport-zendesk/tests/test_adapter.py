@@ -21,6 +21,7 @@ from humansupport import (
     ValidationError,
 )
 from humansupport.testing import FakeClock
+from humansupport.vendor import UNASSIGNED
 
 from .conftest import make_adapter  # type: ignore[import-not-found]
 
@@ -397,3 +398,36 @@ async def test_an_export_never_starts_in_the_last_minute(
     [c async for c in adapter.iter_customers(updated_since=clock.now())]
     starts = [int(q["start_time"]) for q in (r.url_params for r in fake.requests) if "start_time" in q]
     assert starts and all(s <= int(clock.now().timestamp()) - 60 for s in starts)
+
+
+async def test_expected_assignee_rereads_then_safe_updates_against_the_reread_stamp(
+    fake: FakeZendesk, adapter: ZendeskAdapter
+) -> None:
+    """Zendesk cannot check an expected assignee: the adapter re-reads, and the write it then sends is a safe
+    update against the re-read `updated_at`, so a change landing after the re-read is a 409, not overwritten."""
+    conv = next(c for c in sorted(fake.conversations.values(), key=lambda c: int(c.id)) if c.status.is_open)
+    agent = next(a for a in sorted(fake.agents) if fake.agents[a].active and a != conv.assignee_id)
+    done = await adapter.assign(conv.id, agent, expected_assignee_id=conv.assignee_id or UNASSIGNED)
+    assert done.assignee_id == agent
+    put = [r for r in fake.requests if r.method == "PUT" and r.path == f"/api/v2/tickets/{conv.id}"][-1]
+    assert put.json["ticket"]["safe_update"] is True
+    assert put.json["ticket"]["updated_stamp"] == fake._ticket(conv)["updated_at"]
+
+
+async def test_assign_many_sends_no_write_for_a_reassigned_ticket(fake: FakeZendesk, adapter: ZendeskAdapter) -> None:
+    open_ids = [c.id for c in sorted(fake.conversations.values(), key=lambda c: int(c.id)) if c.status.is_open][:2]
+    stale, fine = (fake.conversations[i] for i in open_ids)
+    agent = next(a for a in sorted(fake.agents) if fake.agents[a].active)
+    human = next(a for a in sorted(fake.agents) if fake.agents[a].active and a != agent)
+    fake.touch_conversation(stale.id, assignee_id=human)
+    results = await adapter.assign_many(
+        [
+            Assignment(conversation_id=stale.id, agent_id=agent, expected_assignee_id=stale.assignee_id or UNASSIGNED),
+            Assignment(conversation_id=fine.id, agent_id=agent, expected_assignee_id=fine.assignee_id or UNASSIGNED),
+        ]
+    )
+    outcomes = {r.conversation_id: r.outcome for r in results}
+    assert outcomes == {stale.id: AssignmentOutcome.CONFLICT, fine.id: AssignmentOutcome.APPLIED}
+    job = next(r for r in fake.requests if r.path == "/api/v2/tickets/update_many")
+    assert [t["id"] for t in job.json["tickets"]] == [int(fine.id)], "the reassigned ticket is not sent"
+    assert fake.conversations[stale.id].assignee_id == human

@@ -1,7 +1,7 @@
 """The contract check itself: it refuses what Zendesk's description does not allow, and it saw every endpoint.
 
-Every other test here already runs through `ContractChecker` (conftest.py); these tests prove the check can
-fail, and that the adapter's whole surface went through it.
+Every other test here already runs through the kit's `ContractTransport` (`CONTRACT` in conftest.py); these
+tests prove the check can fail, and that the adapter's whole surface went through it.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def send(fake: FakeZendesk, method: str, path: str, body: Any = None) -> httpx.R
         ("PUT", "/api/v2/tickets/update_many", {"nothing": True}, 400),
         ("PUT", "/api/v2/users/10001", {"user": {"user_fields": ["plan"]}}, 422),
         ("PUT", "/api/v2/users/10001/tags", {"tags": "vip"}, 400),
-        ("DELETE", "/api/v2/tickets/100001", None, 405),
+        ("PATCH", "/api/v2/tickets/100001", None, 405),  # Zendesk updates tickets with PUT only
         ("GET", "/api/v2/no_such_endpoint", None, 404),
     ],
 )

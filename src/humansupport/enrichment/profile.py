@@ -1,7 +1,7 @@
 """The `Profile` an agent sees, the history facts it is built from, and the builder that runs enrichers.
 
-History arrives as a plain `CustomerHistory` so this module never touches the store: the store fills it
-later, and `build_histories` computes it from core models today (tests, demo, benchmarks).
+History arrives as a plain `CustomerHistory` so this module never touches the store: `enrichment.history`
+fills it from the store and the router's affinity (`StoreHistory`, `build_histories` for plain models).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import ConfigError, HumansupportError
 from ..extensions import Enricher
-from ..models import Agent, AuthorRole, Conversation, Customer, Message, RatingScore, SatisfactionRating
+from ..models import Customer, RatingScore
 
 if TYPE_CHECKING:
     from ..testing.synthetic import SyntheticHistory
@@ -40,7 +39,6 @@ __all__ = [
     "Profile",
     "ProfileBuilder",
     "RatingPoint",
-    "build_histories",
     "history_from_synthetic",
     "local_time",
 ]
@@ -161,7 +159,7 @@ class RatingPoint:
 
 @dataclass(frozen=True, kw_only=True)
 class CustomerHistory:
-    """Facts about a customer's past with the team; the store fills this later, `build_histories` today."""
+    """Facts about a customer's past with the team; `enrichment.history.StoreHistory` fills it from the store."""
 
     customer_id: str
     conversation_count: int = 0
@@ -178,100 +176,11 @@ class CustomerHistory:
         return [t for t, _ in sorted(self.tag_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-_NOT_TOPICS: Final = frozenset({"vip", "reopened"})
+def history_from_synthetic(history: SyntheticHistory, *, now: datetime | None = None) -> dict[str, CustomerHistory]:
+    """Kept for existing imports: `humansupport.enrichment.history.history_from_synthetic` (the store's affinity)."""
+    from .history import history_from_synthetic as from_store
 
-
-def build_histories(
-    *,
-    conversations: Iterable[Conversation],
-    messages: Mapping[str, Sequence[Message]],
-    ratings: Iterable[SatisfactionRating],
-    agents: Iterable[Agent],
-    now: datetime,
-    half_life_days: float = 90.0,
-) -> dict[str, CustomerHistory]:
-    """Every customer's `CustomerHistory` from core models in one pass (a stand-in until the store lands).
-
-    The preferred agent is the one with the highest recency-decayed count of public replies to the
-    customer (half-life `half_life_days`); issue 8's affinity replaces this when the store exists.
-    """
-    agent_by_id = {a.id: a for a in agents}
-    by_customer: dict[str, list[Conversation]] = defaultdict(list)
-    for conv in conversations:
-        if conv.customer_id is not None:
-            by_customer[conv.customer_id].append(conv)
-    ratings_by_customer: dict[str, list[SatisfactionRating]] = defaultdict(list)
-    for rating in ratings:
-        if rating.customer_id is not None:
-            ratings_by_customer[rating.customer_id].append(rating)
-
-    out: dict[str, CustomerHistory] = {}
-    for customer_id, convs in by_customer.items():
-        convs.sort(key=lambda c: (c.created_at is None, c.created_at or now, c.id))
-        tags: Counter[str] = Counter(t for c in convs for t in c.tags if t not in _NOT_TOPICS)
-        affinity: dict[str, float] = defaultdict(float)
-        replies: Counter[str] = Counter()
-        last_reply: dict[str, datetime] = {}
-        for conv in convs:
-            for msg in messages.get(conv.id, ()):
-                if msg.author_role is not AuthorRole.AGENT or not msg.public or msg.author_id is None:
-                    continue
-                age_days = max(0.0, (now - msg.created_at).total_seconds() / 86_400) if msg.created_at else 365.0
-                affinity[msg.author_id] += 0.5 ** (age_days / half_life_days)
-                replies[msg.author_id] += 1
-                if msg.created_at and (msg.author_id not in last_reply or msg.created_at > last_reply[msg.author_id]):
-                    last_reply[msg.author_id] = msg.created_at
-        points = sorted(
-            (
-                RatingPoint(at=r.created_at, score=r.score, agent_id=r.agent_id)
-                for r in ratings_by_customer[customer_id]
-            ),
-            key=lambda p: (p.at is None, p.at or now),
-        )
-        # the preferred agent is one routing could pick: active (not deleted, not suspended) where known
-        pickable = {a: s for a, s in affinity.items() if a not in agent_by_id or agent_by_id[a].active}
-        preferred = max(pickable, key=lambda a: (pickable[a], a)) if pickable else None
-        reason = None
-        name = None
-        if preferred is not None:
-            agent = agent_by_id.get(preferred)
-            name = (agent.name if agent else None) or f"agent {preferred}"
-            good = sum(1 for p in points if p.agent_id == preferred and p.score is RatingScore.GOOD)
-            days = (now - last_reply[preferred]).days if preferred in last_reply else None
-            parts = [f"{replies[preferred]} replies"]
-            if days is not None:
-                parts.append(f"last {days} days ago")
-            parts.append(f"{good} good rating{'' if good == 1 else 's'}")
-            reason = ", ".join(parts)
-        last = convs[-1]
-        out[customer_id] = CustomerHistory(
-            customer_id=customer_id,
-            conversation_count=len(convs),
-            first_contact=convs[0].created_at,
-            last_conversation=ConversationSummary(
-                conversation_id=last.id, subject=last.subject, date=last.created_at, outcome=last.status.value
-            ),
-            ratings=tuple(points),
-            tag_counts=dict(tags),
-            preferred_agent_id=preferred,
-            preferred_agent_name=name,
-            preferred_agent_reason=reason,
-        )
-    return out
-
-
-def history_from_synthetic(
-    history: SyntheticHistory, *, now: datetime | None = None, half_life_days: float = 90.0
-) -> dict[str, CustomerHistory]:
-    """`build_histories` over a synthetic history, as of its `end` unless `now` is given."""
-    return build_histories(
-        conversations=history.conversations,
-        messages=history.messages,
-        ratings=history.ratings,
-        agents=history.agents,
-        now=now or history.config.end,
-        half_life_days=half_life_days,
-    )
+    return from_store(history, now=now)
 
 
 # -- the profile -----------------------------------------------------------------------------------

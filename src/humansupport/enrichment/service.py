@@ -14,15 +14,17 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..extensions import Enricher
+from ..fields import FieldSpec
 from ..helpdesk import AsyncHelpdesk
 from ..store import Store
 from .enrichers import load_details_file
+from .history import StoreHistory
 from .jobs import ProfileOutcome, enrich_customer, enrich_customers, forget_customer
 from .lookup import CustomerLookupError
 from .persist import load_write_record, save_write_record
 from .profile import EnrichmentSettings, ProfileBuilder
 from .setup import ensure_fields
-from .writeback import ApplyResult, BatchReport, FieldSpec, PatchPlan, field_specs
+from .writeback import ApplyResult, BatchReport, PatchPlan, field_specs
 
 __all__ = [
     "EnrichRun",
@@ -53,9 +55,7 @@ def _builder(enrichers: Iterable[type[Enricher]], settings: EnrichmentSettings) 
     return ProfileBuilder([cls() for cls in enrichers], settings=settings)
 
 
-def _history(store: Store, account: str, now: datetime) -> Any:
-    from ..routing.history import StoreHistory  # routing imports enrichment: import at call time
-
+def _history(store: Store, account: str, now: datetime) -> StoreHistory:
     return StoreHistory(store, account, now=now)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..errors import ConfigError, ConflictError, HumansupportError, NotFoundError, ValidationError
+from ..fields import FieldSpec
 from ..helpdesk import AsyncHelpdesk
 from ..models import Customer, ProfilePatch
 from .enrichers import SOCIAL_NETWORKS
@@ -117,19 +118,6 @@ def attribute_name(key: str, settings: EnrichmentSettings) -> str:
         head = {"details": "detail", "social": "social"}.get(head, head)
         return f"{settings.attribute_prefix}{head}_{_slug(rest)}"
     return f"{settings.attribute_prefix}{_NAMES.get(key, _slug(key))}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class FieldSpec:
-    """A custom field `humansupport setup` must create: name, kind, and max length for text and urls.
-
-    Kinds: ``text``, ``number`` (an integer), ``date`` (an ISO ``YYYY-MM-DD`` string) and ``url``.
-    """
-
-    name: str
-    key: str
-    kind: str
-    max_length: int | None = None
 
 
 _KINDS: Final = {"conversation_count": "number", "first_contact": "date", "last_contact": "date", "picture_url": "url"}

@@ -81,7 +81,7 @@ class Page:
     number: int
     response_headers: Mapping[str, str] | None = None
     data: Any = field(default=None, repr=False)
-    """The parsed body, for adapters that checkpoint from it (e.g. Zendesk's `end_time`)."""
+    """The parsed body, for adapters that checkpoint from it (e.g. an export's `end_time`)."""
 
 
 def dig(data: Any, path: str | None) -> Any:
@@ -146,11 +146,11 @@ class Paginator(ABC):
 
 
 class CursorPaginator(Paginator):
-    """Cursor or next-URL paging: Zendesk cursor and incremental export, Intercom, any `links.next`.
+    """Cursor or next-URL paging: cursor pages, incremental exports, any `links.next`.
 
     `next_url` is a dotted path to a full next URL (used as-is); otherwise `next_cursor` is read and sent as
     query parameter `cursor_param` or placed in the JSON body at dotted `cursor_in_json`. `has_more` is a
-    dotted boolean path; prefix it with "!" to negate (Zendesk export: `"!end_of_stream"`). Without it, paging
+    dotted boolean path; prefix it with "!" to negate (an export: `"!end_of_stream"`). Without it, paging
     goes on while there is a cursor or URL. An empty page does not stop paging on its own.
     """
 
@@ -211,7 +211,7 @@ class CursorPaginator(Paginator):
 
 
 class PageNumberPaginator(Paginator):
-    """`?page=N` paging (Help Scout HAL: `_embedded.conversations`, `page.totalPages`).
+    """`?page=N` paging (HAL: `_embedded.conversations`, `page.totalPages`).
 
     Stops on an empty page, at `total_pages`, or on a page shorter than `page_size` when that is given.
     The current number is read from the request's `page_param` (absent means 1).
@@ -248,7 +248,7 @@ class PageNumberPaginator(Paginator):
 
 
 class LinkHeaderPaginator(Paginator):
-    """RFC 8288 `Link: <url>; rel="next"` paging (Freshdesk); items are the top-level list by default."""
+    """RFC 8288 `Link: <url>; rel="next"` paging; items are the top-level list by default."""
 
     def __init__(self, *, items: str | None = None) -> None:
         self._items = items
@@ -316,7 +316,7 @@ async def iter_pages(
     """Fetches pages lazily, one at a time, retrying through the client; raises PaginationLoopError on a loop.
 
     Page requests are reads, so they are sent as idempotent and cost one token even when the method is POST
-    (Intercom search).
+    (a search endpoint).
     """
     seen: set[str] = set()
     request: PageRequest | None = first

@@ -220,14 +220,14 @@ def _number(headers: Mapping[str, str], name: str | None) -> float | None:
 def transit_margin(window: float) -> float:
     """Seconds a spend stays counted beyond the vendor's window: we count a request when it is sent, the vendor
     when it arrives, so one sent at the very end of a full window could land in the next one. 5 % of the window,
-    at most a second (Intercom's 10 s windows: 0.5 s; a minute: 1 s)."""
+    at most a second (10 s windows: 0.5 s; a minute: 1 s)."""
     return min(1.0, window * 0.05)
 
 
 class RateLimiter:
     """One account's budget: `per_minute` request costs a minute, counted over sliding `window`-second windows.
 
-    `per_minute` and the limit header are per minute; a vendor counting in 10-second windows (Intercom) gets
+    `per_minute` and the limit header are per minute; a vendor counting in 10-second windows gets
     `window=10` and `per_minute / 6` per window. `key` names the account in `budget` (the in-process
     `LocalRateBudget` when none is given, private to this limiter).
     """
@@ -370,7 +370,7 @@ def limiter_for(
     window: float = 60.0,
     budget: RateBudget | None = None,
 ) -> RateLimiter:
-    """The one limiter for a helpdesk account (`key`, e.g. "zendesk:acme") in this process; created on first use.
+    """The one limiter for a helpdesk account (`key`, e.g. "acmedesk:acme") in this process; created on first use.
 
     With `budget` (a store's backend) the spends are shared with every process on that backend; without it
     they stay in this process. A later call with the same key, clock and budget gets the same limiter (its

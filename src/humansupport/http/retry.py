@@ -89,7 +89,7 @@ def parse_reset(
 ) -> float | None:
     """Seconds until a vendor's rate-limit window resets, from its own reset header.
 
-    `kind="seconds"` reads seconds-until-reset (Help Scout, Intercom style); `kind="epoch"` reads a Unix
+    `kind="seconds"` reads seconds-until-reset (a countdown); `kind="epoch"` reads a Unix
     timestamp and subtracts now. Garbage or negative seconds give None; an epoch in the past gives 0.0.
     """
     raw = _lower(headers).get(header.lower())

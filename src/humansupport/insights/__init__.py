@@ -1,4 +1,4 @@
-"""Insights (issue 12): the feedback digest and avoidable-contact report over the store, and the reply check.
+"""Insights: the feedback digest and avoidable-contact report over the store.
 
 The reply-certainty check (`humansupport replies lint`) lives in `replies`, `reply_rules`, `reply_text`,
 `reply_sources` and `reply_output`; import it from those modules (it is not re-exported here).

@@ -30,7 +30,7 @@ from .themes import ThemeMap
 __all__ = ["KINDS", "REOPENED_TAG", "AvoidableReport", "Finding", "build_avoidable"]
 
 KINDS: Final = ("repeat_contact", "reopened", "rising")
-#: the tag helpdesk triggers commonly add on reopening (Zendesk's default); the synthetic history has it too
+#: the tag helpdesk triggers commonly add on reopening (some helpdesks' default); the synthetic history has it too
 REOPENED_TAG: Final = "reopened"
 Linker = Callable[[str], str | None]
 

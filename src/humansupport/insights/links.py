@@ -15,7 +15,7 @@ Linker = Callable[[str], str | None]
 
 
 def template_linker(template: str) -> Linker:
-    """`https://acme.zendesk.com/agent/tickets/{id}` → a function of the conversation id."""
+    """`https://helpdesk.example/tickets/{id}` → a function of the conversation id."""
     if "{id}" not in template:
         raise ConfigError(f"--link-template {template!r} needs an {{id}} placeholder")
     try:

@@ -33,7 +33,7 @@ class ThemeMap:
 
     themes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()
-    #: custom-field keys whose value is the theme, first present wins (vendor keys: Zendesk field ids as text)
+    #: custom-field keys whose value is the theme, first present wins (vendor keys, e.g. field ids as text)
     fields: tuple[str, ...] = ()
     _by_tag: dict[str, str] = field(init=False, repr=False)
     _cache: dict[tuple[str, ...], str] = field(init=False, repr=False, default_factory=dict)

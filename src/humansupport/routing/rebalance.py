@@ -59,7 +59,7 @@ PLAN_FORMAT: Final = 1
 
 @runtime_checkable
 class AffinityLookup(Protocol):
-    """What the planner needs of affinity scoring (issue 8's scorer implements it)."""
+    """What the planner needs of affinity scoring (`AffinityIndex` implements it)."""
 
     def score(self, customer_id: str, agent_id: str) -> float:
         """Affinity of a customer to an agent; 0.0 when they never met."""

@@ -14,7 +14,7 @@ __all__ = ["IndexAffinity", "plan_from_store", "require_history"]
 
 
 class IndexAffinity:
-    """The planner's `AffinityLookup` over issue 8's `AffinityIndex`, scored at one `now`."""
+    """The planner's `AffinityLookup` over the router's `AffinityIndex`, scored at one `now`."""
 
     def __init__(self, index: AffinityIndex, *, now: datetime) -> None:
         self.index = index

@@ -159,7 +159,7 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     return md
 
 
-# --- rebalance journal (issue 9; self-contained so a merge can renumber it) ----------------------------
+# --- rebalance journal (self-contained so a merge can renumber it) -------------------------------------
 
 
 def rebalance_journal_table(md: sa.MetaData) -> sa.Table:
@@ -201,7 +201,7 @@ NOTE_FIELD: Final = ""
 
 def _enrichment_writes_table(md: sa.MetaData) -> sa.Table:
     """One row per (customer, attribute we wrote) plus one for our note block, so a value that differs from
-    it is a human's and is not overwritten across runs (issue 10's human-edit protection)."""
+    it is a human's and is not overwritten across runs (the human-edit protection)."""
     return sa.Table(
         "enrichment_writes",
         md,
@@ -218,7 +218,7 @@ def _migrate_enrichment_writes(conn: Connection) -> None:
     _enrichment_writes_table(sa.MetaData()).create(conn, checkfirst=True)
 
 
-# -- insights (issue 12): message excerpts and status history (self-contained: the lead may renumber it) ----
+# -- insights: message excerpts and status history (self-contained: the lead may renumber it) -------------
 
 #: the schema version that adds `messages.excerpt` and `conversation_status_changes` (renumber only at merges)
 INSIGHTS_VERSION: Final = 5
@@ -260,7 +260,7 @@ def _migrate_insights(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
-# -- webhook queue (issue 11; self-contained: the lead may renumber this migration) -----------------------
+# -- webhook queue (self-contained: the lead may renumber this migration) --------------------------------
 
 #: the schema version that adds `webhook_queue` (renumber here only when merging other migrations)
 WEBHOOK_QUEUE_VERSION: Final = 6
@@ -307,7 +307,7 @@ def _migrate_webhook_queue(conn: Connection) -> None:
     webhook_queue_table(sa.MetaData()).create(conn, checkfirst=True)
 
 
-# -- conversation custom fields (issue 12 themes; self-contained: the lead may renumber this migration) -----
+# -- conversation custom fields for themes (self-contained: the lead may renumber this migration) ---------
 
 #: the schema version that adds `conversations.custom_fields` (renumber here only when merging other migrations)
 CUSTOM_FIELDS_VERSION: Final = 7

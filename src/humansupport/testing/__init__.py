@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from .clock import FakeClock, LiveClock
 from .fake import FakeBadRequest, FakeHelpdesk, Fault, RecordedRequest, route
 from .saved_replies import SAMPLE_SAVED_REPLIES, SampleSavedReply
+from .serving import ServedFake, served_fake
 from .synthetic import (
     PRODUCT_AREA_FIELD,
     PRODUCT_AREAS,
@@ -29,11 +30,13 @@ __all__ = [
     "RecordedRequest",
     "SAMPLE_SAVED_REPLIES",
     "SampleSavedReply",
+    "ServedFake",
     "SyntheticHistory",
     "Undescribed",
     "generate_history",
     "iter_history_conversations",
     "route",
+    "served_fake",
 ]
 
 if TYPE_CHECKING:

@@ -1,14 +1,14 @@
 """The adapter conformance kit: one base class a plugin subclasses with its fake and an adapter factory.
 
-    class TestZendeskConformance(AdapterConformance):
+    class TestAcmeConformance(AdapterConformance):
         config = KitConfig(pages=7, page_size=25, secrets=("sekret-token",))
 
-        def make_fake(self, clock: FakeClock) -> FakeZendesk:
-            return FakeZendesk(clock=clock)
+        def make_fake(self, clock: FakeClock) -> FakeAcme:
+            return FakeAcme(clock=clock)
 
-        def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> ZendeskAdapter:
-            return ZendeskAdapter(subdomain="acme", email="a@acme.test",
-                                  api_token=SecretStr("sekret-token"), transport=transport, clock=clock)
+        def make_adapter(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> AcmeAdapter:
+            return AcmeAdapter(settings=AcmeSettings(api_token=SecretStr("sekret-token")),
+                               transport=transport, clock=clock)
 
 Each check is one named test method; a check is skipped (with the reason) only where the adapter's
 `capabilities` say the vendor lacks the feature. Tests are plain sync methods running their own event

@@ -116,6 +116,16 @@ def _shape(value: Any) -> Any:
     return (type(value).__name__,)
 
 
+def _path_shape(template: str, path: str) -> tuple[Any, ...]:
+    """The kinds of the path parameters' values (digits, or a string's shape), so `/items/abc` is checked even
+    after `/items/42` passed."""
+    return tuple(
+        ("digits",) if value.isdigit() else _shape(value)
+        for part, value in zip(template.split("/"), path.split("/"), strict=False)
+        if "{" in part
+    )
+
+
 def _body_shape(content: bytes) -> Any:
     if not content:
         return None
@@ -246,6 +256,7 @@ class ContractTransport(httpx.AsyncBaseTransport):
             "request",
             request.method,
             template,
+            _path_shape(template, request.url.path),
             tuple(sorted((k, _shape(v)) for k, v in request.url.params.multi_items())),
             request.headers.get("authorization", "").split(" ", 1)[0],
             _body_shape(request.content),

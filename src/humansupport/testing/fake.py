@@ -8,7 +8,10 @@ dropped connections, latency), unknown-field noise, and an ASGI wrapper to serve
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ Handler = Callable[..., httpx.Response]
 F = TypeVar("F", bound=Callable[..., httpx.Response])
 _ROUTE_ATTR = "_humansupport_route"
 NOISE_KEY = "zz_unknown_field_from_the_future"
+_sleep = asyncio.sleep  # the served latency's wait; tests replace it
 
 
 def route(method: str, pattern: str) -> Callable[[F], F]:
@@ -98,6 +102,12 @@ class FakeHelpdesk:
         self.rate_limit_per_minute = rate_limit_per_minute
         self.page_size = self.default_page_size
         self.latency = 0.0
+        #: seconds each request served over HTTP waits before its answer (real time: for trying clients' timeouts)
+        self.served_latency = 0.0
+        #: the share of requests (0..1) answered with a random 500/502/503, drawn from `fault_seed`
+        self.fail_rate = 0.0
+        self._fault_rng = random.Random(0)
+        self.random_failures = 0
         self.unknown_fields = False
         self.credentials_revoked = False
         self.requests: list[RecordedRequest] = []
@@ -112,12 +122,19 @@ class FakeHelpdesk:
         self.groups: dict[str, Group] = {}
         self.ratings: dict[str, SatisfactionRating] = {}
         self._routes = list(self._collect_routes())
+        self._snapshots: dict[str, dict[str, Any]] = {}
         if history is not None:
             self.load(history)
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
         """Settings under which the vendor's adapter talks to this fake (used by `humansupport demo`)."""
+        return {}
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """How the vendor's popular Python clients reach this fake served at `url`: per client, the
+        `environment` to export and a `python` line that builds the client. Vendor fakes override."""
         return {}
 
     # -- state ---------------------------------------------------------------------------------------
@@ -163,6 +180,32 @@ class FakeHelpdesk:
         bumped = conv.model_copy(update={"updated_at": now, "version": _next_version(conv.version), **changes})
         self.conversations[conversation_id] = bumped
         return bumped
+
+    # -- snapshots -----------------------------------------------------------------------------------
+
+    _NOT_STATE: ClassVar[frozenset[str]] = frozenset(
+        {"clock", "requests", "faults", "_routes", "_snapshots", "_fault_rng", "rate_limited", "random_failures"}
+    )
+
+    def snapshot(self, name: str | None = None) -> str:
+        """Saves the helpdesk's state (conversations, people, settings the fake keeps) under `name`; returns it.
+
+        Requests, faults and limits are not state: restoring does not undo the request log.
+        """
+        name = name or f"snapshot-{len(self._snapshots) + 1}"
+        state = {k: v for k, v in vars(self).items() if k not in self._NOT_STATE and not k.startswith("_window")}
+        self._snapshots[name] = copy.deepcopy(state)
+        return name
+
+    def restore(self, name: str) -> None:
+        """Puts back the state saved by `snapshot(name)` (KeyError naming the saved ones when unknown)."""
+        if name not in self._snapshots:
+            raise KeyError(f"no snapshot {name!r}; saved: {', '.join(self._snapshots) or 'none'}")
+        for key, value in copy.deepcopy(self._snapshots[name]).items():
+            setattr(self, key, value)
+
+    def snapshots(self) -> list[str]:
+        return list(self._snapshots)
 
     def is_write(self, request: RecordedRequest) -> bool:
         """Whether a recorded request changed the helpdesk (a token exchange is a POST that changes nothing)."""
@@ -210,6 +253,13 @@ class FakeHelpdesk:
         )
         self.faults.append(fault)
         return fault
+
+    def fail_randomly(self, rate: float, *, seed: int = 0) -> None:
+        """Answers a share `rate` (0..1) of later requests with a 500, 502 or 503, reproducibly from `seed`."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fail rate must be between 0 and 1, not {rate}")
+        self.fail_rate = rate
+        self._fault_rng = random.Random(seed)
 
     def drop_next(
         self, *, times: int = 1, skip: int = 0, match: Callable[[httpx.Request], bool] | str | None = None
@@ -291,6 +341,10 @@ class FakeHelpdesk:
             if fault.body is not None:
                 return httpx.Response(status, json=fault.body, headers=dict(fault.headers))
             return self.error(status, f"injected {status}", headers=fault.headers)
+        if self.fail_rate and self._fault_rng.random() < self.fail_rate:
+            self.random_failures += 1
+            status = self._fault_rng.choice((500, 502, 503))
+            return self.error(status, f"injected {status} (fail rate {self.fail_rate:g})")
         if self.credentials_revoked or not self.authenticate(request):
             return self.error(401, "Couldn't authenticate you")
         limited = self._rate_limit()
@@ -387,6 +441,19 @@ class FakeHelpdesk:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body"):
                     break
+            if scope["path"] == CONTROL_PATH or scope["path"].startswith(CONTROL_PATH + "/"):
+                status, payload = self._control(scope["method"], scope["path"], b"".join(chunks))
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+                return
+            if self.served_latency:
+                await _sleep(self.served_latency)
             host = dict(scope.get("headers") or []).get(b"host", b"localhost").decode()
             query = scope.get("query_string", b"").decode()
             url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}" + (f"?{query}" if query else "")
@@ -409,8 +476,65 @@ class FakeHelpdesk:
             )
             await send({"type": "http.response.body", "body": response.content})
 
+        self.snapshot(INITIAL_SNAPSHOT)
         return app
 
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        """The fake's own endpoints under `/_fake` (never the vendor's): state, reset, snapshot, restore, faults."""
+        action = path[len(CONTROL_PATH) :].strip("/")
+        try:
+            args = json.loads(body) if body else {}
+        except ValueError:
+            return 400, {"error": "the body must be JSON"}
+        if not isinstance(args, dict):
+            return 400, {"error": "the body must be a JSON object"}
+        if method == "GET" and action == "":
+            return 200, self.state_summary()
+        if method != "POST":
+            return 405, {"error": f"{method} {path}: use GET {CONTROL_PATH} or POST {CONTROL_PATH}/<action>"}
+        try:
+            if action == "reset":
+                self.restore(INITIAL_SNAPSHOT)
+                self.faults.clear()
+                self.fail_rate = 0.0
+            elif action == "snapshot":
+                return 200, {"snapshot": self.snapshot(args.get("name"))}
+            elif action == "restore":
+                self.restore(str(args.get("name", "")))
+            elif action == "faults":
+                if "fail_rate" in args:
+                    self.fail_randomly(float(args["fail_rate"]), seed=int(args.get("seed", 0)))
+                if "latency" in args:
+                    self.served_latency = max(0.0, float(args["latency"]))
+                if "status" in args:
+                    self.fail_next(int(args["status"]), times=int(args.get("times", 1)), match=args.get("match"))
+            else:
+                return 404, {"error": f"no fake action {action!r}; use reset, snapshot, restore or faults"}
+        except (KeyError, ValueError, TypeError) as exc:
+            return 400, {"error": str(exc).strip("'\"")}
+        return 200, self.state_summary()
+
+    def state_summary(self) -> dict[str, Any]:
+        """What `GET /_fake` answers: counts, faults in force and saved snapshots."""
+        return {
+            "vendor": self.vendor,
+            "conversations": len(self.conversations),
+            "customers": len(self.customers),
+            "agents": len(self.agents),
+            "groups": len(self.groups),
+            "requests": len(self.requests),
+            "writes": self.write_count(),
+            "rate_limited": self.rate_limited,
+            "fail_rate": self.fail_rate,
+            "latency": self.served_latency,
+            "snapshots": self.snapshots(),
+        }
+
+
+#: the fake's own endpoints (state, reset, snapshots, faults) when served; no vendor API lives under it
+CONTROL_PATH = "/_fake"
+#: the snapshot taken when a fake starts being served, which `POST /_fake/reset` restores
+INITIAL_SNAPSHOT = "initial"
 
 _ONE_SECOND = datetime(2000, 1, 1, 0, 0, 1) - datetime(2000, 1, 1)
 

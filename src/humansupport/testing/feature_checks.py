@@ -142,9 +142,9 @@ class FeatureChecks:
 
     def test_reply_check_on_saved_replies(self) -> None:
         """`replies lint --vendor` reads every saved reply and finds exactly the problems each sample holds."""
-        from ..insights.replies import Linter, ReplyReport
-        from ..insights.reply_sources import lint_saved_replies
         from ..plugins import PluginRegistry
+        from ..replies.linter import Linter, ReplyReport
+        from ..replies.sources import lint_saved_replies
 
         linter = Linter(rules=PluginRegistry().reply_rules())
 

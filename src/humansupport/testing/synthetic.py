@@ -9,10 +9,10 @@ history, and ratings that are better when the usual agent answered.
 Everything comes from one ``random.Random(config.seed)``: the same config always yields the same history,
 and nothing reads the wall clock.
 
-Ids are numeric-looking strings so fakes of int-keyed helpdesks (Zendesk, Freshdesk) can use ``int(id)``:
+Ids are numeric-looking strings so fakes of int-keyed helpdesks can use ``int(id)``:
 groups from ``101``, agents from ``2001``, customers from ``10001``, conversations from ``100001``,
 messages from ``10000001``, ratings from ``700001``. Agents and customers never share an id (both are
-"users" in Zendesk). Within a type ids are unique; across types only agent/customer uniqueness is promised.
+"users" in some helpdesks). Within a type ids are unique; across types only agent/customer uniqueness is promised.
 
 Size: with the defaults a customer has about 11 conversations and ~50 messages per 12 months (the ratio
 scales linearly with ``months``), so ``customers=20000`` streams roughly 1 M messages (~10 s); the default

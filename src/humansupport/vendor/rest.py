@@ -21,6 +21,7 @@ vendors without optimistic concurrency) and `pages` (one listing through the cla
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast, get_args
@@ -76,7 +77,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
     error_hints: ClassVar[Mapping[int, str]] = {}
     #: how much of the budget a write spends (some vendors count writes double)
     write_cost: ClassVar[float] = 1.0
-    #: requests in flight at once on one adapter
+    #: requests in flight at once on one adapter (a `max_concurrency` setting, when the settings declare one, wins)
     max_concurrency: ClassVar[int] = 8
     #: seconds before one request gives up
     timeout: ClassVar[float] = 30.0
@@ -208,7 +209,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
         """The account's rate limiter (or a named `bucket` of it, e.g. "exports"), shared by every adapter on the
         account and, with a store's `rate_budget`, by every process."""
         configured = getattr(self.settings, "rate_limit_per_minute", None)
-        key = f"{self.vendor}:{self.settings.account or self.resolve_base_url()}"
+        key = self.limiter_key()
         return limiter_for(
             f"{key}:{bucket}" if bucket else key,
             per_minute=per_minute or configured or self.rate_limit_per_minute,
@@ -216,6 +217,17 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
             headers=headers or self.rate_headers,
             budget=self.rate_budget,
         )
+
+    def limiter_key(self) -> str:
+        """What names the account's rate budget: the configured account, else the API address and a fingerprint
+        of the credential (two accounts on a vendor's one shared host must not share a budget). Override when
+        the vendor keys its limit on something else (an app id, say)."""
+        if self.settings.account:
+            return f"{self.vendor}:{self.settings.account}"
+        fields = self.auth.fields() if self.auth is not None else []
+        secret = "|".join(_plain(getattr(self.settings, name, None)) for name in fields)
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:12] if secret else "anonymous"
+        return f"{self.vendor}:{self.resolve_base_url()}:{digest}"
 
     def hints(self) -> dict[int, str]:
         """`error_hints`, with a 401 hint naming the credential's environment variables when none is given."""
@@ -226,12 +238,14 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
         return hints
 
     def build_client(self) -> HttpClient:
-        """The adapter's `HttpClient` from the class attributes and the settings."""
+        """The adapter's `HttpClient` from the class attributes and the settings (the address is resolved before
+        the credential, so a user missing both is told first which account, then which secret)."""
+        base_url = self.resolve_base_url()
         auth, auth_headers = self.build_auth()
         headers = {name: fill(value, self.settings) for name, value in self.headers.items()}
         return HttpClient(
             vendor=self.vendor,
-            base_url=self.resolve_base_url(),
+            base_url=base_url,
             auth=auth,
             headers={**headers, **auth_headers},
             transport=self.wrap_transport(self.transport),
@@ -240,7 +254,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
             retry=self.retry,
             limiter=self.limiter(),
             rate_headers=self.rate_headers,
-            max_concurrency=self.max_concurrency,
+            max_concurrency=getattr(self.settings, "max_concurrency", None) or self.max_concurrency,
             request_id_headers=self.request_id_headers,
             write_cost=self.write_cost,
             error_hints=self.hints(),
@@ -329,3 +343,7 @@ class RestAdapter(AsyncHelpdesk, Generic[S]):
         for client in reversed(self._clients):
             await client.aclose()
         await self.http.aclose()
+
+
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else "" if value is None else str(value)

@@ -266,8 +266,8 @@ async def register_webhook(
 ) -> RegisterResult:
     """Creates the subscription; a secret not already in `secret_env` goes to `secret_file` (0600), not stdout.
 
-    The secret in `secret_env`, if any, is passed to the vendor (Help Scout lets us choose it). Without one, the
-    adapter has the vendor generate it (Zendesk) or generates one itself (Help Scout) and returns it. A webhook
+    The secret in `secret_env`, if any, is passed to the vendor (where it lets us choose it). Without one, the
+    adapter has the vendor generate it or generates one itself, and returns it. A webhook
     that already exists keeps its secret: when the vendor does not show it again, `secret` is None and nothing
     is written (the one saved when it was created stays valid); nothing is generated here, since a secret the
     vendor never received would be worse than none.

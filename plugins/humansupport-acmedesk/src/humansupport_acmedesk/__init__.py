@@ -1,7 +1,7 @@
-"""humansupport-acmedesk: the example helpdesk plugin, built only on `humansupport.vendor` (adapter, fake, hooks).
+"""humansupport-acmedesk: the AcmeDesk helpdesk plugin, built on `humansupport.vendor`.
 
-AcmeDesk is imaginary; this package is what `humansupport plugin new NAME` copies to start a new plugin.
-Registered through the entry point `acmedesk` in the group `humansupport`; see docs/plugins.md.
+The adapter, its fake and the hooks that hand them to humansupport, which finds the package through the entry
+point `acmedesk` in the group `humansupport` (humansupport's docs/plugins.md says what each hook returns).
 """
 
 from humansupport import AsyncHelpdesk as _AsyncHelpdesk
@@ -14,7 +14,13 @@ from .fake import FakeAcme
 __version__ = "0.2.0"
 #: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
 __humansupport_contract__ = 1
-__all__ = ["AcmeAdapter", "AcmeSettings", "FakeAcme", "register_fakes", "register_helpdesks"]
+__all__ = [
+    "AcmeAdapter",
+    "AcmeSettings",
+    "FakeAcme",
+    "register_fakes",
+    "register_helpdesks",
+]
 
 
 @_hookimpl
@@ -30,5 +36,5 @@ def register_fakes() -> list[type[_FakeHelpdesk]]:
 
 
 for _exported in (AcmeAdapter, AcmeSettings, FakeAcme):
-    _exported.__module__ = __name__  # tracebacks and reprs say humansupport_acmedesk.AcmeAdapter
+    _exported.__module__ = __name__  # tracebacks and reprs name this package, not its submodule
 del _exported

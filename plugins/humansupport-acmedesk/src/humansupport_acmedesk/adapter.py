@@ -1,8 +1,9 @@
-"""The AcmeDesk adapter: every `AsyncHelpdesk` method over AcmeDesk's JSON API, built on `humansupport.vendor`.
+"""The AcmeDesk adapter: every `AsyncHelpdesk` method over the JSON API, built on `humansupport.vendor`.
 
-AcmeDesk is an imaginary vendor with a plain JSON API: cursor paging (`next_cursor`), bearer auth, optimistic
-concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures. The toolkit's `RestAdapter`
-builds the client from the class attributes below; this module holds only the HTTP calls and the mapping.
+The API is the imaginary one of humansupport's example plugin, a plain JSON API: cursor paging (`next_cursor`),
+bearer auth, optimistic concurrency by `if_version` (409 when stale) and HMAC-SHA256 hex webhook signatures.
+The toolkit's `RestAdapter` builds the client from the class attributes below; this module holds only the HTTP
+calls and the mapping.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class AcmeAdapter(RestAdapter[AcmeSettings]):
         expected_version: str | None = None,
         expected_assignee_id: str | None = None,
     ) -> Conversation:
-        """Re-read guard, then a PUT carrying the version just read: AcmeDesk refuses it (409) if anyone wrote
-        in between, so no race window is left."""
+        """Re-read guard, then a PUT carrying the version just read: AcmeDesk refuses it (409) if anyone
+        wrote in between, so no race window is left."""
         path = f"/api/conversations/{conversation_id}"
         current = await self.reread_guard(
             conversation_id,
@@ -168,7 +169,9 @@ class AcmeAdapter(RestAdapter[AcmeSettings]):
         return Message.model_validate({**data["message"], "conversation_id": conversation_id})
 
     def conversation_url(self, conversation_id: str) -> str | None:
-        return f"https://app.acmedesk.test/conversations/{conversation_id}" if conversation_id.isalnum() else None
+        if not conversation_id.isalnum():
+            return None
+        return f"https://app.acmedesk.test/conversations/{conversation_id}"
 
     async def iter_saved_replies(self) -> AsyncIterator[SavedReply]:
         """Saved replies are HTML at AcmeDesk: converted, so line numbers mean something to a linter."""

@@ -1,4 +1,4 @@
-"""FakeAcme: a stateful AcmeDesk API for tests, `humansupport demo` and `fake serve` (an `httpx` handler).
+"""FakeAcme: the AcmeDesk API in memory (an httpx handler) for tests, the demo, `fake serve`.
 
 `customer_fields` None accepts any custom attribute; a dict of definitions (name -> {type, max_length}) makes the
 fake behave like a real helpdesk: undefined attributes are dropped, wrong types get a 422.
@@ -24,7 +24,7 @@ __all__ = ["FakeAcme"]
 
 
 class FakeAcme(FakeHelpdesk):
-    """AcmeDesk's API in memory: conversations, messages, agents, groups, customers, fields, replies, webhooks."""
+    """AcmeDesk's API: conversations, messages, agents, groups, customers, fields, replies, webhooks."""
 
     vendor = "acmedesk"
     token = "acme-token"  # noqa: S105 - the fake's own token, not a secret

@@ -24,16 +24,14 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, cast
+from typing import Any, ClassVar, Final, Literal, cast
 
 import httpx
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from humansupport import (
     Agent,
-    AsyncHelpdesk,
     Capabilities,
-    CheckReport,
     Conversation,
     ConversationStatus,
     Customer,
@@ -47,9 +45,7 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
-from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.errors import (
-    ConfigError,
     ConflictError,
     HelpdeskError,
     NotFoundError,
@@ -57,21 +53,19 @@ from humansupport.errors import (
     UnsupportedOperationError,
     ValidationError,
 )
+from humansupport.fields import FieldSetupScreen
 from humansupport.http import (
-    HttpClient,
     LinkHeaderPaginator,
     Page,
     PageRequest,
-    RateBudget,
     RateLimiter,
     RateLimitHeaders,
-    RetryPolicy,
     iter_pages,
-    limiter_for,
     paginate,
 )
-from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult, to_utc
+from humansupport.models import Assignment, AssignmentOutcome, AssignmentResult
 from humansupport.text import html_to_text, looks_like_html
+from humansupport.vendor import BasicAuth, RestAdapter, already_as_asked, as_time, poll_job
 
 from .mapping import (
     agent_from_json,
@@ -175,6 +169,8 @@ class FreshdeskSettings(HelpdeskSettings):
     webhook_secret_header: str = DEFAULT_SECRET_HEADER
     custom_statuses: dict[int, ConversationStatus] | None = None
     history_start: datetime | None = None
+    #: seconds to wait for a bulk_update job before reporting its tickets as failed (re-read them first)
+    job_timeout: float = Field(default=300.0, gt=0)
 
     @field_validator("domain")
     @classmethod
@@ -191,7 +187,10 @@ class FreshdeskSettings(HelpdeskSettings):
     @model_validator(mode="after")
     def _where(self) -> FreshdeskSettings:
         if self.domain is None and self.base_url is None:
-            raise ValueError("set the account domain (the <name> of <name>.freshdesk.com)")
+            raise ValueError(
+                "set the account domain (the <name> of <name>.freshdesk.com) in HUMANSUPPORT_FRESHDESK_DOMAIN "
+                "(or pass domain=...)"
+            )
         return self
 
 
@@ -266,11 +265,15 @@ def _numeric_id(value: str, what: str) -> int:
     return int(text)
 
 
-class FreshdeskAdapter(AsyncHelpdesk):
+class FreshdeskAdapter(RestAdapter[FreshdeskSettings]):
     """Freshdesk API v2 (`https://<domain>.freshdesk.com/api/v2`), Basic auth with the agent's API key."""
 
     vendor = "freshdesk"
-    settings_model = FreshdeskSettings
+    #: no API creates contact fields: `humansupport setup freshdesk` prints these steps
+    field_setup = FieldSetupScreen(
+        where="Admin > Support Operations > Customer Fields > Contact fields (the API name must be the name below)",
+        types={"text": "Single-line text", "number": "Number", "date": "Date", "url": "Single-line text"},
+    )
     capabilities = Capabilities(
         bulk_assign=True,  # POST /tickets/bulk_update + job polling
         optimistic_concurrency=False,  # no ETag/version: re-read before write (see module docstring)
@@ -281,100 +284,80 @@ class FreshdeskAdapter(AsyncHelpdesk):
         webhook_registration=False,  # webhooks are automation-rule actions, made in the admin UI
         saved_replies=True,  # canned responses, folder by folder
     )
+    base_url_template = "https://{domain}.freshdesk.com"
+    # the key is the username, any password (convention "X"); not a secret
+    auth = BasicAuth(username="{api_key}", password="X")  # noqa: S106
+    headers: ClassVar[Mapping[str, str]] = {"Content-Type": "application/json"}
+    rate_headers = FRESHDESK_RATE_HEADERS
+    error_hints = _HINTS
+    check_path = f"{_API}/agents/me"
+    account_setting = "domain"
+    repr_settings = ("domain", "plan")
 
-    def __init__(
-        self,
-        *,
-        api_key: SecretStr | str | None = None,
-        domain: str | None = None,
-        base_url: str | None = None,
-        plan: Plan = "growth",
-        ticket_paging: TicketPaging = "keyset",
-        capacity_default: int | None = None,
-        webhook_secret_header: str = DEFAULT_SECRET_HEADER,
-        custom_statuses: Mapping[int, ConversationStatus] | None = None,
-        history_start: datetime | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        job_timeout: float = 300.0,
-        account: str | None = None,
-        rate_budget: RateBudget | None = None,
-        **_: Any,
-    ) -> None:
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
-        if not key.strip():
-            raise ConfigError("freshdesk: no API key; set HUMANSUPPORT_FRESHDESK_API_KEY (or pass api_key=...)")
-        try:
-            self.domain = normalize_domain(domain) if domain else None
-        except ValueError as exc:
-            raise ConfigError(f"freshdesk: {exc} (set HUMANSUPPORT_FRESHDESK_DOMAIN)") from None
-        if self.domain is None and not base_url:
-            raise ConfigError("freshdesk: no account domain; set HUMANSUPPORT_FRESHDESK_DOMAIN (or pass domain=...)")
-        if plan not in ENDPOINT_LIMITS:
-            raise ConfigError(
-                f"freshdesk: unknown plan {plan!r}; use one of {', '.join(ENDPOINT_LIMITS)} "
-                "(set HUMANSUPPORT_FRESHDESK_PLAN)"
-            )
-        self.plan: Plan = plan
-        if ticket_paging not in ("keyset", "windows"):
-            raise ConfigError(
-                f"freshdesk: unknown ticket_paging {ticket_paging!r}; use keyset or windows "
-                "(set HUMANSUPPORT_FRESHDESK_TICKET_PAGING)"
-            )
-        self.ticket_paging: TicketPaging = ticket_paging
-        self.capacity_default = capacity_default
-        self.webhook_secret_header = webhook_secret_header
-        self.custom_statuses = dict(custom_statuses or {})
-        self.history_start = history_start or _DEFAULT_START
-        self.job_timeout = job_timeout
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._descriptions: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._clock = clock
+        self._links = _SameOriginLinks(self.http.base_url)
+
+    # -- the settings, as the adapter reads them -----------------------------------------------------
+
+    @property
+    def domain(self) -> str | None:
+        return self.settings.domain
+
+    @property
+    def plan(self) -> Plan:
+        return self.settings.plan
+
+    @property
+    def ticket_paging(self) -> TicketPaging:
+        return self.settings.ticket_paging
+
+    @property
+    def custom_statuses(self) -> dict[int, ConversationStatus]:
+        return dict(self.settings.custom_statuses or {})
+
+    @property
+    def webhook_secret_header(self) -> str:
+        return self.settings.webhook_secret_header
+
+    @property
+    def history_start(self) -> datetime:
+        return self.settings.history_start or _DEFAULT_START
+
+    # -- the client: the plan's account limit and the per-endpoint buckets ---------------------------
+
+    def limiter_key(self) -> str:
+        """Freshdesk limits the account (the domain): every agent's key and every app on it share one budget,
+        so the key's fingerprint is no part of the name."""
+        return f"{self.vendor}:{self.settings.account or self.settings.domain or self.resolve_base_url()}"
+
+    def limiter(
+        self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
+    ) -> RateLimiter:
+        """The account bucket defaults to the plan's overall limit (headers correct it as they come)."""
+        plan_limit = ENDPOINT_LIMITS[self.settings.plan]["overall"] if bucket is None else None
+        return super().limiter(bucket, per_minute=per_minute or plan_limit, headers=headers)
+
+    def wrap_transport(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport:
+        """Spends a per-endpoint bucket before each call. 90% of each endpoint limit: a bucket's burst plus a
+        minute of refill must fit in one vendor minute, and other clients of the account spend from the same
+        limits."""
+        plan = self.settings.plan
         limits = ENDPOINT_LIMITS[plan]
-        account = f"freshdesk:{account or self.domain or base_url}"
-        # 90% of each endpoint limit: a bucket's burst plus a minute of refill must fit in one vendor minute,
-        # and other clients of the account spend from the same limits.
+        # keyed by plan too: no header reports these limits, so a bucket keeps the rate it was made with
         self.endpoint_limiters = {
-            name: limiter_for(
-                f"{account}:{name}",
-                per_minute=limits[name] * _ENDPOINT_SHARE,
-                clock=clock,
-                headers=_NO_HEADERS,
-                budget=rate_budget,
-            )
+            name: self.limiter(f"{plan}:{name}", per_minute=limits[name] * _ENDPOINT_SHARE, headers=_NO_HEADERS)
             for name in ("tickets_list", "tickets_update", "contacts_list")
         }
         inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
         self._budget = _EndpointBudget(inner, self.endpoint_limiters)
-        self.http = HttpClient(
-            vendor=self.vendor,
-            base_url=(base_url or f"https://{self.domain}.freshdesk.com").rstrip("/"),
-            auth=httpx.BasicAuth(key, "X"),  # the key is the username, any password (API v2 "Authentication")
-            headers={"Content-Type": "application/json"},
-            transport=self._budget,
-            clock=clock,
-            retry=retry or RetryPolicy(),
-            limiter=limiter_for(
-                account, per_minute=limits["overall"], clock=clock, headers=FRESHDESK_RATE_HEADERS, budget=rate_budget
-            ),
-            rate_headers=FRESHDESK_RATE_HEADERS,
-            request_id_headers=("X-Request-Id",),
-            error_hints=_HINTS,
-        )
-        self._links = _SameOriginLinks(self.http.base_url)
-
-    def __repr__(self) -> str:
-        return f"FreshdeskAdapter(domain={self.domain!r}, base_url={self.http.base_url!r}, plan={self.plan!r})"
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+        return self._budget
 
     # -- helpers -------------------------------------------------------------------------------------
 
     def _list(self, path: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
-        query = {k: v for k, v in params.items() if v is not None}
-        query.setdefault("per_page", _PER_PAGE)
-        return paginate(self.http, PageRequest(url=f"{_API}{path}", params=query), self._links)
+        return self.pages(f"{_API}{path}", self._links, per_page=_PER_PAGE, **params)
 
     def _ticket(self, data: Any) -> Conversation:
         if not isinstance(data, dict):
@@ -428,7 +411,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
                 async for page in pages:
                     for item in page.items:
                         ticket_id = str(item.get("id"))
-                        updated = _updated_at(item)
+                        updated = as_time(item.get("updated_at"))
                         if updated is not None and updated == edge and ticket_id in at_edge:
                             continue  # yielded before the window restarted at this same instant
                         if updated is not None and (edge is None or updated > edge):
@@ -495,7 +478,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     async def iter_agents(self) -> AsyncIterator[Agent]:
         async for item in self._list("/agents"):
-            yield agent_from_json(item, capacity_default=self.capacity_default)
+            yield agent_from_json(item, capacity_default=self.settings.capacity_default)
 
     async def iter_groups(self) -> AsyncIterator[Group]:
         async for item in self._list("/groups"):
@@ -528,25 +511,8 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _stale(
-        self, current: Conversation, expected_updated_at: datetime | None, expected_version: str | None
-    ) -> str | None:
-        """Why the ticket counts as changed since planning, or None."""
-        if expected_updated_at is not None:
-            expected = expected_updated_at.astimezone(UTC).replace(microsecond=0)
-            if current.updated_at is not None and current.updated_at > expected:
-                return f"updated_at is {fd_time(current.updated_at)}, planned against {fd_time(expected)}"
-        elif expected_version is not None and current.version != expected_version:
-            return f"updated_at is {current.version}, planned against {expected_version}"
-        return None
-
-    def _conflict(self, ticket_id: int, why: str) -> ConflictError:
-        return ConflictError(
-            vendor=self.vendor,
-            method="PUT",
-            path=f"{_API}/tickets/{ticket_id}",
-            vendor_message=f"ticket changed since it was read ({why}); not overwritten, re-plan",
-        )
+    def _ticket_path(self, ticket_id: int) -> str:
+        return f"{_API}/tickets/{ticket_id}"
 
     def _assignment_body(self, agent_id: str | None, group_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"responder_id": _numeric_id(agent_id, "agent") if agent_id is not None else None}
@@ -566,12 +532,15 @@ class FreshdeskAdapter(AsyncHelpdesk):
     ) -> Conversation:
         ticket_id = _numeric_id(conversation_id, "ticket")
         body = self._assignment_body(agent_id, group_id)
-        if expected_updated_at is not None or expected_version is not None:
-            current = await self.get_conversation(str(ticket_id))
-            why = self._stale(current, expected_updated_at, expected_version)
-            if why is not None:
-                raise self._conflict(ticket_id, why)
-        return self._ticket(await self.http.send_json("PUT", f"{_API}/tickets/{ticket_id}", json=body))
+        # No ETag/If-Match in v2: re-read and let the toolkit's guard decide (the race window is one round trip).
+        await self.reread_guard(
+            str(ticket_id),
+            expected_updated_at=expected_updated_at,
+            expected_version=expected_version,
+            expected_assignee_id=expected_assignee_id,
+            path=self._ticket_path(ticket_id),
+        )
+        return self._ticket(await self.http.send_json("PUT", self._ticket_path(ticket_id), json=body))
 
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
         """Fresh reads for stale checks, then one `bulk_update` job per (agent, group) target, polled to the end.
@@ -583,29 +552,25 @@ class FreshdeskAdapter(AsyncHelpdesk):
         semaphore = asyncio.Semaphore(self.assign_concurrency)
 
         async def precheck(index: int, item: Assignment) -> None:
-            guarded = item.expected_updated_at is not None or item.expected_version is not None
-            if not guarded and item.expected_assignee_id is None:
-                return
             async with semaphore:
                 try:
-                    current = await self.get_conversation(item.conversation_id)
+                    current = await self.reread_guard(
+                        item.conversation_id,
+                        expected_updated_at=item.expected_updated_at,
+                        expected_version=item.expected_version,
+                        expected_assignee_id=item.expected_assignee_id,
+                        path=self._ticket_path(int(item.conversation_id)),
+                    )
+                except ConflictError as exc:
+                    results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(exc))
+                    return
                 except NotFoundError as exc:
                     results[index] = self._result(item, AssignmentOutcome.NOT_FOUND, str(exc))
                     return
                 except HelpdeskError as exc:
                     results[index] = self._result(item, AssignmentOutcome.FAILED, str(exc))
                     return
-            why = self._stale(current, item.expected_updated_at, item.expected_version)
-            if (
-                why is None
-                and item.expected_assignee_id is not None
-                and current.assignee_id != item.expected_assignee_id
-            ):
-                why = f"assignee is {current.assignee_id}, planned against {item.expected_assignee_id}"
-            if why is not None:
-                err = self._conflict(int(current.id), why)
-                results[index] = self._result(item, AssignmentOutcome.CONFLICT, str(err))
-            elif current.assignee_id == item.agent_id and (item.group_id is None or current.group_id == item.group_id):
+            if current is not None and already_as_asked(current, item.agent_id, item.group_id):
                 results[index] = AssignmentResult(
                     conversation_id=item.conversation_id,
                     outcome=AssignmentOutcome.UNCHANGED,
@@ -672,9 +637,6 @@ class FreshdeskAdapter(AsyncHelpdesk):
             job = await self._wait_for_job(str(job_id))
         except HelpdeskError as exc:
             return [self._result(i, AssignmentOutcome.FAILED, str(exc)) for i in items]
-        if job is None:
-            msg = f"bulk job did not finish within {self.job_timeout:.0f}s; re-read these tickets before retrying"
-            return [self._result(i, AssignmentOutcome.FAILED, msg) for i in items]
         per_id = _job_results(job)
         failed = _job_failed(job) if not per_id else None
         out: list[AssignmentResult] = []
@@ -710,18 +672,25 @@ class FreshdeskAdapter(AsyncHelpdesk):
             )
         return out
 
-    async def _wait_for_job(self, job_id: str) -> dict[str, Any] | None:
-        """Polls `GET /api/v2/jobs/{id}` on the injected clock until the job ends, or None at `job_timeout`."""
-        waited, delay = 0.0, 1.0
-        while True:
-            job = await self.http.get_json(f"{_API}/jobs/{job_id}")
-            if isinstance(job, dict) and str(job.get("status", "")).strip().lower().replace(" ", "_") in _JOB_DONE:
-                return job
-            if waited >= self.job_timeout:
-                return None
-            await self._clock.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 10.0)
+    async def _wait_for_job(self, job_id: str) -> dict[str, Any]:
+        """Polls `GET /api/v2/jobs/{id}` on the injected clock until the job ends (HelpdeskError at job_timeout)."""
+        path = f"{_API}/jobs/{job_id}"
+
+        async def read() -> Any:
+            return await self.http.get_json(path)
+
+        job = await poll_job(
+            read,
+            finished=lambda job: (
+                isinstance(job, dict) and str(job.get("status", "")).strip().lower().replace(" ", "_") in _JOB_DONE
+            ),
+            clock=self.clock,
+            give_up_after=self.settings.job_timeout,
+            vendor=self.vendor,
+            what="the bulk_update job",
+            path=path,
+        )
+        return cast(dict[str, Any], job)
 
     async def update_customer(self, customer_id: str, patch: ProfilePatch) -> Customer:
         """Read-modify-write: tags are merged (Freshdesk replaces the list), the note goes into `description`
@@ -805,10 +774,10 @@ class FreshdeskAdapter(AsyncHelpdesk):
 
     # -- operations ----------------------------------------------------------------------------------
 
-    async def check(self) -> CheckReport:
-        """`GET /api/v2/agents/me`: proves the key and shows whose it is; headroom from the account bucket."""
+    async def check_call(self) -> Mapping[str, Any]:
+        """`GET /api/v2/agents/me`: proves the key and shows whose it is, the plan's endpoint limits and the
+        credits a call costs."""
         me = await self.http.get_json(f"{_API}/agents/me")
-        room = self.http.limiter.headroom()
         contact = me.get("contact") if isinstance(me, dict) else None
         details: dict[str, Any] = {"plan": self.plan}
         if isinstance(contact, dict) and contact.get("email"):
@@ -817,15 +786,7 @@ class FreshdeskAdapter(AsyncHelpdesk):
             details[f"{name}_per_minute"] = limiter.per_minute
         if self._budget.last_cost is not None:
             details["credits_per_call"] = self._budget.last_cost
-        return CheckReport(
-            vendor=self.vendor,
-            ok=True,
-            base_url=self.http.base_url,
-            account=self.domain,
-            rate_limit=room.limit_per_minute,
-            rate_remaining=room.remaining,
-            details=details,
-        )
+        return details
 
 
 #: one automation rule per event kind: (core event, rule type, condition, the JSON body the action sends)
@@ -898,16 +859,9 @@ def _canned_to_saved_reply(item: Mapping[str, Any], *, folder: Mapping[str, Any]
         title=title if isinstance(title, str) else None,
         body=body,
         kind="canned_response",
-        updated_at=_updated_at(item),
+        updated_at=as_time(item.get("updated_at")),
         raw={**item, "folder_name": folder.get("name")},
     )
-
-
-def _updated_at(item: Mapping[str, Any]) -> datetime | None:
-    try:
-        return to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
 
 
 def _job_results(job: Mapping[str, Any]) -> dict[int, tuple[bool | None, str | None]]:

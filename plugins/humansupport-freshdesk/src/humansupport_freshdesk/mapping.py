@@ -25,9 +25,9 @@ from humansupport.models import (
     ProfilePatch,
     RatingScore,
     SatisfactionRating,
-    to_utc,
 )
 from humansupport.text import html_to_text as _html_to_text
+from humansupport.vendor import as_dict, as_id, as_int, as_list, as_str, as_strings, as_time
 
 __all__ = [
     "DESCRIPTION_MARKER_END",
@@ -96,55 +96,8 @@ def fd_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        return to_utc(value)
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
-
-
-def _id(value: Any) -> str | None:
-    if value is None or isinstance(value, bool) or value == "" or value == 0:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _str(value: Any) -> str | None:
-    """Phones and other 'strings' arrive as ints in real data (Airbyte's schema uses unions)."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _str_list(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    return [str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool) and str(v)]
-
-
 def _id_list(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    return [i for i in (_id(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)) if i]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+    return [i for i in (as_id(v) for v in as_list(value)) if i]
 
 
 def html_to_text(value: Any) -> str | None:
@@ -161,7 +114,7 @@ def text_to_html(text: str) -> str:
 
 def status_from_freshdesk(value: Any, custom: Mapping[int, ConversationStatus] | None = None) -> ConversationStatus:
     """2-5 are built in; custom statuses (>= 6) map through `custom` (per account) else to OTHER."""
-    number = _int(value)
+    number = as_int(value)
     if number is None:
         return ConversationStatus.OTHER
     if custom and number in custom:
@@ -183,40 +136,40 @@ def status_to_freshdesk(
 
 def ticket_from_json(data: Mapping[str, Any], custom: Mapping[int, ConversationStatus] | None = None) -> Conversation:
     """A ticket (list, single or webhook shape) as a Conversation; `version` is updated_at (no ETag in v2)."""
-    source = _int(data.get("source"))
-    updated = _time(data.get("updated_at"))
-    tags = _str_list(data.get("tags"))
+    source = as_int(data.get("source"))
+    updated = as_time(data.get("updated_at"))
+    tags = as_strings(data.get("tags"))
     return Conversation(
-        id=_id(data.get("id")) or "",
+        id=as_id(data.get("id")) or "",
         status=status_from_freshdesk(data.get("status"), custom),
-        subject=_str(data.get("subject")),
-        customer_id=_id(data.get("requester_id")),
-        assignee_id=_id(data.get("responder_id")),
-        group_id=_id(data.get("group_id")),
+        subject=as_str(data.get("subject")),
+        customer_id=as_id(data.get("requester_id")),
+        assignee_id=as_id(data.get("responder_id")),
+        group_id=as_id(data.get("group_id")),
         channel=SOURCE_CHANNELS.get(source, "other") if source is not None else None,
         tags=tags,
-        created_at=_time(data.get("created_at")),
+        created_at=as_time(data.get("created_at")),
         updated_at=updated,
         version=fd_time(updated) if updated is not None else None,
-        custom_fields={str(k): v for k, v in _dict(data.get("custom_fields")).items() if v is not None},
+        custom_fields={str(k): v for k, v in as_dict(data.get("custom_fields")).items() if v is not None},
         raw=dict(data),
     )
 
 
 def description_message(ticket: Mapping[str, Any]) -> Message | None:
     """The ticket's first message: Freshdesk keeps it in `description`, not in the conversations list."""
-    ticket_id = _id(ticket.get("id"))
-    body = _str(ticket.get("description_text")) or html_to_text(ticket.get("description"))
+    ticket_id = as_id(ticket.get("id"))
+    body = as_str(ticket.get("description_text")) or html_to_text(ticket.get("description"))
     if ticket_id is None or body is None:
         return None
     return Message(
         id=f"{ticket_id}:description",
         conversation_id=ticket_id,
-        author_id=_id(ticket.get("requester_id")),
+        author_id=as_id(ticket.get("requester_id")),
         author_role=AuthorRole.CUSTOMER,
         public=True,
         body=body,
-        created_at=_time(ticket.get("created_at")),
+        created_at=as_time(ticket.get("created_at")),
         raw={k: ticket.get(k) for k in ("id", "requester_id", "description", "description_text", "created_at")},
     )
 
@@ -232,25 +185,25 @@ def message_from_json(data: Mapping[str, Any], ticket_id: str | None = None) -> 
         role = AuthorRole.CUSTOMER
     elif incoming is False:
         # agent side; with no author at all it was an automation (system) writing
-        role = AuthorRole.AGENT if _id(data.get("user_id")) is not None else AuthorRole.SYSTEM
+        role = AuthorRole.AGENT if as_id(data.get("user_id")) is not None else AuthorRole.SYSTEM
     else:
         role = AuthorRole.OTHER
     private = data.get("private")
     return Message(
-        id=_id(data.get("id")) or "",
-        conversation_id=_id(data.get("ticket_id")) or ticket_id or "",
-        author_id=_id(data.get("user_id")),
+        id=as_id(data.get("id")) or "",
+        conversation_id=as_id(data.get("ticket_id")) or ticket_id or "",
+        author_id=as_id(data.get("user_id")),
         author_role=role,
         public=private is not True,
-        body=_str(data.get("body_text")) or html_to_text(data.get("body")),
-        created_at=_time(data.get("created_at")),
+        body=as_str(data.get("body_text")) or html_to_text(data.get("body")),
+        created_at=as_time(data.get("created_at")),
         raw=dict(data),
     )
 
 
 def agent_from_json(data: Mapping[str, Any], *, capacity_default: int | None = None) -> Agent:
     """An agent; `available` means accepting tickets from groups with automatic assignment."""
-    contact = _dict(data.get("contact"))
+    contact = as_dict(data.get("contact"))
     available = data.get("available")
     if available is True:
         availability = AgentAvailability.AVAILABLE
@@ -258,24 +211,24 @@ def agent_from_json(data: Mapping[str, Any], *, capacity_default: int | None = N
         availability = AgentAvailability.AWAY
     else:
         availability = AgentAvailability.UNKNOWN
-    avatar = _dict(contact.get("avatar"))
+    avatar = as_dict(contact.get("avatar"))
     return Agent(
-        id=_id(data.get("id")) or "",
-        name=_str(contact.get("name")),
-        email=_str(contact.get("email")),
+        id=as_id(data.get("id")) or "",
+        name=as_str(contact.get("name")),
+        email=as_str(contact.get("email")),
         active=contact.get("active") is not False and data.get("deleted") is not True,
         availability=availability,
         capacity=capacity_default,
         group_ids=_id_list(data.get("group_ids")),
-        avatar_url=_str(avatar.get("avatar_url")),
+        avatar_url=as_str(avatar.get("avatar_url")),
         raw=dict(data),
     )
 
 
 def group_from_json(data: Mapping[str, Any]) -> Group:
     return Group(
-        id=_id(data.get("id")) or "",
-        name=_str(data.get("name")),
+        id=as_id(data.get("id")) or "",
+        name=as_str(data.get("name")),
         agent_ids=_id_list(data.get("agent_ids")),
         raw=dict(data),
     )
@@ -283,31 +236,31 @@ def group_from_json(data: Mapping[str, Any]) -> Group:
 
 def customer_from_json(data: Mapping[str, Any]) -> Customer:
     """A contact; `custom_fields` (v2) or `custom_field` (v1 samples), `description` is the notes field."""
-    email = _str(data.get("email"))
-    emails = [e for e in [email, *_str_list(data.get("other_emails"))] if e]
-    custom = _dict(data.get("custom_fields")) or _dict(data.get("custom_field"))
-    avatar = _dict(data.get("avatar"))
+    email = as_str(data.get("email"))
+    emails = [e for e in [email, *as_strings(data.get("other_emails"))] if e]
+    custom = as_dict(data.get("custom_fields")) or as_dict(data.get("custom_field"))
+    avatar = as_dict(data.get("avatar"))
     return Customer(
-        id=_id(data.get("id")) or "",
-        name=_str(data.get("name")),
+        id=as_id(data.get("id")) or "",
+        name=as_str(data.get("name")),
         email=email,
         emails=list(dict.fromkeys(emails)),
-        phone=_str(data.get("phone")) or _str(data.get("mobile")),
-        avatar_url=_str(avatar.get("avatar_url")),
-        locale=_str(data.get("language")),
-        timezone=_str(data.get("time_zone")),
-        tags=_str_list(data.get("tags")),
+        phone=as_str(data.get("phone")) or as_str(data.get("mobile")),
+        avatar_url=as_str(avatar.get("avatar_url")),
+        locale=as_str(data.get("language")),
+        timezone=as_str(data.get("time_zone")),
+        tags=as_strings(data.get("tags")),
         custom_attributes=custom,
-        notes=_str(data.get("description")),
-        created_at=_time(data.get("created_at")),
-        updated_at=_time(data.get("updated_at")),
+        notes=as_str(data.get("description")),
+        created_at=as_time(data.get("created_at")),
+        updated_at=as_time(data.get("updated_at")),
         raw=dict(data),
     )
 
 
 def rating_score(ratings: Any) -> RatingScore:
     """The `default_question` answer: above neutral is good, below is bad, neutral or missing unknown."""
-    answer = _int(_dict(ratings).get("default_question"))
+    answer = as_int(as_dict(ratings).get("default_question"))
     if answer is None or answer == _NEUTRAL_RATING:
         return RatingScore.UNKNOWN
     return RatingScore.GOOD if answer > _NEUTRAL_RATING else RatingScore.BAD
@@ -315,13 +268,13 @@ def rating_score(ratings: Any) -> RatingScore:
 
 def rating_from_json(data: Mapping[str, Any]) -> SatisfactionRating:
     return SatisfactionRating(
-        id=_id(data.get("id")) or "",
-        conversation_id=_id(data.get("ticket_id")),
-        customer_id=_id(data.get("user_id")),
-        agent_id=_id(data.get("agent_id")),
+        id=as_id(data.get("id")) or "",
+        conversation_id=as_id(data.get("ticket_id")),
+        customer_id=as_id(data.get("user_id")),
+        agent_id=as_id(data.get("agent_id")),
         score=rating_score(data.get("ratings")),
-        comment=_str(data.get("feedback")),
-        created_at=_time(data.get("created_at")),
+        comment=as_str(data.get("feedback")),
+        created_at=as_time(data.get("created_at")),
         raw=dict(data),
     )
 
@@ -350,12 +303,12 @@ def contact_update_body(current: Mapping[str, Any], patch: ProfilePatch) -> dict
     if patch.custom_attributes:
         body["custom_fields"] = dict(patch.custom_attributes)
     if patch.tags:
-        existing = _str_list(current.get("tags"))
+        existing = as_strings(current.get("tags"))
         merged = list(dict.fromkeys([*existing, *patch.tags]))
         if merged != existing:
             body["tags"] = merged
     if patch.note:
-        description = _str(current.get("description"))
+        description = as_str(current.get("description"))
         merged_note = merge_description(description, patch.note)
         if merged_note != description:
             body["description"] = merged_note

@@ -16,7 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from humansupport.models import WebhookEvent, WebhookEventType, to_utc
+from humansupport.models import WebhookEvent, WebhookEventType
+from humansupport.vendor import as_id, as_time
+from humansupport.vendor import header as header_value
 
 __all__ = ["DEFAULT_SECRET_HEADER", "EVENT_TYPES", "parse_webhook_body", "verify_shared_secret"]
 
@@ -41,21 +43,17 @@ _RESPONDER_CHANGE: Final = re.compile(r"responder_id\W+\[?\s*(null|\d+)\s*,\s*(n
 
 def verify_shared_secret(headers: Mapping[str, str], secret: str, *, header: str = DEFAULT_SECRET_HEADER) -> bool:
     """True when the delivery carries `secret` in `header`; constant-time, empty secrets never match."""
-    if not secret:
-        return False
-    wanted = header.lower()
-    given = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    if given is None:
+    given = header_value(headers, header)
+    if not secret or given is None:
         return False
     return hmac.compare_digest(given.strip().encode("utf-8"), secret.encode("utf-8"))
 
 
 def _id(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
+    """An id, where the rule's placeholders may render `null`, `None` or stay unfilled (`{{ticket.id}}`)."""
+    text = as_id(value)
+    if text is None or text.lower() in ("null", "none") or text.startswith("{{"):
         return None
-    text = str(value).strip()
-    if not text or text.lower() in ("null", "none") or text.startswith("{{"):
-        return None  # an unfilled placeholder
     return text
 
 
@@ -84,10 +82,7 @@ def parse_webhook_body(body: bytes, *, vendor: str = "freshdesk") -> list[Webhoo
         previous, agent_id = _id(change.group(1)), _id(change.group(2)) or agent_id
         if event_type is WebhookEventType.OTHER:
             event_type = WebhookEventType.CONVERSATION_ASSIGNED
-    try:
-        occurred = to_utc(payload.get("updated_at") or ticket.get("updated_at") or payload.get("created_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        occurred = None
+    occurred = as_time(payload.get("updated_at") or ticket.get("updated_at") or payload.get("created_at"))
     return [
         WebhookEvent(
             id=hashlib.sha256(body).hexdigest()[:32],  # Freshdesk sends no delivery id; same body, same id

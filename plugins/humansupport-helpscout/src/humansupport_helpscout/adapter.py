@@ -1,4 +1,4 @@
-"""The Help Scout adapter: Mailbox API 2.0 through `humansupport.http`, OAuth2 client credentials.
+"""The Help Scout adapter: Mailbox API 2.0 on `humansupport.vendor.RestAdapter`, OAuth2 client credentials.
 
 Sources: https://developer.helpscout.com/mailbox-api/ (endpoints named at each call) and the summary with
 unconfirmed points flagged in ../shared/vendors/helpscout.md.
@@ -6,21 +6,19 @@ unconfirmed points flagged in ../shared/vendors/helpscout.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from humansupport import (
     Agent,
-    AsyncHelpdesk,
     Capabilities,
     CheckReport,
-    ConflictError,
     Conversation,
     ConversationStatus,
     Customer,
@@ -37,20 +35,25 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
-from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.http import (
-    HttpClient,
     Page,
     PageNumberPaginator,
     PageRequest,
-    RateBudget,
     RateLimitHeaders,
-    RetryPolicy,
     iter_pages,
-    limiter_for,
-    paginate,
 )
 from humansupport.text import html_to_text
+from humansupport.vendor import (
+    RestAdapter,
+    already_as_asked,
+    as_dict,
+    as_id,
+    as_str,
+    event_names,
+    find_or_create,
+    new_secret,
+    raise_if_stale,
+)
 
 from . import mapping
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
@@ -103,7 +106,6 @@ class HelpScoutSettings(HelpdeskSettings):
     vendor: ClassVar[str] = "helpscout"
     app_id: str
     app_secret: SecretStr
-    base_url: str | None = DEFAULT_BASE_URL
     #: inbox ids to limit conversation listings to (None: every inbox the app's user can see)
     mailbox_ids: list[str] | None = None
     #: the customer text property holding tags (Help Scout customers have no tags)
@@ -111,12 +113,16 @@ class HelpScoutSettings(HelpdeskSettings):
     #: the account's per-minute limit if known (plan dependent); the server's header overrides it
     rate_limit_per_minute: float | None = None
 
+    @field_validator("mailbox_ids", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list | tuple) else value
 
-class HelpScoutAdapter(AsyncHelpdesk):
+
+class HelpScoutAdapter(RestAdapter[HelpScoutSettings]):
     """Help Scout as a humansupport helpdesk; writes cost double against the account's per-minute limit."""
 
     vendor: ClassVar[str] = "helpscout"
-    settings_model: ClassVar[type[HelpdeskSettings]] = HelpScoutSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         bulk_assign=False,  # no bulk endpoint: concurrent single PATCHes within the rate budget
         optimistic_concurrency=False,  # no ETag/version: re-read before write, see `assign`
@@ -129,53 +135,31 @@ class HelpScoutAdapter(AsyncHelpdesk):
         saved_replies=True,  # per inbox: GET /v2/mailboxes/{id}/saved-replies, then each reply's text
     )
     assign_concurrency: ClassVar[int] = 8
+    base_url_template = DEFAULT_BASE_URL
+    rate_limit_per_minute = DEFAULT_PER_MINUTE
+    rate_headers = RATE_HEADERS
+    request_id_headers = ("Correlation-ID", "X-Request-Id")
+    error_hints = ERROR_HINTS
+    write_cost = 2.0  # "write requests count as 2" (rate-limiting page)
+    check_path = "/v2/users/me"
+    repr_settings = ("app_id",)
 
-    def __init__(
-        self,
-        *,
-        app_id: str,
-        app_secret: SecretStr | str,
-        base_url: str | None = None,
-        mailbox_ids: Sequence[str] | None = None,
-        tags_property: str = mapping.DEFAULT_TAGS_PROPERTY,
-        rate_limit_per_minute: float | None = None,
-        capacity_default: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        account: str | None = None,
-        rate_budget: RateBudget | None = None,
-        **_: Any,
-    ) -> None:
-        secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
-        root = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._app_id = app_id
-        self._mailbox_ids = [str(m) for m in mailbox_ids] if mailbox_ids else None
-        self._tags_property = tags_property
-        self._capacity_default = capacity_default
-        self.auth = ClientCredentialsAuth(app_id=app_id, app_secret=secret, token_url=root + TOKEN_PATH, clock=clock)
-        self.http = HttpClient(
-            vendor=self.vendor,
-            base_url=root,
-            auth=self.auth,
-            transport=transport,
-            clock=clock,
-            retry=retry or RetryPolicy(),
-            limiter=limiter_for(
-                f"helpscout:{account or app_id}",
-                per_minute=rate_limit_per_minute or DEFAULT_PER_MINUTE,
-                clock=clock,
-                headers=RATE_HEADERS,
-                budget=rate_budget,
-            ),
-            rate_headers=RATE_HEADERS,
-            request_id_headers=("Correlation-ID", "X-Request-Id"),
-            write_cost=2.0,  # "write requests count as 2" (rate-limiting page)
-            error_hints=ERROR_HINTS,
+    #: the OAuth2 client-credentials flow every request goes through (built from the settings)
+    oauth: ClientCredentialsAuth
+
+    def build_auth(self) -> tuple[httpx.Auth | None, Mapping[str, str]]:
+        self.oauth = ClientCredentialsAuth(
+            app_id=self.settings.app_id,
+            app_secret=self.settings.app_secret,
+            token_url=self.resolve_base_url() + TOKEN_PATH,
+            clock=self.clock,
         )
+        return self.oauth, {}
 
-    def __repr__(self) -> str:
-        return f"HelpScoutAdapter(app_id={self._app_id!r}, base_url={self.http.base_url!r})"
+    def limiter_key(self) -> str:
+        """One budget per Help Scout account: every account shares api.helpscout.net and authenticates by OAuth,
+        so the key is the configured account name, else the app id."""
+        return f"helpscout:{self.settings.account or self.settings.app_id}"
 
     # -- paging ---------------------------------------------------------------------------------------
 
@@ -185,8 +169,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         return PageNumberPaginator(items=f"_embedded.{key}", total_pages="page.totalPages")
 
     def _list(self, path: str, key: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
-        query = {k: v for k, v in params.items() if v is not None}
-        return paginate(self.http, PageRequest(url=path, params=query or None), self._pager(key))
+        return self.pages(path, self._pager(key), **params)
 
     # -- conversations --------------------------------------------------------------------------------
 
@@ -205,8 +188,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
         }
         if updated_since is not None:
             params["modifiedSince"] = mapping.hs_time(updated_since)
-        if self._mailbox_ids:
-            params["mailbox"] = ",".join(self._mailbox_ids)
+        if self.settings.mailbox_ids:
+            params["mailbox"] = ",".join(self.settings.mailbox_ids)
         if page > 1:
             params["page"] = page
         return PageRequest(url="/v2/conversations", params=params)
@@ -229,11 +212,17 @@ class HelpScoutAdapter(AsyncHelpdesk):
         status: Sequence[ConversationStatus] | None = None,
         start_page: int = 1,
     ) -> AsyncIterator[Conversation]:
+        first = self.conversation_query(updated_since=updated_since, status=status, page=start_page)
+        async for _, conv in self._mapped(first, status):
+            yield conv
+
+    async def _mapped(
+        self, first: PageRequest, status: Sequence[ConversationStatus] | None
+    ) -> AsyncIterator[tuple[dict[str, Any], Conversation]]:
+        """Each listed conversation once, raw and mapped; unmappable ones are logged and skipped."""
         wanted = set(status) if status else None
         seen: set[str] = set()
-        async for page in self.iter_conversation_pages(
-            updated_since=updated_since, status=status, start_page=start_page
-        ):
+        async for page in iter_pages(self.http, first, self._pager("conversations")):
             for item in page.items:
                 try:
                     conv = mapping.conversation_from_hs(item)
@@ -244,7 +233,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
                 if conv.id in seen or (wanted is not None and conv.status not in wanted):
                     continue
                 seen.add(conv.id)
-                yield conv
+                yield item, conv
 
     async def iter_conversations_with_messages(
         self,
@@ -257,30 +246,19 @@ class HelpScoutAdapter(AsyncHelpdesk):
         The list view truncates chat threads (vendor notes §2), so chats, and any conversation whose embed is
         missing, are read again from the threads endpoint.
         """
-        wanted = set(status) if status else None
-        seen: set[str] = set()
         first = self.conversation_query(updated_since=updated_since, status=status).with_params(embed="threads")
-        async for page in iter_pages(self.http, first, self._pager("conversations")):
-            for item in page.items:
-                try:
-                    conv = mapping.conversation_from_hs(item)
-                except mapping.MappingError as exc:
-                    logger.warning("%s (skipped)", exc)
-                    continue
-                if conv.id in seen or (wanted is not None and conv.status not in wanted):
-                    continue
-                seen.add(conv.id)
-                embedded = _object(item.get("_embedded")).get("threads")
-                if conv.channel == "chat" or not isinstance(embedded, list):
-                    messages = [m async for m in self.iter_messages(conv.id)]
-                else:
-                    messages = _in_time_order(_messages(embedded, conv.id))
-                yield conv, messages
+        async for item, conv in self._mapped(first, status):
+            embedded = as_dict(item.get("_embedded")).get("threads")
+            if conv.channel == "chat" or not isinstance(embedded, list):
+                messages = [m async for m in self.iter_messages(conv.id)]
+            else:
+                messages = _in_time_order(_messages(embedded, conv.id))
+            yield conv, messages
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         # GET /v2/conversations/{id}; a merged one answers 301 and the auth flow follows it.
         data = await self.http.get_json(f"/v2/conversations/{_path_id(conversation_id)}")
-        return mapping.conversation_from_hs(_object(data))
+        return mapping.conversation_from_hs(as_dict(data))
 
     async def iter_messages(self, conversation_id: str) -> AsyncIterator[Message]:
         # GET /v2/conversations/{id}/threads is newest first; the contract wants time order.
@@ -292,18 +270,18 @@ class HelpScoutAdapter(AsyncHelpdesk):
 
     # -- people ---------------------------------------------------------------------------------------
 
-    async def _team_members(self) -> dict[str, list[str]]:
-        teams: dict[str, list[str]] = {}
+    async def _teams(self) -> AsyncIterator[tuple[dict[str, Any], str, list[str]]]:
+        """Each team (GET /v2/teams) with its id and its members' ids (GET /v2/teams/{id}/members)."""
         async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping.vendor_id(team.get("id"))
+            team_id = as_id(team.get("id"))
             if team_id is None:
                 continue
-            teams[team_id] = [
+            members = [
                 uid
                 async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping.vendor_id(member.get("id"))) is not None
+                if (uid := as_id(member.get("id"))) is not None
             ]
-        return teams
+            yield team, team_id, members
 
     async def _status(self, user_id: str) -> dict[str, Any] | None:
         try:
@@ -313,32 +291,23 @@ class HelpScoutAdapter(AsyncHelpdesk):
         return data if isinstance(data, dict) else None
 
     async def iter_agents(self) -> AsyncIterator[Agent]:
-        teams = await self._team_members()
         memberships: dict[str, list[str]] = {}
-        for team_id, members in teams.items():
+        async for _, team_id, members in self._teams():
             for uid in members:
                 memberships.setdefault(uid, []).append(team_id)
         async for user in self._list("/v2/users", "users"):
             if str(user.get("type") or "user").lower() != "user":
                 continue
-            user_id = mapping.vendor_id(user.get("id"))
+            user_id = as_id(user.get("id"))
             if user_id is None:
                 continue
             status = await self._status(user_id)
             yield mapping.agent_from_user(
-                user, status=status, group_ids=memberships.get(user_id, []), capacity=self._capacity_default
+                user, status=status, group_ids=memberships.get(user_id, []), capacity=self.settings.capacity_default
             )
 
     async def iter_groups(self) -> AsyncIterator[Group]:
-        async for team in self._list("/v2/teams", "teams"):
-            team_id = mapping.vendor_id(team.get("id"))
-            if team_id is None:
-                continue
-            members = [
-                uid
-                async for member in self._list(f"/v2/teams/{team_id}/members", "users")
-                if (uid := mapping.vendor_id(member.get("id"))) is not None
-            ]
+        async for team, _, members in self._teams():
             yield mapping.group_from_team(team, members)
 
     async def iter_customers(self, *, updated_since: datetime | None = None) -> AsyncIterator[Customer]:
@@ -347,19 +316,19 @@ class HelpScoutAdapter(AsyncHelpdesk):
             "/v2/customers", "customers", modifiedSince=since, sortField="modifiedAt", sortOrder="asc"
         ):
             try:
-                yield mapping.customer_from_hs(item, tags_property=self._tags_property)
+                yield mapping.customer_from_hs(item, tags_property=self.settings.tags_property)
             except mapping.MappingError as exc:
                 logger.warning("%s (skipped)", exc)
 
     async def get_customer(self, customer_id: str) -> Customer:
         data = await self.http.get_json(f"/v2/customers/{_path_id(customer_id)}")
-        return mapping.customer_from_hs(_object(data), tags_property=self._tags_property)
+        return mapping.customer_from_hs(as_dict(data), tags_property=self.settings.tags_property)
 
     async def find_customer(self, *, email: str) -> Customer | None:
         # Search syntax `(email:"a@b.com")` on GET /v2/customers; quotes in the address are dropped.
         query = '(email:"{}")'.format(email.replace('"', ""))
         async for item in self._list("/v2/customers", "customers", query=query):
-            found = mapping.vendor_id(item.get("id"))
+            found = as_id(item.get("id"))
             if found is not None:
                 return await self.get_customer(found)  # the list view lacks properties
         return None
@@ -374,7 +343,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
 
     async def get_rating(self, rating_id: str) -> SatisfactionRating:
         """GET /v2/ratings/{id}: ids come from `satisfaction.ratings` webhooks (there is no list endpoint)."""
-        return mapping.rating_from_hs(_object(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))
+        return mapping.rating_from_hs(as_dict(await self.http.get_json(f"/v2/ratings/{_path_id(rating_id)}")))
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -390,13 +359,14 @@ class HelpScoutAdapter(AsyncHelpdesk):
     ) -> Conversation:
         """PATCH /v2/conversations/{id} `replace /assignTo` (204), guarded by a re-read right before it.
 
-        Help Scout has no optimistic concurrency, so with `expected_*` the conversation is read again and a
+        Help Scout has no optimistic concurrency, so with any `expected_*` the conversation is read again and the
+        toolkit's guard (`humansupport.vendor.guard`: coarser-precision timestamps, `UNASSIGNED`) decides; a
         change since planning raises ConflictError without writing. The race window left is the time between
         that read and the PATCH (one round trip): a human edit landing inside it is overwritten.
         """
         cid = _path_id(conversation_id)
         path = f"/v2/conversations/{cid}"
-        guarded = expected_updated_at is not None or expected_version is not None
+        guarded = expected_updated_at is not None or expected_version is not None or expected_assignee_id is not None
         if guarded:
             current = await self.get_conversation(cid)
             if current.id != cid:  # GET followed a merge's 301; writes to the old id are 404
@@ -406,10 +376,17 @@ class HelpScoutAdapter(AsyncHelpdesk):
                     path=path,
                     vendor_message=f"the conversation was merged into {current.id}; re-plan it",
                 )
-            _raise_if_stale(current, path, expected_updated_at=expected_updated_at, expected_version=expected_version)
-            if current.assignee_id == (str(agent_id) if agent_id else None) and (
-                agent_id is not None or current.group_id == group_id
-            ):
+            raise_if_stale(
+                current,
+                vendor=self.vendor,
+                method="PATCH",
+                path=path,
+                expected_updated_at=expected_updated_at,
+                expected_version=expected_version,
+                expected_assignee_id=expected_assignee_id,
+            )
+            agent = str(agent_id) if agent_id else None
+            if already_as_asked(current, agent, None if agent is not None else group_id):
                 return current  # already as asked: spend no write
         body: dict[str, Any]
         if agent_id is not None:
@@ -448,7 +425,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
         if patch.tags:
             current = await self.get_customer(cid)
             merged = list(dict.fromkeys([*current.tags, *patch.tags]))
-            props.append({"op": "replace", "path": f"/{self._tags_property}", "value": ",".join(merged)})
+            props.append({"op": "replace", "path": f"/{self.settings.tags_property}", "value": ",".join(merged)})
         if props:
             await self.http.send_json("PATCH", f"/v2/customers/{cid}/properties", json=props, idempotent=True)
         return await self.get_customer(cid)
@@ -481,7 +458,7 @@ class HelpScoutAdapter(AsyncHelpdesk):
             author_role="agent",
             public=False,
             body=body,
-            created_at=self.http.clock.now(),
+            created_at=self.clock.now(),
             thread_type="note",
         )
 
@@ -499,18 +476,18 @@ class HelpScoutAdapter(AsyncHelpdesk):
         `text` (HTML) is read with `GET /v2/mailboxes/{id}/saved-replies/{replyId}` and converted to plain text;
         a chat-only reply falls back to its `chatText`.
         """
-        boxes = self._mailbox_ids or [box.id async for box in self.iter_mailboxes()]
+        boxes = self.settings.mailbox_ids or [box.id async for box in self.iter_mailboxes()]
         for box in boxes:
             mailbox = _path_id(box)
             listed = await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies")
             for item in listed if isinstance(listed, list) else []:
-                reply_id = mapping.vendor_id(item.get("id")) if isinstance(item, dict) else None
+                reply_id = as_id(item.get("id")) if isinstance(item, dict) else None
                 if reply_id is None:
                     continue
-                detail = _object(await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies/{reply_id}"))
-                text = mapping.vendor_text(detail.get("text"))
-                body = html_to_text(text) if text else (mapping.vendor_text(detail.get("chatText")) or "").strip()
-                title = mapping.vendor_text(detail.get("name")) or mapping.vendor_text(item.get("name"))
+                detail = as_dict(await self.http.get_json(f"/v2/mailboxes/{mailbox}/saved-replies/{reply_id}"))
+                text = as_str(detail.get("text"))
+                body = html_to_text(text) if text else (as_str(detail.get("chatText")) or "").strip()
+                title = as_str(detail.get("name")) or as_str(item.get("name"))
                 yield SavedReply(
                     id=reply_id,
                     vendor=self.vendor,
@@ -540,22 +517,8 @@ class HelpScoutAdapter(AsyncHelpdesk):
                 vendor_message=f"a Help Scout webhook secret has 1 to {MAX_SECRET_LENGTH} characters, "
                 f"got {len(secret)}; pass a shorter one or none to have one generated",
             )
-        wanted = events or DEFAULT_WEBHOOK_EVENTS
-        names = list(dict.fromkeys(WEBHOOK_EVENTS[e] for e in wanted if e in WEBHOOK_EVENTS))
-        if not names:
-            raise ValidationError(
-                vendor=self.vendor,
-                vendor_message=f"none of {', '.join(map(str, events or ()))} is a Help Scout webhook event; "
-                f"use {', '.join(str(e) for e in WEBHOOK_EVENTS)}",
-            )
-        existing = None
-        async for item in self._list("/v2/webhooks", "webhooks"):
-            if item.get("url") == url and mapping.vendor_id(item.get("id")) is not None:
-                existing = item
-                break
-        if existing is not None and secret is None:
-            return _subscription(existing, url=url, secret=None)
-        chosen = secret or secrets.token_urlsafe(30)[:MAX_SECRET_LENGTH]
+        names = event_names(events or DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, vendor=self.vendor)
+        chosen = secret or new_secret(MAX_SECRET_LENGTH)
         body = {
             "url": url,
             "events": names,
@@ -564,23 +527,30 @@ class HelpScoutAdapter(AsyncHelpdesk):
             "label": WEBHOOK_LABEL,
             "notification": False,
         }
-        if existing is not None:
-            hook_id = str(mapping.vendor_id(existing.get("id")))
-            await self.http.request("PUT", f"/v2/webhooks/{hook_id}", json=body)
-            return _subscription({**existing, "events": names, "state": "enabled"}, url=url, secret=chosen)
-        response = await self.http.request("POST", "/v2/webhooks", json=body)
-        location = response.headers.get("Location", "")
-        hook_id = response.headers.get("Resource-ID") or location.rstrip("/").rsplit("/", 1)[-1]
-        if not hook_id.isdigit():
-            raise HelpdeskError(
-                vendor=self.vendor,
-                status=response.status_code,
-                method="POST",
-                path="/v2/webhooks",
-                vendor_message="created, but the answer names no webhook id (no Resource-ID or Location)",
-            )
-        created = {"id": int(hook_id), "url": url, "events": names, "state": "enabled", "notification": False}
-        return _subscription(created, url=url, secret=chosen)
+
+        async def create() -> Mapping[str, Any]:
+            response = await self.http.request("POST", "/v2/webhooks", json=body)
+            location = response.headers.get("Location", "")
+            hook_id = response.headers.get("Resource-ID") or location.rstrip("/").rsplit("/", 1)[-1]
+            if not hook_id.isdigit():
+                raise HelpdeskError(
+                    vendor=self.vendor,
+                    status=response.status_code,
+                    method="POST",
+                    path="/v2/webhooks",
+                    vendor_message="created, but the answer names no webhook id (no Resource-ID or Location)",
+                )
+            return {"id": int(hook_id), "url": url, "events": names, "state": "enabled", "notification": False}
+
+        hook, created = await find_or_create(
+            self._list("/v2/webhooks", "webhooks"),
+            matches=lambda item: item.get("url") == url and as_id(item.get("id")) is not None,
+            create=create,
+        )
+        if created or secret is None:
+            return _subscription(hook, url=url, secret=chosen if created else None)
+        await self.http.request("PUT", f"/v2/webhooks/{as_id(hook.get('id'))}", json=body)
+        return _subscription({**hook, "events": names, "state": "enabled"}, url=url, secret=chosen)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         return verify_signature(headers, body, secret)
@@ -588,22 +558,14 @@ class HelpScoutAdapter(AsyncHelpdesk):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return parse_webhook(headers, body)
 
-    async def check(self) -> CheckReport:
-        """GET /v2/users/me: proves the app credentials and shows the account's rate headroom."""
-        me = _object(await self.http.get_json("/v2/users/me"))
-        room = self.http.limiter.headroom()
-        return CheckReport(
-            vendor=self.vendor,
-            ok=True,
-            base_url=self.http.base_url,
-            account=mapping.vendor_text(me.get("email")),
-            rate_limit=room.limit_per_minute,
-            rate_remaining=room.remaining,
-            details={"user_id": mapping.vendor_id(me.get("id")), "role": mapping.vendor_text(me.get("role"))},
-        )
+    async def check_call(self) -> Mapping[str, Any]:
+        """GET /v2/users/me: proves the app credentials; the app owner's email is the account shown."""
+        me = as_dict(await self.http.get_json(self.check_path or "/v2/users/me"))
+        return {"user_id": as_id(me.get("id")), "role": as_str(me.get("role")), "email": as_str(me.get("email"))}
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    async def check(self) -> CheckReport:
+        report = await super().check()
+        return dataclasses.replace(report, account=report.details.get("email") or report.account)
 
 
 def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> WebhookSubscription:
@@ -611,32 +573,12 @@ def _subscription(item: Mapping[str, Any], *, url: str, secret: str | None) -> W
     return WebhookSubscription(
         id=str(item.get("id")),
         vendor="helpscout",
-        url=mapping.vendor_text(item.get("url")) or url,
+        url=as_str(item.get("url")) or url,
         events=[e for e in events if isinstance(e, str)] if isinstance(events, list) else [],
         active=item.get("state", "enabled") == "enabled",
         secret=SecretStr(secret) if secret else None,
         raw=dict(item),
     )
-
-
-def _raise_if_stale(
-    current: Conversation,
-    path: str,
-    *,
-    expected_updated_at: datetime | None,
-    expected_version: str | None,
-) -> None:
-    changed = expected_version is not None and current.version != expected_version
-    newer = (
-        expected_updated_at is not None and current.updated_at is not None and current.updated_at > expected_updated_at
-    )
-    if changed or newer:
-        raise ConflictError(
-            vendor="helpscout",
-            method="PATCH",
-            path=path,
-            vendor_message="the conversation changed since it was planned (re-read before write); not overwritten",
-        )
 
 
 def _messages(threads: Sequence[Any], conversation_id: str) -> list[Message]:
@@ -654,10 +596,6 @@ def _messages(threads: Sequence[Any], conversation_id: str) -> list[Message]:
 def _in_time_order(messages: list[Message]) -> list[Message]:
     """Threads come newest first; the contract wants time order (undated last, ties by id)."""
     return sorted(messages, key=lambda m: (m.created_at is None, m.created_at or _EPOCH, _int_or_zero(m.id)))
-
-
-def _object(data: Any) -> dict[str, Any]:
-    return data if isinstance(data, dict) else {}
 
 
 def _path_id(value: str) -> str:

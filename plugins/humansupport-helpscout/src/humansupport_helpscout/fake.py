@@ -16,6 +16,7 @@ import math
 import re
 import time
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -43,7 +44,7 @@ from humansupport.testing import (
 from humansupport.testing.synthetic import SyntheticHistory
 from humansupport.text import html_to_text
 
-from . import mapping
+from . import _search, mapping
 from ._auth import TOKEN_PATH
 from .webhooks import EVENT_HEADER, SIGNATURE_HEADER, sign
 
@@ -136,6 +137,46 @@ def _custom_fields(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _tag_id(name: str) -> int:
+    """A tag's id: stable for its name across conversations and `GET /v2/tags`."""
+    return 100_000_000 + zlib.crc32(name.lower().encode()) % 100_000_000
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _in_range(stamp: datetime | None, value: _search.Range) -> bool:
+    if stamp is None:
+        return False
+    try:
+        low = to_utc(value.low) if value.low else None
+        high = to_utc(value.high) if value.high else None
+    except ValueError:
+        raise _search.QueryError("a date range takes ISO 8601 UTC dates or *") from None
+    return (low is None or stamp >= low) and (high is None or stamp <= high)
+
+
+_CONVERSATION_FIELDS: Final = frozenset(
+    {
+        "assigned",
+        "body",
+        "createdAt",
+        "customerEmail",
+        "customerIds",
+        "email",
+        "id",
+        "mailboxid",
+        "modifiedAt",
+        "number",
+        "status",
+        "subject",
+        "tag",
+    }
+)
+_CUSTOMER_FIELDS: Final = frozenset({"createdAt", "email", "firstName", "lastName", "modifiedAt"})
+
+
 class FakeHelpScout(FakeHelpdesk):
     """Help Scout's API over the shared state; see the module docstring for what it reproduces."""
 
@@ -172,6 +213,10 @@ class FakeHelpScout(FakeHelpdesk):
         self.saved_replies: dict[str, dict[str, Any]] = {}
         #: webhooks by id, with the secret each was created with
         self.webhooks: dict[str, dict[str, Any]] = {}
+        #: customer fields the core model has no place for (jobTitle, location, age, gender) by customer id
+        self.customer_extra: dict[str, dict[str, Any]] = {}
+        #: workflows by id (`type` manual or automatic); running a manual one closes the conversations
+        self.workflows: dict[str, dict[str, Any]] = {}
         #: wall time source while served over HTTP (see `asgi_app`); tests replace it
         self.wall_time: Callable[[], float] = time.monotonic
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
@@ -179,6 +224,19 @@ class FakeHelpScout(FakeHelpdesk):
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
         return {"app_id": cls.app_id, "app_secret": cls.app_secret}
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-helpscout-v2 takes its API address as `base_url` (the token URL is `<base_url>oauth2/token`)."""
+        base = url.rstrip("/") + "/v2/"
+        python = f"import helpscout; hs = helpscout.HelpScout({cls.app_id!r}, {cls.app_secret!r}, base_url={base!r})"
+        return {
+            "python-helpscout-v2": {
+                "environment": {},
+                "python": python,
+                "kwargs": {"app_id": cls.app_id, "app_secret": cls.app_secret, "base_url": base},
+            }
+        }
 
     # -- state ------------------------------------------------------------------------------------------
 
@@ -200,6 +258,21 @@ class FakeHelpScout(FakeHelpdesk):
                     kind = "number" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
                     self.property_definitions[slug] = {"type": kind, "slug": slug, "name": slug}
         self.seed_saved_replies()  # again, now that the inboxes exist: saved replies live in inboxes
+        self.customer_extra = {}
+        self.workflows = {}
+        for index, mailbox_id in enumerate(sorted(self.mailboxes)):
+            for offset, (kind, name) in enumerate((("manual", "Close as resolved"), ("automatic", "Tag VIPs"))):
+                workflow_id = str(1201 + 10 * index + offset)
+                self.workflows[workflow_id] = {
+                    "id": int(workflow_id),
+                    "mailboxId": int(mailbox_id),
+                    "type": kind,
+                    "status": "active",
+                    "order": offset + 1,
+                    "name": name,
+                    "createdAt": "2024-01-02T09:00:00Z",
+                    "modifiedAt": "2024-01-02T09:00:00Z",
+                }
 
     def clear_saved_replies(self) -> None:
         self.saved_replies = {}
@@ -254,10 +327,13 @@ class FakeHelpScout(FakeHelpdesk):
             threads=len(self.messages.get(conv.id, [])),
         )
         data["customFields"] = _custom_fields(conv.custom_fields)
+        data["tags"] = [{"id": _tag_id(t), "color": "#929499", "tag": t} for t in conv.tags]
         return data
 
     def render_customer(self, customer: Customer) -> dict[str, Any]:
-        return mapping.customer_to_hs(customer, definitions=self.property_definitions)
+        data = mapping.customer_to_hs(customer, definitions=self.property_definitions)
+        data.update(self.customer_extra.get(customer.id, {}))
+        return data
 
     # -- vendor hooks -----------------------------------------------------------------------------------
 
@@ -331,6 +407,13 @@ class FakeHelpScout(FakeHelpdesk):
         is_write = request.method in _WRITE_METHODS and request.url.path != TOKEN_PATH
         self._cost = 2 if is_write else 1
         return super()._handle(request)
+
+    def spend_minute(self, limit: int) -> None:
+        """A per-minute limit of `limit`, all of it used just now by other apps on the account: the next request
+        gets 429 with `X-RateLimit-Retry-After` until the minute is over (the fake's clock decides)."""
+        self.rate_limit_per_minute = limit
+        self._window_start = self.clock.monotonic()
+        self._window_count = limit
 
     def _rate_limit(self) -> httpx.Response | dict[str, str]:
         limit = self.rate_limit_per_minute
@@ -618,8 +701,20 @@ class FakeHelpScout(FakeHelpdesk):
         since = self._since(request)
         field, descending = self._sort(request)
         assigned_to = params.get("assigned_to")
+        query = self._query(params.get("query"), _CONVERSATION_FIELDS)
+        tags = {t.strip().lower() for t in params["tag"].split(",") if t.strip()} if params.get("tag") else None
+        number = params.get("number")
+        by_field = self._custom_field_filter(params.get("customFieldsByIds"))
         chosen = []
         for conv in self.conversations.values():
+            if query is not None and not query.matches(conv, self._conversation_term):
+                continue
+            if tags is not None and not tags & {t.lower() for t in conv.tags}:
+                continue
+            if number is not None and str(mapping.conversation_number(conv.id)) != number:
+                continue
+            if by_field and not by_field.items() <= self._field_values(conv).items():
+                continue
             hs_status = mapping.status_to_hs(conv.status)
             if status == "open" and hs_status not in ("active", "pending"):
                 continue
@@ -754,19 +849,16 @@ class FakeHelpScout(FakeHelpdesk):
     @route("GET", r"/v2/customers")
     def list_customers(self, request: httpx.Request) -> httpx.Response:
         since = self._since(request)
-        query = request.url.params.get("query")
-        email = None
-        if query is not None:
-            text = query.strip()
-            if not (text.startswith("(email:") and text.endswith(")")):
-                raise FakeBadRequest('Unsupported query in this fake; use (email:"...")', field="query")
-            email = text[len("(email:") : -1].strip().strip('"').lower()
+        query = self._query(request.url.params.get("query"), _CUSTOMER_FIELDS)
+        first, last = request.url.params.get("firstName"), request.url.params.get("lastName")
         self._sort(request)
         found = [
             c
             for c in sorted(self.customers.values(), key=lambda c: (c.updated_at or c.created_at or _EPOCH, int(c.id)))
             if (since is None or (c.updated_at or c.created_at or _EPOCH) >= since)
-            and (email is None or email in {e.lower() for e in [*(c.emails or []), c.email or ""] if e})
+            and (query is None or query.matches(c, self._customer_term))
+            and (first is None or (c.name or "").partition(" ")[0].lower() == first.lower())
+            and (last is None or (c.name or "").partition(" ")[2].lower() == last.lower())
         ]
         return self._hal(request, "customers", found, render=self.render_customer)
 
@@ -902,3 +994,485 @@ class FakeHelpScout(FakeHelpdesk):
                 "modifiedAt": mapping.hs_time(rating.created_at),
             }
         )
+
+    # -- search -----------------------------------------------------------------------------------------
+
+    def _query(self, text: str | None, allowed: frozenset[str]) -> _search.Query[Any] | None:
+        """The parsed `query=`; 400 (`path: query`) for syntax, fields or ranges Help Scout would refuse."""
+        if text is None:
+            return None
+        try:
+            query = _search.parse(text)
+            for field, value in query.terms():
+                if field is not None and field not in allowed:
+                    raise _search.QueryError(f"unknown search field {field!r}; use one of {', '.join(sorted(allowed))}")
+                dated = field in ("createdAt", "modifiedAt")
+                if isinstance(value, _search.Range) != dated:
+                    raise _search.QueryError(
+                        f"{field} takes a [from TO to] range" if dated else "only dates take ranges"
+                    )
+                if isinstance(value, _search.Range):
+                    _in_range(_EPOCH, value)  # the dates parse
+        except _search.QueryError as exc:
+            raise FakeBadRequest(str(exc), field="query") from None
+        return query
+
+    def _conversation_term(self, field: str | None, value: str | _search.Range, conv: Conversation) -> bool:
+        if isinstance(value, _search.Range):
+            return _in_range(conv.created_at if field == "createdAt" else conv.updated_at or conv.created_at, value)
+        text = value.lower()
+        customer = self.customers.get(conv.customer_id or "")
+        emails = {e.lower() for e in [*(customer.emails or []), customer.email or ""] if e} if customer else set()
+        bodies = [(m.body or "").lower() for m in self.messages.get(conv.id, [])]
+        match field:
+            case "email" | "customerEmail":
+                return text in emails
+            case "customerIds":
+                return conv.customer_id in {v.strip() for v in value.split(",")}
+            case "subject":
+                return text in (conv.subject or "").lower()
+            case "body":
+                return any(text in body for body in bodies)
+            case "tag":
+                return text in {t.lower() for t in conv.tags}
+            case "status":
+                return mapping.status_to_hs(conv.status) == text
+            case "number":
+                return str(mapping.conversation_number(conv.id)) == value
+            case "id":
+                return conv.id == value
+            case "mailboxid":
+                return str(self._mailbox_for(conv)) == value
+            case "assigned":
+                if text == "unassigned":
+                    return conv.assignee_id is None
+                agent = self.agents.get(conv.assignee_id or "")
+                return agent is not None and text in {agent.id, (agent.email or "").lower(), (agent.name or "").lower()}
+        return text in (conv.subject or "").lower() or any(text in body for body in bodies) or text in emails
+
+    def _customer_term(self, field: str | None, value: str | _search.Range, customer: Customer) -> bool:
+        if isinstance(value, _search.Range):
+            stamp = customer.created_at if field == "createdAt" else customer.updated_at or customer.created_at
+            return _in_range(stamp, value)
+        text = value.lower()
+        emails = {e.lower() for e in [*(customer.emails or []), customer.email or ""] if e}
+        first, _, last = (customer.name or "").lower().partition(" ")
+        match field:
+            case "email":
+                return text in emails
+            case "firstName":
+                return first.startswith(text.rstrip("*"))
+            case "lastName":
+                return last.startswith(text.rstrip("*"))
+        return text in (customer.name or "").lower() or any(text in e for e in emails)
+
+    def _custom_field_filter(self, raw: str | None) -> dict[int, str]:
+        """`customFieldsByIds=<fieldId>:<value>,…`."""
+        if not raw:
+            return {}
+        out: dict[int, str] = {}
+        for part in raw.split(","):
+            field_id, sep, value = part.partition(":")
+            if not sep or not field_id.strip().isdigit():
+                raise FakeBadRequest("customFieldsByIds is fieldId:value[,fieldId:value]", field="customFieldsByIds")
+            out[int(field_id)] = value.strip()
+        return out
+
+    @staticmethod
+    def _field_values(conv: Conversation) -> dict[int, str]:
+        return {int(f["id"]): str(f["value"]) for f in _custom_fields(conv.custom_fields)}
+
+    # -- mailboxes: one, its custom fields, its folders ------------------------------------------------
+
+    def _mailbox(self, mid: str) -> dict[str, Any]:
+        mailbox = self.mailboxes.get(mid)
+        if mailbox is None:
+            raise FakeBadRequest("Resource not found", status=404)
+        return mailbox
+
+    @route("GET", r"/v2/mailboxes/(?P<mid>\d+)")
+    def get_mailbox(self, request: httpx.Request, mid: str) -> httpx.Response:
+        mailbox = self._mailbox(mid)
+        body = {k: v for k, v in mailbox.items() if k != "group_id"}
+        body |= {"createdAt": "2024-01-02T09:00:00Z", "updatedAt": "2024-01-02T09:00:00Z"}
+        return self.json_response(body)
+
+    @staticmethod
+    def _field_definitions() -> list[dict[str, Any]]:
+        options = [{"id": _OPTION_BASE + i, "order": i + 1, "label": area} for i, area in enumerate(PRODUCT_AREAS)]
+        return [
+            {
+                "id": HELPSCOUT_PRODUCT_AREA_FIELD,
+                "required": False,
+                "order": 1,
+                "type": "dropdown",
+                "name": HELPSCOUT_PRODUCT_AREA_NAME,
+                "options": options,
+            }
+        ]
+
+    @route("GET", r"/v2/mailboxes/(?P<mid>\d+)/fields")
+    def list_mailbox_fields(self, request: httpx.Request, mid: str) -> httpx.Response:
+        self._mailbox(mid)
+        return self._hal(request, "fields", self._field_definitions())
+
+    @route("GET", r"/v2/mailboxes/(?P<mid>\d+)/folders")
+    def list_mailbox_folders(self, request: httpx.Request, mid: str) -> httpx.Response:
+        self._mailbox(mid)
+        mine = [c for c in self.conversations.values() if self._mailbox_for(c) == int(mid)]
+        open_ = [c for c in mine if c.status.is_open]
+        when = mapping.hs_time(self.clock.now())
+        folders = [
+            {"id": int(mid) * 10 + 1, "name": "Unassigned", "type": "open", "userId": 0, "totalCount": len(open_)},
+            {"id": int(mid) * 10 + 2, "name": "Mine", "type": "mytickets", "userId": 0, "totalCount": 0},
+            {"id": int(mid) * 10 + 3, "name": "Closed", "type": "closed", "userId": 0, "totalCount": len(mine)},
+        ]
+        for folder in folders:
+            folder |= {"activeCount": folder["totalCount"] if folder["type"] != "closed" else 0, "updatedAt": when}
+        return self._hal(request, "folders", folders)
+
+    # -- conversations: create, delete, tags, custom fields, threads ------------------------------------
+
+    def _next_thread_id(self) -> str:
+        existing = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
+        return str(max(existing, default=10_000_000) + 1)
+
+    def _customer_ref(self, ref: Any, *, create: bool) -> str:
+        """A `customer` object's id: `{id}`, or `{email}` (an unknown address creates the customer)."""
+        if not isinstance(ref, dict):
+            raise FakeBadRequest("may not be null", field="customer")
+        if ref.get("id") is not None:
+            cid = str(ref["id"])
+            if cid not in self.customers:
+                raise FakeBadRequest(f"Customer {cid} not found", field="customer.id")
+            return cid
+        email = ref.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise FakeBadRequest("a customer needs an id or an email", field="customer")
+        for customer in self.customers.values():
+            if email.lower() in {e.lower() for e in [*(customer.emails or []), customer.email or ""] if e}:
+                return customer.id
+        if not create:
+            raise FakeBadRequest(f"Customer {email} not found", field="customer.email")
+        name = " ".join(str(ref.get(k) or "") for k in ("firstName", "lastName")).strip() or None
+        return self._new_customer(name=name, emails=[email])
+
+    def _new_customer(self, *, name: str | None, emails: list[str], **fields: Any) -> str:
+        customer_id = str(max((int(c) for c in self.customers if c.isdigit()), default=1000) + 1)
+        now = self.clock.now()
+        self.customers[customer_id] = Customer(
+            id=customer_id,
+            name=name,
+            email=emails[0] if emails else None,
+            emails=emails,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        return customer_id
+
+    @route("POST", r"/v2/conversations")
+    def create_conversation(self, request: httpx.Request) -> httpx.Response:
+        """201 with `Resource-ID`; subject, customer, mailboxId, type, status and threads are required."""
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise FakeBadRequest("Malformed JSON request body", field="body")
+        subject = body.get("subject")
+        if not isinstance(subject, str) or not subject.strip():
+            raise FakeBadRequest("may not be empty", field="subject")
+        mailbox = str(body.get("mailboxId"))
+        if mailbox not in self.mailboxes:
+            raise FakeBadRequest(f"Mailbox {mailbox[:20]} not found", field="mailboxId")
+        kind = body.get("type")
+        if kind not in ("email", "chat", "phone"):
+            raise FakeBadRequest("Expected one of these: 'email', 'chat', 'phone'", field="type")
+        status = body.get("status")
+        if status not in ("active", "pending", "closed"):
+            raise FakeBadRequest("Expected one of these: 'active', 'pending', 'closed'", field="status")
+        threads = body.get("threads")
+        if not isinstance(threads, list) or not threads:
+            raise FakeBadRequest("may not be empty", field="threads")
+        for thread in threads:
+            if not isinstance(thread, dict) or thread.get("type") not in ("customer", "reply", "note", "chat", "phone"):
+                raise FakeBadRequest(
+                    "Expected one of these: 'customer', 'reply', 'note', 'chat', 'phone'", field="threads.type"
+                )
+            if not isinstance(thread.get("text"), str) or not thread["text"].strip():
+                raise FakeBadRequest("may not be empty", field="threads.text")
+        tags = body.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise FakeBadRequest("must be a list of tag names", field="tags")
+        assignee = body.get("assignTo")
+        if assignee is not None and self._active_agent(str(assignee)) is None:
+            raise FakeBadRequest(f"User {assignee} not found", field="assignTo")
+        customer_id = self._customer_ref(body.get("customer"), create=True)
+        fields = self._fields_from(body.get("fields", []))
+        conv_id = str(max((int(c) for c in self.conversations if c.isdigit()), default=100_000) + 1)
+        now = self.clock.now()
+        self.conversations[conv_id] = Conversation(
+            id=conv_id,
+            status=mapping.status_from_hs(status),
+            subject=subject,
+            customer_id=customer_id,
+            assignee_id=str(assignee) if assignee is not None else None,
+            group_id=self.mailboxes[mailbox]["group_id"],
+            channel=kind,
+            tags=list(dict.fromkeys(tags)),
+            created_at=now,
+            updated_at=now,
+            version="1",
+            custom_fields=fields,
+        )
+        owner = self._owner()
+        for thread in reversed(threads):  # listed newest first, as the threads endpoint answers
+            by_user = thread["type"] in ("reply", "note") or thread.get("user") is not None
+            author = str(thread.get("user") or (owner.id if owner else "")) if by_user else customer_id
+            self.messages.setdefault(conv_id, []).append(
+                Message(
+                    id=self._next_thread_id(),
+                    conversation_id=conv_id,
+                    author_id=author or None,
+                    author_role=AuthorRole.AGENT if by_user else AuthorRole.CUSTOMER,
+                    public=thread["type"] != "note",
+                    body=thread["text"],
+                    created_at=now,
+                )
+            )
+        self.writes += 1
+        return httpx.Response(201, headers={"Resource-ID": conv_id, "Location": f"/v2/conversations/{conv_id}"})
+
+    @route("DELETE", r"/v2/conversations/(?P<cid>\d+)")
+    def delete_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
+        if self.conversations.pop(cid, None) is None:
+            return self.error(404, "Resource not found")
+        self.messages.pop(cid, None)
+        self.writes += 1
+        return httpx.Response(204)
+
+    def _conversation(self, cid: str) -> Conversation:
+        conv = self.conversations.get(cid)
+        if conv is None:
+            raise FakeBadRequest("Resource not found", status=404)
+        return conv
+
+    @route("PUT", r"/v2/conversations/(?P<cid>\d+)/tags")
+    def put_tags(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """Replaces the whole tag set (`[]` clears it); unknown tags are created."""
+        self._conversation(cid)
+        body = self._body(request)
+        tags = body.get("tags") if isinstance(body, dict) else None
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise FakeBadRequest("must be a list of tag names", field="tags")
+        self.touch_conversation(cid, tags=list(dict.fromkeys(t.strip() for t in tags)))
+        self.writes += 1
+        return httpx.Response(204)
+
+    def _fields_from(self, fields: Any) -> dict[str, Any]:
+        """`fields: [{id, value}]` as the core's custom fields; a dropdown takes an option id."""
+        if not isinstance(fields, list):
+            raise FakeBadRequest("must be a list of {id, value}", field="fields")
+        out: dict[str, Any] = {}
+        for item in fields:
+            if not isinstance(item, dict) or item.get("id") != HELPSCOUT_PRODUCT_AREA_FIELD:
+                field_id = item.get("id") if isinstance(item, dict) else None
+                raise FakeBadRequest(f"Custom field {str(field_id)[:20]} not found", field="fields.id")
+            value = str(item.get("value", ""))
+            option = int(value) - _OPTION_BASE if value.isdigit() else -1
+            if not 0 <= option < len(PRODUCT_AREAS):
+                raise FakeBadRequest(f"{value[:20]} is not an option of this dropdown", field="fields.value")
+            out[PRODUCT_AREA_FIELD] = PRODUCT_AREAS[option]
+        return out
+
+    @route("PUT", r"/v2/conversations/(?P<cid>\d+)/fields")
+    def put_fields(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """Replaces every custom field value (omitted fields are cleared)."""
+        self._conversation(cid)
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise FakeBadRequest("Malformed JSON request body", field="body")
+        self.touch_conversation(cid, custom_fields=self._fields_from(body.get("fields")))
+        self.writes += 1
+        return httpx.Response(204)
+
+    def _add_thread(self, cid: str, *, author: str | None, role: AuthorRole, public: bool, text: str) -> str:
+        thread_id = self._next_thread_id()
+        message = Message(
+            id=thread_id,
+            conversation_id=cid,
+            author_id=author,
+            author_role=role,
+            public=public,
+            body=text,
+            created_at=self.clock.now(),
+        )
+        self.messages.setdefault(cid, []).append(message)
+        self.writes += 1
+        return thread_id
+
+    def _thread_text(self, body: Any) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
+            raise FakeBadRequest("may not be empty", field="text")
+        return str(body["text"])
+
+    @route("POST", r"/v2/conversations/(?P<cid>\d+)/reply")
+    def add_reply(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """A reply to the customer (201, `Resource-ID`): `customer` and `text` required; `status` optional."""
+        self._conversation(cid)
+        body = self._body(request)
+        text = self._thread_text(body)
+        self._customer_ref(body.get("customer"), create=False)
+        user = body.get("user")
+        if user is not None and self._active_agent(str(user)) is None:
+            raise FakeBadRequest(f"User {user} not found", field="user")
+        status = body.get("status")
+        if status is not None and status not in ("active", "pending", "closed"):
+            raise FakeBadRequest("Expected one of these: 'active', 'pending', 'closed'", field="status")
+        owner = self._owner()
+        author = str(user) if user is not None else (owner.id if owner else None)
+        thread_id = self._add_thread(cid, author=author, role=AuthorRole.AGENT, public=True, text=text)
+        self.touch_conversation(cid, **({"status": mapping.status_from_hs(status)} if status else {}))
+        location = f"/v2/conversations/{cid}/threads/{thread_id}"
+        return httpx.Response(201, headers={"Resource-ID": thread_id, "Location": location})
+
+    @route("POST", r"/v2/conversations/(?P<cid>\d+)/customer")
+    def add_customer_thread(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """A message from the customer (201): reopens the conversation."""
+        self._conversation(cid)
+        body = self._body(request)
+        text = self._thread_text(body)
+        customer = self._customer_ref(body.get("customer"), create=False)
+        thread_id = self._add_thread(cid, author=customer, role=AuthorRole.CUSTOMER, public=True, text=text)
+        self.touch_conversation(cid, status=mapping.status_from_hs("active"))
+        location = f"/v2/conversations/{cid}/threads/{thread_id}"
+        return httpx.Response(201, headers={"Resource-ID": thread_id, "Location": location})
+
+    # -- tags, customers (create, overwrite), workflows, webhooks ---------------------------------------
+
+    @route("GET", r"/v2/tags")
+    def list_tags(self, request: httpx.Request) -> httpx.Response:
+        counts: dict[str, int] = {}
+        for conv in self.conversations.values():
+            for tag in conv.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        rows = [
+            {
+                "id": _tag_id(name),
+                "slug": _slug(name),
+                "name": name,
+                "color": "none",
+                "createdAt": "2024-01-02T09:00:00Z",
+                "ticketCount": count,
+            }
+            for name, count in sorted(counts.items(), key=lambda kv: kv[0].lower())
+        ]
+        return self._hal(request, "tags", rows)
+
+    def _customer_fields(self, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The core fields and the extras of a customer create/overwrite body."""
+        if not isinstance(body, dict):
+            raise FakeBadRequest("Malformed JSON request body", field="body")
+        for key in ("firstName", "lastName", "photoUrl", "jobTitle", "location", "background", "organization"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise FakeBadRequest("must be a string", field=key)
+        background = body.get("background")
+        if background is not None and len(background) > 200:
+            raise FakeBadRequest("size must be between 0 and 200", field="background")
+        name = " ".join(str(body.get(k) or "") for k in ("firstName", "lastName")).strip() or None
+        core = {
+            "name": name,
+            "avatar_url": body.get("photoUrl"),
+            "organization": body.get("organization"),
+            "notes": background,
+        }
+        extra = {k: body.get(k) for k in ("jobTitle", "location", "age", "gender")}
+        return core, extra
+
+    @route("POST", r"/v2/customers")
+    def create_customer(self, request: httpx.Request) -> httpx.Response:
+        """201 with `Resource-ID`; a first name or an email is required."""
+        body = self._body(request)
+        core, extra = self._customer_fields(body)
+        emails = body.get("emails", [])
+        if not isinstance(emails, list) or not all(isinstance(e, dict) and "@" in str(e.get("value")) for e in emails):
+            raise FakeBadRequest("must be a list of {type, value}", field="emails")
+        if not core["name"] and not emails:
+            raise FakeBadRequest("a customer needs a first name or an email", field="firstName")
+        phones = body.get("phones", [])
+        phone = phones[0].get("value") if isinstance(phones, list) and phones and isinstance(phones[0], dict) else None
+        customer_id = self._new_customer(
+            name=core.pop("name"), emails=[str(e["value"]) for e in emails], phone=phone, **core
+        )
+        self.customer_extra[customer_id] = extra
+        self.writes += 1
+        location = f"/v2/customers/{customer_id}"
+        return httpx.Response(201, headers={"Resource-ID": customer_id, "Location": location})
+
+    @route("PUT", r"/v2/customers/(?P<cid>\d+)")
+    def overwrite_customer(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """Overwrites the profile fields: every one left out becomes null (emails, phones are sub-resources)."""
+        customer = self.customers.get(cid)
+        if customer is None:
+            return self.error(404, "Resource not found")
+        core, extra = self._customer_fields(self._body(request))
+        self.customers[cid] = customer.model_copy(update={**core, "updated_at": self.clock.now()})
+        self.customer_extra[cid] = extra
+        self.writes += 1
+        return httpx.Response(204)
+
+    @route("GET", r"/v2/workflows")
+    def list_workflows(self, request: httpx.Request) -> httpx.Response:
+        mailbox, kind = request.url.params.get("mailboxId"), request.url.params.get("type")
+        rows = [
+            w
+            for w in self.workflows.values()
+            if (mailbox is None or str(w["mailboxId"]) == mailbox) and (kind is None or w["type"] == kind)
+        ]
+        return self._hal(request, "workflows", rows)
+
+    @route("POST", r"/v2/workflows/(?P<wid>\d+)/run")
+    def run_workflow(self, request: httpx.Request, wid: str) -> httpx.Response:
+        """Runs a manual workflow on at most 50 conversations (204); this fake's manual ones close them."""
+        workflow = self.workflows.get(wid)
+        if workflow is None:
+            return self.error(404, "Resource not found")
+        if workflow["type"] != "manual" or workflow["status"] != "active":
+            raise FakeBadRequest("only an active manual workflow can be run", field="id")
+        body = self._body(request)
+        ids = body.get("conversationIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 50 or not all(isinstance(i, int) for i in ids):
+            raise FakeBadRequest("size must be between 1 and 50", field="conversationIds")
+        for conversation_id in ids:
+            self._conversation(str(conversation_id))
+        for conversation_id in ids:
+            self.touch_conversation(str(conversation_id), status=mapping.status_from_hs("closed"))
+        self.writes += 1
+        return httpx.Response(204)
+
+    @route("PATCH", r"/v2/workflows/(?P<wid>\d+)")
+    def patch_workflow(self, request: httpx.Request, wid: str) -> httpx.Response:
+        """`replace /status` with `active` or `inactive` (204)."""
+        workflow = self.workflows.get(wid)
+        if workflow is None:
+            return self.error(404, "Resource not found")
+        body = self._body(request)
+        if not isinstance(body, dict) or body.get("op") != "replace" or body.get("path") != "/status":
+            raise FakeBadRequest("Expected replace /status", field="path")
+        if body.get("value") not in ("active", "inactive"):
+            raise FakeBadRequest("Expected one of these: 'active', 'inactive'", field="value")
+        workflow["status"] = body["value"]
+        self.writes += 1
+        return httpx.Response(204)
+
+    @route("GET", r"/v2/webhooks/(?P<hook_id>\d+)")
+    def get_webhook(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        hook = self.webhooks.get(hook_id)
+        if hook is None:
+            return self.error(404, "Resource not found")
+        return self.json_response({k: v for k, v in hook.items() if k != "secret"})
+
+    @route("DELETE", r"/v2/webhooks/(?P<hook_id>\d+)")
+    def delete_webhook(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        if self.webhooks.pop(hook_id, None) is None:
+            return self.error(404, "Resource not found")
+        self.writes += 1
+        return httpx.Response(204)

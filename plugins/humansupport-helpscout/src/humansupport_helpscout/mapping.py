@@ -28,8 +28,8 @@ from humansupport.models import (
     SatisfactionRating,
     WebhookEvent,
     WebhookEventType,
-    to_utc,
 )
+from humansupport.vendor import as_dict, as_id, as_list, as_str, as_time
 
 __all__ = [
     "DEFAULT_TAGS_PROPERTY",
@@ -55,8 +55,6 @@ __all__ = [
     "status_to_hs",
     "thread_to_hs",
     "user_to_hs",
-    "vendor_id",
-    "vendor_text",
 ]
 
 #: Help Scout customers have no tags (Mailbox API 2.0 documents none); tags live in this text property.
@@ -126,61 +124,21 @@ class MappingError(ValueError):
     """A record so broken it cannot be a core model (no id); the adapter skips and reports it."""
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value)
-    return text if text else None
-
-
-def _id(value: Any) -> str | None:
-    if isinstance(value, bool) or value in (None, "", 0, "0"):
-        return None
-    if isinstance(value, int | str):
-        return str(value)
-    return None
-
-
-def _time(value: Any) -> Any:
-    try:
-        return to_utc(value)
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
-
-
-def vendor_id(value: Any) -> str | None:
-    """A Help Scout id (number or string) as the core's str id; None for missing, 0, booleans and objects."""
-    return _id(value)
-
-
-def vendor_text(value: Any) -> str | None:
-    """A scalar as text; None for missing, empty, booleans and objects."""
-    return _str(value)
-
-
 def _required_id(item: Mapping[str, Any], what: str) -> str:
-    found = _id(item.get("id"))
+    found = as_id(item.get("id"))
     if found is None:
         raise MappingError(f"helpscout: a {what} without an id cannot be mapped")
     return found
 
 
 def _name(first: Any, last: Any) -> str | None:
-    parts = [p for p in (_str(first), _str(last)) if p]
+    parts = [p for p in (as_str(first), as_str(last)) if p]
     return " ".join(parts) or None
 
 
 def hs_time(value: Any) -> str | None:
     """A core time as Help Scout writes it: ISO-8601 UTC with a Z and no fraction (`2012-07-23T12:34:12Z`)."""
-    dt = _time(value)
+    dt = as_time(value)
     return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -224,13 +182,13 @@ def conversation_fingerprint(item: Mapping[str, Any]) -> str:
     Assignee, status, mailbox, state and `userUpdatedAt` (last user or customer activity); the adapter
     compares it right before a write (stale detection without optimistic concurrency).
     """
-    assignee = _dict(item.get("assignee"))
+    assignee = as_dict(item.get("assignee"))
     basis = [
         item.get("userUpdatedAt"),
-        _id(assignee.get("id")),
+        as_id(assignee.get("id")),
         assignee.get("type"),
         item.get("status"),
-        _id(item.get("mailboxId")),
+        as_id(item.get("mailboxId")),
         item.get("state"),
     ]
     return hashlib.sha256(json.dumps(basis, default=str).encode()).hexdigest()[:16]
@@ -240,9 +198,9 @@ def custom_fields_from_hs(value: Any) -> dict[str, Any]:
     """`customFields: [{id, name, value, text}]` by field name; a dropdown's `value` is its option id, so the
     shown `text` wins when present; fields without a name or value are dropped."""
     out: dict[str, Any] = {}
-    for item in _list(value):
-        field = _dict(item)
-        name = _str(field.get("name"))
+    for item in as_list(value):
+        field = as_dict(item)
+        name = as_str(field.get("name"))
         text = field.get("text")
         chosen = text if text is not None and text != "" else field.get("value")
         if name is not None and chosen is not None:
@@ -253,35 +211,35 @@ def custom_fields_from_hs(value: Any) -> dict[str, Any]:
 def conversation_from_hs(item: Mapping[str, Any]) -> Conversation:
     """A conversation; one assigned to a team has no agent yet and belongs to that team's group."""
     cid = _required_id(item, "conversation")
-    assignee = _dict(item.get("assignee"))
+    assignee = as_dict(item.get("assignee"))
     assignee_type = str(assignee.get("type") or "user").lower()
     assignee_id = group_id = None
     if assignee_type == "team":
-        group_id = _id(assignee.get("id"))
+        group_id = as_id(assignee.get("id"))
     else:
-        assignee_id = _id(assignee.get("id"))
-    customer = _dict(item.get("primaryCustomer")) or _dict(item.get("customer"))
+        assignee_id = as_id(assignee.get("id"))
+    customer = as_dict(item.get("primaryCustomer")) or as_dict(item.get("customer"))
     tags = []
-    for tag in _list(item.get("tags")):
-        name = _dict(tag).get("tag") if isinstance(tag, dict) else tag
+    for tag in as_list(item.get("tags")):
+        name = as_dict(tag).get("tag") if isinstance(tag, dict) else tag
         if isinstance(name, str) and name:
             tags.append(name)
-    created = _time(item.get("createdAt"))
-    updated = _time(item.get("userUpdatedAt")) or _time(item.get("closedAt")) or created
+    created = as_time(item.get("createdAt"))
+    updated = as_time(item.get("userUpdatedAt")) or as_time(item.get("closedAt")) or created
     return Conversation(
         id=cid,
         status=status_from_hs(item.get("status")),
-        subject=_str(item.get("subject")),
-        customer_id=_id(customer.get("id")),
+        subject=as_str(item.get("subject")),
+        customer_id=as_id(customer.get("id")),
         assignee_id=assignee_id,
         group_id=group_id,
-        channel=_str(item.get("type")),
+        channel=as_str(item.get("type")),
         tags=tags,
         created_at=created,
         updated_at=updated,
         version=conversation_fingerprint(item),
         custom_fields=custom_fields_from_hs(item.get("customFields")),
-        mailbox_id=_id(item.get("mailboxId")),
+        mailbox_id=as_id(item.get("mailboxId")),
         raw=dict(item),
     )
 
@@ -294,7 +252,7 @@ def message_from_thread(item: Mapping[str, Any], conversation_id: str) -> Messag
     """
     tid = _required_id(item, "thread")
     kind = str(item.get("type") or "").lower()
-    author = _dict(item.get("createdBy"))
+    author = as_dict(item.get("createdBy"))
     author_type = str(author.get("type") or "").lower()
     if kind not in _PERSON_THREADS:
         role, public = AuthorRole.SYSTEM, False
@@ -309,11 +267,11 @@ def message_from_thread(item: Mapping[str, Any], conversation_id: str) -> Messag
     return Message(
         id=tid,
         conversation_id=conversation_id,
-        author_id=_id(author.get("id")) if role is not AuthorRole.SYSTEM else None,
+        author_id=as_id(author.get("id")) if role is not AuthorRole.SYSTEM else None,
         author_role=role,
         public=public,
-        body=_str(item.get("body")) or _str(_dict(item.get("action")).get("text")),
-        created_at=_time(item.get("createdAt")),
+        body=as_str(item.get("body")) or as_str(as_dict(item.get("action")).get("text")),
+        created_at=as_time(item.get("createdAt")),
         thread_type=kind or None,
         raw=dict(item),
     )
@@ -324,13 +282,13 @@ def message_from_thread(item: Mapping[str, Any], conversation_id: str) -> Messag
 
 def availability_from_status(status: Mapping[str, Any] | None) -> AgentAvailability:
     """`GET /v2/users/{id}/status`: email.status active -> available, away -> away; chat as a fallback."""
-    data = _dict(status)
-    email = str(_dict(data.get("email")).get("status") or "").lower()
+    data = as_dict(status)
+    email = str(as_dict(data.get("email")).get("status") or "").lower()
     if email == "active":
         return AgentAvailability.AVAILABLE
     if email == "away":
         return AgentAvailability.AWAY
-    chat = str(_dict(data.get("chat")).get("status") or "").lower()
+    chat = str(as_dict(data.get("chat")).get("status") or "").lower()
     if chat in ("available", "assign"):
         return AgentAvailability.AVAILABLE
     if chat == "unavailable":
@@ -349,13 +307,13 @@ def agent_from_user(
     return Agent(
         id=_required_id(item, "user"),
         name=_name(item.get("firstName"), item.get("lastName")),
-        email=_str(item.get("email")),
+        email=as_str(item.get("email")),
         active=True,  # deleted users are gone from /v2/users; listed ones are active (pending invites included)
         availability=availability_from_status(status),
         capacity=capacity,
         group_ids=sorted(set(group_ids)),
-        avatar_url=_str(item.get("photoUrl")),
-        role=_str(item.get("role")),
+        avatar_url=as_str(item.get("photoUrl")),
+        role=as_str(item.get("role")),
         raw=dict(item),
     )
 
@@ -364,7 +322,7 @@ def group_from_team(item: Mapping[str, Any], member_ids: Iterable[str]) -> Group
     """A team (Help Scout teams are users of type team); the name is in `firstName` or `name`."""
     return Group(
         id=_required_id(item, "team"),
-        name=_str(item.get("name")) or _name(item.get("firstName"), item.get("lastName")),
+        name=as_str(item.get("name")) or _name(item.get("firstName"), item.get("lastName")),
         agent_ids=sorted(set(member_ids)),
         raw=dict(item),
     )
@@ -372,14 +330,14 @@ def group_from_team(item: Mapping[str, Any], member_ids: Iterable[str]) -> Group
 
 def customer_from_hs(item: Mapping[str, Any], *, tags_property: str = DEFAULT_TAGS_PROPERTY) -> Customer:
     """A customer: emails, photo, background (the UI's Notes) and properties as custom attributes."""
-    embedded = _dict(item.get("_embedded"))
-    emails = [v for v in (_str(_dict(e).get("value")) for e in _list(embedded.get("emails"))) if v]
-    phones = [v for v in (_str(_dict(p).get("value")) for p in _list(embedded.get("phones"))) if v]
+    embedded = as_dict(item.get("_embedded"))
+    emails = [v for v in (as_str(as_dict(e).get("value")) for e in as_list(embedded.get("emails"))) if v]
+    phones = [v for v in (as_str(as_dict(p).get("value")) for p in as_list(embedded.get("phones"))) if v]
     attributes: dict[str, Any] = {}
     tags: list[str] = []
-    for prop in _list(embedded.get("properties")):
-        prop = _dict(prop)
-        slug = _str(prop.get("slug"))
+    for prop in as_list(embedded.get("properties")):
+        prop = as_dict(prop)
+        slug = as_str(prop.get("slug"))
         if slug is None:
             continue
         value = prop.get("value")
@@ -394,15 +352,15 @@ def customer_from_hs(item: Mapping[str, Any], *, tags_property: str = DEFAULT_TA
         email=emails[0] if emails else None,
         emails=emails,
         phone=phones[0] if phones else None,
-        avatar_url=_str(item.get("photoUrl")),
-        organization=_str(org) if not isinstance(org, dict) else _str(org.get("name")),
-        locale=_str(item.get("language")),
-        timezone=_str(item.get("timezone")),
+        avatar_url=as_str(item.get("photoUrl")),
+        organization=as_str(org) if not isinstance(org, dict) else as_str(org.get("name")),
+        locale=as_str(item.get("language")),
+        timezone=as_str(item.get("timezone")),
         tags=tags,
         custom_attributes=attributes,
-        notes=_str(item.get("background")),
-        created_at=_time(item.get("createdAt")),
-        updated_at=_time(item.get("updatedAt")),
+        notes=as_str(item.get("background")),
+        created_at=as_time(item.get("createdAt")),
+        updated_at=as_time(item.get("updatedAt")),
         raw=dict(item),
     )
 
@@ -411,8 +369,8 @@ def mailbox_from_hs(item: Mapping[str, Any]) -> Mailbox:
     """An inbox from `GET /v2/mailboxes`."""
     return Mailbox(
         id=_required_id(item, "mailbox"),
-        name=_str(item.get("name")),
-        email=_str(item.get("email")),
+        name=as_str(item.get("name")),
+        email=as_str(item.get("email")),
         raw=dict(item),
     )
 
@@ -421,12 +379,12 @@ def rating_from_hs(item: Mapping[str, Any]) -> SatisfactionRating:
     """great -> good, not_good -> bad, okay and unknown -> unknown (the core has no middle score)."""
     return SatisfactionRating(
         id=_required_id(item, "rating"),
-        conversation_id=_id(item.get("conversationId")),
-        customer_id=_id(_dict(item.get("customer")).get("id")),
-        agent_id=_id(_dict(item.get("user")).get("id")) or _id(item.get("user")),
+        conversation_id=as_id(item.get("conversationId")),
+        customer_id=as_id(as_dict(item.get("customer")).get("id")),
+        agent_id=as_id(as_dict(item.get("user")).get("id")) or as_id(item.get("user")),
         score=_RATING.get(str(item.get("rating") or "").lower(), RatingScore.UNKNOWN),
-        comment=_str(item.get("comments")),
-        created_at=_time(item.get("createdAt")),
+        comment=as_str(item.get("comments")),
+        created_at=as_time(item.get("createdAt")),
         raw=dict(item),
     )
 
@@ -436,29 +394,29 @@ def rating_from_hs(item: Mapping[str, Any]) -> SatisfactionRating:
 
 def event_from_webhook(event: str | None, body: Any, *, vendor: str = "helpscout") -> WebhookEvent:
     """One delivery (`X-HelpScout-Event` + v2 object body) as a core event; unknown kinds become OTHER."""
-    data = _dict(body)
+    data = as_dict(body)
     kind = (event or "").strip()
     event_type = _EVENTS.get(kind, WebhookEventType.OTHER)
     conversation_id = customer_id = agent_id = None
     if kind.startswith("convo."):
-        conversation_id = _id(data.get("id"))
-        customer_id = _id(_dict(data.get("primaryCustomer")).get("id"))
-        assignee = _dict(data.get("assignee"))
+        conversation_id = as_id(data.get("id"))
+        customer_id = as_id(as_dict(data.get("primaryCustomer")).get("id"))
+        assignee = as_dict(data.get("assignee"))
         if str(assignee.get("type") or "user").lower() == "user":
-            agent_id = _id(assignee.get("id"))
+            agent_id = as_id(assignee.get("id"))
     elif kind.startswith("customer."):
-        customer_id = _id(data.get("id"))
+        customer_id = as_id(data.get("id"))
     elif kind == "satisfaction.ratings":
-        conversation_id = _id(data.get("conversationId"))
-        customer_id = _id(_dict(data.get("customer")).get("id"))
-        agent_id = _id(_dict(data.get("user")).get("id"))
+        conversation_id = as_id(data.get("conversationId"))
+        customer_id = as_id(as_dict(data.get("customer")).get("id"))
+        agent_id = as_id(as_dict(data.get("user")).get("id"))
     return WebhookEvent(
         vendor=vendor,
         type=event_type,
         conversation_id=conversation_id,
         customer_id=customer_id,
         agent_id=agent_id,
-        occurred_at=_time(data.get("userUpdatedAt")) or _time(data.get("createdAt")),
+        occurred_at=as_time(data.get("userUpdatedAt")) or as_time(data.get("createdAt")),
         raw_type=kind or None,
         raw=data,
     )
@@ -484,6 +442,11 @@ def user_to_hs(agent: Agent) -> dict[str, Any]:
     }
 
 
+def conversation_number(conversation_id: str) -> int:
+    """The fake's UI number for a conversation id (Help Scout numbers are per account, ids global)."""
+    return int(conversation_id) - 100_000 if conversation_id.isdigit() else 0
+
+
 def conversation_to_hs(
     conv: Conversation,
     *,
@@ -497,7 +460,7 @@ def conversation_to_hs(
     created = hs_time(conv.created_at)
     data: dict[str, Any] = {
         "id": int(conv.id),
-        "number": int(conv.id) - 100_000 if conv.id.isdigit() else 0,
+        "number": conversation_number(conv.id),
         "threads": threads,
         "type": conv.channel if conv.channel in ("email", "chat", "phone") else "email",
         "folderId": mailbox_id * 10 + 1,

@@ -4,11 +4,16 @@ Installed, it registers under the entry point `intercom` in the group `humansupp
 docs/vendors/intercom.md for credentials, permissions, data attributes and limits.
 """
 
+import typing as _typing
+
 import humansupport
 import humansupport.testing
 
 from .adapter import ConversationPage, IntercomAdapter, IntercomRateLimiter, IntercomSettings
 from .fake import FakeIntercom, IntercomApiError
+
+if _typing.TYPE_CHECKING:
+    import typer
 
 __version__ = "0.2.0"
 #: the humansupport plugin contract this plugin implements (checked when humansupport loads it)
@@ -20,6 +25,7 @@ __all__ = [
     "IntercomApiError",
     "IntercomRateLimiter",
     "IntercomSettings",
+    "register_commands",
     "register_fakes",
     "register_helpdesks",
 ]
@@ -29,6 +35,14 @@ __all__ = [
 def register_helpdesks() -> list[type[humansupport.AsyncHelpdesk]]:
     """The Intercom adapter."""
     return [IntercomAdapter]
+
+
+@humansupport.hookimpl
+def register_commands(cli: "typer.Typer") -> None:
+    """`humansupport intercom setup`: creates the contact data attributes profile enrichment writes."""
+    from .commands import intercom_app
+
+    cli.add_typer(intercom_app(), name="intercom")
 
 
 @humansupport.hookimpl

@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Final, Literal
 
-import httpx
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from humansupport import (
     Agent,
-    AsyncHelpdesk,
     Capabilities,
     CheckReport,
-    ConflictError,
     Conversation,
     ConversationStatus,
     Customer,
@@ -40,7 +37,7 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
-from humansupport.clock import SYSTEM_CLOCK, Clock
+from humansupport.clock import Clock
 from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
@@ -51,11 +48,10 @@ from humansupport.http import (
     RateBudget,
     RateLimiter,
     RateLimitHeaders,
-    RetryPolicy,
     iter_pages,
 )
-from humansupport.models import to_utc
 from humansupport.text import html_to_text
+from humansupport.vendor import BearerAuth, RestAdapter, already_as_asked, as_str, as_time
 
 from . import webhooks
 from .mapping import (
@@ -112,7 +108,7 @@ APP_HOSTS: Final[Mapping[str, str]] = {
 }
 #: private apps: 10,000 calls/min per app (fact sheet §5); the limit header corrects this on the first answer
 DEFAULT_PER_MINUTE: Final = 10_000.0
-#: contact data attributes profile enrichment writes (`python -m humansupport_intercom setup` creates them)
+#: contact data attributes profile enrichment writes (`humansupport intercom setup` creates them)
 PROFILE_ATTRIBUTES: Final[Mapping[str, str]] = {
     "humansupport_preferred_agent": "string",
     "humansupport_conversations": "integer",
@@ -143,15 +139,18 @@ _UNCERTAIN_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class IntercomSettings(HelpdeskSettings):
-    """Intercom settings; `access_token` only from keyword arguments or HUMANSUPPORT_INTERCOM_ACCESS_TOKEN."""
+    """Intercom settings, declared once (the adapter takes them as keyword overrides); `access_token` only from
+    keyword arguments or HUMANSUPPORT_INTERCOM_ACCESS_TOKEN."""
 
-    vendor = "intercom"
+    vendor: ClassVar[str] = "intercom"
     access_token: SecretStr
     region: Literal["us", "eu", "au"] = "us"
     api_version: str = "2.14"
     admin_id: str | None = None
     #: the workspace (app) id, as in app.intercom.com/a/inbox/<workspace_id>/...: links in reports need it
     workspace_id: str | None = None
+    #: requests in flight at once on one adapter (each paced by the app's rate bucket)
+    max_concurrency: int = Field(default=8, ge=1)
 
     @field_validator("api_version")
     @classmethod
@@ -281,18 +280,13 @@ def _macro_text(item: Mapping[str, Any]) -> str:
 
 
 def _macro_to_saved_reply(item: Mapping[str, Any]) -> SavedReply:
-    name = item.get("name")
-    try:
-        updated = to_utc(item.get("updated_at"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        updated = None
     return SavedReply(
         id=str(item.get("id")),
         vendor="intercom",
-        title=name if isinstance(name, str) else None,
+        title=as_str(item.get("name")),
         body=_macro_text(item),
         kind="macro",
-        updated_at=updated,
+        updated_at=as_time(item.get("updated_at")),
         raw=dict(item),
     )
 
@@ -320,12 +314,11 @@ def webhook_steps(*, url: str, events: Sequence[WebhookEventType] | None = None)
 NOTE_DIGEST_ATTRIBUTE: Final = "humansupport_note_digest"
 
 
-class IntercomAdapter(AsyncHelpdesk):
+class IntercomAdapter(RestAdapter[IntercomSettings]):
     """Intercom conversations, admins, teams and contacts as a humansupport helpdesk."""
 
-    vendor = "intercom"
-    settings_model = IntercomSettings
-    capabilities = Capabilities(
+    vendor: ClassVar[str] = "intercom"
+    capabilities: ClassVar[Capabilities] = Capabilities(
         bulk_assign=False,  # no bulk conversation endpoint (fact sheet §4): concurrent single writes
         optimistic_concurrency=False,  # no ETag/version (fact sheet §4): re-read before writing instead
         availability=True,  # away_mode_enabled
@@ -336,74 +329,52 @@ class IntercomAdapter(AsyncHelpdesk):
         saved_replies=True,  # macros, API 2.16+ (`MACROS_API_VERSION`)
         append_only_notes=True,  # contact notes are separate, append-only records: our last note is the store's copy
     )
+    auth = BearerAuth("access_token")
+    headers: ClassVar[Mapping[str, str]] = {"Intercom-Version": "{api_version}"}
+    rate_limit_per_minute: ClassVar[float] = DEFAULT_PER_MINUTE
+    rate_headers: ClassVar[RateLimitHeaders] = RATE_HEADERS
+    request_id_headers: ClassVar[tuple[str, ...]] = ("X-Request-Id", "X-Intercom-Request-Id")
+    error_hints: ClassVar[Mapping[int, str]] = _ERROR_HINTS
+    check_path: ClassVar[str | None] = "/me"
+    repr_settings: ClassVar[tuple[str, ...]] = ("region", "api_version")
     #: single writes in flight for `assign_many`; each costs 2-3 requests, all paced by the rate bucket
     assign_concurrency: ClassVar[int] = 4
     #: conversation search may match timestamps by day like contact search (unconfirmed, fact sheet §3):
     #: ask for this much earlier and filter exactly on our side, so nothing on the boundary day is lost
     search_overlap_seconds: ClassVar[int] = 86_400
 
-    def __init__(
-        self,
-        *,
-        access_token: SecretStr | str,
-        region: Literal["us", "eu", "au"] = "us",
-        api_version: str = "2.14",
-        admin_id: str | None = None,
-        base_url: str | None = None,
-        capacity_default: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int = 8,
-        workspace_id: str | None = None,
-        account: str | None = None,
-        rate_budget: RateBudget | None = None,
-        **_: Any,
-    ) -> None:
-        token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
-        if region not in REGION_BASE_URLS:
-            raise ValueError(f"region must be one of {', '.join(REGION_BASE_URLS)} (HUMANSUPPORT_INTERCOM_REGION)")
-        self.region = region
-        self.api_version = api_version
-        self._admin_id = admin_id
-        self.workspace_id = workspace_id
-        self._capacity = capacity_default
-        digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
-        self.http = HttpClient(
-            vendor=self.vendor,
-            base_url=base_url or REGION_BASE_URLS[region],
-            headers={
-                "Authorization": f"Bearer {token.get_secret_value()}",
-                "Intercom-Version": api_version,
-            },
-            transport=transport,
-            clock=clock,
-            retry=retry or RetryPolicy(),
-            # the budget is the app's: the account name when set, else the token (digest) and region
-            limiter=_limiter_for(f"intercom:{account or f'{region}:{base_url}:{digest}'}", clock, rate_budget),
-            rate_headers=RATE_HEADERS,
-            max_concurrency=max_concurrency,
-            request_id_headers=("X-Request-Id", "X-Intercom-Request-Id"),
-            error_hints=_ERROR_HINTS,
-        )
+    def __init__(self, **options: Any) -> None:
+        """`RestAdapter`'s constructor (settings as keyword overrides, `transport`, `clock`, ...) plus the
+        caches one adapter keeps: tag names, data attribute names, the acting admin, the workspace id."""
         self._tag_names: dict[str, str] | None = None
         self._tag_ids: dict[str, str] = {}
         self._attributes: set[str] | None = None
         #: conversations whose oldest parts Intercom did not return (over 500 parts), id -> parts missing
         self.parts_truncated: dict[str, int] = {}
         self._macros_http: HttpClient | None = None
-        self._token = token
+        super().__init__(**options)
+        self._admin_id = self.settings.admin_id
+        self.workspace_id = self.settings.workspace_id
 
-    def __repr__(self) -> str:
-        return (
-            f"IntercomAdapter(region={self.region!r}, base_url={self.http.base_url!r}, "
-            f"api_version={self.api_version!r})"
-        )
+    @property
+    def region(self) -> str:
+        return self.settings.region
 
-    async def aclose(self) -> None:
-        if self._macros_http is not None:
-            await self._macros_http.aclose()
-        await self.http.aclose()
+    @property
+    def api_version(self) -> str:
+        return self.settings.api_version
+
+    def resolve_base_url(self) -> str:
+        """The `base_url` setting, else the region's API host (fact sheet §1: the US host has no region part)."""
+        return (self.settings.base_url or REGION_BASE_URLS[self.settings.region]).rstrip("/")
+
+    def limiter(
+        self, bucket: str | None = None, *, per_minute: float | None = None, headers: RateLimitHeaders | None = None
+    ) -> RateLimiter:
+        """The app's bucket under the toolkit's `limiter_key` (the account, else host and token fingerprint),
+        counted in Intercom's 10-second windows (`IntercomRateLimiter`)."""
+        key = self.limiter_key()
+        return _limiter_for(f"{key}:{bucket}" if bucket else key, self.clock, self.rate_budget)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -549,7 +520,7 @@ class IntercomAdapter(AsyncHelpdesk):
         data = await self._object("GET", "/admins")
         for item in data.get("admins") or []:
             if isinstance(item, dict) and item.get("id") is not None:
-                yield agent_from_admin(item, capacity=self._capacity)
+                yield agent_from_admin(item, capacity=self.settings.capacity_default)
 
     async def iter_groups(self) -> AsyncIterator[Group]:
         data = await self._object("GET", "/teams")
@@ -627,25 +598,6 @@ class IntercomAdapter(AsyncHelpdesk):
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def _check_fresh(
-        self, current: Conversation, expected_updated_at: datetime | None, expected_version: str | None
-    ) -> None:
-        stale = False
-        if expected_updated_at is not None and current.updated_at is not None:
-            stale = current.updated_at > expected_updated_at
-        if expected_version is not None and current.version is not None and current.version != expected_version:
-            stale = True
-        if stale:
-            raise ConflictError(
-                vendor=self.vendor,
-                method="POST",
-                path=f"/conversations/{current.id}/parts",
-                vendor_message=(
-                    f"conversation {current.id} changed since it was read (updated_at now "
-                    f"{current.updated_at.isoformat() if current.updated_at else 'unknown'}); not overwritten"
-                ),
-            )
-
     async def _write_part(
         self, conversation_id: str, body: dict[str, Any], landed: Callable[[Conversation], bool]
     ) -> Conversation:
@@ -677,11 +629,24 @@ class IntercomAdapter(AsyncHelpdesk):
         """`POST /conversations/{id}/parts` with `message_type: assignment` (team first, then admin).
 
         Intercom has no optimistic concurrency, so the conversation is re-read first and a change since
-        `expected_*` raises ConflictError without writing. Race window: a human change between that re-read
+        `expected_*` (the toolkit's one semantics, `humansupport.vendor.guard`: later `updated_at` at the coarser
+        precision, another `version`, another assignee than `expected_assignee_id`, `UNASSIGNED` for nobody)
+        raises ConflictError without writing. Race window: a human change between that re-read
         and the write (tens of milliseconds) is still overwritten; Intercom offers no way to close it.
         """
-        current = await self.get_conversation(conversation_id)
-        self._check_fresh(current, expected_updated_at, expected_version)
+        path = f"/conversations/{conversation_id}/parts"
+        guarded = await self.reread_guard(
+            conversation_id,
+            expected_updated_at=expected_updated_at,
+            expected_version=expected_version,
+            expected_assignee_id=expected_assignee_id,
+            method="POST",
+            path=path,
+        )
+        # the current state decides which parts to post, so it is read even when nothing was expected
+        current = guarded or await self.get_conversation(conversation_id)
+        if already_as_asked(current, agent_id, group_id):
+            return current
         admin = await self.acting_admin_id()
         result = current
         if group_id is not None and current.group_id != group_id:
@@ -818,11 +783,9 @@ class IntercomAdapter(AsyncHelpdesk):
         if _version_at_least(self.api_version, MACROS_API_VERSION):
             return self.http
         if self._macros_http is None:
-            self._macros_http = self.http.with_options(
-                headers={
-                    "Authorization": f"Bearer {self._token.get_secret_value()}",
-                    "Intercom-Version": MACROS_API_VERSION,
-                }
+            token = self.settings.access_token.get_secret_value()
+            self._macros_http = self.client_with(
+                headers={"Authorization": f"Bearer {token}", "Intercom-Version": MACROS_API_VERSION}
             )
         return self._macros_http
 

@@ -141,6 +141,8 @@ class FakeIntercom(FakeHelpdesk):
         self.contact_notes: dict[str, list[dict[str, Any]]] = {}
         self.event_parts: dict[str, list[dict[str, Any]]] = {}  # assignment parts, by conversation
         self.removed_admins: set[str] = set()
+        #: away settings set through `PUT /admins/{id}/away`: reassign flag and reason id, by admin id
+        self.away_settings: dict[str, dict[str, Any]] = {}
         self._sequence = 0
         #: the Intercom-Version of the request being answered; shapes differ between versions
         self.version = "2.14"
@@ -157,6 +159,16 @@ class FakeIntercom(FakeHelpdesk):
     def adapter_settings(cls) -> dict[str, Any]:
         """The acting admin comes from `GET /me` (the token's admin), so the token is all the adapter needs."""
         return {"access_token": cls.token}
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """python-intercom 5.x (`intercom` package) takes the address as `base_url`; pin the version as in
+        production (without the header Intercom uses the app's version)."""
+        python = (
+            f"from intercom import Intercom\nclient = Intercom(token={cls.token!r}, base_url={url!r}, "
+            'headers={"Intercom-Version": "2.14"})'
+        )
+        return {"python-intercom": {"environment": {}, "python": python}}
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -602,8 +614,8 @@ class FakeIntercom(FakeHelpdesk):
             "email": agent.email or f"admin{agent.id}@example.test",
             "job_title": "Support",
             "away_mode_enabled": agent.availability in (AgentAvailability.AWAY, AgentAvailability.OFFLINE),
-            "away_mode_reassign": False,
-            "away_status_reason_id": None,
+            "away_mode_reassign": bool(self.away_settings.get(admin_id, {}).get("away_mode_reassign", False)),
+            "away_status_reason_id": self.away_settings.get(admin_id, {}).get("away_status_reason_id"),
             "has_inbox_seat": agent.active,
             "team_ids": [i for i in (_int_id(g) for g in agent.group_ids) if i is not None],
             "avatar": agent.avatar_url,
@@ -743,20 +755,177 @@ class FakeIntercom(FakeHelpdesk):
     @route("GET", r"/teams")
     @_answers
     def list_teams(self, request: httpx.Request) -> httpx.Response:
-        teams = [
-            {
-                "type": "team",
-                "id": g.id,
-                "name": g.name or "",
-                "admin_ids": [i for i in (_int_id(a) for a in g.agent_ids) if i is not None],
-                "assignment_limit": None,
-                "distribution_method": "round_robin",
-            }
-            for _, g in sorted(self.groups.items())
-        ]
+        teams = [self.render_team(gid) for gid in sorted(self.groups)]
         return self.json_response({"type": "team.list", "teams": teams})
 
+    @route("GET", r"/teams/" + _ID.format("tid"))
+    @_answers
+    def get_team(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.groups:
+            raise IntercomApiError("Team not found", status=404, code="team_not_found")
+        return self.json_response(self.render_team(tid))
+
+    def render_team(self, team_id: str) -> dict[str, Any]:
+        group = self.groups[team_id]
+        return {
+            "type": "team",
+            "id": group.id,
+            "name": group.name or "",
+            "admin_ids": [i for i in (_int_id(a) for a in group.agent_ids) if i is not None],
+            "assignment_limit": None,
+            "distribution_method": "round_robin",
+        }
+
+    @route("PUT", r"/admins/" + _ID.format("aid") + "/away")
+    @_answers
+    def set_away(self, request: httpx.Request, aid: str) -> httpx.Response:
+        """Away mode on or off (fact sheet §8): both flags are required booleans; a reason id is optional."""
+        body = self._body(request)
+        if aid not in self.agents:
+            raise IntercomApiError("Admin not found", status=404, code="admin_not_found")
+        for name in ("away_mode_enabled", "away_mode_reassign"):
+            if not isinstance(body.get(name), bool):
+                raise IntercomApiError(f"{name} is required and must be a boolean", field=name)
+        reason = body.get("away_status_reason_id")
+        if reason is not None and (not isinstance(reason, int) or isinstance(reason, bool)):
+            raise IntercomApiError("away_status_reason_id must be an integer", field="away_status_reason_id")
+        away = body["away_mode_enabled"]
+        availability = AgentAvailability.AWAY if away else AgentAvailability.AVAILABLE
+        self.agents[aid] = self.agents[aid].model_copy(update={"availability": availability})
+        self.away_settings[aid] = {
+            "away_mode_reassign": body["away_mode_reassign"],
+            "away_status_reason_id": reason if away else None,
+        }
+        return self.json_response(self.render_admin(aid))
+
     # -- endpoints: conversations --------------------------------------------------------------------
+
+    @route("GET", r"/conversations")
+    @_answers
+    def list_conversations(self, request: httpx.Request) -> httpx.Response:
+        """`GET /conversations`: cursor pages (default 20, max 150), no filters and no parts (fact sheet §3)."""
+        data = self._page(
+            self.conversations.values(),
+            functools.partial(self.render_conversation, parts=False),
+            per_page=request.url.params.get("per_page"),
+            starting_after=request.url.params.get("starting_after"),
+            key="conversations",
+            kind="conversation.list",
+        )
+        return self.json_response(data)
+
+    @route("POST", r"/conversations")
+    @_answers
+    def create_conversation(self, request: httpx.Request) -> httpx.Response:
+        """A contact-initiated conversation; the answer is the `message` it starts, with `conversation_id`."""
+        body = self._body(request)
+        sender = body.get("from")
+        if not isinstance(sender, dict) or sender.get("type") not in ("user", "lead", "contact"):
+            raise IntercomApiError("from must be a contact reference of type user, lead or contact", field="from")
+        contact_id = sender.get("id")
+        if not isinstance(contact_id, str) or contact_id not in self.customers:
+            raise IntercomApiError("User Not Found", status=404, code="not_found", field="from")
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise IntercomApiError("body is required", field="body")
+        created = body.get("created_at")
+        at = self.clock.now()
+        if isinstance(created, int) and not isinstance(created, bool):
+            at = datetime.fromtimestamp(created, UTC)
+        cid = str(max((n for n in (_int_id(c) for c in self.conversations) if n is not None), default=100_000) + 1)
+        message_id = f"7{self._next():08d}"
+        self.conversations[cid] = Conversation(
+            id=cid,
+            status=ConversationStatus.OPEN,
+            subject=None,
+            customer_id=contact_id,
+            channel="conversation",
+            created_at=at,
+            updated_at=at,
+        )
+        self.messages[cid] = [
+            Message(
+                id=message_id,
+                conversation_id=cid,
+                author_id=contact_id,
+                author_role=AuthorRole.CUSTOMER,
+                public=True,
+                body=text,
+                created_at=at,
+            )
+        ]
+        return self.json_response(
+            {
+                "type": "user_message",
+                "id": message_id,
+                "created_at": _ts(at),
+                "body": text,
+                "message_type": "inapp",
+                "conversation_id": cid,
+            }
+        )
+
+    @route("PUT", r"/conversations/" + _ID.format("cid"))
+    @_answers
+    def update_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """`read`, `title` and conversation `custom_attributes` (merged); unknown keys are refused."""
+        body = self._body(request)
+        conv = self._conversation(cid)
+        unknown = sorted(set(body) - {"read", "title", "custom_attributes", "company_id"})
+        if unknown:
+            raise IntercomApiError(f"Unknown parameter {unknown[0]}", code="parameter_not_found", field=unknown[0])
+        changes: dict[str, Any] = {}
+        if "read" in body and not isinstance(body["read"], bool):
+            raise IntercomApiError("read must be a boolean", field="read")
+        if "title" in body:
+            if body["title"] is not None and not isinstance(body["title"], str):
+                raise IntercomApiError("title must be a string", field="title")
+            changes["subject"] = body["title"]
+        attrs = body.get("custom_attributes")
+        if attrs is not None:
+            if not isinstance(attrs, dict):
+                raise IntercomApiError("custom_attributes must be an object", field="custom_attributes")
+            changes["custom_fields"] = {**conv.custom_fields, **attrs}
+        updated = self.touch_conversation(cid, **changes)
+        return self.json_response(self.render_conversation(updated, parts=True))
+
+    @route("DELETE", r"/conversations/" + _ID.format("cid"))
+    @_answers
+    def remove_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
+        self._conversation(cid)
+        self.delete_conversation(cid)
+        return self.json_response({"id": cid, "object": "conversation", "deleted": True})
+
+    @route("POST", r"/conversations/" + _ID.format("cid") + "/tags")
+    @_answers
+    def tag_conversation(self, request: httpx.Request, cid: str) -> httpx.Response:
+        body = self._body(request)
+        conv = self._conversation(cid)
+        tag_id = self._known_tag(body.get("id"), field="id")
+        self._admin(body.get("admin_id"), field="admin_id")
+        name = self.tags[tag_id]
+        if name not in conv.tags:
+            self.touch_conversation(cid, tags=[*conv.tags, name])
+        return self.json_response(self._tag_json(tag_id))
+
+    @route("DELETE", r"/conversations/" + _ID.format("cid") + "/tags/" + _ID.format("tag_id"))
+    @_answers
+    def untag_conversation(self, request: httpx.Request, cid: str, tag_id: str) -> httpx.Response:
+        body = self._body(request)
+        conv = self._conversation(cid)
+        self._admin(body.get("admin_id"), field="admin_id")
+        tag_id = self._known_tag(tag_id, field="tag_id")
+        name = self.tags[tag_id]
+        if name in conv.tags:
+            self.touch_conversation(cid, tags=[t for t in conv.tags if t != name])
+        return self.json_response(self._tag_json(tag_id))
+
+    def _known_tag(self, tag_id: Any, *, field: str) -> str:
+        if not isinstance(tag_id, str):
+            raise IntercomApiError(f"{field} must be a string", field=field)
+        if tag_id not in self.tags:
+            raise IntercomApiError("Tag not found", status=404, code="tag_not_found", field=field)
+        return tag_id
 
     @route("POST", r"/conversations/search")
     @_answers
@@ -888,6 +1057,100 @@ class FakeIntercom(FakeHelpdesk):
         )
         return self.json_response(data)
 
+    @route("POST", r"/contacts")
+    @_answers
+    def create_contact(self, request: httpx.Request) -> httpx.Response:
+        """A user (or a lead with `role: lead`); the email must be new (409 `conflict` names the holder)."""
+        body = self._body(request)
+        allowed = {"role", "external_id", "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at"}
+        allowed |= {"owner_id", "unsubscribed_from_emails", "custom_attributes"}
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise IntercomApiError(f"Unknown parameter {unknown[0]}", code="parameter_not_found", field=unknown[0])
+        email = body.get("email")
+        if not any(body.get(k) for k in ("email", "external_id", "role")):
+            raise IntercomApiError("email, external_id or role is required", code="parameter_not_found")
+        if email is not None and not isinstance(email, str):
+            raise IntercomApiError("email must be a string", field="email")
+        holder = next((c.id for c in self.customers.values() if email and c.email == email), None)
+        if holder is not None:
+            raise IntercomApiError(
+                f"A contact matching those details already exists with id={holder}", status=409, code="conflict"
+            )
+        attrs = body.get("custom_attributes") or {}
+        if not isinstance(attrs, dict):
+            raise IntercomApiError("custom_attributes must be an object", field="custom_attributes")
+        for name in attrs:
+            if name not in self.data_attributes:
+                raise IntercomApiError(
+                    f"Custom attribute '{name}' does not exist", code="parameter_not_found", field=name
+                )
+        # real contact ids are 24 hex digits (OAS examples); the history's numeric ids stay as generated
+        contact_id = f"{0x6A0000000000000000000000 + self._next():024x}"
+        now = self.clock.now()
+        customer = Customer(
+            id=contact_id,
+            name=body.get("name"),
+            email=email,
+            phone=body.get("phone"),
+            avatar_url=body.get("avatar"),
+            custom_attributes=dict(attrs),
+            created_at=now,
+            updated_at=now,
+        )
+        self.customers[contact_id] = customer
+        return self.json_response(self.render_contact(customer))
+
+    @route("DELETE", r"/contacts/" + _ID.format("cid"))
+    @_answers
+    def remove_contact(self, request: httpx.Request, cid: str) -> httpx.Response:
+        self._contact(cid)
+        self.delete_contact(cid)
+        return self.json_response({"type": "contact", "id": cid, "external_id": None, "deleted": True})
+
+    @route("DELETE", r"/contacts/" + _ID.format("cid") + "/tags/" + _ID.format("tag_id"))
+    @_answers
+    def untag_contact(self, request: httpx.Request, cid: str, tag_id: str) -> httpx.Response:
+        customer = self._contact(cid)
+        tag_id = self._known_tag(tag_id, field="tag_id")
+        name = self.tags[tag_id]
+        if name in customer.tags:
+            self.customers[cid] = customer.model_copy(
+                update={"tags": [t for t in customer.tags if t != name], "updated_at": self.clock.now()}
+            )
+        return self.json_response(self._tag_json(tag_id))
+
+    @route("GET", r"/notes/" + _ID.format("note_id"))
+    @_answers
+    def get_note(self, request: httpx.Request, note_id: str) -> httpx.Response:
+        for notes in self.contact_notes.values():
+            for note in notes:
+                if note["id"] == note_id:
+                    return self.json_response(note)
+        raise IntercomApiError("Note not found", status=404, code="not_found")
+
+    @route("GET", r"/tags/" + _ID.format("tag_id"))
+    @_answers
+    def get_tag(self, request: httpx.Request, tag_id: str) -> httpx.Response:
+        if tag_id not in self.tags:
+            raise IntercomApiError("Resource Not Found", status=404, code="not_found")
+        return self.json_response(self._tag_json(tag_id))
+
+    @route("DELETE", r"/tags/" + _ID.format("tag_id"))
+    @_answers
+    def delete_tag(self, request: httpx.Request, tag_id: str) -> httpx.Response:
+        """A tag still on a contact or conversation is refused (400 `tag_has_dependent_objects`)."""
+        if tag_id not in self.tags:
+            raise IntercomApiError("Resource Not Found", status=404, code="not_found")
+        name = self.tags[tag_id]
+        in_use = any(name in c.tags for c in self.customers.values())
+        if in_use or any(name in c.tags for c in self.conversations.values()):
+            raise IntercomApiError(
+                "Unable to delete Tag with dependent objects", code="tag_has_dependent_objects", field="id"
+            )
+        del self.tags[tag_id]
+        return httpx.Response(200)
+
     @route("GET", r"/contacts/" + _ID.format("cid"))
     @_answers
     def get_contact(self, request: httpx.Request, cid: str) -> httpx.Response:
@@ -980,10 +1243,20 @@ class FakeIntercom(FakeHelpdesk):
     @route("GET", r"/contacts/" + _ID.format("cid") + "/notes")
     @_answers
     def list_contact_notes(self, request: httpx.Request, cid: str) -> httpx.Response:
+        """Page-numbered (`page`, `per_page`, default 50), newest first; a page past the end is empty."""
         self._contact(cid)
-        notes = self.contact_notes.get(cid, [])
-        pages = {"type": "pages", "page": 1, "per_page": 50, "total_pages": 1}
-        return self.json_response({"type": "list", "data": notes, "total_count": len(notes), "pages": pages})
+        notes = list(reversed(self.contact_notes.get(cid, [])))
+        try:
+            page = int(request.url.params.get("page", "1"))
+            per_page = int(request.url.params.get("per_page", "50"))
+        except ValueError:
+            raise IntercomApiError("page and per_page must be integers", code="parameter_invalid") from None
+        if page < 1 or not 1 <= per_page <= 60:
+            raise IntercomApiError("page must be >= 1 and per_page between 1 and 60", code="parameter_invalid")
+        chunk = notes[(page - 1) * per_page : page * per_page]
+        total_pages = max(1, math.ceil(len(notes) / per_page))
+        pages: dict[str, Any] = {"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages}
+        return self.json_response({"type": "list", "data": chunk, "total_count": len(notes), "pages": pages})
 
     # -- endpoints: tags, data attributes ------------------------------------------------------------
 

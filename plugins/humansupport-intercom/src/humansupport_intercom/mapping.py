@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 from humansupport import (
@@ -24,7 +23,7 @@ from humansupport import (
     RatingScore,
     SatisfactionRating,
 )
-from humansupport.models import to_utc
+from humansupport.vendor.reading import as_dict, as_id, as_list, as_str, as_time
 
 __all__ = [
     "MESSAGE_PART_TYPES",
@@ -100,70 +99,24 @@ _ROLE_FOR_AUTHOR: Final[Mapping[str, AuthorRole]] = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if math.isfinite(value) and value.is_integer() else None
-    return value if isinstance(value, str) and value != "" else None
-
-
-def as_id(value: Any) -> str | None:
-    """Intercom ids are strings in some fields and ints in others (`admin_assignee_id`, `team_ids`).
-
-    Unassigned arrives as `null` or, in older payloads, `0` (vendor fact sheet §9): both mean None.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer()):
-            return None  # Python's json reads Infinity and NaN; no id is either (found by the property tests)
-        value = int(value)
-    if isinstance(value, int):
-        return None if value == 0 else str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        return None if text in ("", "0") else text
-    return None
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return to_utc(value)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def version_of(item: Mapping[str, Any]) -> str | None:
     """Intercom has no ETag or version; `updated_at` (Unix seconds) is the best concurrency token it gives."""
     updated = item.get("updated_at")
     if isinstance(updated, int | float) and not isinstance(updated, bool):
         return str(int(updated)) if math.isfinite(updated) else None
-    return _str(updated)
+    return as_str(updated)
 
 
 def _requester_id(item: Mapping[str, Any]) -> str | None:
     """The customer is the first contact of the conversation (more only in group conversations)."""
     contacts = item.get("contacts")
-    refs = _list(contacts.get("contacts")) if isinstance(contacts, dict) else _list(contacts)
+    refs = as_list(contacts.get("contacts")) if isinstance(contacts, dict) else as_list(contacts)
     for ref in refs:
         if isinstance(ref, dict):
             found = as_id(ref.get("id"))
             if found:
                 return found
-    source_author = _dict(_dict(item.get("source")).get("author"))
+    source_author = as_dict(as_dict(item.get("source")).get("author"))
     if source_author.get("type") in ("user", "lead", "contact"):
         return as_id(source_author.get("id"))
     return None
@@ -171,7 +124,7 @@ def _requester_id(item: Mapping[str, Any]) -> str | None:
 
 def _tag_names(tags: Any) -> list[str]:
     """Conversation tags: `{"type": "tag.list", "tags": [{"name": ...}]}`; a bare list is accepted too."""
-    items = _list(tags.get("tags")) if isinstance(tags, dict) else _list(tags)
+    items = as_list(tags.get("tags")) if isinstance(tags, dict) else as_list(tags)
     names = [item.get("name") for item in items if isinstance(item, dict)]
     return [n for n in names if isinstance(n, str) and n]
 
@@ -187,21 +140,21 @@ def conversation_from_intercom(item: Mapping[str, Any]) -> Conversation:
         status = ConversationStatus.CLOSED
     else:
         status = ConversationStatus.OTHER
-    source = _dict(item.get("source"))
-    subject = _str(item.get("title")) or _str(source.get("subject"))
+    source = as_dict(item.get("source"))
+    subject = as_str(item.get("title")) or as_str(source.get("subject"))
     return Conversation(
-        id=_str(item.get("id")) or "",
+        id=as_str(item.get("id")) or "",
         status=status,
         subject=subject,
         customer_id=_requester_id(item),
         assignee_id=as_id(item.get("admin_assignee_id")),
         group_id=as_id(item.get("team_assignee_id")),
-        channel=_str(source.get("type")),
+        channel=as_str(source.get("type")),
         tags=_tag_names(item.get("tags")),
-        created_at=_time(item.get("created_at")),
-        updated_at=_time(item.get("updated_at")),
+        created_at=as_time(item.get("created_at")),
+        updated_at=as_time(item.get("updated_at")),
         version=version_of(item),
-        custom_fields={str(k): v for k, v in _dict(item.get("custom_attributes")).items() if v is not None},
+        custom_fields={str(k): v for k, v in as_dict(item.get("custom_attributes")).items() if v is not None},
         raw=dict(item),
     )
 
@@ -217,33 +170,33 @@ def _author_role(author: Mapping[str, Any]) -> AuthorRole:
 
 def message_from_part(conversation_id: str, part: Mapping[str, Any]) -> Message:
     """One conversation part; a `note` is private, everything else is visible to the customer."""
-    author = _dict(part.get("author"))
+    author = as_dict(part.get("author"))
     return Message(
-        id=_str(part.get("id")) or "",
+        id=as_str(part.get("id")) or "",
         conversation_id=conversation_id,
         author_id=as_id(author.get("id")),
         author_role=_author_role(author),
         public=part.get("part_type") != "note",
-        body=_str(part.get("body")),
-        created_at=_time(part.get("created_at")),
+        body=as_str(part.get("body")),
+        created_at=as_time(part.get("created_at")),
         raw=dict(part),
     )
 
 
 def message_from_source(conversation_id: str, item: Mapping[str, Any]) -> Message | None:
     """The opening message: Intercom keeps it in `source`, not in `conversation_parts`."""
-    source = _dict(item.get("source"))
+    source = as_dict(item.get("source"))
     if not source or (source.get("id") is None and source.get("body") is None):
         return None
-    author = _dict(source.get("author"))
+    author = as_dict(source.get("author"))
     return Message(
-        id=_str(source.get("id")) or f"{conversation_id}-source",
+        id=as_str(source.get("id")) or f"{conversation_id}-source",
         conversation_id=conversation_id,
         author_id=as_id(author.get("id")),
         author_role=_author_role(author),
         public=True,
-        body=_str(source.get("body")),
-        created_at=_time(item.get("created_at")),
+        body=as_str(source.get("body")),
+        created_at=as_time(item.get("created_at")),
         raw=dict(source),
     )
 
@@ -256,7 +209,7 @@ def _is_message_part(part: Mapping[str, Any]) -> bool:
         return True
     if kind in NON_MESSAGE_PART_TYPES:
         return False
-    return _str(part.get("body")) is not None  # an unknown kind that someone wrote text in
+    return as_str(part.get("body")) is not None  # an unknown kind that someone wrote text in
 
 
 def messages_from_conversation(item: Mapping[str, Any]) -> tuple[list[Message], int]:
@@ -265,9 +218,9 @@ def messages_from_conversation(item: Mapping[str, Any]) -> tuple[list[Message], 
     `GET /conversations/{id}` returns at most 500 parts, the most recent ones (fact sheet §2); older parts
     are not reachable through the REST API, so the caller can only report the gap.
     """
-    conv_id = _str(item.get("id")) or ""
-    parts_obj = _dict(item.get("conversation_parts"))
-    parts = [p for p in _list(parts_obj.get("conversation_parts")) if isinstance(p, dict)]
+    conv_id = as_str(item.get("id")) or ""
+    parts_obj = as_dict(item.get("conversation_parts"))
+    parts = [p for p in as_list(parts_obj.get("conversation_parts")) if isinstance(p, dict)]
     total = parts_obj.get("total_count")
     missing = max(0, total - len(parts)) if isinstance(total, int) and not isinstance(total, bool) else 0
     out: list[Message] = []
@@ -290,12 +243,12 @@ def agent_from_admin(item: Mapping[str, Any], *, capacity: int | None = None) ->
         else AgentAvailability.UNKNOWN
     )
     avatar = item.get("avatar")
-    avatar_url = _str(_dict(avatar).get("image_url")) if isinstance(avatar, dict) else _str(avatar)
-    team_ids = [t for t in (as_id(x) for x in _list(item.get("team_ids"))) if t]
+    avatar_url = as_str(as_dict(avatar).get("image_url")) if isinstance(avatar, dict) else as_str(avatar)
+    team_ids = [t for t in (as_id(x) for x in as_list(item.get("team_ids"))) if t]
     return Agent(
-        id=_str(item.get("id")) or "",
-        name=_str(item.get("name")),
-        email=_str(item.get("email")),
+        id=as_str(item.get("id")) or "",
+        name=as_str(item.get("name")),
+        email=as_str(item.get("email")),
         active=item.get("has_inbox_seat") is not False,
         availability=availability,
         capacity=capacity,
@@ -306,36 +259,36 @@ def agent_from_admin(item: Mapping[str, Any], *, capacity: int | None = None) ->
 
 
 def group_from_team(item: Mapping[str, Any]) -> Group:
-    admin_ids = [a for a in (as_id(x) for x in _list(item.get("admin_ids"))) if a]
-    return Group(id=_str(item.get("id")) or "", name=_str(item.get("name")), agent_ids=admin_ids, raw=dict(item))
+    admin_ids = [a for a in (as_id(x) for x in as_list(item.get("admin_ids"))) if a]
+    return Group(id=as_str(item.get("id")) or "", name=as_str(item.get("name")), agent_ids=admin_ids, raw=dict(item))
 
 
 def customer_from_contact(item: Mapping[str, Any], *, tag_names: Mapping[str, str] | None = None) -> Customer:
     """A contact (user or lead). Inline tags are id references; `tag_names` turns ids into names."""
     names = tag_names or {}
     tags: list[str] = []
-    for ref in _list(_dict(item.get("tags")).get("data")):
+    for ref in as_list(as_dict(item.get("tags")).get("data")):
         if isinstance(ref, dict):
-            tag_id = _str(ref.get("id"))
-            name = _str(ref.get("name")) or (names.get(tag_id) if tag_id else None)
+            tag_id = as_str(ref.get("id"))
+            name = as_str(ref.get("name")) or (names.get(tag_id) if tag_id else None)
             if name:
                 tags.append(name)
     avatar = item.get("avatar")
-    avatar_url = _str(_dict(avatar).get("image_url")) if isinstance(avatar, dict) else _str(avatar)
-    email = _str(item.get("email"))
+    avatar_url = as_str(as_dict(avatar).get("image_url")) if isinstance(avatar, dict) else as_str(avatar)
+    email = as_str(item.get("email"))
     custom = item.get("custom_attributes")
     return Customer(
-        id=_str(item.get("id")) or "",
-        name=_str(item.get("name")),
+        id=as_str(item.get("id")) or "",
+        name=as_str(item.get("name")),
         email=email,
         emails=[email] if email else [],
-        phone=_str(item.get("phone")),
+        phone=as_str(item.get("phone")),
         avatar_url=avatar_url,
-        locale=_str(item.get("language_override")) or _str(item.get("browser_language")),
+        locale=as_str(item.get("language_override")) or as_str(item.get("browser_language")),
         tags=tags,
         custom_attributes=dict(custom) if isinstance(custom, dict) else {},
-        created_at=_time(item.get("created_at")),
-        updated_at=_time(item.get("updated_at")),
+        created_at=as_time(item.get("created_at")),
+        updated_at=as_time(item.get("updated_at")),
         raw=dict(item),
     )
 
@@ -349,7 +302,7 @@ def rating_from_conversation(item: Mapping[str, Any]) -> SatisfactionRating | No
     rating = item.get("conversation_rating")
     if not isinstance(rating, dict):
         return None
-    conv_id = _str(item.get("id"))
+    conv_id = as_str(item.get("id"))
     if conv_id is None:
         return None
     value = rating.get("rating")
@@ -357,16 +310,16 @@ def rating_from_conversation(item: Mapping[str, Any]) -> SatisfactionRating | No
         score = RatingScore.GOOD if value >= 4 else RatingScore.BAD if value <= 2 else RatingScore.UNKNOWN
     else:
         score = RatingScore.OFFERED if rating.get("requested_at") else RatingScore.UNKNOWN
-    contact = _dict(rating.get("contact"))
-    teammate = _dict(rating.get("teammate"))
+    contact = as_dict(rating.get("contact"))
+    teammate = as_dict(rating.get("teammate"))
     return SatisfactionRating(
         id=conv_id,
         conversation_id=conv_id,
         customer_id=as_id(contact.get("id")) or _requester_id(item),
         agent_id=as_id(teammate.get("id")),
         score=score,
-        comment=_str(rating.get("remark")),
-        created_at=_time(rating.get("created_at")) or _time(rating.get("updated_at")),
+        comment=as_str(rating.get("remark")),
+        created_at=as_time(rating.get("created_at")) or as_time(rating.get("updated_at")),
         raw=dict(rating),
     )
 
@@ -381,4 +334,4 @@ def states_for_statuses(statuses: Sequence[ConversationStatus] | None) -> list[s
 
 def tag_ids(tags: Iterable[Any]) -> list[str]:
     """Ids from a list of tag references."""
-    return [t for t in (_str(_dict(x).get("id")) for x in tags) if t]
+    return [t for t in (as_str(as_dict(x).get("id")) for x in tags) if t]

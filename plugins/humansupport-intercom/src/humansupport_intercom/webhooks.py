@@ -7,13 +7,12 @@ signature; de-duplicate on the notification `id` instead.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from humansupport import ValidationError, WebhookEvent, WebhookEventType
+from humansupport.vendor import webhooks as hook
 
 from .mapping import as_id, conversation_from_intercom
 
@@ -33,15 +32,13 @@ TOPIC_EVENT_TYPES: Final[Mapping[str, WebhookEventType]] = {
 
 def sign(body: bytes, secret: str) -> str:
     """The header value Intercom sends for this body: `sha1=` and the hex HMAC-SHA1."""
-    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return hook.sign(secret, body, algorithm="sha1", prefix="sha1=")
 
 
 def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     """Constant-time check of `X-Hub-Signature` over the raw body; False for a missing or malformed header."""
-    given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
-    if not isinstance(given, str) or not secret:
-        return False
-    return hmac.compare_digest(given.strip().lower().encode(), sign(body, secret).encode())
+    given = hook.header(headers, SIGNATURE_HEADER)
+    return hook.verify(given, secret, body, algorithm="sha1", prefix="sha1=")
 
 
 def _last_assignment_author(item: Mapping[str, Any]) -> str | None:
@@ -54,9 +51,13 @@ def _last_assignment_author(item: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: 9999-12-31T23:59:59Z, the last second a Python datetime holds (found by the property tests)
+_LAST_EPOCH = 253_402_300_799
+
+
 def _epoch_or_none(value: Any) -> int | None:
     """Unix seconds, or None for anything else (a bool is an int to Python: found by the property tests)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_EPOCH:
         return value
     return None
 

@@ -8,7 +8,6 @@ bucket. Writes use `safe_update` + `updated_stamp` (409 when stale) and `update_
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -17,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Final
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from humansupport import (
     Agent,
@@ -25,10 +24,8 @@ from humansupport import (
     Assignment,
     AssignmentOutcome,
     AssignmentResult,
-    AsyncHelpdesk,
     AuthorRole,
     Capabilities,
-    CheckReport,
     ConfigError,
     ConflictError,
     Conversation,
@@ -46,19 +43,23 @@ from humansupport import (
     WebhookEventType,
     WebhookSubscription,
 )
-from humansupport.clock import SYSTEM_CLOCK, Clock
 from humansupport.enrichment.writeback import FieldSpec
 from humansupport.http import (
     CursorPaginator,
-    HttpClient,
     PageRequest,
     Paginator,
-    RateBudget,
     RateLimitHeaders,
-    RetryPolicy,
     iter_pages,
-    limiter_for,
     paginate,
+)
+from humansupport.vendor import (
+    BasicAuth,
+    BearerAuth,
+    RestAdapter,
+    already_as_asked,
+    find_or_create,
+    poll_job,
+    stale_reason,
 )
 
 from . import webhooks
@@ -171,6 +172,18 @@ class ZendeskSettings(HelpdeskSettings):
     #: the account has omnichannel routing: read agent status and capacity from the Agent Availability API
     omnichannel_routing: bool = False
 
+    @field_validator("subdomain")
+    @classmethod
+    def _subdomain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if not _SUBDOMAIN.fullmatch(value):
+            raise ValueError(
+                f"subdomain {value!r} is malformed: give only the account name, e.g. 'acme' for https://acme.zendesk.com"
+            )
+        return value
+
 
 @dataclass(frozen=True)
 class ExportPage:
@@ -261,17 +274,15 @@ def _epoch(when: datetime | None) -> int:
     return int(when.timestamp()) if when is not None else 0
 
 
-def _secret(value: SecretStr | str | None) -> SecretStr | None:
-    if value is None or isinstance(value, SecretStr):
-        return value
-    return SecretStr(value)
+#: API token auth: `{email}/token` and the token, as HTTP Basic (templates of settings fields, not secrets)
+_API_TOKEN_AUTH: Final = BasicAuth(username="{email}/token", password="{api_token}")  # noqa: S106
+_OAUTH: Final = BearerAuth("oauth_token")
 
 
-class ZendeskAdapter(AsyncHelpdesk):
+class ZendeskAdapter(RestAdapter[ZendeskSettings]):
     """Zendesk Support through its REST API v2."""
 
     vendor: ClassVar[str] = "zendesk"
-    settings_model = ZendeskSettings
     capabilities = Capabilities(
         bulk_assign=True,
         optimistic_concurrency=True,
@@ -283,141 +294,69 @@ class ZendeskAdapter(AsyncHelpdesk):
         webhook_registration=True,  # POST /api/v2/webhooks subscribed to ticket events
         saved_replies=True,  # active macros that write a comment
     )
+    base_url_template = "https://{subdomain}.zendesk.com"
+    rate_headers = RATE_HEADERS
+    request_id_headers = REQUEST_ID_HEADERS
+    error_hints = _HINTS
+    account_setting = "subdomain"
+    repr_settings = ("subdomain",)
+    paginator = _cursor_pager("items")
 
-    def __init__(
-        self,
-        *,
-        subdomain: str | None = None,
-        email: str | None = None,
-        api_token: SecretStr | str | None = None,
-        oauth_token: SecretStr | str | None = None,
-        base_url: str | None = None,
-        account: str | None = None,
-        capacity_default: int | None = None,
-        rate_limit_per_minute: float = 200.0,
-        export_rate_per_minute: float = 10.0,
-        ticket_update_rate_per_minute: float = 100.0,
-        job_timeout: float = 300.0,
-        webhook_tolerance: float = 300.0,
-        omnichannel_routing: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        rate_budget: RateBudget | None = None,
-    ) -> None:
-        self._options: dict[str, Any] = {
-            k: v for k, v in locals().items() if k not in ("self", "__class__") and not k.startswith("_")
-        }
-        if subdomain is not None:
-            subdomain = subdomain.strip().lower()
-            if not _SUBDOMAIN.fullmatch(subdomain):
-                raise ConfigError(
-                    f"zendesk: subdomain {subdomain!r} is malformed: give only the account name, e.g. 'acme' for "
-                    f"https://acme.zendesk.com (pass subdomain=..., or set {ENV}SUBDOMAIN)"
-                )
-        if subdomain is None and base_url is None:
-            raise ConfigError(
-                f"zendesk: subdomain is missing (pass subdomain=..., or set {ENV}SUBDOMAIN), e.g. 'acme' for "
-                "https://acme.zendesk.com"
-            )
-        token = _secret(api_token)
-        bearer = _secret(oauth_token)
-        headers: dict[str, str] = {}
-        auth: httpx.Auth | None = None
-        if bearer is not None and bearer.get_secret_value():
-            headers["Authorization"] = f"Bearer {bearer.get_secret_value()}"
-            self._auth_kind = "oauth_token"
-        elif token is not None and token.get_secret_value():
-            if not email:
-                raise ConfigError(f"zendesk: api_token needs the agent's email (pass email=..., or set {ENV}EMAIL)")
-            auth = httpx.BasicAuth(f"{email}/token", token.get_secret_value())
-            self._auth_kind = "api_token"
-        else:
-            raise ConfigError(
-                f"zendesk: no credential: set {ENV}EMAIL and {ENV}API_TOKEN (API token auth), "
-                f"or {ENV}OAUTH_TOKEN (OAuth bearer token)"
-            )
-        self._subdomain = subdomain
-        self._clock = clock
-        self._capacity = capacity_default
-        self._job_timeout = job_timeout
-        self._webhook_tolerance = webhook_tolerance
-        self._omnichannel = omnichannel_routing
-        url = (base_url or f"https://{subdomain}.zendesk.com").rstrip("/")
-        key = f"zendesk:{account or subdomain or url}"
-        self.http = HttpClient(
-            vendor=self.vendor,
-            base_url=url,
-            auth=auth,
-            headers=headers,
-            transport=transport,
-            clock=clock,
-            limiter=limiter_for(
-                key, per_minute=rate_limit_per_minute, clock=clock, headers=RATE_HEADERS, budget=rate_budget
-            ),
-            rate_headers=RATE_HEADERS,
-            request_id_headers=REQUEST_ID_HEADERS,
-            error_hints=_HINTS,
-            retry=retry or RetryPolicy(),
-        )
+    def __init__(self, **options: Any) -> None:
+        self.auth_kind = ""
+        super().__init__(**options)
+        settings = self.settings
         # Exports: their own budget (10/min: ten at once, then the next minute), seeded from settings, never
         # "corrected" by the account headers, shared by every adapter (and process) on the account.
-        self._export = self.http.with_options(
-            limiter=limiter_for(
-                f"{key}:exports",
-                per_minute=export_rate_per_minute,
-                clock=clock,
-                headers=_EXPORT_HEADERS,
-                budget=rate_budget,
-            )
+        self._export = self.client_with(
+            limiter=self.limiter("exports", per_minute=settings.export_rate_per_minute, headers=_EXPORT_HEADERS)
         )
         # Single-ticket updates (assign, notes): their own bucket too, shared by every adapter on the account.
-        self._ticket_writes = self.http.with_options(
-            limiter=limiter_for(
-                f"{key}:tickets-update",
-                per_minute=ticket_update_rate_per_minute,
-                clock=clock,
-                headers=_EXPORT_HEADERS,
-                budget=rate_budget,
+        self._ticket_writes = self.client_with(
+            limiter=self.limiter(
+                "tickets-update", per_minute=settings.ticket_update_rate_per_minute, headers=_EXPORT_HEADERS
             )
         )
         self._agent_ids: set[str] | None = None
 
-    def __repr__(self) -> str:
-        return (
-            f"ZendeskAdapter(subdomain={self._subdomain!r}, base_url={self.http.base_url!r}, auth={self._auth_kind!r})"
+    def resolve_base_url(self) -> str:
+        if self.settings.base_url is None and self.settings.subdomain is None:
+            raise ConfigError(
+                f"zendesk: subdomain is missing (pass subdomain=..., or set {ENV}SUBDOMAIN), e.g. 'acme' for "
+                "https://acme.zendesk.com"
+            )
+        return super().resolve_base_url()
+
+    def limiter_key(self) -> str:
+        """Zendesk limits requests per account (subdomain), whoever's token sends them: every agent's adapter on
+        one account shares one budget."""
+        return f"zendesk:{self.settings.account or self.settings.subdomain or self.resolve_base_url()}"
+
+    def build_auth(self) -> tuple[httpx.Auth | None, Mapping[str, str]]:
+        """An OAuth access token (`Authorization: Bearer`) when set, else the agent's email and API token."""
+        settings = self.settings
+        if settings.oauth_token is not None and settings.oauth_token.get_secret_value():
+            self.auth_kind = "oauth_token"
+            return _OAUTH.build(settings)
+        if settings.api_token is not None and settings.api_token.get_secret_value():
+            if not settings.email:
+                raise ConfigError(f"zendesk: api_token needs the agent's email (pass email=..., or set {ENV}EMAIL)")
+            self.auth_kind = "api_token"
+            return _API_TOKEN_AUTH.build(settings)
+        raise ConfigError(
+            f"zendesk: no credential: set {ENV}EMAIL and {ENV}API_TOKEN (API token auth), "
+            f"or {ENV}OAUTH_TOKEN (OAuth bearer token)"
         )
 
-    def with_options(self, **overrides: Any) -> ZendeskAdapter:
-        """A new adapter with changed settings or retry options, e.g. `with_options(max_retry_wait=5)`.
-
-        It shares the transport, the clock and the account's rate-limit buckets; close it on its own.
-        """
-        options = dict(self._options)
-        policy_names = {f.name for f in dataclasses.fields(RetryPolicy)}
-        policy = {k: overrides.pop(k) for k in list(overrides) if k in policy_names}
-        unknown = sorted(set(overrides) - set(options))
-        if unknown:
-            raise TypeError(
-                f"with_options() got unknown option(s) {', '.join(unknown)}; "
-                f"use one of {', '.join(sorted((set(options) | policy_names) - {'retry'}))}"
-            )
-        options.update(overrides)
-        if policy:
-            options["retry"] = dataclasses.replace(options["retry"] or RetryPolicy(), **policy)
-        return ZendeskAdapter(**options)
-
-    async def aclose(self) -> None:
-        await self._ticket_writes.aclose()
-        await self._export.aclose()
-        await self.http.aclose()
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, auth={self.auth_kind!r})"
 
     # -- reads: tickets ------------------------------------------------------------------------------
 
     def _export_start(self, updated_since: datetime | None) -> int:
         """An export's `start_time`: never in the last minute, which Zendesk's exports leave out anyway
         (vendors/zendesk.md §3); starting a little earlier only re-reads what an upsert absorbs."""
-        return min(_epoch(updated_since), int(self._clock.now().timestamp()) - 60)
+        return min(_epoch(updated_since), int(self.clock.now().timestamp()) - 60)
 
     async def iter_export_pages(
         self, *, updated_since: datetime | None = None, cursor: str | None = None
@@ -465,8 +404,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         if updated_since is not None:
             terms.append(f"updated>={stamp(updated_since)}")
         params = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": PAGE_SIZE}
-        first = PageRequest(url="/api/v2/search/export", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("results")):
+        async for item in self.pages("/api/v2/search/export", _cursor_pager("results"), **params):
             found = ticket_to_conversation(item)
             if found is not None and found.status in wanted:
                 yield found
@@ -489,8 +427,9 @@ class ZendeskAdapter(AsyncHelpdesk):
         if self._agent_ids is None:
             ids: set[str] = set()
             for role in ("agent", "admin"):
-                first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-                async for user in paginate(self.http, first, _cursor_pager("users")):
+                async for user in self.pages(
+                    "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+                ):
                     uid = zendesk_id(user.get("id"))
                     if uid is not None:
                         ids.add(uid)
@@ -550,9 +489,11 @@ class ZendeskAdapter(AsyncHelpdesk):
 
     async def _memberships(self) -> list[tuple[str, str]]:
         """(user id, group id) for every group membership."""
-        first = PageRequest(url="/api/v2/group_memberships", params={"page[size]": PAGE_SIZE})
         out: list[tuple[str, str]] = []
-        async for item in paginate(self.http, first, _cursor_pager("group_memberships")):
+        listed = self.pages(
+            "/api/v2/group_memberships", _cursor_pager("group_memberships"), **{"page[size]": PAGE_SIZE}
+        )
+        async for item in listed:
             uid, gid = zendesk_id(item.get("user_id")), zendesk_id(item.get("group_id"))
             if uid is not None and gid is not None:
                 out.append((uid, gid))
@@ -607,17 +548,18 @@ class ZendeskAdapter(AsyncHelpdesk):
         groups_of: dict[str, list[str]] = {}
         for uid, gid in await self._memberships():
             groups_of.setdefault(uid, []).append(gid)
-        status = await self._availabilities() if self._omnichannel else {}
+        status = await self._availabilities() if self.settings.omnichannel_routing else {}
         ids: set[str] = set()
         for role in ("agent", "admin"):
-            first = PageRequest(url="/api/v2/users", params={"role": role, "page[size]": PAGE_SIZE})
-            async for user in paginate(self.http, first, _cursor_pager("users")):
+            async for user in self.pages(
+                "/api/v2/users", _cursor_pager("users"), **{"role": role, "page[size]": PAGE_SIZE}
+            ):
                 uid = str(user.get("id"))
                 availability, capacity = status.get(uid, (AgentAvailability.UNKNOWN, None))
                 agent = user_to_agent(
                     user,
                     group_ids=groups_of.get(uid, []),
-                    capacity=capacity if capacity is not None else self._capacity,
+                    capacity=capacity if capacity is not None else self.settings.capacity_default,
                     availability=availability,
                 )
                 if agent is not None:
@@ -629,8 +571,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         members: dict[str, list[str]] = {}
         for uid, gid in await self._memberships():
             members.setdefault(gid, []).append(uid)
-        first = PageRequest(url="/api/v2/groups", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("groups")):
+        async for item in self.pages("/api/v2/groups", _cursor_pager("groups"), **{"page[size]": PAGE_SIZE}):
             group = group_to_group(item, agent_ids=members.get(str(item.get("id")), []))
             if group is not None and item.get("deleted") is not True:
                 yield group
@@ -670,8 +611,7 @@ class ZendeskAdapter(AsyncHelpdesk):
         params: dict[str, Any] = {"page[size]": PAGE_SIZE}
         if updated_since is not None:
             params["start_time"] = _epoch(updated_since)
-        first = PageRequest(url="/api/v2/satisfaction_ratings", params=params)
-        async for item in paginate(self.http, first, _cursor_pager("satisfaction_ratings")):
+        async for item in self.pages("/api/v2/satisfaction_ratings", _cursor_pager("satisfaction_ratings"), **params):
             rating = rating_to_rating(item)
             if rating is not None:
                 yield rating
@@ -694,22 +634,31 @@ class ZendeskAdapter(AsyncHelpdesk):
         expected_version: str | None = None,
         expected_assignee_id: str | None = None,
     ) -> Conversation:
-        """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`."""
+        """PUT the ticket with `safe_update`: Zendesk refuses (409) if it changed since `updated_stamp`.
+
+        `expected_assignee_id` is not something Zendesk can check: the ticket is re-read and the toolkit's guard
+        (`humansupport.vendor.guard`) refuses a ticket someone reassigned, the write not sent. That re-read's
+        `updated_at` then goes out as the `updated_stamp` when the caller gave none, so a change landing between
+        the re-read and the write is still a 409 rather than overwritten.
+        """
         tid = _int_id(conversation_id, "ticket id")
         ticket: dict[str, Any] = {"assignee_id": _int_id(agent_id, "agent id")}
         if group_id is not None:
             ticket["group_id"] = _int_id(group_id, "group id")
+        path = f"/api/v2/tickets/{tid}"
         updated_stamp = self._expected_stamp(expected_updated_at, expected_version)
+        current = await self.reread_guard(conversation_id, expected_assignee_id=expected_assignee_id, path=path)
+        if current is not None:
+            updated_stamp = updated_stamp or current.version
         if updated_stamp is not None:
             ticket["safe_update"] = True
             ticket["updated_stamp"] = updated_stamp
-        path = f"/api/v2/tickets/{tid}"
         try:
             data = await self._ticket_writes.send_json("PUT", path, json={"ticket": ticket})
         except ConflictError:
             # A retried PUT whose first attempt landed also gets 409: if the ticket is already as asked, done.
             now = await self.get_conversation(conversation_id)
-            if now.assignee_id == agent_id and (group_id is None or now.group_id == group_id):
+            if already_as_asked(now, agent_id, group_id):
                 return now
             raise
         return self._ticket_or_fail(data, "PUT", path)
@@ -717,8 +666,11 @@ class ZendeskAdapter(AsyncHelpdesk):
     async def assign_many(self, assignments: Sequence[Assignment]) -> list[AssignmentResult]:
         """`update_many` batch jobs of up to 100 tickets, each safe-updated; per-ticket results.
 
-        A stale ticket fails alone (CONFLICT), a deleted one is NOT_FOUND, the rest apply. Applied tickets are
-        read back (`show_many`) so the result carries the ticket as Zendesk now has it.
+        A stale ticket fails alone (CONFLICT), a deleted one is NOT_FOUND, the rest apply. Items with an
+        `expected_assignee_id` are re-read first (one `show_many` for the batch) and checked by the toolkit's
+        guard: one a person reassigned is a CONFLICT and not sent, and the others go out safe-updated against the
+        re-read stamp. Applied tickets are read back (`show_many`) so the result carries the ticket as Zendesk
+        now has it.
         """
         results: list[AssignmentResult] = []
         for start in range(0, len(assignments), BATCH_SIZE):
@@ -728,7 +680,20 @@ class ZendeskAdapter(AsyncHelpdesk):
     async def _assign_batch(self, batch: list[Assignment]) -> list[AssignmentResult]:
         done: dict[str, AssignmentResult] = {}
         tickets: list[dict[str, Any]] = []
+        guarded = [i.conversation_id for i in batch if i.expected_assignee_id is not None]
+        current = await self._show_many(guarded) if guarded else {}
         for item in batch:
+            reread: Conversation | None = None
+            if item.expected_assignee_id is not None:
+                reread = current.get(item.conversation_id)
+                if reread is None:
+                    done[item.conversation_id] = self._result(item, AssignmentOutcome.NOT_FOUND, "ticket not found")
+                    continue
+                why = stale_reason(reread, expected_assignee_id=item.expected_assignee_id)
+                if why is not None:
+                    message = f"ticket {item.conversation_id} changed since it was read ({why}); not overwritten"
+                    done[item.conversation_id] = self._result(item, AssignmentOutcome.CONFLICT, message)
+                    continue
             try:
                 entry: dict[str, Any] = {
                     "id": _int_id(item.conversation_id, "ticket id"),
@@ -740,6 +705,8 @@ class ZendeskAdapter(AsyncHelpdesk):
                 done[item.conversation_id] = self._result(item, AssignmentOutcome.FAILED, str(exc))
                 continue
             updated_stamp = self._expected_stamp(item.expected_updated_at, item.expected_version)
+            if updated_stamp is None and reread is not None:
+                updated_stamp = reread.version
             if updated_stamp is not None:  # the batch form wants both or neither (vendors/zendesk.md §4)
                 entry["safe_update"] = True
                 entry["updated_stamp"] = updated_stamp
@@ -761,22 +728,30 @@ class ZendeskAdapter(AsyncHelpdesk):
         Not retried on 5xx: a second job for the same tickets would report them stale. 429s are retried.
         """
         data = await self.http.send_json("PUT", "/api/v2/tickets/update_many", json=body, idempotent=False)
-        job = (data or {}).get("job_status") or {}
-        waited, delay = 0.0, 0.5
-        while job.get("status") not in _TERMINAL_JOB:
-            job_id = job.get("id")
-            if not isinstance(job_id, str) or waited >= self._job_timeout:
-                raise HelpdeskError(
-                    vendor=self.vendor,
-                    method="GET",
-                    path=f"/api/v2/job_statuses/{job_id}",
-                    vendor_message=f"job {job_id} still {job.get('status')!r} after {waited:.0f}s; its tickets may "
-                    "still change: re-read them before retrying",
-                )
-            await self._clock.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-            job = ((await self.http.get_json(f"/api/v2/job_statuses/{job_id}")) or {}).get("job_status") or {}
+        started: dict[str, Any] = (data or {}).get("job_status") or {}
+        path = f"/api/v2/job_statuses/{started.get('id')}"
+        if started.get("status") not in _TERMINAL_JOB and not isinstance(started.get("id"), str):
+            raise HelpdeskError(
+                vendor=self.vendor,
+                method="PUT",
+                path="/api/v2/tickets/update_many",
+                vendor_message="the job has no id to follow; its tickets may still change: re-read them first",
+            )
+
+        async def read() -> dict[str, Any]:
+            job: dict[str, Any] = ((await self.http.get_json(path)) or {}).get("job_status") or {}
+            return job
+
+        job = await poll_job(
+            read,
+            finished=lambda job: job.get("status") in _TERMINAL_JOB,
+            clock=self.clock,
+            give_up_after=self.settings.job_timeout,
+            vendor=self.vendor,
+            what=f"job {started.get('id')}",
+            path=path,
+            first=started,
+        )
         return dict(job)
 
     async def _apply_job_results(
@@ -805,13 +780,7 @@ class ZendeskAdapter(AsyncHelpdesk):
                 done[item.conversation_id] = self._result(item, outcome, text or "failed")
         if not applied:
             return
-        ids = ",".join(a.conversation_id for a in applied)
-        data = await self.http.get_json("/api/v2/tickets/show_many", params={"ids": ids})
-        tickets: dict[str, Conversation] = {}
-        for raw in (data or {}).get("tickets") or []:
-            found = ticket_to_conversation(raw) if isinstance(raw, Mapping) else None
-            if found is not None:
-                tickets[found.id] = found
+        tickets = await self._show_many([a.conversation_id for a in applied])
         for item in applied:
             read_back = tickets.get(item.conversation_id)
             if read_back is None:
@@ -824,6 +793,16 @@ class ZendeskAdapter(AsyncHelpdesk):
                 group_id=read_back.group_id,
                 conversation=read_back,
             )
+
+    async def _show_many(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        """The tickets as Zendesk has them now (`show_many`, up to 100 ids), by id; missing ones are absent."""
+        data = await self.http.get_json("/api/v2/tickets/show_many", params={"ids": ",".join(ids)})
+        tickets: dict[str, Conversation] = {}
+        for raw in (data or {}).get("tickets") or []:
+            found = ticket_to_conversation(raw) if isinstance(raw, Mapping) else None
+            if found is not None:
+                tickets[found.id] = found
+        return tickets
 
     @staticmethod
     def _result(item: Assignment, outcome: AssignmentOutcome, message: str) -> AssignmentResult:
@@ -893,7 +872,7 @@ class ZendeskAdapter(AsyncHelpdesk):
             author_role=AuthorRole.AGENT,
             public=False,
             body=body,
-            created_at=zendesk_time(audit.get("created_at")) or self._clock.now(),
+            created_at=zendesk_time(audit.get("created_at")) or self.clock.now(),
             raw=dict(audit),
         )
 
@@ -907,8 +886,8 @@ class ZendeskAdapter(AsyncHelpdesk):
         that do not exist yet; returns the keys it created. Needs an admin. Zendesk ignores `user_fields`
         values whose key has no field, so run this once before the first write-back (docs/vendors/zendesk.md).
         """
-        first = PageRequest(url="/api/v2/user_fields", params={"page[size]": PAGE_SIZE})
-        existing = {item.get("key") async for item in paginate(self.http, first, _cursor_pager("user_fields"))}
+        listed = self.pages("/api/v2/user_fields", _cursor_pager("user_fields"), **{"page[size]": PAGE_SIZE})
+        existing = {item.get("key") async for item in listed}
         created: list[str] = []
         for key, kind in fields.items():
             if key in existing:
@@ -934,8 +913,9 @@ class ZendeskAdapter(AsyncHelpdesk):
         The text is the `comment_value_html` action converted to plain text, else `comment_value`; macros that
         only set fields are skipped. Agents see shared macros and their own; an admin sees every macro.
         """
-        first = PageRequest(url="/api/v2/macros", params={"active": "true", "page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("macros")):
+        async for item in self.pages(
+            "/api/v2/macros", _cursor_pager("macros"), **{"active": "true", "page[size]": PAGE_SIZE}
+        ):
             reply = macro_to_saved_reply(item, admin_url=self.http.base_url)
             if reply is not None:
                 yield reply
@@ -965,8 +945,8 @@ class ZendeskAdapter(AsyncHelpdesk):
                 f"use {', '.join(str(e) for e in WEBHOOK_EVENT_TYPES)}",
             )
         wanted = list(dict.fromkeys(wanted))
-        existing = await self._find_webhook(url)
-        if existing is None:
+
+        async def create() -> Mapping[str, Any]:
             body = {
                 "webhook": {
                     "name": WEBHOOK_NAME,
@@ -983,7 +963,14 @@ class ZendeskAdapter(AsyncHelpdesk):
                 raise HelpdeskError(
                     vendor=self.vendor, method="POST", path="/api/v2/webhooks", vendor_message="response has no webhook"
                 )
-            existing = dict(created)
+            return created
+
+        # the webhook already sending to `url` (cursor pages of `GET /api/v2/webhooks`), so a rerun adds none
+        listed = self.pages("/api/v2/webhooks", _cursor_pager("webhooks"), **{"page[size]": PAGE_SIZE})
+        found, _ = await find_or_create(
+            listed, matches=lambda hook: hook.get("endpoint") == url and isinstance(hook.get("id"), str), create=create
+        )
+        existing = dict(found)
         hook_id = str(existing["id"])
         data = await self.http.get_json(f"/api/v2/webhooks/{hook_id}/signing_secret")
         signing = (data or {}).get("signing_secret") or {}
@@ -999,23 +986,17 @@ class ZendeskAdapter(AsyncHelpdesk):
             raw=existing,
         )
 
-    async def _find_webhook(self, url: str) -> dict[str, Any] | None:
-        """The webhook already sending to `url` (`GET /api/v2/webhooks`, cursor pages), so a rerun adds none."""
-        first = PageRequest(url="/api/v2/webhooks", params={"page[size]": PAGE_SIZE})
-        async for item in paginate(self.http, first, _cursor_pager("webhooks")):
-            if item.get("endpoint") == url and isinstance(item.get("id"), str):
-                return dict(item)
-        return None
-
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
-        return webhooks.verify_webhook(headers, body, secret, now=self._clock.now(), tolerance=self._webhook_tolerance)
+        return webhooks.verify_webhook(
+            headers, body, secret, now=self.clock.now(), tolerance=self.settings.webhook_tolerance
+        )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse_webhook(headers, body)
 
     # -- operations ----------------------------------------------------------------------------------
 
-    async def check(self) -> CheckReport:
+    async def check_call(self) -> Mapping[str, Any]:
         """`GET /users/me`: Zendesk answers 200 with an anonymous user for a bad credential, so check the id."""
         data = await self.http.get_json("/api/v2/users/me")
         me = (data or {}).get("user") or {}
@@ -1028,13 +1009,4 @@ class ZendeskAdapter(AsyncHelpdesk):
                 vendor_message=f"signed in as {me.get('role') or 'anonymous'}, not an agent or admin",
                 hint=_HINTS[401],
             )
-        room = self.http.limiter.headroom()
-        return CheckReport(
-            vendor=self.vendor,
-            ok=True,
-            base_url=self.http.base_url,
-            account=self._subdomain,
-            rate_limit=room.limit_per_minute,
-            rate_remaining=room.remaining,
-            details={"role": me.get("role"), "auth": self._auth_kind},
-        )
+        return {"role": me.get("role"), "auth": self.auth_kind}

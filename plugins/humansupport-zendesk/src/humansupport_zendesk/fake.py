@@ -14,18 +14,29 @@ import binascii
 import bisect
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, Final
 
 import httpx
 
-from humansupport import AgentAvailability, Conversation, Customer, Message, RatingScore
+from humansupport import (
+    Agent,
+    AgentAvailability,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Group,
+    Message,
+    RatingScore,
+)
 from humansupport.testing import PRODUCT_AREA_FIELD, FakeBadRequest, FakeClock, FakeHelpdesk, SyntheticHistory, route
 from humansupport.text import text_to_html
 
-from .mapping import CORE_TO_STATUS, stamp, zendesk_time
+from .mapping import CORE_TO_STATUS, STATUS_TO_CORE, stamp, zendesk_time
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
 
 __all__ = ["ZENDESK_PRODUCT_AREA_FIELD", "ZENDESK_TICKET_FIELDS", "FakeZendesk"]
@@ -49,6 +60,8 @@ _ERROR_NAMES: Final[Mapping[int, str]] = {
     429: "TooManyRequests",
 }
 _LIST_CAP: Final = 100
+_PRIORITIES: Final = frozenset({"urgent", "high", "normal", "low"})
+_TICKET_TYPES: Final = frozenset({"problem", "incident", "question", "task"})
 _USER_FIELD_TYPES: Final = frozenset(
     {"text", "textarea", "checkbox", "date", "integer", "decimal", "regexp", "dropdown", "lookup", "multiselect"}
 )
@@ -124,6 +137,101 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _tag_list(raw: Any) -> list[str]:
+    """Tags as Zendesk stores them: lower case, a space splits a tag in two."""
+    if isinstance(raw, str):
+        raw = raw.split()
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise FakeBadRequest("tags must be a list of strings", status=422, field="tags")
+    return list(dict.fromkeys(part.lower() for tag in raw for part in tag.split() if part))
+
+
+_SEARCH_CAP: Final = 1000
+_SYSTEM_TICKET_FIELDS: Final = ("subject", "description", "status", "tickettype", "priority", "group", "assignee")
+_MACRO_FIELDS: Final = frozenset(
+    {
+        "status",
+        "priority",
+        "type",
+        "assignee_id",
+        "group_id",
+        "set_tags",
+        "current_tags",
+        "remove_tags",
+        "comment_value",
+        "comment_value_html",
+        "comment_mode_is_public",
+        "subject",
+    }
+)
+_STATUS_ORDER: Final[Mapping[str, int]] = {"new": 0, "open": 1, "pending": 2, "hold": 3, "solved": 4, "closed": 5}
+_SEARCH_TERM: Final = re.compile(r'(-?)([a-z_0-9]*?)(:|>=|<=|>|<)("[^"]*"|\S+)|(-?)("[^"]*"|\S+)')
+
+
+def _search_terms(query: str) -> list[tuple[str, str, str, bool]]:
+    """`(keyword, operator, value, negated)` per term; free text has the keyword `""`."""
+    terms = []
+    for m in _SEARCH_TERM.finditer(query):
+        if m.group(3):
+            terms.append((m.group(2).lower(), m.group(3), m.group(4).strip('"'), m.group(1) == "-"))
+        else:
+            terms.append(("", ":", m.group(6).strip('"'), m.group(5) == "-"))
+    return terms
+
+
+def _matches(terms: list[tuple[str, str, str, bool]], test: Any) -> bool:
+    """Terms of one keyword and operator match any of their values; every keyword must match; `-` negates."""
+    groups: dict[tuple[str, str, bool], list[str]] = {}
+    for key, op, value, negated in terms:
+        groups.setdefault((key, op, negated), []).append(value)
+    for (key, op, negated), values in groups.items():
+        if negated:
+            if any(test(key, op, v) for v in values):
+                return False
+        elif key == "":
+            if not all(test(key, op, v) for v in values):
+                return False
+        elif not any(test(key, op, v) for v in values):
+            return False
+    return True
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    outcome = {
+        ":": left == right,
+        ">": left > right,
+        "<": left < right,
+        ">=": left >= right,
+        "<=": left <= right,
+    }[op]
+    return bool(outcome)
+
+
+def _search_time(value: str) -> datetime | None:
+    return zendesk_time(value if "T" in value else f"{value}T00:00:00Z")
+
+
+def _group_matches(group: Mapping[str, Any], key: str, op: str, value: str) -> bool:
+    return key in ("", "name") and value.lower() in str(group.get("name") or "").lower()
+
+
+def _user_matches(user: Mapping[str, Any], key: str, op: str, value: str) -> bool:
+    low = value.lower()
+    if key == "":
+        return low in f"{user.get('name') or ''} {user.get('email') or ''}".lower()
+    if key == "email":
+        return str(user.get("email") or "").lower() == low
+    if key == "role":
+        return bool(user.get("role") == low)
+    if key == "name":
+        return low in str(user.get("name") or "").lower()
+    if key in ("tags", "tag"):
+        return low in (user.get("tags") or [])
+    if key == "id":
+        return str(user.get("id")) == value
+    return False
+
+
 class FakeZendesk(FakeHelpdesk):
     """Zendesk as the adapter sees it; `export_limit_per_minute` turns on the exports' own 10/min bucket."""
 
@@ -173,6 +281,12 @@ class FakeZendesk(FakeHelpdesk):
         #: webhooks by id, and the signing secret Zendesk generated for each
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.webhook_secrets: dict[str, str] = {}
+        #: ticket attributes the core model has no place for (priority, type), by ticket id
+        self.ticket_extras: dict[str, dict[str, Any]] = {}
+        #: custom ticket fields by id, as `GET /api/v2/ticket_fields` lists them (after the system fields)
+        self.ticket_fields: dict[int, dict[str, Any]] = {
+            ZENDESK_PRODUCT_AREA_FIELD: {"type": "tagger", "title": "Product area", "key": PRODUCT_AREA_FIELD}
+        }
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -182,6 +296,17 @@ class FakeZendesk(FakeHelpdesk):
             "email": cls.email,
             "api_token": cls.token,
             "base_url": f"https://{cls.subdomain}.zendesk.com",
+        }
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """zenpy (2.0.57) reaches a served fake through its own `ZENPY_FORCE_SCHEME` / `ZENPY_FORCE_NETLOC`."""
+        scheme, _, netloc = url.partition("://")
+        return {
+            "zenpy": {
+                "environment": {"ZENPY_FORCE_SCHEME": scheme, "ZENPY_FORCE_NETLOC": netloc},
+                "python": f"Zenpy(subdomain={cls.subdomain!r}, email={cls.email!r}, token={cls.token!r})",
+            }
         }
 
     def load(self, history: SyntheticHistory) -> None:
@@ -272,8 +397,8 @@ class FakeZendesk(FakeHelpdesk):
             "raw_subject": conv.subject or "",
             "description": (first.body if first is not None and first.body else "") or "",
             "status": CORE_TO_STATUS.get(conv.status, "open"),
-            "priority": "normal",
-            "type": "question",
+            "priority": self.ticket_extras.get(conv.id, {}).get("priority", "normal"),
+            "type": self.ticket_extras.get(conv.id, {}).get("type", "question"),
             "requester_id": int(conv.customer_id) if conv.customer_id else None,
             "submitter_id": int(conv.customer_id) if conv.customer_id else None,
             "assignee_id": int(conv.assignee_id) if conv.assignee_id else None,
@@ -435,26 +560,241 @@ class FakeZendesk(FakeHelpdesk):
 
     @route("GET", r"/api/v2/search/export(?:\.json)?")
     def search_export(self, request: httpx.Request) -> httpx.Response:
-        if request.url.params.get("filter[type]") not in ("ticket", "user", "organization", "group"):
+        kind = request.url.params.get("filter[type]")
+        if kind not in ("ticket", "user", "organization", "group"):
             raise FakeBadRequest("filter[type] is required: ticket, user, organization or group", status=400)
         query = request.url.params.get("query") or ""
-        statuses: set[str] = set()
-        since: datetime | None = None
-        for term in query.split():
-            name, _, value = term.partition(":")
-            if name == "status":
-                statuses.add(value)
-            elif term.startswith("updated>="):
-                since = zendesk_time(term.removeprefix("updated>="))
-        found = []
-        for conv in sorted(self.conversations.values(), key=lambda c: int(c.id)):
-            ticket = self._ticket(conv)
-            if statuses and ticket["status"] not in statuses:
-                continue
-            if since is not None and conv.updated_at is not None and conv.updated_at < since:
-                continue
-            found.append({**ticket, "result_type": "ticket"})
-        return self._cursor_page(request, "results", found)
+        return self._cursor_page(request, "results", self._search(f"type:{kind} {query}"))
+
+    @route("GET", r"/api/v2/search(?:\.json)?")
+    def search(self, request: httpx.Request) -> httpx.Response:
+        """Offset pages (`page`, `per_page` up to 100) with `next_page`; past 1,000 results a 422 `invalid`."""
+        query = request.url.params.get("query")
+        if not query:
+            raise FakeBadRequest("query is required", status=400)
+        found = self._search(query)
+        sort_by = request.url.params.get("sort_by")
+        if sort_by in ("updated_at", "created_at", "priority", "status", "ticket_type"):
+            key = "type" if sort_by == "ticket_type" else sort_by
+            found.sort(key=lambda r: str(r.get(key) or ""), reverse=request.url.params.get("sort_order") != "asc")
+        page = _int_param(request, "page", default=1) or 1
+        per_page = _int_param(request, "per_page", default=_LIST_CAP) or _LIST_CAP
+        if not 1 <= per_page <= _LIST_CAP or page < 1:
+            raise FakeBadRequest(f"per_page must be between 1 and {_LIST_CAP}", status=400)
+        per_page = min(per_page, self.page_size)
+        if (page - 1) * per_page >= _SEARCH_CAP:
+            body = {
+                "error": "invalid",
+                "description": "Invalid search: Requested response size was greater than Search Response Limits",
+            }
+            return self.json_response(body, 422)
+        chunk, more = self.paginate_list(found, page=page, per_page=per_page)
+        more = more and page * per_page < _SEARCH_CAP
+        next_url = str(request.url.copy_merge_params({"page": str(page + 1), "per_page": str(per_page)}))
+        prev_url = str(request.url.copy_merge_params({"page": str(page - 1), "per_page": str(per_page)}))
+        return self.json_response(
+            {
+                "results": chunk,
+                "facets": None,
+                "count": len(found),
+                "next_page": next_url if more else None,
+                "previous_page": prev_url if page > 1 else None,
+            }
+        )
+
+    @route("GET", r"/api/v2/search/count(?:\.json)?")
+    def search_count(self, request: httpx.Request) -> httpx.Response:
+        query = request.url.params.get("query")
+        if not query:
+            raise FakeBadRequest("query is required", status=400)
+        return self.json_response({"count": len(self._search(query))})
+
+    def _search(self, query: str) -> list[dict[str, Any]]:
+        """Zendesk's search syntax for the common fields: `type:`, `status:`/`status<`, `priority:`,
+        `ticket_type:`, `assignee:` (id, email, `none`, `me`), `group:`, `requester:`, `tags:`, `subject:`,
+        `created>`/`updated<` (dates or times), `custom_field_<id>:`, `email:`, `role:`, `name:`, `-term`
+        negation and free text. Several values of one keyword match any of them; keywords all must match."""
+        terms = _search_terms(query)
+        kinds = {v for k, op, v, neg in terms if k == "type" and op == ":" and not neg}
+        terms = [t for t in terms if t[0] != "type"]
+        results: list[dict[str, Any]] = []
+        if not kinds or "ticket" in kinds:
+            for conv in sorted(self.conversations.values(), key=lambda c: int(c.id)):
+                ticket = self._ticket(conv)
+                if _matches(terms, partial(self._ticket_matches, conv, ticket)):
+                    results.append({**ticket, "result_type": "ticket"})
+        if not kinds or "user" in kinds:
+            for uid in [*sorted(self.agents, key=int), *sorted(self.customers, key=int)]:
+                user = self._user(uid)
+                if user is not None and _matches(terms, partial(_user_matches, user)):
+                    results.append({**user, "result_type": "user"})
+        if not kinds or "group" in kinds:
+            for group in sorted(self.groups.values(), key=lambda g: int(g.id)):
+                rendered = self._group(group)
+                if _matches(terms, partial(_group_matches, rendered)):
+                    results.append({**rendered, "result_type": "group"})
+        return results
+
+    def _ticket_matches(self, conv: Conversation, ticket: Mapping[str, Any], key: str, op: str, value: str) -> bool:
+        low = value.lower()
+        if key == "":
+            text = f"{ticket.get('subject') or ''} {ticket.get('description') or ''}".lower()
+            return low.strip('"') in text
+        if key == "status":
+            if op == ":":
+                return bool(ticket["status"] == low)
+            rank = _STATUS_ORDER.get(low)
+            mine = _STATUS_ORDER[ticket["status"]]
+            return rank is not None and _compare(mine, op, rank)
+        if key in ("priority", "ticket_type"):
+            name = "type" if key == "ticket_type" else key
+            return str(ticket.get(name) or "none") == low
+        if key in ("assignee", "requester", "submitter"):
+            field = {"assignee": conv.assignee_id, "requester": conv.customer_id, "submitter": conv.customer_id}[key]
+            if low == "none":
+                return field is None
+            if low == "me":
+                return field == self.me_id
+            if field is None:
+                return False
+            user = self._user(field) or {}
+            return low in (field, str(user.get("email") or "").lower(), str(user.get("name") or "").lower())
+        if key == "group":
+            if low == "none":
+                return conv.group_id is None
+            group = self.groups.get(conv.group_id or "")
+            return group is not None and low in (group.id, (group.name or "").lower())
+        if key in ("tags", "tag"):
+            return low in conv.tags
+        if key in ("subject", "description"):
+            return low.strip('"') in str(ticket.get(key) or "").lower()
+        if key in ("created", "updated"):
+            stamp_ = zendesk_time(ticket[f"{key}_at"])
+            when = _search_time(value)
+            return stamp_ is not None and when is not None and _compare(stamp_, op, when)
+        if key.startswith("custom_field_"):
+            wanted = {str(f["id"]): f["value"] for f in ticket["custom_fields"]}.get(key.removeprefix("custom_field_"))
+            return str(wanted).lower() == low if wanted is not None else low == "none"
+        if key == "id":
+            return str(ticket["id"]) == value
+        return False
+
+    @route("GET", r"/api/v2/tickets(?:\.json)?")
+    def list_tickets(self, request: httpx.Request) -> httpx.Response:
+        """Cursor pages (`page[size]` up to 100) in id order; offset paging is not offered by the fake."""
+        tickets = [self._ticket(c) for c in sorted(self.conversations.values(), key=lambda c: int(c.id))]
+        return self._cursor_page(request, "tickets", tickets)
+
+    @route("POST", r"/api/v2/tickets(?:\.json)?")
+    def create_ticket(self, request: httpx.Request) -> httpx.Response:
+        """A ticket with its first comment (`comment.body`, or `description`), as the API user (the submitter
+        authors the first comment); `requester_id`, or `requester: {email, name}` finding or creating the user."""
+        ticket = _body(request).get("ticket")
+        if not isinstance(ticket, dict):
+            raise FakeBadRequest("ticket is required", status=400)
+        comment = ticket.get("comment")
+        text = (comment.get("body") or comment.get("html_body")) if isinstance(comment, dict) else None
+        text = text or ticket.get("description")
+        if not isinstance(text, str) or not text.strip():
+            raise FakeBadRequest("Description: cannot be blank", status=422, field="description")
+        public = comment.get("public", True) if isinstance(comment, dict) else True
+        requester = self._requester(ticket)
+        tid = str(max((int(i) for i in self.conversations), default=0) + 1)
+        now = self.clock.now().replace(microsecond=0)
+        conv = Conversation(
+            id=tid, status=ConversationStatus.NEW, customer_id=requester, created_at=now, updated_at=now
+        )
+        fields = {k: v for k, v in ticket.items() if k not in ("comment", "description", "requester", "requester_id")}
+        changes, extras = self._ticket_changes(conv, fields)
+        if "status" not in fields and changes.get("assignee_id"):
+            changes["status"] = ConversationStatus.OPEN  # a new ticket with an assignee is open
+        changes.setdefault("channel", "api")
+        self.conversations[tid] = conv.model_copy(update=changes)
+        if extras:
+            self.ticket_extras[tid] = dict(extras)
+        author = str(ticket.get("submitter_id") or self.me_id)
+        msg = Message(
+            id=str(self._next_message),
+            conversation_id=tid,
+            author_id=author,
+            author_role="agent" if author in self.agents else "customer",
+            public=bool(public),
+            body=text,
+            created_at=now,
+        )
+        self._next_message += 1
+        self.messages[tid] = [msg]
+        self._events_cache = None
+        self._writes += 1
+        audit = {
+            "id": self._next_message,
+            "ticket_id": int(tid),
+            "author_id": int(author),
+            "created_at": _iso(now),
+            "events": [
+                {"id": int(msg.id), "type": "Comment", "body": text, "public": msg.public, "author_id": int(author)}
+            ],
+            "via": {"channel": "api"},
+        }
+        self._next_message += 1
+        ticket_url = self._url(request, f"/api/v2/tickets/{tid}.json")
+        return self.json_response(
+            {"ticket": self._ticket(self.conversations[tid]), "audit": audit}, 201, headers={"Location": ticket_url}
+        )
+
+    def _requester(self, ticket: Mapping[str, Any]) -> str:
+        if "requester_id" in ticket:
+            rid = ticket["requester_id"]
+            if not _is_id(rid) or self._user(str(rid)) is None:
+                raise FakeBadRequest("Requester is invalid", status=422, field="requester")
+            return str(rid)
+        who = ticket.get("requester")
+        if isinstance(who, dict) and isinstance(who.get("email"), str):
+            email = who["email"].lower()
+            for cid, cust in self.customers.items():
+                if (cust.email or "").lower() == email:
+                    return cid
+            return self._new_customer({"name": who.get("name") or email.split("@")[0], "email": who["email"]})
+        return self.me_id
+
+    @route("DELETE", r"/api/v2/tickets/(?P<tid>\d+)(?:\.json)?")
+    def destroy_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Not found")
+        self.delete_ticket(tid)
+        return httpx.Response(204)
+
+    @route("GET", r"/api/v2/tickets/(?P<tid>\d+)/tags(?:\.json)?")
+    def ticket_tags(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Not found")
+        return self.json_response({"tags": list(self.conversations[tid].tags)})
+
+    @route("POST", r"/api/v2/tickets/(?P<tid>\d+)/tags(?:\.json)?")
+    def set_ticket_tags(self, request: httpx.Request, tid: str) -> httpx.Response:
+        return self._change_tags(request, tid, "tags", 201)
+
+    @route("PUT", r"/api/v2/tickets/(?P<tid>\d+)/tags(?:\.json)?")
+    def add_ticket_tags(self, request: httpx.Request, tid: str) -> httpx.Response:
+        return self._change_tags(request, tid, "additional_tags", 200)
+
+    @route("DELETE", r"/api/v2/tickets/(?P<tid>\d+)/tags(?:\.json)?")
+    def remove_ticket_tags(self, request: httpx.Request, tid: str) -> httpx.Response:
+        return self._change_tags(request, tid, "remove_tags", 200)
+
+    def _change_tags(self, request: httpx.Request, tid: str, how: str, status: int) -> httpx.Response:
+        """Set (POST), add (PUT) or remove (DELETE) ticket tags; `safe_update` + `updated_stamp` guard them."""
+        body = _body(request) if request.content else {}
+        if "tags" not in body:
+            raise FakeBadRequest("tags is required", status=400)
+        if tid not in self.conversations:
+            return self.error(404, "Not found")
+        conv = self.conversations[tid]
+        if self._stale(conv, body):
+            return self.error(409, _CONFLICT_TEXT)
+        changes, extras = self._ticket_changes(conv, {how: body["tags"]})
+        conv = self._apply(conv, changes, extras)
+        return self.json_response({"tags": list(conv.tags)}, status)
 
     @route("GET", r"/api/v2/tickets/(?P<tid>\d+)(?:\.json)?")
     def show_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
@@ -515,6 +855,68 @@ class FakeZendesk(FakeHelpdesk):
                 changes["assignee_id"] = str(aid)
         return changes
 
+    def _ticket_changes(self, conv: Conversation, ticket: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Validates a ticket body (update, batch item or create) as Zendesk does; returns the core changes and
+        the changes to `ticket_extras` (priority, type)."""
+        changes = self._validate_assignment(conv, ticket)
+        extras: dict[str, Any] = {}
+        if "status" in ticket:
+            status = ticket["status"]
+            if status not in STATUS_TO_CORE:
+                raise FakeBadRequest(f"Status: {status} is not valid", status=422, field="status")
+            changes["status"] = STATUS_TO_CORE[status]
+            if status in ("solved", "closed") and not changes.get("assignee_id", conv.assignee_id):
+                changes["assignee_id"] = self.me_id  # Zendesk assigns a ticket an agent solves to that agent
+        for key, allowed in (("priority", _PRIORITIES), ("type", _TICKET_TYPES)):
+            if key in ticket:
+                if ticket[key] is not None and ticket[key] not in allowed:
+                    raise FakeBadRequest(f"{key.capitalize()}: {ticket[key]} is not valid", status=422, field=key)
+                extras[key] = ticket[key]
+        if "subject" in ticket:
+            if not isinstance(ticket["subject"], str | None):
+                raise FakeBadRequest("Subject must be text", status=422, field="subject")
+            changes["subject"] = ticket["subject"]
+        if "requester_id" in ticket:
+            rid = ticket["requester_id"]
+            if not _is_id(rid) or self._user(str(rid)) is None:
+                raise FakeBadRequest("Requester is invalid", status=422, field="requester")
+            changes["customer_id"] = str(rid)
+        tags = list(conv.tags)
+        if "tags" in ticket:
+            tags = _tag_list(ticket["tags"])
+        if "additional_tags" in ticket:
+            tags = [*tags, *_tag_list(ticket["additional_tags"])]
+        if "remove_tags" in ticket:
+            gone = set(_tag_list(ticket["remove_tags"]))
+            tags = [t for t in tags if t not in gone]
+        if tags != list(conv.tags):
+            changes["tags"] = list(dict.fromkeys(tags))
+        if "custom_fields" in ticket:
+            changes["custom_fields"] = self._custom_field_values(conv, ticket["custom_fields"])
+        return changes, extras
+
+    def _custom_field_values(self, conv: Conversation, raw: Any) -> dict[str, Any]:
+        """`custom_fields: [{id, value}]` merged into the ticket's values (core keys for the declared fields)."""
+        if not isinstance(raw, list) or not all(isinstance(f, dict) and _is_id(f.get("id")) for f in raw):
+            raise FakeBadRequest("custom_fields must be a list of {id, value}", status=422, field="custom_fields")
+        by_id = {fid: key for key, fid in ZENDESK_TICKET_FIELDS.items()}
+        values = dict(conv.custom_fields)
+        for field in raw:
+            fid = field["id"]
+            if fid not in by_id and fid not in self.ticket_fields:
+                continue  # Zendesk ignores values for fields that do not exist
+            key = by_id.get(fid, str(fid))
+            if field.get("value") is None:
+                values.pop(key, None)
+            else:
+                values[key] = field["value"]
+        return values
+
+    def _apply(self, conv: Conversation, changes: Mapping[str, Any], extras: Mapping[str, Any]) -> Conversation:
+        if extras:
+            self.ticket_extras.setdefault(conv.id, {}).update(extras)
+        return self._bump(conv, **changes)
+
     def _stale(self, conv: Conversation, ticket: Mapping[str, Any]) -> bool:
         if ticket.get("safe_update") not in (True, "true"):
             return False
@@ -536,7 +938,7 @@ class FakeZendesk(FakeHelpdesk):
         conv = self.conversations[tid]
         if self._stale(conv, ticket):
             return self.error(409, _CONFLICT_TEXT)
-        changes = self._validate_assignment(conv, ticket)
+        changes, extras = self._ticket_changes(conv, ticket)
         events: list[dict[str, Any]] = []
         comment = ticket.get("comment")
         if comment is not None:
@@ -577,7 +979,7 @@ class FakeZendesk(FakeHelpdesk):
                 }
             )
             self._next_message += 1
-        conv = self._bump(conv, **changes)
+        conv = self._apply(conv, changes, extras)
         audit = {
             "id": self._next_message,
             "ticket_id": int(tid),
@@ -641,7 +1043,7 @@ class FakeZendesk(FakeHelpdesk):
                         }
                     )
                     continue
-                changes = self._validate_assignment(conv, item)
+                changes, extras = self._ticket_changes(conv, item)
             except FakeBadRequest as exc:
                 results.append(
                     {
@@ -653,7 +1055,7 @@ class FakeZendesk(FakeHelpdesk):
                     }
                 )
                 continue
-            self._bump(conv, **changes)
+            self._apply(conv, changes, extras)
             results.append({"id": int(tid), "action": "update", "success": True, "status": "Updated"})
         return results
 
@@ -772,12 +1174,68 @@ class FakeZendesk(FakeHelpdesk):
 
     @route("GET", r"/api/v2/users(?:\.json)?")
     def list_users(self, request: httpx.Request) -> httpx.Response:
-        role = request.url.params.get("role")
-        if role not in (None, "agent", "admin", "end-user"):
+        roles = set(request.url.params.get_list("role[]"))
+        if request.url.params.get("role") is not None:
+            roles.add(request.url.params["role"])
+        if not roles <= {"agent", "admin", "end-user"}:
             raise FakeBadRequest("role must be end-user, agent or admin", status=400)
         users = [u for u in (self._user(uid) for uid in sorted(self.agents, key=int)) if u]
         users += [self._customer(c) for c in sorted(self.customers.values(), key=lambda c: int(c.id))]
-        return self._cursor_page(request, "users", [u for u in users if role is None or u["role"] == role])
+        return self._cursor_page(request, "users", [u for u in users if not roles or u["role"] in roles])
+
+    @route("POST", r"/api/v2/users(?:\.json)?")
+    def create_user(self, request: httpx.Request) -> httpx.Response:
+        """An end user (`name` required; an email another user has is a 422), or an agent with `role`."""
+        user = _body(request).get("user")
+        if not isinstance(user, dict):
+            raise FakeBadRequest("user is required", status=400)
+        if user.get("role", "end-user") in ("agent", "admin"):
+            if not isinstance(user.get("name"), str) or not user["name"].strip():
+                raise FakeBadRequest("Name: is too short (minimum is 1 character)", status=422, field="name")
+            self._check_email_free(user.get("email"))
+            aid = self._next_user_id()
+            self.agents[aid] = Agent(id=aid, name=user["name"], email=user.get("email"))
+            self._writes += 1
+            return self.json_response({"user": self._user(aid)}, 201)
+        uid = self._new_customer(user)
+        return self.json_response({"user": self._customer(self.customers[uid])}, 201)
+
+    def _next_user_id(self) -> str:
+        return str(max((int(i) for i in [*self.agents, *self.customers, *self.deleted_users]), default=0) + 1)
+
+    def _check_email_free(self, email: Any) -> None:
+        if email is None:
+            return
+        if not isinstance(email, str) or "@" not in email:
+            raise FakeBadRequest(f"Email: {email} is not properly formatted", status=422, field="email")
+        taken = [c.email for c in self.customers.values() if c.email]
+        taken += [a.email for a in self.agents.values() if a.email]
+        if email.lower() in (t.lower() for t in taken):
+            raise FakeBadRequest(f"Email: {email} is already being used by another user", status=422, field="email")
+
+    def _new_customer(self, user: Mapping[str, Any]) -> str:
+        name = user.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise FakeBadRequest("Name: is too short (minimum is 1 character)", status=422, field="name")
+        self._check_email_free(user.get("email"))
+        fields = user.get("user_fields") or {}
+        if not isinstance(fields, dict):
+            raise FakeBadRequest("user_fields must be an object", status=422, field="user_fields")
+        uid = self._next_user_id()
+        now = self.clock.now().replace(microsecond=0)
+        self.customers[uid] = Customer(
+            id=uid,
+            name=name,
+            email=user.get("email"),
+            phone=user.get("phone"),
+            tags=_tag_list(user.get("tags") or []),
+            notes=user.get("notes"),
+            custom_attributes={k: v for k, v in fields.items() if k in self.user_field_types},
+            created_at=now,
+            updated_at=now,
+        )
+        self._writes += 1
+        return uid
 
     @route("GET", r"/api/v2/incremental/users/cursor(?:\.json)?")
     def export_users(self, request: httpx.Request) -> httpx.Response:
@@ -853,23 +1311,71 @@ class FakeZendesk(FakeHelpdesk):
         self.customers[uid] = cust.model_copy(update={"tags": list(dict.fromkeys(merged))})
         return self.json_response({"tags": self.customers[uid].tags})
 
+    def _group(self, group: Group) -> dict[str, Any]:
+        return {
+            "id": int(group.id),
+            "url": f"https://{self.subdomain}.zendesk.com/api/v2/groups/{group.id}.json",
+            "name": group.name or f"Group {group.id}",
+            "description": "",
+            "default": group.id == min(self.groups, key=int),
+            "deleted": False,
+            "is_public": True,
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+        }
+
     @route("GET", r"/api/v2/groups(?:\.json)?")
     def list_groups(self, request: httpx.Request) -> httpx.Response:
-        groups = [
-            {
-                "id": int(g.id),
-                "url": f"https://{self.subdomain}.zendesk.com/api/v2/groups/{g.id}.json",
-                "name": g.name or f"Group {g.id}",
-                "description": "",
-                "default": g.id == min(self.groups),
-                "deleted": False,
-                "is_public": True,
-                "created_at": "2024-01-01T00:00:00Z",
-                "updated_at": "2024-01-01T00:00:00Z",
-            }
-            for g in sorted(self.groups.values(), key=lambda g: int(g.id))
-        ]
+        groups = [self._group(g) for g in sorted(self.groups.values(), key=lambda g: int(g.id))]
         return self._cursor_page(request, "groups", groups)
+
+    @route("GET", r"/api/v2/groups/(?P<gid>\d+)(?:\.json)?")
+    def show_group(self, request: httpx.Request, gid: str) -> httpx.Response:
+        if gid not in self.groups:
+            return self.error(404, "Not found")
+        return self.json_response({"group": self._group(self.groups[gid])})
+
+    @route("POST", r"/api/v2/groups(?:\.json)?")
+    def create_group(self, request: httpx.Request) -> httpx.Response:
+        group = _body(request).get("group")
+        if not isinstance(group, dict):
+            raise FakeBadRequest("group is required", status=400)
+        name = group.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise FakeBadRequest("Name: cannot be blank", status=422, field="name")
+        if any((g.name or "").lower() == name.lower() for g in self.groups.values()):
+            raise FakeBadRequest("Name: has already been taken", status=422, field="name")
+        gid = str(max((int(g) for g in self.groups), default=0) + 1)
+        self.groups[gid] = Group(id=gid, name=name)
+        return self.json_response({"group": self._group(self.groups[gid])}, 201)
+
+    # -- ticket fields -------------------------------------------------------------------------------
+
+    @route("GET", r"/api/v2/ticket_fields(?:\.json)?")
+    def list_ticket_fields(self, request: httpx.Request) -> httpx.Response:
+        """The system fields, then the custom ones (`custom_fields` on tickets name these ids)."""
+        rows = [
+            {"id": 360_000_001 + n, "type": kind, "title": kind.capitalize(), "active": True, "removable": False}
+            for n, kind in enumerate(_SYSTEM_TICKET_FIELDS)
+        ]
+        rows += [
+            {
+                "id": fid,
+                "type": field["type"],
+                "title": field["title"],
+                "active": True,
+                "removable": True,
+                "required": False,
+                "custom_field_options": [],
+            }
+            for fid, field in sorted(self.ticket_fields.items())
+        ]
+        for row in rows:
+            row.setdefault("url", f"https://{self.subdomain}.zendesk.com/api/v2/ticket_fields/{row['id']}.json")
+            row.setdefault("position", rows.index(row))
+        if request.url.params.get("page[size]") is not None:
+            return self._cursor_page(request, "ticket_fields", rows)
+        return self.json_response({"ticket_fields": rows, "next_page": None, "previous_page": None, "count": len(rows)})
 
     @route("GET", r"/api/v2/group_memberships(?:\.json)?")
     def list_memberships(self, request: httpx.Request) -> httpx.Response:
@@ -1050,7 +1556,74 @@ class FakeZendesk(FakeHelpdesk):
             rows = [m for m in rows if m["active"] is (active == "true")]
         return self._cursor_page(request, "macros", rows)
 
+    @route("GET", r"/api/v2/macros/(?P<mid>\d+)(?:\.json)?")
+    def show_macro(self, request: httpx.Request, mid: str) -> httpx.Response:
+        if mid not in self.macros:
+            return self.error(404, "Not found")
+        return self.json_response({"macro": self.macros[mid]})
+
+    @route("POST", r"/api/v2/macros(?:\.json)?")
+    def create_macro(self, request: httpx.Request) -> httpx.Response:
+        macro = _body(request).get("macro")
+        if not isinstance(macro, dict):
+            raise FakeBadRequest("macro is required", status=400)
+        title, actions = macro.get("title"), macro.get("actions")
+        if not isinstance(title, str) or not title.strip():
+            raise FakeBadRequest("Title: cannot be blank", status=422, field="title")
+        if not isinstance(actions, list) or not actions:
+            raise FakeBadRequest("Actions: cannot be blank", status=422, field="actions")
+        for action in actions:
+            if not isinstance(action, dict) or action.get("field") not in _MACRO_FIELDS:
+                raise FakeBadRequest(f"Actions: {action} is not a valid action", status=422, field="actions")
+        mid = self.add_saved_reply(title=title, body="", active=macro.get("active", True), actions=actions)
+        return self.json_response({"macro": self.macros[mid]})  # 200, as the description documents
+
+    @route("GET", r"/api/v2/tickets/(?P<tid>\d+)/macros/(?P<mid>\d+)/apply(?:\.json)?")
+    def apply_macro(self, request: httpx.Request, tid: str, mid: str) -> httpx.Response:
+        """The ticket as it would be after the macro (nothing changes), and the comment it would add."""
+        if tid not in self.conversations or mid not in self.macros:
+            return self.error(404, "Not found")
+        ticket = self._ticket(self.conversations[tid])
+        comment: dict[str, Any] = {}
+        for action in self.macros[mid]["actions"]:
+            field, value = action["field"], action.get("value")
+            if field in ("status", "priority", "type"):
+                ticket[field] = value
+            elif field in ("assignee_id", "group_id"):
+                ticket[field] = int(value) if str(value).isdigit() else None
+            elif field == "set_tags":
+                ticket["tags"] = _tag_list(value or "")
+            elif field == "current_tags":
+                ticket["tags"] = list(dict.fromkeys([*ticket["tags"], *_tag_list(value or "")]))
+            elif field == "remove_tags":
+                ticket["tags"] = [t for t in ticket["tags"] if t not in _tag_list(value or "")]
+            elif field in ("comment_value", "comment_value_html"):
+                text = value[-1] if isinstance(value, list) else value
+                comment["body" if field == "comment_value" else "html_body"] = text
+            elif field == "comment_mode_is_public":
+                comment["public"] = str(value).lower() == "true"
+        result: dict[str, Any] = {"ticket": ticket}
+        if comment:
+            comment.setdefault("public", True)
+            comment.setdefault("body", comment.get("html_body", ""))
+            result["comment"] = comment
+        return self.json_response({"result": result})
+
     # -- webhooks ------------------------------------------------------------------------------------
+
+    @route("GET", r"/api/v2/webhooks/(?P<hook_id>[A-Za-z0-9]+)")
+    def show_webhook(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        if hook_id not in self.webhooks:
+            return self.error(404, "webhook not found")
+        return self.json_response({"webhook": self.webhooks[hook_id]})
+
+    @route("DELETE", r"/api/v2/webhooks/(?P<hook_id>[A-Za-z0-9]+)")
+    def delete_webhook(self, request: httpx.Request, hook_id: str) -> httpx.Response:
+        if hook_id not in self.webhooks:
+            return self.error(404, "webhook not found")
+        del self.webhooks[hook_id]
+        self.webhook_secrets.pop(hook_id, None)
+        return httpx.Response(204)
 
     @route("GET", r"/api/v2/webhooks")
     def list_webhooks(self, request: httpx.Request) -> httpx.Response:
@@ -1080,7 +1653,8 @@ class FakeZendesk(FakeHelpdesk):
         subscriptions = hook.get("subscriptions", [])
         if not isinstance(subscriptions, list) or not all(isinstance(x, str) for x in subscriptions):
             raise FakeBadRequest("subscriptions must be a list of strings", status=400, field="subscriptions")
-        events = [x for x in subscriptions if x != "conditional_ticket_events"]
+        # trigger- and automation-connected webhooks subscribe to `conversation_events` (or the legacy name)
+        events = [x for x in subscriptions if x not in ("conditional_ticket_events", "conversation_events")]
         if any(not x.startswith("zen:event-type:") for x in events):
             raise FakeBadRequest("subscriptions has an unknown event type", status=400, field="subscriptions")
         if events and (hook["http_method"] != "POST" or hook["request_format"] != "json"):

@@ -27,6 +27,7 @@ from humansupport import (
 )
 from humansupport.models import to_utc
 from humansupport.text import html_to_text, looks_like_html
+from humansupport.vendor.reading import as_dict, as_id, as_str, as_strings, as_time
 
 __all__ = [
     "CORE_TO_STATUS",
@@ -65,41 +66,19 @@ _BAD: Final = frozenset({"bad", "bad_with_comment", "bad_without_comment"})
 
 
 def zendesk_id(value: Any) -> str | None:
-    """Zendesk ids are integers; accept numeric strings too, refuse bools, blanks, zero and containers."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value) if value != 0 else None
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
+    """Zendesk ids are integers; numeric strings too; bools, blanks, zero and containers are none
+    (`humansupport.vendor.reading.as_id`)."""
+    return as_id(value)
 
 
 def zendesk_time(value: Any) -> datetime | None:
-    """ISO-8601 (`2024-06-01T10:38:52Z`) or epoch seconds to aware UTC; anything unparsable is None."""
-    try:
-        return to_utc(value)
-    except (ValueError, TypeError, OverflowError, OSError):
-        return None
+    """ISO-8601 (`2024-06-01T10:38:52Z`) or epoch seconds to aware UTC; anything unparsable is None (`as_time`)."""
+    return as_time(value)
 
 
 def stamp(value: datetime) -> str:
     """A time as Zendesk writes it (second precision, `Z`), e.g. for `updated_stamp`."""
     return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value != "" else None
-
-
-def _strings(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, str)]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def ticket_custom_fields(value: Any) -> dict[str, Any]:
@@ -121,18 +100,18 @@ def ticket_to_conversation(ticket: Mapping[str, Any]) -> Conversation | None:
         return None
     status_text = ticket.get("status")
     status = STATUS_TO_CORE.get(status_text.lower(), ConversationStatus.OTHER) if isinstance(status_text, str) else None
-    via = _dict(ticket.get("via"))
+    via = as_dict(ticket.get("via"))
     channel = via.get("channel")
     updated_at = zendesk_time(ticket.get("updated_at"))
     return Conversation(
         id=tid,
         status=status or ConversationStatus.OTHER,
-        subject=_str(ticket.get("subject")) or _str(ticket.get("raw_subject")),
+        subject=as_str(ticket.get("subject")) or as_str(ticket.get("raw_subject")),
         customer_id=zendesk_id(ticket.get("requester_id")),
         assignee_id=zendesk_id(ticket.get("assignee_id")),
         group_id=zendesk_id(ticket.get("group_id")),
         channel=str(channel) if isinstance(channel, str | int) and not isinstance(channel, bool) else None,
-        tags=_strings(ticket.get("tags")),
+        tags=as_strings(ticket.get("tags")),
         created_at=zendesk_time(ticket.get("created_at")),
         updated_at=updated_at,
         version=stamp(updated_at) if updated_at is not None else None,
@@ -166,7 +145,7 @@ def comment_to_message(comment: Mapping[str, Any], *, ticket_id: str, role_of: R
         return None
     author = zendesk_id(comment.get("author_id"))
     public = comment.get("public")
-    body = _str(comment.get("body")) or _str(comment.get("plain_body")) or _str(comment.get("html_body"))
+    body = as_str(comment.get("body")) or as_str(comment.get("plain_body")) or as_str(comment.get("html_body"))
     return Message(
         id=cid,
         conversation_id=ticket_id,
@@ -207,8 +186,8 @@ def ticket_events_to_messages(events: list[Mapping[str, Any]], *, role_of: RoleO
 
 
 def _avatar(user: Mapping[str, Any]) -> str | None:
-    photo = _dict(user.get("photo"))
-    return _str(photo.get("content_url")) or _str(photo.get("mapped_content_url"))
+    photo = as_dict(user.get("photo"))
+    return as_str(photo.get("content_url")) or as_str(photo.get("mapped_content_url"))
 
 
 def user_to_customer(user: Mapping[str, Any]) -> Customer | None:
@@ -220,21 +199,21 @@ def user_to_customer(user: Mapping[str, Any]) -> Customer | None:
     uid = zendesk_id(user.get("id"))
     if uid is None:
         return None
-    email = _str(user.get("email"))
+    email = as_str(user.get("email"))
     org = zendesk_id(user.get("organization_id"))
     return Customer(
         id=uid,
-        name=_str(user.get("name")),
+        name=as_str(user.get("name")),
         email=email,
         emails=[email] if email else [],
-        phone=_str(user.get("phone")),
+        phone=as_str(user.get("phone")),
         avatar_url=_avatar(user),
         organization=org,
-        locale=_str(user.get("locale")),
-        timezone=_str(user.get("iana_time_zone")) or _str(user.get("time_zone")),
-        tags=_strings(user.get("tags")),
-        custom_attributes=_dict(user.get("user_fields")),
-        notes=_str(user.get("notes")),
+        locale=as_str(user.get("locale")),
+        timezone=as_str(user.get("iana_time_zone")) or as_str(user.get("time_zone")),
+        tags=as_strings(user.get("tags")),
+        custom_attributes=as_dict(user.get("user_fields")),
+        notes=as_str(user.get("notes")),
         created_at=zendesk_time(user.get("created_at")),
         updated_at=zendesk_time(user.get("updated_at")),
         active=user.get("active") is not False and user.get("suspended") is not True,
@@ -259,8 +238,8 @@ def user_to_agent(
     active = user.get("active")
     return Agent(
         id=uid,
-        name=_str(user.get("name")),
-        email=_str(user.get("email")),
+        name=as_str(user.get("name")),
+        email=as_str(user.get("email")),
         active=(active is not False) and user.get("suspended") is not True,
         availability=availability,
         capacity=capacity if capacity is None or capacity >= 0 else None,
@@ -274,7 +253,7 @@ def group_to_group(group: Mapping[str, Any], *, agent_ids: list[str] | None = No
     gid = zendesk_id(group.get("id"))
     if gid is None:
         return None
-    return Group(id=gid, name=_str(group.get("name")), agent_ids=list(agent_ids or []), raw=dict(group))
+    return Group(id=gid, name=as_str(group.get("name")), agent_ids=list(agent_ids or []), raw=dict(group))
 
 
 def rating_to_rating(rating: Mapping[str, Any]) -> SatisfactionRating | None:
@@ -297,7 +276,7 @@ def rating_to_rating(rating: Mapping[str, Any]) -> SatisfactionRating | None:
         customer_id=zendesk_id(rating.get("requester_id")),
         agent_id=zendesk_id(rating.get("assignee_id")),
         score=score,
-        comment=_str(rating.get("comment")),
+        comment=as_str(rating.get("comment")),
         created_at=zendesk_time(rating.get("created_at")),
         raw=dict(rating),
     )

@@ -7,15 +7,13 @@ whose timestamp is further than `tolerance` from now is refused, so a captured d
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from humansupport import WebhookEvent, WebhookEventType
+from humansupport.vendor.webhooks import header, is_fresh, sign, verify
 
 from .mapping import zendesk_id, zendesk_time
 
@@ -42,13 +40,7 @@ _EVENT_TYPES: Final[Mapping[str, WebhookEventType]] = {
 
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
     """The signature Zendesk sends for this body at this timestamp."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    return next((str(v) for k, v in headers.items() if str(k).lower() == lowered), None)
+    return sign(secret, body, encoding="base64", timestamp=timestamp)
 
 
 def verify_webhook(
@@ -60,15 +52,10 @@ def verify_webhook(
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> bool:
     """True when the signature matches (constant-time) and the timestamp is within `tolerance` of `now`."""
-    signature = _header(headers, SIGNATURE_HEADER)
-    timestamp = _header(headers, TIMESTAMP_HEADER)
-    if not signature or not timestamp or not secret:
+    timestamp = header(headers, TIMESTAMP_HEADER)
+    if not timestamp or not is_fresh(zendesk_time(timestamp), now=now, tolerance=tolerance):
         return False
-    sent_at = zendesk_time(timestamp)
-    if sent_at is None or abs((now - sent_at).total_seconds()) > tolerance:
-        return False
-    expected = sign_webhook(secret, timestamp, body)
-    return hmac.compare_digest(signature.strip().encode(), expected.encode())
+    return verify(header(headers, SIGNATURE_HEADER), secret, body, encoding="base64", timestamp=timestamp)
 
 
 def _ticket_id(subject: Any, detail: Mapping[str, Any]) -> str | None:

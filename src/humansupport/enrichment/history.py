@@ -9,14 +9,19 @@ and a routing decision never disagree about who knows the customer.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..enrichment.profile import ConversationSummary, CustomerHistory, RatingPoint
-from ..models import RatingScore
+from ..models import Agent, Conversation, Message, RatingScore, SatisfactionRating
+from ..routing.affinity import AffinityConfig, AffinityIndex
 from ..store import Store
-from .affinity import AffinityConfig, AffinityIndex
+from .profile import ConversationSummary, CustomerHistory, RatingPoint
 
-__all__ = ["StoreHistory"]
+if TYPE_CHECKING:
+    from ..testing.synthetic import SyntheticHistory
+
+__all__ = ["StoreHistory", "build_histories", "history_from_synthetic"]
 
 _NOT_TOPICS = frozenset({"vip", "reopened"})
 
@@ -88,3 +93,42 @@ class StoreHistory:
             preferred_agent_name=name,
             preferred_agent_reason=reason,
         )
+
+
+def build_histories(
+    *,
+    conversations: Iterable[Conversation],
+    messages: Mapping[str, Sequence[Message]],
+    ratings: Iterable[SatisfactionRating],
+    agents: Iterable[Agent],
+    now: datetime,
+    affinity: AffinityConfig | None = None,
+) -> dict[str, CustomerHistory]:
+    """Every customer's `CustomerHistory` from core models (tests, docs, benchmarks): written to an in-memory
+    store and read back through `StoreHistory`, so the preferred agent is the router's affinity, as in `profile`."""
+    convs = list(conversations)
+    with Store.open("sqlite:///:memory:") as store:
+        store.upsert_agents(_SCRATCH, agents, seen_at=now)
+        store.write_conversations(_SCRATCH, [(c, list(messages.get(c.id, ()))) for c in convs])
+        store.upsert_ratings(_SCRATCH, ratings)
+        source = StoreHistory(store, _SCRATCH, now=now, affinity=affinity)
+        out = {}
+        for customer_id in dict.fromkeys(c.customer_id for c in convs if c.customer_id is not None):
+            history = source(customer_id)
+            if history is not None:
+                out[customer_id] = history
+    return out
+
+
+def history_from_synthetic(history: SyntheticHistory, *, now: datetime | None = None) -> dict[str, CustomerHistory]:
+    """`build_histories` over a synthetic history, as of its `end` unless `now` is given."""
+    return build_histories(
+        conversations=history.conversations,
+        messages=history.messages,
+        ratings=history.ratings,
+        agents=history.agents,
+        now=now or history.config.end,
+    )
+
+
+_SCRATCH = "scratch"  # the one account of build_histories' throwaway store

@@ -11,11 +11,11 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar, Final
 
+from .. import literal_scan
 from ..hookspecs import hookimpl
-from . import literal_scan
-from .literal_scan import ScanText
-from .replies import Phrase, PhraseRule, RuleMatch, RuleOptions, Severity, phrase_pattern
-from .reply_text import ReplyText
+from ..literal_scan import ScanText
+from ..reply_text import Phrase, ReplyText, RuleMatch, RuleOptions, phrase_pattern
+from .linter import PhraseRule, Severity
 
 if TYPE_CHECKING:
     from ..extensions import ReplyRule

@@ -9,6 +9,10 @@ Ignore markers (in any file or saved reply, usually inside an HTML comment so Ma
 `humansupport: ignore-file [RULE ...]` skips the whole reply; `humansupport: ignore [RULE ...]` skips its
 own line when the line holds other text, else the next non-blank line. No rule ids means every rule;
 text after ` -- ` is a free-form reason.
+
+This module is the contract a reply rule is written against (`humansupport.extensions.ReplyRule`): what it
+reads (`ReplyText`), what it returns (`RuleMatch`) and what it is configured with (`RuleOptions`, `Phrase`).
+The linter that runs the rules is the feature package `humansupport.replies`.
 """
 
 from __future__ import annotations
@@ -16,12 +20,23 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Final
 
+from .errors import ConfigError
 from .literal_scan import ScanText
 
-__all__ = ["ALL_RULES", "ReplySource", "ReplyText", "parse_reply"]
+__all__ = [
+    "ALL_RULES",
+    "Phrase",
+    "ReplySource",
+    "ReplyText",
+    "RuleMatch",
+    "RuleOptions",
+    "compiled_phrase",
+    "parse_reply",
+    "phrase_pattern",
+]
 
 #: the rule-id set meaning "every rule" in an ignore marker
 ALL_RULES: Final = "*"
@@ -202,3 +217,56 @@ def _has_prose(line: str) -> bool:
 def _line(text: str, starts: list[int], line: int) -> str:
     end = starts[line] - 1 if line < len(starts) else len(text)
     return text[starts[line - 1] : end]
+
+
+@lru_cache(maxsize=4096)
+def compiled_phrase(pattern: str) -> re.Pattern[str]:
+    """A phrase regex compiled case-insensitive (cached: every reply tries the same phrases)."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def phrase_pattern(spec: str) -> str:
+    """A regex for a phrase: whole words only, any whitespace (a line wrap too) between words.
+
+    `spec` is a regex whose literal spaces stand for "one or more whitespace characters"; it may not start
+    or end inside a word ("should" never matches in "shoulder" or "shouldn't").
+    """
+    return r"(?<!\w)(?:" + re.sub(r" +", r"\\s+", spec.strip()) + r")(?!\w)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Phrase:
+    """One phrase a `PhraseRule` looks for, with the rewrite to suggest (and a reason, else the rule's)."""
+
+    pattern: str
+    rewrite: str
+    reason: str | None = None
+
+    @classmethod
+    def literal(cls, text: str, *, rewrite: str, reason: str | None = None) -> Phrase:
+        """A phrase given as plain words (configuration): escaped, case-insensitive, wraps allowed."""
+        words = [re.escape(w).replace("'", "['\u2019]") for w in text.split()]
+        if not words:
+            raise ConfigError("an empty phrase in [replies] configuration")
+        return cls(pattern=phrase_pattern(" ".join(words)), rewrite=rewrite, reason=reason)
+
+    def compiled(self) -> re.Pattern[str]:
+        return compiled_phrase(self.pattern)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleMatch:
+    """What a rule found: offsets into `ReplyText.searchable` (end exclusive), why, and what to write instead."""
+
+    start: int
+    end: int
+    reason: str
+    suggestion: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleOptions:
+    """Per-rule settings a rule receives: phrases added and phrases allowed by `[replies.rules.<id>]`."""
+
+    extra: tuple[Phrase, ...] = ()
+    allow: tuple[str, ...] = ()  # regexes (built with `phrase_pattern`); a match inside one is dropped

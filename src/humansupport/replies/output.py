@@ -12,7 +12,7 @@ from typing import Final
 from rich.console import Console
 from rich.text import Text
 
-from .replies import Finding, LintReport, ReplyReport, Severity
+from .linter import Finding, LintReport, ReplyReport, Severity
 
 __all__ = ["github_annotations", "location", "print_report"]
 

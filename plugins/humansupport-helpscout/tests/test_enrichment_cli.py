@@ -1,4 +1,5 @@
-"""`setup`, `profile` and `enrich` against the Help Scout plugin and its fake (a landed vendor plugin)."""
+"""`setup`, `profile` and `enrich` through the humansupport CLI against this plugin and its fake (moved here from
+the core tests, which name no vendor)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import humansupport_helpscout as helpscout
 import pytest
 from typer.testing import CliRunner
 
@@ -13,8 +15,6 @@ from humansupport import PluginRegistry
 from humansupport.cli import ExitCode, app
 from humansupport.testing import FakeClock
 from humansupport.testing.synthetic import HistoryConfig, generate_history
-
-helpscout = pytest.importorskip("humansupport_helpscout")
 
 runner = CliRunner()
 

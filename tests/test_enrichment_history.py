@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from humansupport.enrichment.profile import history_from_synthetic
-from humansupport.routing.history import StoreHistory
+from humansupport.enrichment.history import StoreHistory, history_from_synthetic
 from humansupport.store import Store
 from humansupport.testing.synthetic import SyntheticHistory
 

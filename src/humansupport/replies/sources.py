@@ -17,8 +17,8 @@ from typing import IO, Final
 
 from ..helpdesk import AsyncHelpdesk
 from ..models import SavedReply
-from .replies import Linter, ReplyReport
-from .reply_text import ReplySource, parse_reply
+from ..reply_text import ReplySource, parse_reply
+from .linter import Linter, ReplyReport
 
 __all__ = [
     "MARKDOWN_SUFFIXES",

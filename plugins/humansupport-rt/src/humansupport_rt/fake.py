@@ -1,0 +1,546 @@
+"""FakeRT: Request Tracker's REST2 in memory, for tests, `humansupport demo` and `humansupport fake serve rt`.
+
+It answers what the adapter asks, as RT 5.0.3 answers it (checked side by side against a real RT in the plugin's
+tests): TicketSQL and TransactionSQL of the forms the adapter sends, JSON searches, `fields=` and
+`fields[Owner]=...`, 100-item pages with `next_page`, the single-record forms naming users by Name, ETag and
+`If-Match` (412), PUT answered with 200 and a list of messages (a refused change among them), custom fields
+silently dropped when not applied, and an empty JSON search finding nothing.
+
+Ids are the synthetic history's: queues are its groups, users its agents (named `agent<id>`) and customers
+(named by e-mail), tickets its conversations, transactions its messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from humansupport import Conversation, ConversationStatus, Message
+from humansupport.testing import FakeClock, FakeHelpdesk, SyntheticHistory, route
+from humansupport.vendor import sign
+
+from .adapter import SIGNATURE_HEADER
+from .mapping import NOBODY, TAGS_FIELD
+
+__all__ = ["FakeRT"]
+
+_API = r"/REST/2\.0"
+_NOBODY_ID = 6
+_STATUS = {
+    ConversationStatus.NEW: "new",
+    ConversationStatus.OPEN: "open",
+    ConversationStatus.PENDING: "stalled",
+    ConversationStatus.ON_HOLD: "on hold",  # a custom lifecycle's status
+    ConversationStatus.SOLVED: "resolved",
+    ConversationStatus.CLOSED: "rejected",
+    ConversationStatus.OTHER: "triage",
+}
+_FROM_RT = {v: k for k, v in _STATUS.items()}
+_CLAUSE = re.compile(r"^\(?\s*(\w+)\s*(>=|<=|!=|=|>|<|LIKE)\s*'?([^']*?)'?\s*\)?$", re.IGNORECASE)
+
+
+def _iso(value: datetime | None) -> str:
+    return (value or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sql_filter(query: str) -> Callable[[dict[str, Any]], bool]:
+    """The TicketSQL/TransactionSQL forms the adapter sends: clauses joined by AND, OR only inside brackets."""
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    for clause in re.split(r"\s+AND\s+", query.strip()):
+        options = [_clause(part) for part in re.split(r"\s+OR\s+", clause.strip().strip("()"))]
+        tests.append(lambda row, options=options: any(t(row) for t in options))  # type: ignore[misc]
+    return lambda row: all(t(row) for t in tests)
+
+
+def _clause(text: str) -> Callable[[dict[str, Any]], bool]:
+    match = _CLAUSE.match(text.strip())
+    if match is None:
+        raise ValueError(f"FakeRT does not understand {text!r}")
+    field, op, value = match.group(1), match.group(2).upper(), match.group(3)
+    return lambda row: _compare(row.get(field), op, value)
+
+
+def _compare(have: Any, op: str, want: Any) -> bool:
+    if have is None:
+        return False
+    if isinstance(have, int) or (isinstance(have, str) and have.isdigit() and str(want).isdigit()):
+        a: Any = int(have)
+        b: Any = int(want)
+    else:
+        a, b = str(have).lower(), str(want).lower()
+    if op == "LIKE":
+        return str(b) in str(a)
+    return bool({"=": a == b, "!=": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op])
+
+
+class FakeRT(FakeHelpdesk):
+    """RT 5's REST2 in memory: tickets, transactions, attachments, users, queues, groups, articles."""
+
+    vendor = "rt"
+    default_page_size = 100
+    username: ClassVar[str] = "root"
+    password: ClassVar[str] = "password"  # noqa: S105 - the fake's own password, not a secret
+    #: the user custom fields applied to users (None: any); others are dropped without a word, as RT does
+    user_fields: set[str] | None = None
+
+    def __init__(
+        self,
+        *,
+        clock: FakeClock | None = None,
+        history: SyntheticHistory | None = None,
+        rate_limit_per_minute: int | None = None,
+    ) -> None:
+        self.articles: dict[int, dict[str, Any]] = {}
+        self.priority: dict[str, int] = {}
+        super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
+
+    @classmethod
+    def adapter_settings(cls) -> dict[str, Any]:
+        return {"base_url": "https://rt.example.test", "username": cls.username, "password": cls.password}
+
+    def authenticate(self, request: httpx.Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return bool(request.headers.get("authorization") == expected)
+
+    def error_body(self, status: int, message: str, *, field: str | None = None) -> Any:
+        return {"message": message}
+
+    # -- saved replies: Articles -------------------------------------------------------------------------
+
+    def clear_saved_replies(self) -> None:
+        self.articles = {}
+
+    def add_saved_reply(self, *, title: str, body: str) -> str:
+        article_id = max(self.articles, default=0) + 1
+        self.articles[article_id] = {"id": article_id, "Name": title, "Content": body, "updated": self.clock.now()}
+        return str(article_id)
+
+    def signed_webhook(
+        self, *, secret: str, conversation_id: str, event: str = "conversation.created"
+    ) -> tuple[dict[str, str], bytes]:
+        data = {"event": "ticket.created", "ticket_id": int(conversation_id), "transaction_id": 1, "actor": "root"}
+        body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return {SIGNATURE_HEADER: sign(secret, body)}, body
+
+    # -- rendering -----------------------------------------------------------------------------------------
+
+    def _url(self, request: httpx.Request, path: str) -> str:
+        return f"{request.url.scheme}://{request.url.netloc.decode()}/REST/2.0{path}"
+
+    def _user_name(self, user_id: str | None) -> str:
+        if user_id is None:
+            return NOBODY
+        if user_id in self.agents:
+            return f"agent{user_id}"
+        customer = self.customers.get(user_id)
+        return (customer.email if customer else None) or f"user{user_id}"
+
+    def _user_by(self, key: str) -> str | None:
+        """A user id from an id or a Name."""
+        if key in self.agents or key in self.customers:
+            return key
+        for uid in [*self.agents, *self.customers]:
+            if self._user_name(uid) == key:
+                return uid
+        return None
+
+    def _ref(self, request: httpx.Request, user_id: str | None, sub: str) -> dict[str, Any]:
+        name = self._user_name(user_id)
+        ref: dict[str, Any] = {"type": "user", "_url": self._url(request, f"/user/{name}"), "id": name}
+        for field in filter(None, request.url.params.get(sub, "").split(",")):
+            if field == "id":
+                ref["id"] = int(user_id) if user_id else _NOBODY_ID
+            elif field == "Name":
+                ref["Name"] = name
+            elif field == "EmailAddress":
+                customer = self.customers.get(user_id or "")
+                agent = self.agents.get(user_id or "")
+                ref["EmailAddress"] = (customer.email if customer else agent.email if agent else "") or ""
+        return ref
+
+    def _creator(self, request: httpx.Request, author_id: str | None) -> dict[str, Any]:
+        """A transaction's author; a system message's is RT_System (id 1)."""
+        if author_id is not None:
+            return self._ref(request, author_id, "fields[Creator]")
+        ref: dict[str, Any] = {"type": "user", "_url": self._url(request, "/user/RT_System"), "id": "RT_System"}
+        wanted = request.url.params.get("fields[Creator]", "").split(",")
+        if "id" in wanted:
+            ref["id"] = 1
+        if "Name" in wanted:
+            ref["Name"] = "RT_System"
+        return ref
+
+    def _cfs(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for n, (name, value) in enumerate(sorted(values.items()), start=1):
+            listed = value if isinstance(value, list) else [value]
+            out.append({"id": str(n), "type": "customfield", "name": name, "values": [str(v) for v in listed]})
+        return out
+
+    def _ticket_row(self, conv: Conversation) -> dict[str, Any]:
+        return {
+            "id": int(conv.id),
+            "Status": _STATUS[conv.status],
+            "LastUpdated": _iso(conv.updated_at or conv.created_at),
+            "Created": _iso(conv.created_at),
+        }
+
+    def _ticket(self, request: httpx.Request, conv: Conversation, *, single: bool = False) -> dict[str, Any]:
+        fields = {**conv.custom_fields, **({TAGS_FIELD: list(conv.tags)} if conv.tags else {})}
+        if single:
+            full: dict[str, Any] = {
+                "id": int(conv.id),
+                "Owner": {"type": "user", "id": self._user_name(conv.assignee_id)},
+                "Requestor": [{"type": "user", "id": self._user_name(conv.customer_id)}] if conv.customer_id else [],
+                "Queue": {"type": "queue", "id": conv.group_id or "1"},
+            }
+        else:
+            full = {
+                "id": conv.id,
+                "Owner": self._ref(request, conv.assignee_id, "fields[Owner]"),
+                "Requestor": [self._ref(request, conv.customer_id, "fields[Requestor]")] if conv.customer_id else [],
+                "Queue": {"type": "queue", "id": conv.group_id or "1", "_url": self._url(request, "/queue/x")},
+            }
+        full.update(
+            {
+                "type": "ticket",
+                "_url": self._url(request, f"/ticket/{conv.id}"),
+                "Subject": conv.subject or "",
+                "Status": _STATUS[conv.status],
+                "Created": _iso(conv.created_at),
+                "LastUpdated": _iso(conv.updated_at or conv.created_at),
+                "Resolved": _iso(conv.updated_at if conv.status in ("solved", "closed") else None),
+                "Priority": str(self.priority.get(conv.id, 0)),
+                "CustomFields": self._cfs(fields),
+            }
+        )
+        return full if single else self._only(request, full)
+
+    def _only(self, request: httpx.Request, item: dict[str, Any]) -> dict[str, Any]:
+        """A search result: type, id, _url and the `fields=` asked for (empty text for a field without value)."""
+        wanted = [f for f in request.url.params.get("fields", "").split(",") if f]
+        out: dict[str, Any] = {k: item[k] for k in ("type", "id", "_url") if k in item}
+        for field in wanted:
+            out[field] = item.get(field, "")
+        return out
+
+    def _page(
+        self, request: httpx.Request, items: list[Any], render: Callable[[Any], dict[str, Any]] | None = None
+    ) -> httpx.Response:
+        """One page of `items`; `render` turns only that page's rows into JSON."""
+        per_page = min(int(request.url.params.get("per_page") or 20), 100, self.page_size)
+        page = max(1, int(request.url.params.get("page") or 1))
+        chunk, more = self.paginate_list(items, page=page, per_page=per_page)
+        if render is not None:
+            chunk = [render(row) for row in chunk]
+        pages = (len(items) + per_page - 1) // per_page
+        data: dict[str, Any] = {
+            "count": len(chunk),
+            "page": page,
+            "pages": pages,
+            "per_page": per_page,
+            "total": len(items),
+            "items": chunk,
+        }
+        if more:
+            data["next_page"] = str(request.url.copy_set_param("page", str(page + 1)))
+        return self.json_response(data)
+
+    def _json_query(self, request: httpx.Request) -> Callable[[dict[str, Any]], bool] | None:
+        """A JSON search; None when it is empty (RT then finds nothing)."""
+        query = json.loads(request.url.params.get("query") or "[]")
+        if not query:
+            return None
+        conditions = [(str(q["field"]), str(q.get("operator", "=")).upper(), q["value"]) for q in query]
+        return lambda row: all(_compare(row.get(f), op, v) for f, op, v in conditions)
+
+    # -- tickets -------------------------------------------------------------------------------------------
+
+    @route("GET", _API + r"/rt")
+    def rt_info(self, request: httpx.Request) -> httpx.Response:
+        return self.json_response({"Version": "5.0.3-fake", "Plugins": []})
+
+    @route("GET", _API + r"/tickets")
+    def search_tickets(self, request: httpx.Request) -> httpx.Response:
+        test = _sql_filter(request.url.params.get("query") or "id > 0")
+        found = [c for c in self.conversations.values() if test(self._ticket_row(c))]
+        found.sort(key=lambda c: int(c.id))
+        return self._page(request, found, lambda c: self._ticket(request, c))
+
+    @route("GET", _API + r"/ticket/(?P<tid>\d+)")
+    def get_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        conv = self.conversations.get(tid)
+        if conv is None:
+            return self.error(404, "Not Found")
+        return self.json_response(self._ticket(request, conv, single=True), headers={"ETag": self._etag(conv)})
+
+    def _etag(self, conv: Conversation) -> str:
+        return f'"{conv.version or "0"}"'
+
+    @route("PUT", _API + r"/ticket/(?P<tid>\d+)")
+    def update_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        conv = self.conversations.get(tid)
+        if conv is None:
+            return self.error(404, "Not Found")
+        if_match = request.headers.get("if-match")
+        if if_match is not None and if_match != self._etag(conv):
+            return self.error(412, "Precondition Failed")
+        body = json.loads(request.content)
+        changes: dict[str, Any] = {}
+        messages: list[str] = []
+        if "Owner" in body:
+            owner = str(body["Owner"])
+            uid = None if owner in (NOBODY, str(_NOBODY_ID)) else self._user_by(owner)
+            if owner not in (NOBODY, str(_NOBODY_ID)) and (uid is None or uid not in self.agents):
+                messages.append(f"Ticket {tid}: That user may not own tickets in that queue")
+            elif uid != conv.assignee_id:
+                changes["assignee_id"] = uid
+                messages.append(f"Ticket {tid}: Owner changed from {self._user_name(conv.assignee_id)} to {owner}")
+        if "Queue" in body and str(body["Queue"]) != conv.group_id:
+            changes["group_id"] = str(body["Queue"])
+            messages.append(f"Ticket {tid}: Queue changed")
+        if "Status" in body:
+            changes["status"] = _FROM_RT.get(str(body["Status"]), ConversationStatus.OTHER)
+            messages.append(f"Ticket {tid}: Status changed from '{_STATUS[conv.status]}' to '{body['Status']}'")
+        if "Priority" in body:
+            self.priority[tid] = int(body["Priority"])
+            messages.append(f"Ticket {tid}: Priority changed")
+        if changes or "Priority" in body:
+            self.touch_conversation(tid, **changes)
+        return self.json_response(messages)
+
+    @route("POST", _API + r"/ticket/(?P<tid>\d+)/(?P<kind>comment|correspond)")
+    def add_message(self, request: httpx.Request, tid: str, kind: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Not Found")
+        body = json.loads(request.content)
+        known = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
+        msg = Message(
+            id=str(max(known, default=10_000_000) + 1),
+            conversation_id=tid,
+            author_id=None,
+            author_role="agent",
+            public=kind == "correspond",
+            body=str(body.get("Content") or ""),
+            created_at=self.clock.now(),
+        )
+        self.messages.setdefault(tid, []).append(msg)
+        conv = self.touch_conversation(tid)
+        self.conversations[tid] = conv.model_copy(update={"version": msg.id})
+        return self.json_response(["Comments added" if kind == "comment" else "Correspondence added"], 201)
+
+    # -- transactions and attachments -----------------------------------------------------------------------
+
+    def _txns(self) -> list[tuple[Message, dict[str, Any]]]:
+        out: list[tuple[Message, dict[str, Any]]] = []
+        for cid, msgs in self.messages.items():
+            for n, msg in enumerate(msgs):
+                kind = "Create" if n == 0 else "Correspond" if msg.public else "Comment"
+                row: dict[str, Any] = {
+                    "id": int(msg.id),
+                    "ObjectType": "RT::Ticket",
+                    "ObjectId": int(cid),
+                    "Type": kind,
+                    "Created": _iso(msg.created_at),
+                }
+                out.append((msg, row))
+        out.sort(key=lambda pair: pair[1]["id"])
+        return out
+
+    @route("GET", _API + r"/transactions")
+    def search_transactions(self, request: httpx.Request) -> httpx.Response:
+        test = _sql_filter(request.url.params.get("query") or "id > 0")
+
+        def render(pair: tuple[Message, dict[str, Any]]) -> dict[str, Any]:
+            msg, row = pair
+            full = {
+                **row,
+                "type": "transaction",
+                "_url": self._url(request, f"/transaction/{row['id']}"),
+                "ObjectId": str(row["ObjectId"]),
+                "Creator": self._creator(request, msg.author_id),
+            }
+            return self._only(request, full)
+
+        return self._page(request, [pair for pair in self._txns() if test(pair[1])], render)
+
+    def _attachment(self, request: httpx.Request, pair: tuple[Message, dict[str, Any]]) -> dict[str, Any]:
+        msg, row = pair
+        return self._only(
+            request,
+            {
+                "type": "attachment",
+                "id": row["id"],
+                "_url": self._url(request, f"/attachment/{row['id']}"),
+                "TransactionId": str(row["id"]),
+                "ContentType": "text/plain",
+                "Content": msg.body or "",
+            },
+        )
+
+    @route("GET", _API + r"/ticket/(?P<tid>\d+)/attachments")
+    def ticket_attachments(self, request: httpx.Request, tid: str) -> httpx.Response:
+        rows = [(m, r) for m, r in self._txns() if str(r["ObjectId"]) == tid]
+        return self._page(request, rows, lambda pair: self._attachment(request, pair))
+
+    @route("GET", _API + r"/attachments")
+    def search_attachments(self, request: httpx.Request) -> httpx.Response:
+        test = self._json_query(request)
+        rows = [
+            (m, r)
+            for m, r in self._txns()
+            if test is not None and test({"TransactionId": r["id"], "ContentType": "text/plain", "id": r["id"]})
+        ]
+        return self._page(request, rows, lambda pair: self._attachment(request, pair))
+
+    # -- queues, groups, users -------------------------------------------------------------------------------
+
+    @route("GET", _API + r"/queues/all")
+    def all_queues(self, request: httpx.Request) -> httpx.Response:
+        items = [
+            self._only(
+                request,
+                {
+                    "type": "queue",
+                    "id": int(g.id),
+                    "_url": self._url(request, f"/queue/{g.id}"),
+                    "Name": g.name,
+                    "Lifecycle": "default",
+                },
+            )
+            for g in sorted(self.groups.values(), key=lambda g: int(g.id))
+        ]
+        return self._page(request, items)
+
+    def _staff_group_id(self, queue_id: str) -> int:
+        return 90_000 + int(queue_id)
+
+    @route("GET", _API + r"/groups")
+    def search_groups(self, request: httpx.Request) -> httpx.Response:
+        test = self._json_query(request)
+        items = []
+        for g in sorted(self.groups.values(), key=lambda g: int(g.id)):
+            gid = self._staff_group_id(g.id)
+            row = {"type": "group", "id": gid, "_url": self._url(request, f"/group/{gid}"), "Name": g.name,
+                   "Domain": "UserDefined"}  # fmt: skip
+            if test is not None and test(row):
+                items.append(self._only(request, row))
+        return self._page(request, items)
+
+    @route("GET", _API + r"/group/(?P<gid>\d+)/members")
+    def group_members(self, request: httpx.Request, gid: str) -> httpx.Response:
+        queue = str(int(gid) - 90_000)
+        if queue not in self.groups:
+            return self.error(404, "Not Found")
+        members = sorted((a for a in self.agents.values() if queue in a.group_ids), key=lambda a: int(a.id))
+        items = [{"type": "user", "id": int(a.id), "_url": self._url(request, f"/user/{a.id}")} for a in members]
+        return self._page(request, items)
+
+    def _user(self, request: httpx.Request, uid: str) -> dict[str, Any]:
+        agent, customer = self.agents.get(uid), self.customers.get(uid)
+        base: dict[str, Any] = {
+            "type": "user",
+            "id": int(uid),
+            "_url": self._url(request, f"/user/{self._user_name(uid)}"),
+            "Name": self._user_name(uid),
+        }
+        if agent is not None:
+            base.update(
+                EmailAddress=agent.email or "",
+                RealName=agent.name or "",
+                Privileged=1,
+                Disabled="0" if agent.active else "1",
+                CustomFields=[],
+                Comments="",
+                Organization="",
+                Lang="",
+            )
+        elif customer is not None:
+            fields = {k: v for k, v in customer.custom_attributes.items() if v not in (None, "")}
+            if customer.tags:
+                fields["humansupport_tags"] = list(customer.tags)
+            base.update(
+                EmailAddress=customer.email or "",
+                RealName=customer.name or "",
+                Privileged=0,
+                Disabled="0",
+                CustomFields=self._cfs(fields),
+                Comments=customer.notes or "",
+                Organization=customer.organization or "",
+                Lang=customer.locale or "",
+                Created=_iso(customer.created_at),
+                LastUpdated=_iso(customer.updated_at or customer.created_at),
+            )
+        return base
+
+    @route("GET", _API + r"/user/(?P<key>[^/]+)")
+    def get_user(self, request: httpx.Request, key: str) -> httpx.Response:
+        uid = self._user_by(key)
+        if uid is None:
+            return self.error(404, "Not Found")
+        return self.json_response(self._user(request, uid))
+
+    @route("GET", _API + r"/users")
+    def search_users(self, request: httpx.Request) -> httpx.Response:
+        test = self._json_query(request)
+        uids = sorted([*self.agents, *self.customers], key=int)
+        rows = [row for row in (self._user(request, uid) for uid in uids) if test is not None and test(row)]
+
+        def render(row: dict[str, Any]) -> dict[str, Any]:
+            item = self._only(request, row)
+            for hidden in ("Privileged", "Disabled"):  # a search serves neither, as RT's does
+                if hidden in item:
+                    item[hidden] = ""
+            return item
+
+        return self._page(request, rows, render)
+
+    @route("PUT", _API + r"/user/(?P<key>[^/]+)")
+    def update_user(self, request: httpx.Request, key: str) -> httpx.Response:
+        uid = self._user_by(key)
+        if uid is None or uid not in self.customers:
+            return self.error(404, "Not Found")
+        body = json.loads(request.content)
+        customer = self.customers[uid]
+        attributes = dict(customer.custom_attributes)
+        tags = list(customer.tags)
+        messages = []
+        for name, value in dict(body.get("CustomFields") or {}).items():
+            if self.user_fields is not None and name not in self.user_fields:
+                continue  # not applied to users: RT drops it without a word
+            if name == "humansupport_tags":
+                tags = [str(v) for v in (value if isinstance(value, list) else [value])]
+            else:
+                attributes[name] = value
+            messages.append(f"{name} {value} added")
+        notes = body.get("Comments", customer.notes)
+        self.customers[uid] = customer.model_copy(
+            update={"custom_attributes": attributes, "tags": tags, "notes": notes, "updated_at": self.clock.now()}
+        )
+        return self.json_response(messages)
+
+    # -- articles ------------------------------------------------------------------------------------------
+
+    @route("GET", _API + r"/articles")
+    def search_articles(self, request: httpx.Request) -> httpx.Response:
+        test = self._json_query(request)
+        items = []
+        for article in sorted(self.articles.values(), key=lambda a: a["id"]):
+            row = {
+                "type": "article",
+                "id": article["id"],
+                "_url": self._url(request, f"/article/{article['id']}"),
+                "Name": article["Name"],
+                "Summary": "",
+                "LastUpdated": _iso(article["updated"]),
+                "CustomFields": self._cfs({"Content": article["Content"]}),
+            }
+            if test is not None and test(row):
+                items.append(self._only(request, row))
+        return self._page(request, items)
