@@ -287,3 +287,74 @@ def test_the_settings_the_fake_prints(served: tuple[FakeRT, str]) -> None:
     hint = FakeRT.client_settings(base)["rt"]
     assert hint["environment"]["RT_URL"] == base + "/REST/2.0/"
     assert client(base).get_user("root")["Name"] == "root"
+
+
+def _walk(tracker: Any, queue: str, owner: str, requestor: str) -> dict[str, Any]:
+    """One everyday walk with the client, the answers kept for comparing a real RT with the fake."""
+    seen: dict[str, Any] = {"queues": tracker.get_all_queues(), "queue": tracker.get_queue(queue)}
+    tid = tracker.create_ticket(queue=queue, subject="Printer on fire", content="It smokes.", Requestor=requestor)
+    seen["edits"] = [
+        tracker.edit_ticket(tid, Status="open"),  # one field a PUT: RT applies several in no fixed order
+        tracker.edit_ticket(tid, Priority=5),
+        tracker.edit_ticket(tid, Owner=owner),
+    ]
+    seen["ticket"] = tracker.get_ticket(tid)
+    tracker.reply(tid, content="We are on it.")
+    tracker.comment(tid, content="Facilities called.")
+    seen["history"] = tracker.get_ticket_history(tid)
+    reply = next(h for h in seen["history"] if h["Type"] == "Correspond")
+    seen["transaction"] = tracker.get_transaction(reply["id"])
+    link = next(x["_url"] for x in seen["transaction"]["_hyperlinks"] if x["ref"] == "attachment")
+    seen["attachment"] = tracker.get_attachment(link.rsplit("/", 1)[1])
+    seen["files"] = tracker.get_attachments(tid)
+    seen["found"] = [t["id"] for t in tracker.search(raw_query=f"id = {tid}", query_format="i")]
+    tracker.delete_ticket(tid)
+    seen["deleted"] = tracker.get_ticket(tid)["Status"]
+    seen["found_deleted"] = list(tracker.search(raw_query=f"id = {tid} AND Status = 'deleted'", query_format="i"))
+    return seen
+
+
+def test_the_client_meets_the_same_shapes_at_a_real_rt(rt_live: Any) -> None:
+    """The session's writes and reads through the client, on a real RT 5 and on the fake holding the same history:
+    every key the fake serves, RT serves too, with the same kind of value; the history records the same changes."""
+    history = generate_history(RT_HISTORY)
+    agent = next(a for a in sorted(history.agents, key=lambda a: int(a.id)) if a.active and a.group_ids)
+    group = next(g for g in history.groups if g.id in agent.group_ids)
+    m = rt_live.loaded
+    server = rt_live.server
+    server.restore(rt_live.snapshot)
+    try:
+        real_rt = rt_rest2.Rt(url=server.url.rstrip("/") + "/REST/2.0/", http_auth=("root", "password"))
+        real = _walk(real_rt, group.name, real_rt.get_user(m.agents[agent.id])["Name"], "someone@example.test")
+    finally:
+        server.restore(rt_live.snapshot)
+    fake = FakeRT(clock=FakeClock(start=history.config.end + timedelta(hours=1)), history=history)
+    with served_fake(fake) as running:
+        ours = _walk(client(running.url), group.name, f"agent{agent.id}", "someone@example.test")
+
+    problems: list[str] = []
+
+    def same_shape(fake_value: Any, real_value: Any, where: str) -> None:
+        if isinstance(fake_value, dict) and isinstance(real_value, dict):
+            if missing := set(fake_value) - set(real_value):
+                problems.append(f"{where}: the fake serves {sorted(missing)}, RT does not")
+            for key in set(fake_value) & set(real_value):
+                if key not in ("_hyperlinks", "CustomFields", "Requestor", "Cc", "AdminCc"):
+                    same_shape(fake_value[key], real_value[key], f"{where}.{key}")
+        elif type(fake_value) is not type(real_value):
+            problems.append(f"{where}: {fake_value!r} against RT's {real_value!r}")
+
+    for key in ("queue", "ticket", "transaction", "attachment"):
+        same_shape(ours[key], real[key], key)
+    same_shape(ours["queues"][0], real["queues"][0], "queues[0]")
+    same_shape(ours["history"][0], real["history"][0], "history[0]")
+    assert not problems, "\n".join(problems)
+    assert ours["edits"] == real["edits"] == [True, True, True]
+    assert ours["ticket"]["Owner"]["id"] == f"agent{agent.id}"
+    assert real["ticket"]["Owner"]["id"] == real_rt.get_user(m.agents[agent.id])["Name"]
+    assert [h["Type"] for h in ours["history"]] == [h["Type"] for h in real["history"]]
+    assert base64.b64decode(ours["attachment"]["Content"]) == base64.b64decode(real["attachment"]["Content"])
+    assert ours["files"] == real["files"] == []
+    assert len(ours["found"]) == len(real["found"]) == 1
+    assert ours["deleted"] == real["deleted"] == "deleted"
+    assert ours["found_deleted"] == real["found_deleted"] == []

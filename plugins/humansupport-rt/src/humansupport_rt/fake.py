@@ -341,7 +341,10 @@ class FakeRT(FakeHelpdesk):
                 "CustomFields": self._cfs(fields),
             }
         )
-        return full if single else self._only(request, full)
+        if single:  # a record names neither its type nor its address, as RT serves it
+            del full["type"], full["_url"]
+            return full
+        return self._only(request, full)
 
     def _only(self, request: httpx.Request, item: dict[str, Any]) -> dict[str, Any]:
         """A search result: type, id, _url and the `fields=` asked for (empty text for a field without value)."""
@@ -426,7 +429,8 @@ class FakeRT(FakeHelpdesk):
         if "Owner" in body:
             owner = str(body["Owner"])
             uid = None if owner in (NOBODY, str(_NOBODY_ID)) else self._user_by(owner)
-            if owner not in (NOBODY, str(_NOBODY_ID)) and (uid is None or uid not in self.agents):
+            # a disabled user may own nothing, as in RT
+            if owner not in (NOBODY, str(_NOBODY_ID)) and (uid not in self.agents or not self.agents[uid].active):
                 messages.append(f"Ticket {tid}: That user may not own tickets in that queue")
             elif uid != conv.assignee_id:
                 changes["assignee_id"] = uid
@@ -659,6 +663,7 @@ class FakeRT(FakeHelpdesk):
             full = {
                 **row,
                 "type": "transaction",
+                "id": str(row["id"]),  # a text in a listing, as RT serves it
                 "_url": self._url(request, f"/transaction/{row['id']}"),
                 "ObjectId": str(row["ObjectId"]),
                 "Creator": self._txn_creator(request, msg, "fields[Creator]"),
@@ -793,7 +798,6 @@ class FakeRT(FakeHelpdesk):
                 "Name": self.groups[queue].name,
                 "Description": "",
                 "Lifecycle": "default",
-                "SubjectTag": "",
                 "CorrespondAddress": "",
                 "CommentAddress": "",
                 "SortOrder": "0",
