@@ -148,6 +148,7 @@ class FakeRT(FakeHelpdesk):
         self.events: dict[str, list[dict[str, Any]]] = {}
         #: tickets with RT's status `deleted` (a `closed` conversation; searches leave them out)
         self.deleted: set[str] = set()
+        self.last_txn_id: int | None = None
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
@@ -170,6 +171,7 @@ class FakeRT(FakeHelpdesk):
     def load(self, history: SyntheticHistory) -> None:
         self.events = {}
         self.deleted = set()
+        self.last_txn_id = None
         super().load(history)
 
     def authenticate(self, request: httpx.Request) -> bool:
@@ -478,9 +480,13 @@ class FakeRT(FakeHelpdesk):
         return next((g.id for g in self.groups.values() if g.name == key), None)
 
     def _next_txn_id(self) -> int:
-        known = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
-        known += [e["id"] for events in self.events.values() for e in events]
-        return max(known, default=10_000_000) + 1
+        """A new transaction id, above every message's and change's (scanned once after a load, then counted)."""
+        if self.last_txn_id is None:
+            known = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
+            known += [e["id"] for events in self.events.values() for e in events]
+            self.last_txn_id = max(known, default=10_000_000)
+        self.last_txn_id += 1
+        return self.last_txn_id
 
     def _event(self, tid: str, kind: str, field: str, old: str, new: str, description: str) -> None:
         """A transaction that is not a message (a status, owner or field change), made by the API user."""
