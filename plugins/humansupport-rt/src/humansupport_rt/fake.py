@@ -78,7 +78,10 @@ def _clause(text: str) -> Callable[[dict[str, Any]], bool]:
     if match is None:
         raise ValueError(f"FakeRT does not understand {text!r}")
     field, op, value = match.group(1), " ".join(match.group(2).upper().split()), match.group(3)
-    return lambda row: _compare(_field(row, field), op, value, date=field.lower() in _DATES)
+    moment = _when(value) if field.lower() in _DATES and op not in ("LIKE", "NOT LIKE") else None
+    if moment is not None:  # rows hold times as _iso's text, which orders as the times do: parse the value once
+        value = _iso(moment)
+    return lambda row: _compare(_field(row, field), op, value)
 
 
 def _field(row: dict[str, Any], name: str) -> Any:
