@@ -5,6 +5,8 @@ the served fake's `/REST/2.0/`. The scripted everyday session below is what docs
 scripts against the fake") counts: every step is one client call (or a short chain) checked against the fake.
 
 Known limits of rt 3.x itself (it behaves the same against a real RT), tested around:
+- it runs on httpx2, not httpx: `http_auth` takes a `(user, password)` tuple, an `httpx.BasicAuth` is refused;
+- `get_ticket_history` asks for `Description`, which RT 5.0.3 serves empty in a listing;
 - it sends no `If-Match` of its own: a script guarding a write puts the header on `tracker.session` (every
   PUT copies the session's headers), and the 412 surfaces as `UnexpectedResponseError(status_code=412)`;
 - `get_attachments(ticket)` lists only files (`Filename IS NOT ''`): a message's text part is read with
