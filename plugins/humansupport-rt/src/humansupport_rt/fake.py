@@ -6,6 +6,11 @@ tests): TicketSQL and TransactionSQL of the forms the adapter sends, JSON search
 `If-Match` (412), PUT answered with 200 and a list of messages (a refused change among them), custom fields
 silently dropped when not applied, and an empty JSON search finding nothing.
 
+It also answers the everyday calls of the `rt` package (`rt.rest2.Rt`), checked by the plugin's peer-client
+test: ticket create and delete, a ticket's history (changes recorded as RT records them), single transactions,
+attachments (base64 `Content`) and queues, TicketSQL on Queue, Owner, Subject and Requestor by name or id with
+`orderby`/`order`, and dates without a zone read in RT's default US/Eastern.
+
 Ids are the synthetic history's: queues are its groups, users its agents (named `agent<id>`) and customers
 (named by e-mail), tickets its conversations, transactions its messages.
 """
@@ -18,10 +23,11 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from humansupport import Conversation, ConversationStatus, Message
+from humansupport import Conversation, ConversationStatus, Customer, Message
 from humansupport.testing import FakeClock, FakeHelpdesk, SyntheticHistory, route
 from humansupport.vendor import sign
 
@@ -42,7 +48,16 @@ _STATUS = {
     ConversationStatus.OTHER: "triage",
 }
 _FROM_RT = {v: k for k, v in _STATUS.items()}
-_CLAUSE = re.compile(r"^\(?\s*(\w+)\s*(>=|<=|!=|=|>|<|LIKE)\s*'?([^']*?)'?\s*\)?$", re.IGNORECASE)
+_CLAUSE = re.compile(
+    r"^\(?\s*(\w+)\s*(>=|<=|!=|=|>|<|NOT\s+LIKE|LIKE|IS\s+NOT|IS)\s*'?([^']*?)'?\s*\)?$", re.IGNORECASE
+)
+#: RT's own users, always there: RT_System (the system's transactions), Nobody (no owner), root (the API user)
+_SYSTEM_USERS = {"RT_System": 1, "Nobody": _NOBODY_ID, "root": 14}
+_ROOT_REAL_NAME = "Enoch Root"
+_DATES = frozenset({"created", "lastupdated", "resolved", "started", "starts", "due", "told"})
+#: the RT user's time zone for a date without one: RT's default `$Timezone`
+_LOCAL_ZONE = ZoneInfo("US/Eastern")
+_WHEN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?))?\s*(Z|UTC)?$", re.IGNORECASE)
 
 
 def _iso(value: datetime | None) -> str:
@@ -62,13 +77,45 @@ def _clause(text: str) -> Callable[[dict[str, Any]], bool]:
     match = _CLAUSE.match(text.strip())
     if match is None:
         raise ValueError(f"FakeRT does not understand {text!r}")
-    field, op, value = match.group(1), match.group(2).upper(), match.group(3)
-    return lambda row: _compare(row.get(field), op, value)
+    field, op, value = match.group(1), " ".join(match.group(2).upper().split()), match.group(3)
+    moment = _when(value) if field.lower() in _DATES and op not in ("LIKE", "NOT LIKE") else None
+    if moment is not None:  # rows hold times as _iso's text, which orders as the times do: parse the value once
+        value = _iso(moment)
+    return lambda row: _compare(_field(row, field), op, value)
 
 
-def _compare(have: Any, op: str, want: Any) -> bool:
+def _field(row: dict[str, Any], name: str) -> Any:
+    """A row's value by a TicketSQL field name, which RT reads without regard to case."""
+    if name in row:
+        return row[name]
+    return next((v for k, v in row.items() if k.lower() == name.lower()), None)
+
+
+def _when(value: Any) -> datetime | None:
+    """A TicketSQL time: with `Z` UTC, without a zone the RT user's (RT's default US/Eastern)."""
+    match = _WHEN.match(str(value).strip())
+    if match is None:
+        return None
+    day, time, zone = match.groups()
+    moment = datetime.fromisoformat(f"{day}T{time or '00:00:00'}")
+    return moment.replace(tzinfo=UTC if zone else _LOCAL_ZONE).astimezone(UTC)
+
+
+def _compare(have: Any, op: str, want: Any, *, date: bool = False) -> bool:
+    if op in ("IS", "IS NOT"):
+        empty = have in (None, "", [], ()) and str(want).upper() in ("", "NULL")
+        return empty == (op == "IS")
+    if isinstance(have, tuple):  # a field of several values (a user by Name or id): any of them
+        if op in ("!=", "NOT LIKE"):
+            return all(_compare(h, op, want) for h in have)
+        return any(_compare(h, op, want) for h in have)
     if have is None:
         return False
+    if date and op not in ("LIKE", "NOT LIKE"):
+        a_time, b_time = _when(have), _when(want)
+        if a_time is not None and b_time is not None:
+            ops = {"=": a_time == b_time, "!=": a_time != b_time, ">": a_time > b_time, ">=": a_time >= b_time}
+            return bool({**ops, "<": a_time < b_time, "<=": a_time <= b_time}[op])
     if isinstance(have, int) or (isinstance(have, str) and have.isdigit() and str(want).isdigit()):
         a: Any = int(have)
         b: Any = int(want)
@@ -76,6 +123,8 @@ def _compare(have: Any, op: str, want: Any) -> bool:
         a, b = str(have).lower(), str(want).lower()
     if op == "LIKE":
         return str(b) in str(a)
+    if op == "NOT LIKE":
+        return str(b) not in str(a)
     return bool({"=": a == b, "!=": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op])
 
 
@@ -98,11 +147,35 @@ class FakeRT(FakeHelpdesk):
     ) -> None:
         self.articles: dict[int, dict[str, Any]] = {}
         self.priority: dict[str, int] = {}
+        #: the tickets' transactions other than messages (Status, SetOwner, Set, ...), per ticket
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        #: tickets with RT's status `deleted` (a `closed` conversation; searches leave them out)
+        self.deleted: set[str] = set()
+        self.last_txn_id: int | None = None
         super().__init__(clock=clock, history=history, rate_limit_per_minute=rate_limit_per_minute)
 
     @classmethod
     def adapter_settings(cls) -> dict[str, Any]:
         return {"base_url": "https://rt.example.test", "username": cls.username, "password": cls.password}
+
+    @classmethod
+    def client_settings(cls, url: str) -> dict[str, dict[str, Any]]:
+        """The `rt` package (REST2 client `rt.rest2.Rt`) takes the REST2 address itself, `<url>/REST/2.0/`, and
+        basic credentials as a tuple (it runs on httpx2, which refuses httpx's auth objects)."""
+        rest = url.rstrip("/") + "/REST/2.0/"
+        auth = (cls.username, cls.password)
+        return {
+            "rt": {
+                "environment": {"RT_URL": rest, "RT_USER": cls.username, "RT_PASSWORD": cls.password},
+                "python": f"import rt.rest2; tracker = rt.rest2.Rt(url={rest!r}, http_auth={auth!r})",
+            }
+        }
+
+    def load(self, history: SyntheticHistory) -> None:
+        self.events = {}
+        self.deleted = set()
+        self.last_txn_id = None
+        super().load(history)
 
     def authenticate(self, request: httpx.Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
@@ -162,7 +235,33 @@ class FakeRT(FakeHelpdesk):
                 customer = self.customers.get(user_id or "")
                 agent = self.agents.get(user_id or "")
                 ref["EmailAddress"] = (customer.email if customer else agent.email if agent else "") or ""
+            elif field == "RealName":
+                person = self.customers.get(user_id or "") or self.agents.get(user_id or "")
+                ref["RealName"] = (person.name if person else "") or ""
         return ref
+
+    def _system_ref(self, request: httpx.Request, name: str, sub: str) -> dict[str, Any]:
+        """One of RT's own users (RT_System, root) as a reference, with the `fields[...]` asked for."""
+        ref: dict[str, Any] = {"type": "user", "_url": self._url(request, f"/user/{name}"), "id": name}
+        user = self._system_user(request, name)
+        for field in filter(None, request.url.params.get(sub, "").split(",")):
+            if field in user:
+                ref[field] = user[field]
+        return ref
+
+    def _system_user(self, request: httpx.Request, name: str) -> dict[str, Any]:
+        root = name == "root"
+        return {
+            "type": "user",
+            "id": _SYSTEM_USERS[name],
+            "_url": self._url(request, f"/user/{name}"),
+            "Name": name,
+            "EmailAddress": "root@localhost" if root else "",
+            "RealName": _ROOT_REAL_NAME if root else ("The RT System itself" if name == "RT_System" else ""),
+            "Privileged": 1 if name != "Nobody" else 0,
+            "Disabled": "0",
+            "CustomFields": [],
+        }
 
     def _creator(self, request: httpx.Request, author_id: str | None) -> dict[str, Any]:
         """A transaction's author; a system message's is RT_System (id 1)."""
@@ -183,36 +282,63 @@ class FakeRT(FakeHelpdesk):
             out.append({"id": str(n), "type": "customfield", "name": name, "values": [str(v) for v in listed]})
         return out
 
+    def _status(self, conv: Conversation) -> str:
+        return "deleted" if conv.id in self.deleted else _STATUS[conv.status]
+
     def _ticket_row(self, conv: Conversation) -> dict[str, Any]:
+        """What TicketSQL matches on; a user field matches the user's Name or id, a queue its Name or id."""
+        group = self.groups.get(conv.group_id or "")
+        customer = self.customers.get(conv.customer_id or "")
         return {
             "id": int(conv.id),
-            "Status": _STATUS[conv.status],
+            "Status": self._status(conv),
             "LastUpdated": _iso(conv.updated_at or conv.created_at),
             "Created": _iso(conv.created_at),
+            "Subject": conv.subject or "",
+            "Queue": (conv.group_id or "1", group.name if group else ""),
+            "Owner": (self._user_name(conv.assignee_id), conv.assignee_id or str(_NOBODY_ID)),
+            "Requestor": (customer.email or "", self._user_name(customer.id), customer.id) if customer else None,
+            "Requestors": (customer.email or "", self._user_name(customer.id), customer.id) if customer else None,
+            "Priority": self.priority.get(conv.id, 0),
+            "Type": "ticket",
         }
+
+    def _queue_ref(self, request: httpx.Request, queue_id: str) -> dict[str, Any]:
+        ref: dict[str, Any] = {"type": "queue", "id": queue_id, "_url": self._url(request, f"/queue/{queue_id}")}
+        group = self.groups.get(queue_id)
+        for field in filter(None, request.url.params.get("fields[Queue]", "").split(",")):
+            if field == "Name":
+                ref["Name"] = group.name if group else "General"
+            elif field == "id":
+                ref["id"] = int(queue_id)
+            elif field in ("Description", "CorrespondAddress", "CommentAddress"):
+                ref[field] = ""
+            elif field == "Lifecycle":
+                ref[field] = "default"
+        return ref
 
     def _ticket(self, request: httpx.Request, conv: Conversation, *, single: bool = False) -> dict[str, Any]:
         fields = {**conv.custom_fields, **({TAGS_FIELD: list(conv.tags)} if conv.tags else {})}
+        full: dict[str, Any] = {
+            "id": int(conv.id) if single else conv.id,
+            "Owner": self._ref(request, conv.assignee_id, "fields[Owner]"),
+            "Requestor": [self._ref(request, conv.customer_id, "fields[Requestor]")] if conv.customer_id else [],
+            "Queue": self._queue_ref(request, conv.group_id or "1"),
+        }
         if single:
-            full: dict[str, Any] = {
-                "id": int(conv.id),
-                "Owner": {"type": "user", "id": self._user_name(conv.assignee_id)},
-                "Requestor": [{"type": "user", "id": self._user_name(conv.customer_id)}] if conv.customer_id else [],
-                "Queue": {"type": "queue", "id": conv.group_id or "1"},
-            }
-        else:
-            full = {
-                "id": conv.id,
-                "Owner": self._ref(request, conv.assignee_id, "fields[Owner]"),
-                "Requestor": [self._ref(request, conv.customer_id, "fields[Requestor]")] if conv.customer_id else [],
-                "Queue": {"type": "queue", "id": conv.group_id or "1", "_url": self._url(request, "/queue/x")},
-            }
+            full.update(
+                EffectiveId={"type": "ticket", "id": conv.id, "_url": self._url(request, f"/ticket/{conv.id}")},
+                Type="ticket",
+                Creator=self._system_ref(request, "root", "fields[Creator]"),
+                Cc=[],
+                AdminCc=[],
+            )
         full.update(
             {
                 "type": "ticket",
                 "_url": self._url(request, f"/ticket/{conv.id}"),
                 "Subject": conv.subject or "",
-                "Status": _STATUS[conv.status],
+                "Status": self._status(conv),
                 "Created": _iso(conv.created_at),
                 "LastUpdated": _iso(conv.updated_at or conv.created_at),
                 "Resolved": _iso(conv.updated_at if conv.status in ("solved", "closed") else None),
@@ -220,7 +346,10 @@ class FakeRT(FakeHelpdesk):
                 "CustomFields": self._cfs(fields),
             }
         )
-        return full if single else self._only(request, full)
+        if single:  # a record names neither its type nor its address, as RT serves it
+            del full["type"], full["_url"]
+            return full
+        return self._only(request, full)
 
     def _only(self, request: httpx.Request, item: dict[str, Any]) -> dict[str, Any]:
         """A search result: type, id, _url and the `fields=` asked for (empty text for a field without value)."""
@@ -268,10 +397,18 @@ class FakeRT(FakeHelpdesk):
 
     @route("GET", _API + r"/tickets")
     def search_tickets(self, request: httpx.Request) -> httpx.Response:
-        test = _sql_filter(request.url.params.get("query") or "id > 0")
-        found = [c for c in self.conversations.values() if test(self._ticket_row(c))]
-        found.sort(key=lambda c: int(c.id))
-        return self._page(request, found, lambda c: self._ticket(request, c))
+        query = request.url.params.get("query") or "id > 0"
+        test = _sql_filter(query)
+        # RT 5.0.3's REST2 search finds no deleted ticket, not even with `Status = 'deleted'`
+        rows = [(c, self._ticket_row(c)) for c in self.conversations.values() if c.id not in self.deleted]
+        found = [(c, row) for c, row in rows if test(row)]
+        found.sort(key=lambda pair: pair[1]["id"])
+        orderby = (request.url.params.get("orderby") or "id").split(",")[0]
+        if orderby != "id":
+            found.sort(key=lambda pair: str(_field(pair[1], orderby) or ""))
+        if (request.url.params.get("order") or "ASC").upper() == "DESC":
+            found.reverse()
+        return self._page(request, [c for c, _ in found], lambda c: self._ticket(request, c))
 
     @route("GET", _API + r"/ticket/(?P<tid>\d+)")
     def get_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
@@ -297,32 +434,157 @@ class FakeRT(FakeHelpdesk):
         if "Owner" in body:
             owner = str(body["Owner"])
             uid = None if owner in (NOBODY, str(_NOBODY_ID)) else self._user_by(owner)
-            if owner not in (NOBODY, str(_NOBODY_ID)) and (uid is None or uid not in self.agents):
+            # a disabled user may own nothing, as in RT
+            if owner not in (NOBODY, str(_NOBODY_ID)) and (uid not in self.agents or not self.agents[uid].active):
                 messages.append(f"Ticket {tid}: That user may not own tickets in that queue")
             elif uid != conv.assignee_id:
                 changes["assignee_id"] = uid
-                messages.append(f"Ticket {tid}: Owner changed from {self._user_name(conv.assignee_id)} to {owner}")
-        if "Queue" in body and str(body["Queue"]) != conv.group_id:
-            changes["group_id"] = str(body["Queue"])
-            messages.append(f"Ticket {tid}: Queue changed")
+                old, new = self._user_name(conv.assignee_id), self._user_name(uid)
+                messages.append(f"Ticket {tid}: Owner changed from {old} to {owner}")
+                # RT records an owner change as a `Set` of Owner and the role group's `SetWatcher`
+                self._event(tid, "Set", "Owner", old, new, f"Owner forcibly changed from {old} to {new}")
+                self._event(tid, "SetWatcher", "Owner", old, new, f"Owner set to {new}")
+        if "Queue" in body and str(body["Queue"]) not in (conv.group_id, self._queue_name(conv.group_id)):
+            queue = self._queue_by(str(body["Queue"]))
+            if queue is None:
+                messages.append(f"Ticket {tid}: Could not load queue {body['Queue']}")  # RT's words for it
+            else:
+                changes["group_id"] = queue
+                messages.append(f"Ticket {tid}: Queue changed")
+                old_name, new_name = self._queue_name(conv.group_id), self._queue_name(queue)
+                self._event(
+                    tid, "Set", "Queue", conv.group_id or "", queue, f"Queue changed from {old_name} to {new_name}"
+                )
         if "Status" in body:
-            changes["status"] = _FROM_RT.get(str(body["Status"]), ConversationStatus.OTHER)
-            messages.append(f"Ticket {tid}: Status changed from '{_STATUS[conv.status]}' to '{body['Status']}'")
+            old_status, new_status = self._status(conv), str(body["Status"])
+            changes["status"] = _FROM_RT.get(new_status, ConversationStatus.OTHER)
+            self.deleted.discard(tid)
+            messages.append(f"Ticket {tid}: Status changed from '{old_status}' to '{new_status}'")
+            self._event(tid, "Status", "Status", old_status, new_status,
+                        f"Status changed from '{old_status}' to '{new_status}'")  # fmt: skip
         if "Priority" in body:
+            old_priority = self.priority.get(tid, 0)
             self.priority[tid] = int(body["Priority"])
             messages.append(f"Ticket {tid}: Priority changed")
+            self._event(tid, "Set", "Priority", str(old_priority), str(body["Priority"]),
+                        f"Priority changed from '{old_priority}' to '{body['Priority']}'")  # fmt: skip
         if changes or "Priority" in body:
             self.touch_conversation(tid, **changes)
         return self.json_response(messages)
+
+    def _queue_name(self, queue_id: str | None) -> str:
+        group = self.groups.get(queue_id or "")
+        return (group.name if group else None) or "General"
+
+    def _queue_by(self, key: str) -> str | None:
+        """A queue id from an id or a Name."""
+        if key in self.groups:
+            return key
+        return next((g.id for g in self.groups.values() if g.name == key), None)
+
+    def _next_txn_id(self) -> int:
+        """A new transaction id, above every message's and change's (scanned once after a load, then counted)."""
+        if self.last_txn_id is None:
+            known = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
+            known += [e["id"] for events in self.events.values() for e in events]
+            self.last_txn_id = max(known, default=10_000_000)
+        self.last_txn_id += 1
+        return self.last_txn_id
+
+    def _event(self, tid: str, kind: str, field: str, old: str, new: str, description: str) -> None:
+        """A transaction that is not a message (a status, owner or field change), made by the API user."""
+        event = {"id": self._next_txn_id(), "Type": kind, "Field": field, "OldValue": old, "NewValue": new,
+                 "Description": description, "Created": self.clock.now()}  # fmt: skip
+        self.events.setdefault(tid, []).append(event)
+
+    @route("POST", _API + r"/ticket/?")
+    def create_ticket(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content or b"{}")
+        queue = self._queue_by(str(body.get("Queue", "")))
+        if queue is None:
+            return self.error(400, "Could not create ticket. Queue not set")
+        status = str(body.get("Status") or "new")
+        if status not in _FROM_RT or status in ("stalled", "resolved", "rejected"):  # RT: not an initial status
+            return self.error(400, f"Could not create ticket. Status '{status}' isn't a valid status for this ticket.")
+        requestors = body.get("Requestor") or body.get("Requestors") or []
+        first = (requestors if isinstance(requestors, list) else str(requestors).split(","))[:1]
+        customer_id = self._requestor(first[0].strip()) if first else None
+        owner = self._user_by(str(body["Owner"])) if body.get("Owner") not in (None, NOBODY) else None
+        fields = dict(body.get("CustomFields") or {})
+        tags = fields.pop(TAGS_FIELD, [])
+        now = self.clock.now()
+        tid = str(max((int(c) for c in self.conversations if c.isdigit()), default=0) + 1)
+        txn = self._next_txn_id()
+        self.conversations[tid] = Conversation(
+            id=tid,
+            status=_FROM_RT[status],
+            subject=str(body.get("Subject") or ""),
+            customer_id=customer_id,
+            assignee_id=owner if owner in self.agents else None,
+            group_id=queue,
+            channel="api",
+            tags=tags if isinstance(tags, list) else [tags],
+            created_at=now,
+            updated_at=now,
+            version=str(txn),
+            custom_fields=fields,
+        )
+        if "Priority" in body:
+            self.priority[tid] = int(body["Priority"])
+        if body.get("Content") is not None:
+            self.messages.setdefault(tid, []).append(
+                Message(
+                    id=str(txn),
+                    conversation_id=tid,
+                    author_id=None,
+                    author_role="agent",
+                    public=True,
+                    body=str(body["Content"]),
+                    created_at=now,
+                )
+            )
+        else:  # RT records the Create transaction all the same, without content
+            self.events.setdefault(tid, []).append(
+                {
+                    "id": txn,
+                    "Type": "Create",
+                    "Field": "",
+                    "OldValue": "",
+                    "NewValue": "",
+                    "Description": "Ticket created",
+                    "Created": now,
+                }
+            )
+        return self.json_response({"type": "ticket", "id": tid, "_url": self._url(request, f"/ticket/{tid}")}, 201)
+
+    def _requestor(self, address: str) -> str:
+        """A requestor's user id; RT creates an unprivileged user for an address it does not know."""
+        known = self._user_by(address)
+        if known is not None:
+            return known
+        uid = str(max((int(u) for u in [*self.agents, *self.customers] if u.isdigit()), default=0) + 1)
+        self.customers[uid] = Customer(id=uid, email=address, created_at=self.clock.now(),
+                                       updated_at=self.clock.now())  # fmt: skip
+        return uid
+
+    @route("DELETE", _API + r"/ticket/(?P<tid>\d+)")
+    def delete_ticket(self, request: httpx.Request, tid: str) -> httpx.Response:
+        conv = self.conversations.get(tid)
+        if conv is None:
+            return self.error(404, "Not Found")
+        old = self._status(conv)
+        self.touch_conversation(tid, status=ConversationStatus.CLOSED)
+        self.deleted.add(tid)
+        self._event(tid, "Status", "Status", old, "deleted", f"Status changed from '{old}' to 'deleted'")
+        return httpx.Response(204)
 
     @route("POST", _API + r"/ticket/(?P<tid>\d+)/(?P<kind>comment|correspond)")
     def add_message(self, request: httpx.Request, tid: str, kind: str) -> httpx.Response:
         if tid not in self.conversations:
             return self.error(404, "Not Found")
         body = json.loads(request.content)
-        known = [int(m.id) for msgs in self.messages.values() for m in msgs if m.id.isdigit()]
         msg = Message(
-            id=str(max(known, default=10_000_000) + 1),
+            id=str(self._next_txn_id()),
             conversation_id=tid,
             author_id=None,
             author_role="agent",
@@ -370,6 +632,108 @@ class FakeRT(FakeHelpdesk):
 
         return self._page(request, [pair for pair in self._txns() if test(pair[1])], render)
 
+    def _history(self, tid: str) -> list[tuple[Message | None, dict[str, Any]]]:
+        """A ticket's transactions, messages and other changes, oldest first. `Description` is not a column:
+        RT 5.0.3 serves it empty when a listing's `fields=` asks for it, as here."""
+        rows: list[tuple[Message | None, dict[str, Any]]] = [
+            (m, {**r, "Description": ""}) for m, r in self._txns() if str(r["ObjectId"]) == tid
+        ]
+        for event in self.events.get(tid, []):
+            row = {**event, "ObjectType": "RT::Ticket", "ObjectId": int(tid), "Created": _iso(event["Created"])}
+            rows.append((None, {**row, "Description": ""}))
+        rows.sort(key=lambda pair: pair[1]["id"])
+        return rows
+
+    def _txn_links(self, request: httpx.Request, msg: Message | None, row: dict[str, Any]) -> list[dict[str, Any]]:
+        links: list[dict[str, Any]] = [
+            {"ref": "self", "type": "transaction", "id": row["id"],
+             "_url": self._url(request, f"/transaction/{row['id']}")},
+            {"ref": "object", "type": "ticket", "id": str(row["ObjectId"]),
+             "_url": self._url(request, f"/ticket/{row['ObjectId']}")},
+        ]  # fmt: skip
+        if msg is not None:
+            links.append({"ref": "attachment", "_url": self._url(request, f"/attachment/{row['id']}")})
+        return links
+
+    def _txn_creator(self, request: httpx.Request, msg: Message | None, sub: str) -> dict[str, Any]:
+        if msg is None:  # a change made through the API: its user's
+            return self._system_ref(request, "root", sub)
+        if msg.author_id is None:
+            return self._system_ref(request, "RT_System", sub)
+        return self._ref(request, msg.author_id, sub)
+
+    @route("GET", _API + r"/ticket/(?P<tid>\d+)/history")
+    def ticket_history(self, request: httpx.Request, tid: str) -> httpx.Response:
+        if tid not in self.conversations:
+            return self.error(404, "Not Found")
+
+        def render(pair: tuple[Message | None, dict[str, Any]]) -> dict[str, Any]:
+            msg, row = pair
+            full = {
+                **row,
+                "type": "transaction",
+                "id": str(row["id"]),  # a text in a listing, as RT serves it
+                "_url": self._url(request, f"/transaction/{row['id']}"),
+                "ObjectId": str(row["ObjectId"]),
+                "Creator": self._txn_creator(request, msg, "fields[Creator]"),
+                "_hyperlinks": self._txn_links(request, msg, row),
+            }
+            return self._only(request, full)
+
+        return self._page(request, self._history(tid), render)
+
+    @route("GET", _API + r"/transaction/(?P<txn>\d+)")
+    def get_transaction(self, request: httpx.Request, txn: str) -> httpx.Response:
+        """One transaction as RT serializes a record: `Object` in place of ObjectType/ObjectId, no `fields=`."""
+        for tid in self.conversations:
+            for msg, row in self._history(tid):
+                if row["id"] != int(txn):
+                    continue
+                data: dict[str, Any] = {
+                    "id": row["id"],
+                    "Type": row["Type"],
+                    "Created": row["Created"],
+                    "Creator": self._txn_creator(request, msg, "fields[Creator]"),
+                    "Object": {"type": "ticket", "id": tid, "_url": self._url(request, f"/ticket/{tid}")},
+                    "TimeTaken": "0",
+                    "_hyperlinks": self._txn_links(request, msg, row),
+                }
+                if msg is not None and row["Type"] != "Create":
+                    data["Data"] = "No Subject"
+                for column in ("Field", "OldValue", "NewValue"):
+                    if row.get(column):
+                        data[column] = row[column]
+                return self.json_response(data)
+        return self.error(404, "Not Found")
+
+    @route("GET", _API + r"/attachment/(?P<aid>\d+)")
+    def get_attachment(self, request: httpx.Request, aid: str) -> httpx.Response:
+        """A message's text part as RT serializes it: `Content` base64-encoded, `TransactionId` a reference."""
+        for msg, row in self._txns():
+            if row["id"] != int(aid):
+                continue
+            url = self._url(request, f"/attachment/{aid}")
+            return self.json_response(
+                {
+                    "id": row["id"],
+                    "TransactionId": {
+                        "type": "transaction",
+                        "id": str(row["id"]),
+                        "_url": self._url(request, f"/transaction/{row['id']}"),
+                    },
+                    "Parent": "0",
+                    "MessageId": "",
+                    "Subject": "",
+                    "ContentType": "text/plain",
+                    "Content": base64.b64encode((msg.body or "").encode()).decode() + "\n",
+                    "Headers": 'Content-Type: text/plain; charset="utf-8"\n',
+                    "Creator": self._txn_creator(request, msg, "fields[Creator]"),
+                    "Created": row["Created"],
+                    "_hyperlinks": [{"ref": "self", "type": "attachment", "id": row["id"], "_url": url}],
+                }
+            )
+        return self.error(404, "Not Found")
+
     def _attachment(self, request: httpx.Request, pair: tuple[Message, dict[str, Any]]) -> dict[str, Any]:
         msg, row = pair
         return self._only(
@@ -387,6 +751,18 @@ class FakeRT(FakeHelpdesk):
     @route("GET", _API + r"/ticket/(?P<tid>\d+)/attachments")
     def ticket_attachments(self, request: httpx.Request, tid: str) -> httpx.Response:
         rows = [(m, r) for m, r in self._txns() if str(r["ObjectId"]) == tid]
+        return self._page(request, rows, lambda pair: self._attachment(request, pair))
+
+    @route("POST", _API + r"/ticket/(?P<tid>\d+)/attachments")
+    def search_ticket_attachments(self, request: httpx.Request, tid: str) -> httpx.Response:
+        """A ticket's attachments matching the JSON search in the body; the text parts have no Filename."""
+        query = json.loads(request.content or b"[]")
+        conditions = [(str(q["field"]), str(q.get("operator", "=")).upper(), q.get("value", "")) for q in query]
+        rows = []
+        for m, r in self._txns():
+            fields = {"id": r["id"], "TransactionId": r["id"], "ContentType": "text/plain", "Filename": ""}
+            if str(r["ObjectId"]) == tid and all(_compare(fields.get(f), op, v) for f, op, v in conditions):
+                rows.append((m, r))
         return self._page(request, rows, lambda pair: self._attachment(request, pair))
 
     @route("GET", _API + r"/attachments")
@@ -408,7 +784,7 @@ class FakeRT(FakeHelpdesk):
                 request,
                 {
                     "type": "queue",
-                    "id": int(g.id),
+                    "id": g.id,  # a text, as RT serves it in a listing
                     "_url": self._url(request, f"/queue/{g.id}"),
                     "Name": g.name,
                     "Lifecycle": "default",
@@ -417,6 +793,33 @@ class FakeRT(FakeHelpdesk):
             for g in sorted(self.groups.values(), key=lambda g: int(g.id))
         ]
         return self._page(request, items)
+
+    @route("GET", _API + r"/queue/(?P<key>[^/]+)")
+    def get_queue(self, request: httpx.Request, key: str) -> httpx.Response:
+        queue = self._queue_by(key)
+        if queue is None:
+            return self.error(404, "Not Found")
+        url = self._url(request, f"/queue/{queue}")
+        root = self._system_ref(request, "root", "fields[Creator]")
+        return self.json_response(
+            {
+                "id": int(queue),
+                "Name": self.groups[queue].name,
+                "Description": "",
+                "Lifecycle": "default",
+                "CorrespondAddress": "",
+                "CommentAddress": "",
+                "SortOrder": "0",
+                "Disabled": "0",
+                "Cc": [],
+                "AdminCc": [],
+                "Creator": root,
+                "LastUpdatedBy": root,
+                "TicketCustomFields": [],
+                "CustomFields": [],
+                "_hyperlinks": [{"ref": "self", "type": "queue", "id": int(queue), "_url": url}],
+            }
+        )
 
     def _staff_group_id(self, queue_id: str) -> int:
         return 90_000 + int(queue_id)
@@ -482,6 +885,9 @@ class FakeRT(FakeHelpdesk):
     @route("GET", _API + r"/user/(?P<key>[^/]+)")
     def get_user(self, request: httpx.Request, key: str) -> httpx.Response:
         uid = self._user_by(key)
+        system = next((name for name, n in _SYSTEM_USERS.items() if key in (name, str(n))), None)
+        if uid is None and system is not None:
+            return self.json_response(self._system_user(request, system))
         if uid is None:
             return self.error(404, "Not Found")
         return self.json_response(self._user(request, uid))
