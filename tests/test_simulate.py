@@ -160,6 +160,65 @@ def test_upper_bound_counts_the_agent_on_shift_within_the_wait() -> None:
     assert _run(_away_then_back(), "upper_bound", wait_for_preferred_hours=1.0)[0]["preferred_agent_share"] == 1.0
 
 
+def _reach_case() -> SimHistory:
+    # Ana (no limit) and Ben (capacity 1) are on all day; Cara only 12:00-13:00; Dan left the helpdesk at 05:00
+    dan = SimAgent(id="dan", name="DAN", group_ids=("g",), capacity=2, shifts=((T0, T0 + 24 * H),), gone_at=T0 + 5 * H)
+    return _history(
+        [
+            _agent("ana", shifts=[(0, 24)], capacity=None),
+            _agent("ben", shifts=[(0, 24)], capacity=1),
+            _agent("cara", shifts=[(12, 13)]),
+            dan,
+        ],
+        [
+            ("c0", "jo", 9, 5),  # Ben, free: reached
+            ("c1", "dana", 10, 1),  # Ana, on shift: reached
+            ("c2", "erin", 10, 1),  # Cara comes on after the hour's wait: not possible
+            ("c4", "gus", 10, 1),  # Dan is gone: not possible
+            ("c5", "hal", 10, 1),  # Ben is on shift but full all hour: possible, not reached (capacity aside)
+            ("c3", "fay", 11.5, 1),  # Cara comes on within the wait: reached
+        ],
+        known={"jo": "ben", "dana": "ana", "erin": "cara", "gus": "dan", "hal": "ben", "fay": "cara"},
+    )
+
+
+def test_reaches_counts_what_was_possible_within_the_replay_itself() -> None:
+    out, result = _run(_reach_case(), "preferred", wait_for_preferred_hours=1.0)
+    got = {o.conversation.id: o.agent_id for o in result.outcomes}
+    assert got["c0"] == "ben" and got["c1"] == "ana" and got["c3"] == "cara" and got["c5"] != "ben"
+    assert out["preferred_agent_share"] == 0.5
+    assert out["possible_preferred"] == {"reached": 3, "possible": 4, "reaches": 0.75}
+    # no wait: Cara is away when Fay writes, so only the three on shift at arrival were possible
+    assert _run(_reach_case(), "preferred")[0]["possible_preferred"]["possible"] == 3
+    report = simulate_history(
+        _reach_case(),
+        policies=["as_it_happened", "preferred", "upper_bound"],
+        settings=replace_settings(ReplaySettings(), wait_for_preferred_hours=1.0),
+        strategies=STRATEGIES,
+    )
+    assert report.reaches == 0.75 and report.possible_preferred == out["possible_preferred"]
+    assert ", 75% of what was possible" in report.summary()
+    assert report.to_dict()["reaches"] == 0.75 and report.to_dict()["possible_preferred"]["possible"] == 4
+
+
+def test_present_during_follows_the_shifts_and_the_departure() -> None:
+    agent = SimAgent(
+        id="a",
+        name="A",
+        group_ids=(),
+        capacity=None,
+        shifts=((T0 + H, T0 + 2 * H), (T0 + 5 * H, T0 + 9 * H)),
+        gone_at=T0 + 6 * H,
+    )
+    assert agent.present_during(T0, T0 + H)  # comes on at the window's end
+    assert not agent.present_during(T0, T0 + 0.5 * H)
+    assert not agent.present_during(T0 + 2 * H, T0 + 4 * H)  # the first shift is over, the second not begun
+    assert agent.present_during(T0 + 1.5 * H, T0 + 1.5 * H)
+    assert agent.present_during(T0 + 5.5 * H, T0 + 7 * H)
+    assert not agent.present_during(T0 + 6 * H, T0 + 8 * H)  # gone, though the shift runs on
+    assert not agent.present_during(T0 + 10 * H, T0 + 20 * H)
+
+
 def test_a_full_agent_is_missed_at_capacity_and_a_wait_takes_them_when_free() -> None:
     # Ana holds one conversation (capacity 1) from 9:00 to 11:00; Dana writes at 10:00
     history = _history(
@@ -383,6 +442,39 @@ def test_no_agent_works_while_absent_or_beyond_capacity(case: tuple[SimHistory, 
         for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # a slot freed at t is free for t
             load += step
             assert load <= (agents[agent_id].capacity or 0), f"{policy}: {agent_id} above capacity"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.sampled_from(["least_loaded", "round_robin", "preferred", "upper_bound", "as_it_happened"]))
+def test_reaches_is_never_above_what_was_possible(case: tuple[SimHistory, float], policy: str) -> None:
+    """reached <= possible <= returning, and `possible` is the metrics' preferred agent present within the wait."""
+    from humansupport.simulate.figures import replayed_facts
+
+    history, wait = case
+    out, result = _run(history, policy, wait_for_preferred_hours=wait)
+    counts, missed = out["possible_preferred"], out["missed_preferred"]
+    returning = counts["reached"] + missed["total"]
+    assert 0 <= counts["reached"] <= counts["possible"] <= returning
+    assert counts["reaches"] is None if not counts["possible"] else 0 <= counts["reaches"] <= 1
+    if returning:
+        assert out["preferred_agent_share"] == pytest.approx(counts["reached"] / returning, abs=1e-4)
+    # brute force: shifts, departures and the period's end fall on whole hours, arrivals on quarters
+    agents = {a.id: a for a in history.agents}
+    arrival = {o.conversation.id: o.conversation.arrival for o in result.outcomes}
+    possible = 0
+    earlier: dict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for f in sorted(replayed_facts(history, result), key=lambda f: (f.created_at, f.id)):
+        seen = earlier[f.customer_id or ""]
+        if seen and f.id in arrival:
+            top = max(seen.values())
+            preferred = min(a for a, n in seen.items() if n == top)
+            lo, hi = arrival[f.id], min(arrival[f.id] + wait * H, history.end_ts)
+            grid = [lo, hi] + [T0 + q * H / 4 for q in range(4 * 48 + 1) if lo <= T0 + q * H / 4 <= hi]
+            present = preferred in agents and any(agents[preferred].present(t) for t in grid)
+            possible += f.assignee_id == preferred or present
+        if f.assignee_id:
+            seen[f.assignee_id] += 1
+    assert counts["possible"] == possible
 
 
 @settings(max_examples=40, deadline=None)

@@ -55,7 +55,10 @@ def test_as_it_happened_is_the_metrics_of_the_period(store_path: Path) -> None:
     bound, routed = report.policy("upper_bound"), report.policy("preferred")
     assert bound is not None and routed is not None
     assert bound["preferred_agent_share"] >= routed["preferred_agent_share"] > 0
-    assert report.reaches == pytest.approx(routed["preferred_agent_share"] / bound["preferred_agent_share"], abs=1e-4)
+    counts = routed["possible_preferred"]
+    assert counts == report.possible_preferred and 0 < counts["reached"] <= counts["possible"]
+    assert report.reaches == pytest.approx(counts["reached"] / counts["possible"], abs=1e-4) and report.reaches <= 1
+    assert report.to_dict()["reaches"] == report.reaches
 
 
 def test_cli_as_it_happened_matches_the_metrics_command_over_the_whole_history(store_path: Path) -> None:

@@ -81,14 +81,25 @@ def _hours(value: float | None) -> float | None:
     return None if value is None else round(value / 3600, 2)
 
 
-def _missed(facts: list[ConversationFact], outcomes: dict[str, Outcome], history: SimHistory) -> dict[str, int]:
-    """Returning customers' conversations in the period that did not reach their preferred agent, by why."""
+def _preferred_counts(
+    facts: list[ConversationFact], outcomes: dict[str, Outcome], history: SimHistory, *, wait: float
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Returning customers' conversations in the period: those that missed their preferred agent (by why), and
+    how many reached them out of how many could have.
+
+    The preferred agent is the metrics' (most of the customer's earlier conversations, as this replay assigned
+    them). A conversation *could have* reached them when it did, or when they were in the helpdesk and on shift
+    at some moment from its arrival to the end of the wait the settings allow (capacity aside): a bound no replay
+    of the same settings can beat, so `reached / possible` is at most 1 by construction.
+    """
     reasons: Counter[str] = Counter()
+    reached = possible = 0
+    agents = {a.id: a for a in history.agents}
     by_customer: dict[str, list[ConversationFact]] = {}
     for f in facts:
         if f.customer_id:
             by_customer.setdefault(f.customer_id, []).append(f)
-    start = history.start
+    start, end = history.start, history.end_ts
     for convs in by_customer.values():
         convs.sort(key=lambda f: (f.created_at is None, f.created_at, f.id))
         earlier: Counter[str] = Counter()
@@ -97,11 +108,19 @@ def _missed(facts: list[ConversationFact], outcomes: dict[str, Outcome], history
             if earlier and outcome is not None and f.created_at is not None and f.created_at >= start:
                 top = max(earlier.values())
                 preferred = min(a for a, n in earlier.items() if n == top)
-                if f.assignee_id != preferred:
+                if f.assignee_id == preferred:
+                    reached += 1
+                    possible += 1
+                else:
                     reasons[_why(outcome, preferred)] += 1
+                    agent = agents.get(preferred)
+                    arrival = outcome.conversation.arrival
+                    possible += agent is not None and agent.present_during(arrival, min(arrival + wait, end))
             if f.assignee_id:
                 earlier[f.assignee_id] += 1
-    return {"total": sum(reasons.values()), **{r: reasons.get(r, 0) for r in MISS_REASONS}}
+    missed = {"total": sum(reasons.values()), **{r: reasons.get(r, 0) for r in MISS_REASONS}}
+    reach = {"reached": reached, "possible": possible, "reaches": round(reached / possible, 4) if possible else None}
+    return missed, reach
 
 
 def _why(outcome: Outcome, preferred: str) -> str:
@@ -118,8 +137,14 @@ def _why(outcome: Outcome, preferred: str) -> str:
     return "another agent chosen"
 
 
-def figures(history: SimHistory, result: ReplayResult, *, timeout_hours: float) -> dict[str, Any]:
-    """Every figure of one policy's replay (JSON-ready; times in hours, shares in [0, 1])."""
+def figures(
+    history: SimHistory, result: ReplayResult, *, timeout_hours: float, wait_hours: float | None = None
+) -> dict[str, Any]:
+    """Every figure of one policy's replay (JSON-ready; times in hours, shares in [0, 1]).
+
+    `wait_hours` is how long the settings let a conversation wait for its preferred agent (default: the
+    timeout), which bounds what the replay could have reached (`possible_preferred`).
+    """
     facts = replayed_facts(history, result)
     report = metrics_from_facts(facts, since=history.start, until=history.end, agent_names=history.agent_names)
     overall = report.overall
@@ -137,6 +162,8 @@ def figures(history: SimHistory, result: ReplayResult, *, timeout_hours: float) 
             past_timeout += end - o.conversation.arrival > timeout
     replayed = result.respects_presence
     loads = _load_spread(history, result)
+    wait = (timeout_hours if wait_hours is None else wait_hours) * 3600.0
+    missed, reach = _preferred_counts(facts, outcomes, history, wait=wait)
     return {
         "policy": result.policy,
         "conversations": overall["conversations"],
@@ -156,7 +183,8 @@ def figures(history: SimHistory, result: ReplayResult, *, timeout_hours: float) 
         "unassigned_at_end": unassigned if replayed else sum(o.agent_id is None for o in result.outcomes),
         "waited_past_timeout": past_timeout if replayed else None,
         "load": loads,
-        "missed_preferred": _missed(facts, outcomes, history),
+        "missed_preferred": missed,
+        "possible_preferred": reach,
         "capacity_respected": result.respects_capacity and not loads["over_capacity"],
         "metrics": overall,
     }

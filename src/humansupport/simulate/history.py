@@ -74,6 +74,24 @@ class SimAgent:
                 hi = mid
         return lo < len(self.shifts) and self.shifts[lo][0] <= t
 
+    def present_during(self, lo: float, hi: float) -> bool:
+        """In the helpdesk and on shift at some moment of [lo, hi], as the replay's shifts say (capacity aside)."""
+        gone = self.gone_at
+        if gone is not None and lo >= gone:
+            return False
+        # the first shift still running after `lo` (ends are sorted: shifts are sorted and disjoint)
+        first, end = 0, len(self.shifts)
+        while first < end:
+            mid = (first + end) // 2
+            if self.shifts[mid][1] <= lo:
+                first = mid + 1
+            else:
+                end = mid
+        if first == len(self.shifts):
+            return False
+        on = self.shifts[first][0]
+        return on <= hi and (gone is None or on < gone)
+
     def in_helpdesk(self, t: float) -> bool:
         return self.gone_at is None or t < self.gone_at
 

@@ -150,7 +150,9 @@ def _markdown(report: SimulationReport) -> str:
         "As it happened is history as the store has it (its figures are `humansupport metrics` for this period); "
         "history has no assignment times, so it has no wait. The upper bound gives every returning customer their "
         "preferred agent whenever that agent was on shift within the allowed wait, ignoring capacity: a ceiling, "
-        "not a policy. See docs/simulate.md for the assumptions and limits.",
+        "not a policy. What was possible is counted within the preferred-agent replay itself: conversations that "
+        "reached their preferred agent, or whose preferred agent was on shift within the allowed wait. "
+        "See docs/simulate.md for the assumptions and limits.",
         "",
     ]
     return "\n".join(lines)
@@ -323,7 +325,9 @@ def _html(report: SimulationReport) -> str:
         '<p class="note">As it happened is the history as the store has it: its figures are those of '
         "<code>humansupport metrics</code> for this period. History has no assignment times, so it shows no wait. "
         "The upper bound gives every returning customer their preferred agent whenever that agent was on shift "
-        "within the wait the settings allow, ignoring capacity: a ceiling, not a policy. Shifts are rebuilt from "
+        "within the wait the settings allow, ignoring capacity: a ceiling, not a policy. What was possible is "
+        "counted within the preferred-agent replay itself: conversations that reached their preferred agent, or "
+        "whose preferred agent was on shift within the allowed wait. Shifts are rebuilt from "
         "the agents' activity; a replay cannot know how customers would have rated other agents, or whether they "
         "would have written again sooner after a longer wait (docs/simulate.md).</p>",
         "</body></html>",

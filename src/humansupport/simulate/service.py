@@ -34,6 +34,7 @@ _POINT_FIGURES: Final = (
     "waited_past_timeout",
     "unassigned_at_end",
     "missed_preferred",
+    "possible_preferred",
     "seconds",
     "cpu_seconds",
 )
@@ -57,12 +58,17 @@ class SimulationReport:
         return next((p for p in self.policies if p["policy"] == name), None)
 
     @property
+    def possible_preferred(self) -> dict[str, Any] | None:
+        """Preferred-agent routing's returning conversations that reached their preferred agent, out of those
+        that could have (the agent did, or was in the helpdesk and on shift within the allowed wait)."""
+        routed = self.policy(PREFERRED)
+        return None if routed is None else routed.get("possible_preferred")
+
+    @property
     def reaches(self) -> float | None:
-        """Preferred-agent routing's preferred-agent share as a fraction of the upper bound's."""
-        routed, bound = self.policy(PREFERRED), self.policy(UPPER_BOUND)
-        if not routed or not bound or not bound["preferred_agent_share"] or routed["preferred_agent_share"] is None:
-            return None
-        return round(float(routed["preferred_agent_share"]) / float(bound["preferred_agent_share"]), 4)
+        """Preferred-agent routing's reached / possible, within its own replay: at most 1 by construction."""
+        counts = self.possible_preferred
+        return None if counts is None else counts["reaches"]
 
     def summary(self) -> str:
         """One line: what preferred-agent routing would have given, against history and the ceiling."""
@@ -95,6 +101,7 @@ class SimulationReport:
             "settings": self.settings,
             "policies": self.policies,
             "reaches": self.reaches,
+            "possible_preferred": self.possible_preferred,
             "sweep": self.sweep,
             "summary": self.summary(),
             "seconds": round(self.seconds, 2),

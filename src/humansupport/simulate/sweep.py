@@ -134,7 +134,8 @@ def run_policy(
     started, cpu = time.perf_counter(), time.process_time()
     result = Replay(history, make_policy(name, settings=settings, strategies=strategies)).run()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    out = figures(history, result, timeout_hours=settings.router.wait_for_preferred_hours)
+    wait = settings.router.wait_for_preferred_hours
+    out = figures(history, result, timeout_hours=wait, wait_hours=wait)
     out["seconds"] = round(seconds, 3)
     out["cpu_seconds"] = round(cpu, 3)
     out["decisions"] = result.decisions
