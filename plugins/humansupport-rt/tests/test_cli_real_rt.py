@@ -9,17 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import humansupport_rt
 import pytest
 from typer.testing import CliRunner
 
 import humansupport.cli as cli
+from humansupport import PluginRegistry
 from humansupport.testing import FakeClock, generate_history
 
 from .conftest import RT_HISTORY, RTLive
 from .live import LiveRT
 
 
-def test_cli_on_the_real_rt(rt_live: RTLive, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_on_the_real_rt(
+    rt_live: RTLive, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plugin_registry: PluginRegistry
+) -> None:
+    plugin_registry.register(humansupport_rt, name="rt")  # whatever HUMANSUPPORT_PLUGINS the suite runs under
     history = generate_history(RT_HISTORY)
     live = LiveRT(rt_live.server, rt_live.loaded, rt_live.snapshot, clock=FakeClock(start=history.config.end))
     live.load(history)

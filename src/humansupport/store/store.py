@@ -37,6 +37,8 @@ T = TypeVar("T")
 log = logging.getLogger("humansupport.store")
 #: PostgreSQL advisory lock (two-key form: this class id) held while a migration step runs
 _MIGRATION_LOCK: Final = 0x4853  # "HS"
+#: how many busy timeouts a process opening a store waits while others migrate it (SQLite)
+_MIGRATION_ATTEMPTS: Final = 12
 
 
 def default_store_url(*, environ: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None) -> str:
@@ -220,14 +222,25 @@ class Store:
         for step in range(current + 1, target + 1):
             # one process migrates at a time: SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL an advisory
             # lock held until the step commits; whoever waited re-reads the version and skips what is done
-            with self.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k, 0)"), {"k": _MIGRATION_LOCK})
-                if (_read_version(conn) or 0) >= step:  # another process migrated while we waited for the lock
-                    continue
-                MIGRATIONS[step](conn)
-                _write_version(conn, step)
+            for attempt in range(_MIGRATION_ATTEMPTS):
+                try:
+                    self._migrate_step(step)
+                    break
+                except LockHeldError:
+                    # SQLite's busy timeout ran out while other processes migrated: an upgrade is worth waiting
+                    # for (each attempt waits the busy timeout again), a normal write is not
+                    if attempt == _MIGRATION_ATTEMPTS - 1:
+                        raise
         return target
+
+    def _migrate_step(self, step: int) -> None:
+        with self.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k, 0)"), {"k": _MIGRATION_LOCK})
+            if (_read_version(conn) or 0) >= step:  # another process migrated while we waited for the lock
+                return
+            MIGRATIONS[step](conn)
+            _write_version(conn, step)
 
     # -- writes --------------------------------------------------------------------------------------
 
