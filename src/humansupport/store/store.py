@@ -204,6 +204,30 @@ class Store:
 
     def migrate(self, *, target: int = SCHEMA_VERSION) -> int:
         """Creates or upgrades the schema to `target`, one transaction per step; refuses newer schemas."""
+        # a read, but the first connections to a store switch it to WAL, which needs the lock for a moment: while
+        # other processes open (and migrate) the same store, wait as the migration steps below do
+        current = self._with_lock_patience(self._current_version)
+        for step in range(current + 1, target + 1):
+            # one process migrates at a time: SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL an advisory
+            # lock held until the step commits; whoever waited re-reads the version and skips what is done
+            self._with_lock_patience(lambda: self._migrate_step(step))  # noqa: B023 - called at once
+        return target
+
+    def _with_lock_patience(self, fn: Callable[[], T]) -> T:
+        """`fn()`, again while SQLite's busy timeout runs out because other processes are migrating the store: an
+        upgrade is worth waiting for (each attempt waits the busy timeout again), a normal write is not."""
+        for attempt in range(_MIGRATION_ATTEMPTS):
+            try:
+                return fn()
+            except LockHeldError:
+                if attempt == _MIGRATION_ATTEMPTS - 1:
+                    raise
+                # a switch to WAL is refused at once, not after the busy timeout: part ways with a jitter
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _current_version(self) -> int:
+        """The stored schema version (0 for an empty database); refuses a foreign or newer schema."""
         with self.connect() as conn:  # a read: no write lock unless there is something to migrate
             current = _read_version(conn)
             if current is None:
@@ -219,19 +243,7 @@ class Store:
                     f"{self.url} has schema version {current}, newer than this humansupport supports "
                     f"({SCHEMA_VERSION}); upgrade humansupport. Nothing was changed."
                 )
-        for step in range(current + 1, target + 1):
-            # one process migrates at a time: SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL an advisory
-            # lock held until the step commits; whoever waited re-reads the version and skips what is done
-            for attempt in range(_MIGRATION_ATTEMPTS):
-                try:
-                    self._migrate_step(step)
-                    break
-                except LockHeldError:
-                    # SQLite's busy timeout ran out while other processes migrated: an upgrade is worth waiting
-                    # for (each attempt waits the busy timeout again), a normal write is not
-                    if attempt == _MIGRATION_ATTEMPTS - 1:
-                        raise
-        return target
+        return current
 
     def _migrate_step(self, step: int) -> None:
         with self.begin() as conn:
