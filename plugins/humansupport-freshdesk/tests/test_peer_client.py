@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import freshdesk.v2.errors as freshdesk_errors
 import httpx
 import pytest
 from humansupport_freshdesk import FakeFreshdesk
@@ -31,9 +32,6 @@ from humansupport.testing import FakeClock, ServedFake, served_fake
 
 from .conftest import small_history
 from .contract import PEER_CONTRACT
-
-freshdesk_api = pytest.importorskip("freshdesk.v2.api")
-freshdesk_errors = pytest.importorskip("freshdesk.v2.errors")
 
 
 def client_for(served: ServedFake) -> Any:

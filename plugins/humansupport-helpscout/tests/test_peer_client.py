@@ -26,18 +26,17 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import helpscout as helpscout
+import helpscout.client as client_module
 import httpx
 import pytest
+import uvicorn as uvicorn
 from humansupport_helpscout import FakeHelpScout
 
 from humansupport.testing import FakeClock, served_fake
 
 from .conftest import history
 from .contract import CONTRACT
-
-helpscout = pytest.importorskip("helpscout")
-uvicorn = pytest.importorskip("uvicorn")
-client_module = pytest.importorskip("helpscout.client")
 
 
 class WallClock:

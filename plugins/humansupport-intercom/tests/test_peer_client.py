@@ -27,16 +27,15 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import intercom as intercom
+import intercom.core.http_client as core_http
 import pytest
 from humansupport_intercom import FakeIntercom
 from humansupport_intercom.mapping import STATE_FOR_STATUS
+from intercom import Intercom
+from intercom.core.api_error import ApiError
 
 from humansupport.testing import HistoryConfig, LiveClock, generate_history, served_fake
-
-intercom = pytest.importorskip("intercom")
-core_http = pytest.importorskip("intercom.core.http_client")
-from intercom import Intercom  # noqa: E402 - after the skip guard
-from intercom.core.api_error import ApiError  # noqa: E402
 
 VERSION = "2.14"
 

@@ -25,16 +25,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import rt.exceptions as rt_exceptions
+import rt.rest2 as rt_rest2
 from humansupport_rt import FakeRT
 
 from humansupport import ConversationStatus
 from humansupport.testing import FakeClock, generate_history, served_fake
 
 from .conftest import RT_HISTORY
-
-rt_rest2 = pytest.importorskip("rt.rest2")
-rt_exceptions = pytest.importorskip("rt.exceptions")
-pytest.importorskip("uvicorn")
 
 
 @pytest.fixture

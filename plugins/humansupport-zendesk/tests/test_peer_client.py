@@ -23,6 +23,9 @@ import httpx
 import pytest
 from humansupport_zendesk import FakeZendesk
 from humansupport_zendesk.fake import ZENDESK_PRODUCT_AREA_FIELD
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment, Group, Macro, Ticket, User, Webhook
+from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from humansupport.testing import ContractTransport, FakeClock, HistoryConfig, ServedFake, generate_history, served_fake
 
@@ -31,11 +34,6 @@ from .conftest import (  # type: ignore[import-not-found]
     _allow_id_in_batch_update,
     _narrow_dual_pagination,
 )
-
-zenpy = pytest.importorskip("zenpy")
-from zenpy import Zenpy  # noqa: E402
-from zenpy.lib.api_objects import Comment, Group, Macro, Ticket, User, Webhook  # noqa: E402
-from zenpy.lib.exception import APIException, RecordNotFoundException  # noqa: E402
 
 #: a page holds this many records, so a listing of the seeded history spans several pages
 PAGE = 7
