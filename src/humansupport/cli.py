@@ -1262,7 +1262,7 @@ def replies_lint_command(
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
     from .replies.linter import LintReport, Severity
     from .replies.output import github_annotations, print_report
-    from .replies.sources import lint_files, lint_saved_replies
+    from .replies.sources import lint_files, lint_helpdesk
 
     json_out = as_json or output_format is ReplyFormat.JSON
 
@@ -1283,12 +1283,7 @@ def replies_lint_command(
 
             acct = find_account(vendor, account=account, config_file=config)
             adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, config_file=config)
-
-            async def go() -> list[Any]:
-                async with adapter:
-                    return [r async for r in lint_saved_replies(adapter, linter)]
-
-            report.replies.extend(asyncio.run(go()))
+            report.replies.extend(asyncio.run(lint_helpdesk(adapter, linter)))
         if json_out:
             emit_json(report.to_dict())
         elif output_format is ReplyFormat.GITHUB:
