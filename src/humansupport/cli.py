@@ -1288,7 +1288,7 @@ def replies_lint_command(
     """Lint saved replies for hedging, reflexive apologies, false hope and blame; exit 1 when findings exist."""
     from .replies.linter import LintReport, Severity
     from .replies.output import github_annotations, print_report
-    from .replies.sources import lint_files, lint_saved_replies
+    from .replies.sources import lint_files, lint_helpdesk
 
     json_out = as_json or output_format is ReplyFormat.JSON
 
@@ -1309,12 +1309,7 @@ def replies_lint_command(
 
             acct = find_account(vendor, account=account, config_file=config)
             adapter = build_adapter(acct.vendor, account=acct.name, clock=SYSTEM_CLOCK, config_file=config)
-
-            async def go() -> list[Any]:
-                async with adapter:
-                    return [r async for r in lint_saved_replies(adapter, linter)]
-
-            report.replies.extend(asyncio.run(go()))
+            report.replies.extend(asyncio.run(lint_helpdesk(adapter, linter)))
         if json_out:
             emit_json(report.to_dict())
         elif output_format is ReplyFormat.GITHUB:
@@ -1412,14 +1407,13 @@ def webhooks_serve_command(
 
         from .config import load_config_file
         from .store import default_store_url
-        from .webhooks import RoutingOptions, ServiceConfig, WorkerConfig, build_app, build_runtime
-        from .webhooks.service import WorkerProcess, configure_logging, resolve_account_specs
+        from .webhooks import ServiceConfig, WorkerConfig
+        from .webhooks.service import build_service, configure_logging, resolve_account_specs
 
         configure_logging()
         router, affinity = _routing_config(
             {"wait_for_preferred_hours": wait_hours, "threshold": threshold, "fallback": fallback}
         )
-        options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
         worker = WorkerConfig(
             lease=lease, max_attempts=max_attempts, offer_cap=offer_cap, freeze_gc=True, retain_days=retain_days
         )
@@ -1427,15 +1421,16 @@ def webhooks_serve_command(
         specs = resolve_account_specs(accounts)
         url = store_url or default_store_url(config=load_config_file())
         with _open_store(url) as store:
-            runtimes = [  # the receiver verifies and parses with these; the worker process builds its own
-                build_runtime(spec, store=store, options=options, clock=SYSTEM_CLOCK, tolerance=tolerance)
-                for spec in specs
-            ]
-            target = WorkerProcess(
-                specs=tuple(specs), store_url=url, router=router, affinity=affinity, worker=worker, tolerance=tolerance
-            )
-            web = build_app(
-                runtimes, store=store, clock=SYSTEM_CLOCK, config=config, worker="process", worker_process=target
+            web = build_service(
+                specs,
+                store=store,
+                store_url=url,
+                router=router,
+                affinity=affinity,
+                worker=worker,
+                config=config,
+                tolerance=tolerance,
+                clock=SYSTEM_CLOCK,
             )
             sock = listen_socket(host, port)
             try:

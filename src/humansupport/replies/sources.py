@@ -28,6 +28,7 @@ __all__ = [
     "decode_bytes",
     "iter_reply_files",
     "lint_files",
+    "lint_helpdesk",
     "lint_saved_replies",
     "saved_reply_source",
 ]
@@ -155,3 +156,9 @@ async def lint_saved_replies(adapter: AsyncHelpdesk, linter: Linter) -> AsyncIte
     """Lints every saved reply the adapter lists (titles are agent-facing and not linted), one at a time."""
     async for saved in adapter.iter_saved_replies():
         yield linter.lint(parse_reply(saved.body or "", source=saved_reply_source(saved)), encoding=None)
+
+
+async def lint_helpdesk(adapter: AsyncHelpdesk, linter: Linter) -> list[ReplyReport]:
+    """`replies lint --vendor`: every saved reply of the helpdesk, linted; opens and closes the adapter."""
+    async with adapter:
+        return [report async for report in lint_saved_replies(adapter, linter)]

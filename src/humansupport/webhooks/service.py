@@ -34,6 +34,7 @@ __all__ = [
     "WorkerProcess",
     "build_app",
     "build_runtime",
+    "build_service",
     "configure_logging",
     "parse_account_spec",
     "register_webhook",
@@ -182,6 +183,31 @@ def build_app(
     return WebhookApp(
         store=store, accounts=runtimes, clock=clock, config=config, worker=worker, worker_process=worker_process
     )
+
+
+def build_service(
+    specs: Sequence[AccountSpec],
+    *,
+    store: Store,
+    store_url: str,
+    router: RouterConfig,
+    affinity: AffinityConfig,
+    worker: WorkerConfig,
+    config: ServiceConfig,
+    tolerance: float | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> WebhookApp:
+    """What `webhooks serve` runs: the receiver for `specs` on `store`, its worker in a process of its own.
+
+    The receiver verifies and parses with its own adapters; the worker process rebuilds the accounts from the
+    same settings (`WorkerProcess`), so nothing unpicklable crosses the process boundary.
+    """
+    options = RoutingOptions(router=router, affinity=affinity, strategies=get_registry().routing_strategies())
+    runtimes = [build_runtime(spec, store=store, options=options, clock=clock, tolerance=tolerance) for spec in specs]
+    target = WorkerProcess(
+        specs=tuple(specs), store_url=store_url, router=router, affinity=affinity, worker=worker, tolerance=tolerance
+    )
+    return build_app(runtimes, store=store, clock=clock, config=config, worker="process", worker_process=target)
 
 
 @dataclass(frozen=True, kw_only=True)
