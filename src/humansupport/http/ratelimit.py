@@ -219,10 +219,9 @@ def _number(headers: Mapping[str, str], name: str | None) -> float | None:
 
 def transit_margin(window: float) -> float:
     """Seconds a spend stays counted beyond the vendor's window: we count a request when it is sent, the vendor
-    when it arrives, so one sent at the very end of a full window could land in the next one. 10 % of the window,
-    at most a second (10 s windows and longer: 1 s). 5 % (0.5 s in a 10 s window) was too short where requests
-    queue at the server: the multi-process test saw a 429 in two of four runs."""
-    return min(1.0, window * 0.10)
+    when it arrives, so one sent at the very end of a full window could land in the next one. 5 % of the window,
+    at most a second (10 s windows: 0.5 s; a minute: 1 s)."""
+    return min(1.0, window * 0.05)
 
 
 class RateLimiter:
