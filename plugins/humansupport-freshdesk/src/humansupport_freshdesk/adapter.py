@@ -1,6 +1,6 @@
 """The Freshdesk adapter: API v2 calls through `humansupport.http`, JSON through `mapping`.
 
-Facts and sources: ../shared/vendors/freshdesk.md. The non-obvious choices:
+Facts and sources: docs/vendors/freshdesk.md and Freshdesk's API reference. The non-obvious choices:
 
 - Ticket listing always sends `updated_since` (without it the list holds only tickets created in the last
   30 days) with `order_by=updated_at&order_type=asc`, and walks time windows: the list refuses pages past a

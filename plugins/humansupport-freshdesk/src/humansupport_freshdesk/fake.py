@@ -6,7 +6,7 @@ behaves like the vendor where the adapter depends on it: Basic auth with the API
 30-day default window and its page cap (a 400 on field `page`), per-endpoint per-minute limits with 429 +
 `Retry-After`, `X-RateLimit-*` headers on every response, validation errors as
 `{"description": "Validation failed", "errors": [{"field", "message", "code"}]}`, bulk-update jobs, and a
-deleted agent turning into a contact with the same id. Sources: ../shared/vendors/freshdesk.md.
+deleted agent turning into a contact with the same id. Sources: Freshdesk's API reference (docs/vendors/freshdesk.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every reader uses `.get()` with a default and keeps the vendor payload in `raw`; unknown status, source
 or rating values map to `other`/`unknown` instead of failing. Field names follow the Freshdesk API v2
-reference (developers.freshdesk.com/api) as summarised in ../shared/vendors/freshdesk.md; older payloads
+reference (developers.freshdesk.com/api) as summarised in docs/vendors/freshdesk.md; older payloads
 (v1 samples) spell `custom_field` in the singular and use local `+10:00` offsets, both accepted here.
 """
 

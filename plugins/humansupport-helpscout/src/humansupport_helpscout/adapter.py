@@ -1,7 +1,7 @@
 """The Help Scout adapter: Mailbox API 2.0 on `humansupport.vendor.RestAdapter`, OAuth2 client credentials.
 
 Sources: https://developer.helpscout.com/mailbox-api/ (endpoints named at each call) and the summary with
-unconfirmed points flagged in ../shared/vendors/helpscout.md.
+unconfirmed points flagged in docs/vendors/helpscout.md.
 """
 
 from __future__ import annotations

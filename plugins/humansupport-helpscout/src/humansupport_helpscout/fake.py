@@ -5,7 +5,7 @@ does: HAL pages of 25 (`_embedded.<kind>`, `page`, `_links`), OAuth2 client-cred
 JSON-Patch writes answering 204, notes answering 201 with `Resource-ID`, errors as `{logRef, message,
 _embedded.errors[{path, message}]}`, 301 for a merged conversation on GET and 404 on write, per-minute rate
 limits where writes count double with `X-RateLimit-*-Minute` headers and `X-RateLimit-Retry-After` on 429.
-Request bodies are validated and rejected with 400 as Help Scout does. Sources: ../shared/vendors/helpscout.md.
+Request bodies are validated and rejected with 400 as Help Scout does. Sources: docs/vendors/helpscout.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Help Scout Mailbox API 2.0 JSON <-> core models; pure functions, tolerant of missing, extra and null fields.
 
 Vendor facts follow https://developer.helpscout.com/mailbox-api/ (objects of the conversations, threads,
-customers, users, teams and ratings endpoints) as summarised in ../shared/vendors/helpscout.md. Every
+customers, users, teams and ratings endpoints) as summarised in docs/vendors/helpscout.md. Every
 reader uses `.get` with a default, keeps the vendor payload in `raw`, and maps unknown enum words to the
 core's OTHER/UNKNOWN values. The `*_to_hs` renderers are the reverse direction, used by the fake.
 """

@@ -1,6 +1,6 @@
 """The Intercom adapter: every `AsyncHelpdesk` method over Intercom's REST API through `humansupport.http`.
 
-Sources for each choice: ../shared/vendors/intercom.md (cited as "fact sheet §n") and Intercom's OpenAPI
+Sources for each choice: docs/vendors/intercom.md (cited as "fact sheet §n") and Intercom's OpenAPI
 description (tests/specs/ in this plugin, cited as "OAS 2.14").
 """
 

@@ -4,7 +4,7 @@ It implements every endpoint the adapter uses with Intercom's paths, payload sha
 pagination (`pages.next.starting_after`), `error.list` bodies with `request_id`, `X-RateLimit-*` headers on
 10-second windows and 429s without Retry-After, and the search semantics of the filters we use (contact
 dates matched by calendar day, `>=`/`<=`/`!=`/`IN`/`NIN` rejected on contact dates). It validates request
-bodies and answers 400/404/422 the way Intercom does. Facts: ../shared/vendors/intercom.md.
+bodies and answers 400/404/422 the way Intercom does. Facts: docs/vendors/intercom.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Intercom leaves out fields its own OpenAPI description marks present and adds new ones without notice
 (intercom/Intercom-OpenAPI PR #274), so every read here has a default, `raw` keeps the payload, and an
-unknown enum value becomes `other`/`unknown` instead of an exception. Facts: ../shared/vendors/intercom.md.
+unknown enum value becomes `other`/`unknown` instead of an exception. Facts: docs/vendors/intercom.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It answers the endpoints the adapter uses with Zendesk's paths, JSON shapes, cur
 error bodies (`{"error": "RecordInvalid", "description": ..., "details": {...}}`), rate-limit headers and
 429s, `safe_update` conflicts (409), `update_many` jobs that finish later on the fake clock, and webhook
 signatures. Request bodies are validated the way Zendesk does (400/422). Shapes follow
-tests/specs/openapi.yaml (the contract tests check them) and ../shared/vendors/zendesk.md.
+tests/specs/openapi.yaml (the contract tests check them) and docs/vendors/zendesk.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every reader takes a `Mapping` and uses `.get` with a default (never `payload["field"]`); a record without a
 usable `id` maps to None and the caller skips it. The vendor payload is kept in `raw`. Facts follow
-../shared/vendors/zendesk.md §2 (Tickets JSON format, Users, Ticket comments, Satisfaction ratings).
+docs/vendors/zendesk.md §2 (Tickets JSON format, Users, Ticket comments, Satisfaction ratings).
 """
 
 from __future__ import annotations

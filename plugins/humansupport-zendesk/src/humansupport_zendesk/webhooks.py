@@ -70,7 +70,7 @@ def _by_requester(change: Mapping[str, Any], detail: Mapping[str, Any]) -> bool:
     """Whether an added comment is the customer's: its author is the requester, or is not staff.
 
     The comment sits in `event.comment` with an `author` {id, is_staff} (Zendesk ticket event docs; the exact
-    shape is not in ../shared/vendors, so anything else counts as not the customer's).
+    shape is not documented, so anything else counts as not the customer's).
     """
     comment = change.get("comment")
     author = comment.get("author") if isinstance(comment, Mapping) else None
